@@ -1,0 +1,208 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from sites.versions import version_key
+
+
+class Release(models.Model):
+    """A firmware archive (SWUpdate .swu) for one device type and version."""
+
+    device_type = models.ForeignKey("sites.DeviceType", on_delete=models.PROTECT, related_name="releases")
+    version = models.CharField(max_length=40)
+    version_key = models.CharField(max_length=40, editable=False)
+    hardware_revisions = models.JSONField(default=list, help_text="Board revisions the archive supports.")
+    description = models.CharField(max_length=500, blank=True)
+    archive = models.FileField(upload_to="releases/")
+    filename = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    sha1 = models.CharField(max_length=40)
+    md5 = models.CharField(max_length=32)
+    signer = models.CharField(max_length=300, blank=True, help_text="Subject of the signing certificate.")
+    is_current = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["device_type", "-version_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["device_type", "version"], name="release_version_unique_per_type"),
+            models.UniqueConstraint(
+                fields=["device_type"], condition=Q(is_current=True), name="one_current_release_per_type"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.device_type} {self.version}"
+
+    def save(self, *args, **kwargs):
+        self.version_key = version_key(self.version)
+        super().save(*args, **kwargs)
+
+    def supports(self, hardware_revision: str) -> bool:
+        return hardware_revision in (self.hardware_revisions or [])
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    DELIVERED = "delivered", "Delivered"
+    DOWNLOADING = "downloading", "Downloading"
+    DOWNLOADED = "downloaded", "Downloaded"
+    READY = "ready", "Ready for installation"
+    INSTALLING = "installing", "Installing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLING = "cancelling", "Cancelling"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+S = JobState
+# The one table of allowed transitions (DESIGN.md section 3). Forward jumps are allowed because
+# devices skip reports (SWUpdate never sends downloaded/scheduled) and links lose them.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.QUEUED: frozenset({S.DELIVERED, S.DOWNLOADING, S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED,
+                         S.FAILED, S.CANCELLED}),
+    S.DELIVERED: frozenset({S.DOWNLOADING, S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED, S.FAILED,
+                            S.CANCELLING}),
+    S.DOWNLOADING: frozenset({S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED, S.FAILED, S.CANCELLING}),
+    S.DOWNLOADED: frozenset({S.READY, S.INSTALLING, S.SUCCEEDED, S.FAILED}),
+    S.READY: frozenset({S.INSTALLING, S.SUCCEEDED, S.FAILED}),
+    S.INSTALLING: frozenset({S.SUCCEEDED, S.FAILED}),
+    # Device refused the cancel: back to where it was (delivered/downloading/downloaded...).
+    S.CANCELLING: frozenset({S.CANCELLED, S.FAILED, S.DELIVERED, S.DOWNLOADING, S.DOWNLOADED, S.READY,
+                             S.INSTALLING, S.SUCCEEDED}),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+ACTIVE_STATES = frozenset(state for state, targets in TRANSITIONS.items() if targets)
+TERMINAL_STATES = frozenset(JobState.values) - ACTIVE_STATES
+CANCELLABLE_STATES = frozenset({S.QUEUED, S.DELIVERED, S.DOWNLOADING})
+# Forward order used to ignore stale feedback; cancelling sits outside it.
+PROGRESS_ORDER = {state: rank for rank, state in enumerate(
+    [S.QUEUED, S.DELIVERED, S.DOWNLOADING, S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED])}
+
+
+def is_terminal(state: str) -> bool:
+    return state in TERMINAL_STATES
+
+
+def transition_allowed(from_state: str, to_state: str) -> bool:
+    return to_state in TRANSITIONS.get(from_state, ())
+
+
+class Rollout(models.Model):
+    """One operator request covering every outdated site of a device type on a receiver."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="rollouts")
+    device_type = models.ForeignKey("sites.DeviceType", on_delete=models.PROTECT, related_name="rollouts")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="rollouts")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    total = models.PositiveIntegerField(default=0, help_text="Devices of the type on the receiver.")
+    processed = models.PositiveIntegerField(default=0)
+    queued = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=dict, blank=True, help_text="{reason: count}")
+    # Resume point: the highest device id already examined, so a re-run after a dead worker
+    # continues instead of starting over.
+    cursor = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Duplicate "update all" requests join the running rollout instead of starting another.
+            models.UniqueConstraint(
+                fields=["receiver", "device_type"],
+                condition=~Q(state="done"),
+                name="one_open_rollout_per_receiver_and_type",
+            )
+        ]
+
+    def __str__(self):
+        return f"Rollout #{self.pk} {self.device_type} on {self.receiver.code}"
+
+
+class UpdateJob(models.Model):
+    """One device being moved to one release: a DDI action."""
+
+    device = models.ForeignKey("sites.Device", on_delete=models.CASCADE, related_name="update_jobs")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="update_jobs")
+    rollout = models.ForeignKey(Rollout, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    # Where a cancelling job returns when the device refuses the cancel.
+    state_before_cancel = models.CharField(max_length=16, choices=JobState.choices, blank=True)
+    bytes_downloaded = models.PositiveBigIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    reason = models.TextField(blank=True, help_text="Why it failed or was cancelled.")
+    warnings = models.JSONField(default=list, blank=True)
+    # Partitions and settings digest before install, compared after the device returns.
+    snapshot = models.JSONField(default=dict, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="Device reported the release's version.")
+    wakeup_sent_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    state_changed_at = models.DateTimeField(auto_now_add=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device"], condition=Q(state__in=sorted(ACTIVE_STATES)), name="one_active_job_per_device"
+            ),
+            models.CheckConstraint(condition=Q(state__in=JobState.values), name="update_job_state_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "state_changed_at"], name="update_job_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"Job #{self.pk} {self.device} -> {self.release.version} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.bytes_total:
+            return 0
+        return min(100, int(self.bytes_downloaded * 100 / self.bytes_total))
+
+
+class UpdateJobEvent(models.Model):
+    """The job's history: every state change and device report, with who and when."""
+
+    job = models.ForeignKey(UpdateJob, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # "device", "system" or the operator's username at the time (kept if the user is deleted).
+    actor_label = models.CharField(max_length=150)
+    kind = models.CharField(max_length=32, default="transition")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label}: {self.from_state}->{self.to_state}"

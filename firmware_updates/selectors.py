@@ -1,0 +1,140 @@
+"""Reads: fleet statistics per receiver and device type, and the device type page's list."""
+
+from dataclasses import dataclass
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from receivers.models import Receiver
+from sites.models import Device, DeviceType
+
+from .models import ACTIVE_STATES, Release, UpdateJob
+
+
+class Badge:
+    GREEN = "green"  # runs the current version
+    YELLOW = "yellow"  # outdated, an update is under way
+    RED = "red"  # outdated, nothing planned
+
+
+@dataclass(frozen=True)
+class FirmwareStatsRow:
+    device_type: DeviceType
+    current_release: Release | None
+    total: int
+    current: int  # green
+    updating: int  # yellow
+    not_planned: int  # red
+    not_eligible: int  # of the red: no IP channel or hardware not supported
+    offline: int  # of the red: not heard from lately
+
+    @property
+    def current_version(self) -> str | None:
+        return self.current_release.version if self.current_release else None
+
+    @property
+    def outdated(self) -> int:
+        return self.updating + self.not_planned
+
+
+def current_releases() -> dict[int, Release]:
+    return {r.device_type_id: r for r in Release.objects.filter(is_current=True).select_related("device_type")}
+
+
+def _is_current(releases: dict[int, Release]) -> Case:
+    whens = [When(device_type_id=t, firmware_version=r.version, then=Value(True)) for t, r in releases.items()]
+    return Case(*whens, default=Value(False), output_field=BooleanField()) if whens else Value(False)
+
+
+def _hardware_supported(releases: dict[int, Release]) -> Case:
+    whens = [When(device_type_id=t, hardware_revision__in=r.hardware_revisions or ["\0"], then=Value(True))
+             for t, r in releases.items()]
+    return Case(*whens, default=Value(False), output_field=BooleanField()) if whens else Value(False)
+
+
+def _active_job():
+    return Exists(UpdateJob.objects.filter(device=OuterRef("pk"), state__in=ACTIVE_STATES))
+
+
+def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None) -> list[FirmwareStatsRow]:
+    """One row per device type on the receiver; three queries whatever the fleet size."""
+    releases = current_releases()
+    offline_since = timezone.now() - receiver.offline_after
+    devices = Device.objects.filter(receiver=receiver, device_type__isnull=False)
+    if device_type is not None:
+        devices = devices.filter(device_type=device_type)
+    red = Q(is_current=False, active=False)
+    rows = (
+        devices.annotate(is_current=_is_current(releases), active=_active_job(),
+                         hw_ok=_hardware_supported(releases))
+        .values("device_type_id")
+        .annotate(
+            total=Count("id"),
+            current=Count("id", filter=Q(is_current=True)),
+            updating=Count("id", filter=Q(is_current=False, active=True)),
+            not_planned=Count("id", filter=red),
+            not_eligible=Count("id", filter=red & (Q(has_ip_channel=False) | Q(hw_ok=False))),
+            offline=Count("id", filter=red & (Q(last_seen__isnull=True) | Q(last_seen__lt=offline_since))),
+        )
+        .order_by()
+    )
+    rows = list(rows)
+    types = DeviceType.objects.in_bulk([r["device_type_id"] for r in rows])
+    result = [
+        FirmwareStatsRow(
+            device_type=types[r["device_type_id"]],
+            current_release=releases.get(r["device_type_id"]),
+            **{k: r[k] for k in ("total", "current", "updating", "not_planned", "not_eligible", "offline")},
+        )
+        for r in rows
+    ]
+    return sorted(result, key=lambda row: row.device_type.name)
+
+
+def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str | None = None,
+                      site_number: str | None = None) -> QuerySet[Device]:
+    """The devices of a type on a receiver with `badge`, `active_job_id` and `last_job_*` annotations."""
+    release = Release.objects.filter(device_type=device_type, is_current=True).first()
+    current_version = release.version if release else None
+    active = UpdateJob.objects.filter(device=OuterRef("pk"), state__in=ACTIVE_STATES)
+    last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
+    is_current = Q(firmware_version=current_version) if current_version else Q(pk__in=[])
+    qs = (
+        Device.objects.filter(receiver=receiver, device_type=device_type)
+        .select_related("site", "device_type")
+        .annotate(
+            active_job_id=Subquery(active.values("pk")[:1]),
+            last_job_state=Subquery(last.values("state")[:1]),
+            last_job_reason=Subquery(last.values("reason")[:1]),
+            badge=Case(
+                When(is_current, then=Value(Badge.GREEN)),
+                When(Exists(active), then=Value(Badge.YELLOW)),
+                default=Value(Badge.RED),
+                output_field=CharField(),
+            ),
+        )
+        .order_by("site__number", "pk")
+    )
+    if badge in (Badge.GREEN, Badge.YELLOW, Badge.RED):
+        qs = qs.filter(badge=badge)
+    if site_number:
+        qs = qs.filter(site__number__startswith=site_number) if site_number.isdigit() else qs.none()
+    return qs
+
+
+def device_badge(*, device: Device, current: Release | None, has_active_job: bool) -> str:
+    if current and device.firmware_version == current.version:
+        return Badge.GREEN
+    return Badge.YELLOW if has_active_job else Badge.RED

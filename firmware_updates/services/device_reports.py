@@ -1,0 +1,238 @@
+"""What devices tell us over DDI, turned into job progress (DESIGN.md section 4).
+
+Feedback may arrive twice, late or out of order (GPRS links drop the answer, not the
+request): a report never moves a job backwards, and a report for a finished job is refused
+so the device forgets the action.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from sites.models import Device
+from sites.services import device_apply_attributes
+
+from ..models import ACTIVE_STATES, PROGRESS_ORDER, JobState, UpdateJob
+from .jobs import ACTOR_DEVICE, device_snapshot, job_event_record, job_transition
+
+log = logging.getLogger(__name__)
+
+S = JobState
+EXECUTIONS = frozenset({"closed", "proceeding", "canceled", "scheduled", "rejected", "resumed", "downloaded", "download"})
+FINISHED = frozenset({"success", "failure", "none"})
+MAX_DETAILS = 50
+MAX_DETAIL_LENGTH = 2000
+BEFORE_DOWNLOADED = frozenset({S.QUEUED, S.DELIVERED, S.DOWNLOADING})
+
+
+class ActionGone(Exception):
+    """The action is no longer active (DDI answers 410)."""
+
+
+def feedback_validate(status) -> tuple[str, str, dict | None, list[str]]:
+    """Check a DDI `status` object; returns (execution, finished, progress, details)."""
+    if not isinstance(status, dict):
+        raise ValidationError({"status": "Missing 'status' object."})
+    execution = status.get("execution")
+    if execution not in EXECUTIONS:
+        raise ValidationError({"status.execution": f"Unknown execution {execution!r}; expected one of {', '.join(sorted(EXECUTIONS))}."})
+    result = status.get("result") or {}
+    if not isinstance(result, dict):
+        raise ValidationError({"status.result": "'result' must be an object."})
+    finished = result.get("finished", "none")
+    if finished not in FINISHED:
+        raise ValidationError({"status.result.finished": f"Unknown result {finished!r}; expected success, failure or none."})
+    progress = result.get("progress")
+    if progress is not None:
+        if not isinstance(progress, dict):
+            raise ValidationError({"status.result.progress": "'progress' must be an object with cnt and of."})
+        cnt, of = progress.get("cnt"), progress.get("of")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cnt, of)) or not (0 <= cnt <= of <= 10**12):
+            raise ValidationError({"status.result.progress": f"Progress {cnt!r} of {of!r} is not possible."})
+    details = status.get("details") or []
+    if not isinstance(details, list) or not all(isinstance(d, str) for d in details):
+        raise ValidationError({"status.details": "'details' must be a list of strings."})
+    details = [d[:MAX_DETAIL_LENGTH] for d in details[:MAX_DETAILS]]
+    return execution, finished, progress, details
+
+
+def _target_state(job: UpdateJob, execution: str, finished: str) -> str | None:
+    """The state a deploymentBase report asks for (None: nothing to change)."""
+    if execution == "closed":
+        return S.FAILED if finished == "failure" else S.SUCCEEDED
+    if finished == "failure":
+        return S.FAILED
+    if execution == "downloaded":
+        return S.DOWNLOADED
+    if execution == "scheduled":
+        return S.READY
+    if execution in ("proceeding", "resumed", "download"):
+        # The same word means "downloading" before the file is complete and "installing" after.
+        effective = job.state_before_cancel if job.state == S.CANCELLING else job.state
+        if effective in BEFORE_DOWNLOADED:
+            return S.DOWNLOADING
+        if execution != "download":
+            return S.INSTALLING
+    return None
+
+
+def job_apply_feedback(*, job: UpdateJob, execution: str, finished: str, progress: dict | None,
+                       details: list[str]) -> UpdateJob:
+    """Apply a deploymentBase feedback. Raises ActionGone for a finished job."""
+    job.refresh_from_db()
+    if job.state not in ACTIVE_STATES:
+        raise ActionGone(f"Action {job.pk} is {job.state}.")
+    info = {"execution": execution, "finished": finished, "details": details}
+    if progress:
+        info["progress"] = progress
+    if execution == "rejected":
+        job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning", details=info)
+        return job
+    if execution == "canceled":
+        return job_apply_cancel_feedback(job=job, execution="closed", finished="success", details=details)
+    target = _target_state(job, execution, finished)
+    if target is None:
+        return job
+    if job.state == S.CANCELLING and target not in (S.FAILED, S.SUCCEEDED):
+        # Still waiting for the cancel answer: remember how far the device got, so a refused
+        # cancel returns there.
+        if PROGRESS_ORDER.get(target, -1) > PROGRESS_ORDER.get(job.state_before_cancel, -1):
+            UpdateJob.objects.filter(pk=job.pk, state=S.CANCELLING).update(state_before_cancel=target)
+            job_event_record(job=job, actor=ACTOR_DEVICE, kind="report", details=info)
+        return job
+    if target not in (S.FAILED,) and PROGRESS_ORDER.get(target, 99) <= PROGRESS_ORDER.get(job.state, -1):
+        return job  # duplicate or late report: never backwards
+    fields = {}
+    if target == S.FAILED:
+        fields["reason"] = "; ".join(details) or "The device reported a failure."
+    if target in (S.READY, S.INSTALLING):
+        fields["snapshot"] = device_snapshot(job.device)
+    if target in (S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED):
+        fields["bytes_downloaded"] = job.bytes_total
+    job, changed = job_transition(job_id=job.pk, to_state=target, actor=ACTOR_DEVICE, details=info, **fields)
+    if changed and target == S.SUCCEEDED:
+        job_confirm_if_version_matches(job=job, device=job.device)
+    return job
+
+
+def job_apply_cancel_feedback(*, job: UpdateJob, execution: str, finished: str, details: list[str]) -> UpdateJob:
+    """Apply a cancelAction feedback: `closed` acknowledges, `rejected` refuses."""
+    job.refresh_from_db()
+    if job.state != S.CANCELLING:
+        raise ActionGone(f"Action {job.pk} is not being cancelled (it is {job.state}).")
+    info = {"execution": execution, "finished": finished, "details": details}
+    if execution in ("closed", "canceled") and finished != "failure":
+        job, _ = job_transition(job_id=job.pk, to_state=S.CANCELLED, actor=ACTOR_DEVICE, details=info,
+                                reason="Cancelled; the device acknowledged.")
+    elif execution == "rejected" or finished == "failure":
+        back = job.state_before_cancel or S.DOWNLOADING
+        job, _ = job_transition(job_id=job.pk, to_state=back, actor=ACTOR_DEVICE,
+                                details={**info, "cancel": "refused by the device"})
+        job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning",
+                         details={"message": "The device refused the cancel; the update continues.", **info})
+    return job
+
+
+def job_deployment_fetched(*, job: UpdateJob) -> UpdateJob:
+    """The device read its deploymentBase: the action is delivered."""
+    if job.state == S.QUEUED:
+        job, _ = job_transition(job_id=job.pk, to_state=S.DELIVERED, actor=ACTOR_DEVICE, allowed_from={S.QUEUED})
+    return job
+
+
+def _progress_key(job_id: int) -> str:
+    return f"job-progress:{job_id}"
+
+
+def job_download_progress(*, job: UpdateJob, offset: int) -> None:
+    """The device has fetched the artifact up to `offset` bytes.
+
+    Range requests come every few KiB on GPRS; the job row is written at most once per
+    DOWNLOAD_PROGRESS_WRITE_INTERVAL per job (and always on completion), the latest value
+    kept in the cache meanwhile (see `job_progress_overlay`).
+    """
+    if job.state == S.QUEUED or job.state == S.DELIVERED:
+        job, _ = job_transition(job_id=job.pk, to_state=S.DOWNLOADING, actor=ACTOR_DEVICE,
+                                allowed_from={S.QUEUED, S.DELIVERED}, bytes_downloaded=offset, progress_at=timezone.now())
+        return
+    complete = offset >= job.bytes_total
+    key = _progress_key(job.pk)
+    cache.set(key, offset, timeout=3600)
+    interval = settings.DOWNLOAD_PROGRESS_WRITE_INTERVAL
+    if complete or cache.add(f"{key}:written", time.monotonic(), timeout=max(1, int(interval))):
+        UpdateJob.objects.filter(pk=job.pk).update(
+            bytes_downloaded=Greatest(F("bytes_downloaded"), offset), progress_at=timezone.now()
+        )
+
+
+def job_progress_overlay(jobs) -> None:
+    """Replace bytes_downloaded with the freshest value not yet written (one cache call)."""
+    jobs = [j for j in jobs if j is not None]
+    if not jobs:
+        return
+    fresh = cache.get_many([_progress_key(j.pk) for j in jobs])
+    for job in jobs:
+        value = fresh.get(_progress_key(job.pk))
+        if value and value > job.bytes_downloaded and job.state in ACTIVE_STATES:
+            job.bytes_downloaded = min(value, job.bytes_total or value)
+
+
+@transaction.atomic
+def device_report_attributes(*, device: Device, data: dict, mode: str = "merge") -> Device:
+    """DDI configData: store the attributes, then confirm a job whose version now runs."""
+    if mode not in ("merge", "replace", "remove"):
+        raise ValidationError({"mode": f"Unknown mode {mode!r}; expected merge, replace or remove."})
+    if not isinstance(data, dict) or len(data) > 200:
+        raise ValidationError({"data": "'data' must be an object of at most 200 attributes."})
+    device = device_apply_attributes(device=device, data=data, mode=mode)
+    job_confirm_if_version_matches(job=None, device=device)
+    return device
+
+
+def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> None:
+    """Confirmation, not trust: green only when the device reports the release's version.
+
+    Compares partitions and settings digest with the snapshot taken before install and
+    records any difference as a warning on the job.
+    """
+    if job is None:
+        job = (UpdateJob.objects.select_related("release")
+               .filter(device=device, confirmed_at__isnull=True, release__version=device.firmware_version)
+               .exclude(state__in=[S.FAILED, S.CANCELLED, S.QUEUED]).order_by("-created_at").first())
+        if job is None:
+            return
+    if job.confirmed_at or device.firmware_version != job.release.version:
+        return
+    if job.state in ACTIVE_STATES:
+        job, _ = job_transition(job_id=job.pk, to_state=S.SUCCEEDED, actor=ACTOR_DEVICE,
+                                details={"message": f"The device reports version {device.firmware_version}."},
+                                bytes_downloaded=job.bytes_total)
+    UpdateJob.objects.filter(pk=job.pk).update(confirmed_at=timezone.now())
+    job_event_record(job=job, actor=ACTOR_DEVICE, kind="confirmed",
+                     details={"message": f"The device runs {device.firmware_version}."})
+    differences = snapshot_differences(job.snapshot, device)
+    if differences:
+        UpdateJob.objects.filter(pk=job.pk).update(warnings=job.warnings + differences)
+        job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning", details={"message": " ".join(differences)})
+
+
+def snapshot_differences(snapshot: dict, device: Device) -> list[str]:
+    found = []
+    before = {p["number"]: p["armed"] for p in snapshot.get("partitions") or []}
+    after = {p["number"]: p["armed"] for p in device.partitions or []}
+    for number in sorted(set(before) | set(after)):
+        if before.get(number) != after.get(number):
+            was = {True: "armed", False: "disarmed", None: "absent"}[before.get(number)]
+            now = {True: "armed", False: "disarmed", None: "absent"}[after.get(number)]
+            found.append(f"Partition {number} was {was} before the update and is {now} after it.")
+    if snapshot.get("settings_digest") and snapshot["settings_digest"] != device.settings_digest:
+        found.append("The device's settings changed during the update (settings digest differs).")
+    return found
+

@@ -1,0 +1,108 @@
+"""Reconciliation, run by beat: what devices did not tell us, found by timeouts (DESIGN.md 7).
+
+Each pass is a constant number of queries per kind of finding, whatever the fleet size.
+"""
+
+import logging
+from collections import defaultdict
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from ..models import JobState, UpdateJob, UpdateJobEvent
+from .jobs import ACTOR_SYSTEM
+
+log = logging.getLogger(__name__)
+S = JobState
+
+
+def _flagged(kind: str):
+    return Exists(UpdateJobEvent.objects.filter(job=OuterRef("pk"), kind=kind))
+
+
+def _bulk_event(ids, *, kind: str, message: str, from_state: str = "", to_state: str = "") -> None:
+    UpdateJobEvent.objects.bulk_create(
+        [UpdateJobEvent(job_id=pk, actor_label=ACTOR_SYSTEM.label, kind=kind, from_state=from_state,
+                        to_state=to_state, details={"message": message}) for pk in ids],
+        batch_size=5000,
+    )
+
+
+def _bulk_transition(queryset, *, from_state: str, to_state: str, kind: str, message: str) -> int:
+    """Move every job of `queryset` in `from_state` to `to_state`, with one event each."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(queryset.filter(state=from_state).select_for_update(skip_locked=True).values_list("pk", flat=True))
+        if not ids:
+            return 0
+        UpdateJob.objects.filter(pk__in=ids, state=from_state).update(
+            state=to_state, state_changed_at=now, finished_at=now, reason=message
+        )
+        _bulk_event(ids, kind=kind, message=message, from_state=from_state, to_state=to_state)
+    return len(ids)
+
+
+def _flag_once(queryset, *, kind: str, message: str) -> int:
+    with transaction.atomic():
+        ids = list(queryset.exclude(_flagged(kind)).values_list("pk", flat=True)[:10000])
+        _bulk_event(ids, kind=kind, message=message)
+    return len(ids)
+
+
+def _minutes(delta) -> str:
+    return f"{int(delta.total_seconds() // 60)} min" if delta.total_seconds() >= 60 else f"{int(delta.total_seconds())} s"
+
+
+def reconcile(*, now=None) -> dict:
+    """One pass; returns counts per finding (also logged)."""
+    from ..tasks import wakeup_devices
+
+    now = now or timezone.now()
+    found = {}
+
+    # Queued jobs of online devices whose wake-up was never sent or is old: push again.
+    retry_before = now - settings.UPDATE_WAKEUP_RETRY_AFTER
+    pending = (UpdateJob.objects.filter(state=S.QUEUED, device__receiver__wakeup_url__gt="")
+               .filter(Q(wakeup_sent_at__isnull=True) | Q(wakeup_sent_at__lt=retry_before))
+               .values_list("device__receiver_id", "device__serial")[:50000])
+    by_receiver = defaultdict(list)
+    for receiver_id, serial in pending:
+        by_receiver[receiver_id].append(serial)
+    step = settings.WAKEUP_BATCH_SIZE
+    for receiver_id, serials in by_receiver.items():
+        for i in range(0, len(serials), step):
+            transaction.on_commit(partial(wakeup_devices.delay, receiver_id, serials[i:i + step]))
+    found["wakeup_retried"] = sum(len(s) for s in by_receiver.values())
+
+    stalled = settings.UPDATE_STALLED_DOWNLOAD_AFTER
+    found["stalled_download"] = _flag_once(
+        UpdateJob.objects.filter(state=S.DOWNLOADING).filter(
+            Q(progress_at__lt=now - stalled) | Q(progress_at__isnull=True, state_changed_at__lt=now - stalled)),
+        kind="stalled_download",
+        message=f"No download progress for {_minutes(stalled)}; the device may be offline.",
+    )
+    timeout = settings.UPDATE_INSTALL_TIMEOUT
+    found["install_timeout"] = _bulk_transition(
+        UpdateJob.objects.filter(state_changed_at__lt=now - timeout),
+        from_state=S.INSTALLING, to_state=S.FAILED, kind="install_timeout",
+        message=f"The device did not come back within {_minutes(timeout)} after starting the install.",
+    )
+    confirm = settings.UPDATE_VERSION_CONFIRM_TIMEOUT
+    found["version_unconfirmed"] = _flag_once(
+        UpdateJob.objects.filter(state=S.SUCCEEDED, confirmed_at__isnull=True, finished_at__lt=now - confirm),
+        kind="version_unconfirmed",
+        message=f"The device reported success but has not reported the new version within {_minutes(confirm)}.",
+    )
+    ack = settings.UPDATE_CANCEL_ACK_TIMEOUT
+    found["cancel_unacknowledged"] = _bulk_transition(
+        UpdateJob.objects.filter(state_changed_at__lt=now - ack),
+        from_state=S.CANCELLING, to_state=S.CANCELLED, kind="cancel_timeout",
+        message=f"Cancelled without acknowledgement: the device did not answer within {_minutes(ack)}; "
+                "its artifact is no longer served.",
+    )
+    if any(found.values()):
+        log.info("reconcile: %s", found)
+    return found

@@ -1,0 +1,97 @@
+"""Release intake: every archive is inspected before anything is stored."""
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+
+from sites.models import DeviceType
+
+from .. import swu
+from ..errors import ReleaseRejected
+from ..models import Release
+
+log = logging.getLogger(__name__)
+
+
+def _trusted_certs() -> bytes | None:
+    path = settings.FIRMWARE_TRUSTED_CERTS
+    return Path(path).read_bytes() if path else None
+
+
+def release_create(*, archive, created_by=None, description: str = "") -> Release:
+    """Inspect an uploaded `.swu` and store it as a release of the device type it names.
+
+    `archive` is a file object (Django UploadedFile or open file). Raises ReleaseRejected with
+    the reason (truncated, bad hash, bad signature, unknown device type, duplicate version...).
+    """
+    name = Path(getattr(archive, "name", "") or "firmware.swu").name
+    size = getattr(archive, "size", None)
+    if size is not None and size > settings.FIRMWARE_MAX_ARCHIVE_SIZE:
+        raise ReleaseRejected(
+            f"The archive is {size} bytes; the limit is {settings.FIRMWARE_MAX_ARCHIVE_SIZE} bytes."
+        )
+    archive.seek(0)
+    try:
+        info = swu.inspect_archive(
+            archive, max_size=settings.FIRMWARE_MAX_ARCHIVE_SIZE, trusted_certs_pem=_trusted_certs()
+        )
+    except swu.ArchiveError as exc:
+        raise ReleaseRejected(str(exc), field=getattr(exc, "field", "archive")) from None
+    device_type = DeviceType.objects.filter(code=info.device_type).first()
+    if device_type is None:
+        raise ReleaseRejected(
+            f"The archive is for device type {info.device_type!r}, which is not registered.",
+            field="device_type",
+        )
+    if Release.objects.filter(device_type=device_type, version=info.version).exists():
+        raise ReleaseRejected(
+            f"{device_type.name} {info.version} already exists.", field="version"
+        )
+    if not name.endswith(".swu"):
+        name = f"{device_type.code}-{info.version}.swu"
+    release = Release(
+        device_type=device_type,
+        version=info.version,
+        hardware_revisions=list(info.hardware_revisions),
+        description=description or info.description,
+        filename=name,
+        size=info.size,
+        sha256=info.sha256,
+        sha1=info.sha1,
+        md5=info.md5,
+        signer=info.signer,
+        created_by=created_by,
+    )
+    archive.seek(0)
+    # Stored under its digest: names never come from the upload, so no path tricks.
+    release.archive.save(f"{device_type.code}/{info.sha256}.swu", File(archive), save=False)
+    try:
+        with transaction.atomic():
+            release.save()
+    except IntegrityError:
+        release.archive.delete(save=False)
+        raise ReleaseRejected(f"{device_type.name} {info.version} already exists.", field="version") from None
+    log.info("release %s %s stored (%d bytes, signer %r)", device_type.code, info.version, info.size, info.signer)
+    return release
+
+
+def release_create_from_path(*, path: Path, created_by=None) -> Release:
+    with open(path, "rb") as fh:
+        return release_create(archive=File(fh, name=Path(path).name), created_by=created_by)
+
+
+@transaction.atomic
+def release_mark_current(*, release: Release) -> Release:
+    """Make `release` the current version of its device type (at most one is, by constraint)."""
+    # Serialise concurrent "mark current" of one type on the type's row.
+    DeviceType.objects.select_for_update().get(pk=release.device_type_id)
+    Release.objects.filter(device_type=release.device_type_id, is_current=True).exclude(pk=release.pk).update(
+        is_current=False
+    )
+    Release.objects.filter(pk=release.pk).update(is_current=True)
+    release.is_current = True
+    return release
+

@@ -1,0 +1,32 @@
+"""Celery tasks: take ids, load, call one service. Safe to run twice (acks_late)."""
+
+from celery import shared_task
+
+from receivers.models import Receiver
+
+from . import services
+
+
+@shared_task(acks_late=True)
+def rollout_run(rollout_id: int) -> None:
+    services.rollout_run(rollout_id=rollout_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(services.WakeupFailed,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def wakeup_devices(receiver_id: int, serials: list[str]) -> int:
+    receiver = Receiver.objects.filter(pk=receiver_id).first()
+    if receiver is None:
+        return 0
+    return services.wakeup_send(receiver=receiver, serials=serials)
+
+
+@shared_task(acks_late=True)
+def reconcile() -> dict:
+    return services.reconcile()

@@ -1,0 +1,28 @@
+"""Writes on receivers."""
+
+from django.db import transaction
+
+from securitycenter.tokens import token_digest, token_generate
+
+from .models import Receiver
+
+
+@transaction.atomic
+def receiver_create(*, code: str, name: str, wakeup_url: str = "", poll_sleep=None) -> tuple[Receiver, str]:
+    """Create a receiver; returns it with its gateway token, which is shown only this once."""
+    receiver = Receiver(code=code, name=name, wakeup_url=wakeup_url)
+    if poll_sleep is not None:
+        receiver.poll_sleep = poll_sleep
+    token = token_generate()
+    receiver.gateway_token_hash = token_digest(token)
+    receiver.full_clean()
+    receiver.save()
+    return receiver, token
+
+
+def receiver_gateway_token_rotate(*, receiver: Receiver) -> str:
+    """Replace the gateway token; the old one stops working at once."""
+    token = token_generate()
+    Receiver.objects.filter(pk=receiver.pk).update(gateway_token_hash=token_digest(token))
+    receiver.gateway_token_hash = token_digest(token)
+    return token

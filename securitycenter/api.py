@@ -1,0 +1,38 @@
+"""API infrastructure shared by every app: pagination and the one exception handler."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from firmware_updates.errors import ReleaseRejected, UpdateNotAllowed
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def exception_handler(exc, context):
+    """Domain errors become 4xx with `detail` in plain words (DESIGN.md 5)."""
+    if isinstance(exc, UpdateNotAllowed):
+        return Response({"detail": exc.reason, "code": exc.code}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ReleaseRejected):
+        return Response({"detail": exc.reason, exc.field: [exc.reason]}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = ValidationError(errors)
+    if isinstance(exc, ObjectDoesNotExist):
+        return Response({"detail": str(exc) or "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, ValidationError) and isinstance(response.data, dict):
+        # Field errors stay as DRF gives them; `detail` sums them up in one sentence.
+        first = next(iter(response.data.items()), None)
+        if first and "detail" not in response.data:
+            field, messages = first
+            message = messages[0] if isinstance(messages, list) and messages else messages
+            response.data = {"detail": f"{field}: {message}", **response.data}
+    return response

@@ -1,0 +1,102 @@
+from django.core.validators import RegexValidator
+from django.db import models
+
+from .versions import version_key
+
+code_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]{0,63}$", "Use lower-case letters, digits, '-' and '_'."
+)
+
+IP_CHANNELS = frozenset({"gprs", "ethernet"})
+
+
+class Channel(models.TextChoices):
+    GPRS = "gprs", "GPRS"
+    ETHERNET = "ethernet", "Ethernet"
+    GSM_VOICE = "gsm_voice", "GSM voice"
+    SMS = "sms", "SMS"
+    PSTN = "pstn", "PSTN"
+    RADIO = "radio", "Radio"
+
+
+class DeviceType(models.Model):
+    """A model of panel, e.g. "Nord GSM" (code nord-gsm, SWUpdate's board name)."""
+
+    code = models.CharField(max_length=64, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Site(models.Model):
+    """A protected object, known to operators by its number on its receiver."""
+
+    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="sites")
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["receiver", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["receiver", "number"], name="site_number_unique_per_receiver")
+        ]
+
+    def __str__(self):
+        return f"Site {self.number}" + (f" ({self.name})" if self.name else "")
+
+
+class Device(models.Model):
+    """The panel installed at a site. Its serial is the DDI controllerId."""
+
+    # Empty for a panel a gateway registered before anyone told us its site (DESIGN.md 4).
+    site = models.OneToOneField(
+        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="device"
+    )
+    # Denormalised from site so fleet statistics group by (receiver, device type) on one index.
+    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="devices")
+    serial = models.CharField(max_length=64, unique=True)
+    device_type = models.ForeignKey(
+        DeviceType, null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
+    )
+    hardware_revision = models.CharField(max_length=32, blank=True)
+    firmware_version = models.CharField(max_length=40, blank=True)
+    firmware_version_key = models.CharField(max_length=40, blank=True, editable=False)
+    channels = models.JSONField(default=list, blank=True)
+    # Kept by the services that write `channels`: GPRS or Ethernet present (seed: only IP panels update).
+    has_ip_channel = models.BooleanField(default=False, editable=False)
+    partitions = models.JSONField(
+        default=list, blank=True, help_text='[{"number": 1, "armed": true}, ...]'
+    )
+    settings_digest = models.CharField(max_length=128, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text="Last DDI configData.")
+    attributes_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["serial"]
+        indexes = [
+            models.Index(fields=["receiver", "device_type", "firmware_version_key"], name="device_fleet_idx"),
+        ]
+
+    def __str__(self):
+        return self.serial
+
+    def save(self, *args, **kwargs):
+        self.refresh_derived()
+        super().save(*args, **kwargs)
+
+    def refresh_derived(self) -> None:
+        """Derived columns only (sort key, channel flag); bulk writers call this themselves."""
+        self.firmware_version_key = version_key(self.firmware_version)
+        self.has_ip_channel = bool(IP_CHANNELS.intersection(self.channels or []))
+
+    @property
+    def any_partition_disarmed(self) -> bool:
+        return any(not p.get("armed") for p in self.partitions or [])

@@ -1,0 +1,92 @@
+"""factory-boy factories for the fleet."""
+
+import hashlib
+
+import factory
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+
+from firmware_updates.models import Release, UpdateJob
+from receivers.models import Receiver
+from securitycenter.tokens import token_digest
+from sites.models import Device, DeviceType, Site
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"operator{n}")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+
+
+class ReceiverFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Receiver
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"rcv{n}")
+    name = factory.LazyAttribute(lambda o: f"Receiver {o.code}")
+
+
+class DeviceTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeviceType
+        django_get_or_create = ("code",)
+
+    code = "nord-gsm"
+    name = "Nord GSM"
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+
+    receiver = factory.SubFactory(ReceiverFactory)
+    number = factory.Sequence(lambda n: 1000 + n)
+
+
+class DeviceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Device
+
+    class Params:
+        token = None
+
+    site = factory.SubFactory(SiteFactory)
+    receiver = factory.LazyAttribute(lambda o: o.site.receiver)
+    serial = factory.Sequence(lambda n: f"NG{n:08d}")
+    device_type = factory.SubFactory(DeviceTypeFactory)
+    hardware_revision = "2.1"
+    firmware_version = "5.30"
+    channels = factory.LazyFunction(lambda: ["gprs"])
+    partitions = factory.LazyFunction(lambda: [{"number": 1, "armed": True}, {"number": 2, "armed": False}])
+    token_hash = factory.LazyAttribute(lambda o: token_digest(o.token) if o.token else None)
+
+
+class ReleaseFactory(factory.django.DjangoModelFactory):
+    """A release row with a placeholder archive (for selectors and services that never read it)."""
+
+    class Meta:
+        model = Release
+
+    device_type = factory.SubFactory(DeviceTypeFactory)
+    version = "5.40"
+    hardware_revisions = factory.LazyFunction(lambda: ["2.1", "2.2"])
+    archive = factory.LazyAttribute(lambda o: ContentFile(b"placeholder", name=f"{o.device_type.code}-{o.version}.swu"))
+    filename = factory.LazyAttribute(lambda o: f"{o.device_type.code}-{o.version}.swu")
+    size = 11
+    sha256 = hashlib.sha256(b"placeholder").hexdigest()
+    sha1 = hashlib.sha1(b"placeholder").hexdigest()
+    md5 = hashlib.md5(b"placeholder").hexdigest()
+    is_current = True
+
+
+class UpdateJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UpdateJob
+
+    device = factory.SubFactory(DeviceFactory)
+    release = factory.SubFactory(ReleaseFactory)
+    bytes_total = factory.LazyAttribute(lambda o: o.release.size)
