@@ -1,0 +1,1 @@
+"""hawkBit DDI v1: the device protocol (DESIGN.md section 4)."""

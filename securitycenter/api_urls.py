@@ -1,0 +1,3 @@
+"""Management API routes (DESIGN.md section 5)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Engineering panel routes (DESIGN.md section 6)."""
+
+urlpatterns = []
