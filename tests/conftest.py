@@ -2,9 +2,10 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
-    """Artifacts of a test go to its own folder."""
+def _test_settings(settings, tmp_path):
+    """Artifacts of a test go to its own folder; passwords hash fast."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -16,9 +16,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"operator{n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    @factory.post_generation
+    def password(self, create, extracted, **kwargs):
+        self.set_password(extracted or "correct horse battery")
+        if create:
+            self.save(update_fields=["password"])
 
 
 class ReceiverFactory(factory.django.DjangoModelFactory):
