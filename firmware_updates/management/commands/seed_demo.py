@@ -1,0 +1,182 @@
+"""Seed a demo: receivers, device types, signed releases, a fleet, and the fleet simulator's file.
+
+Idempotent: a second run leaves an existing demo alone. Everything secret (signing key,
+device tokens, the operator password) is generated here and kept under var/demo/, never in
+the repository.
+"""
+
+import io
+import json
+import random
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from firmware_updates import services, swu
+from firmware_updates.models import Release
+from receivers.models import Receiver
+from receivers.services import receiver_create
+from securitycenter.tokens import token_digest, token_generate
+from sites.models import Device, DeviceType, Site
+
+DEMO_DIR = settings.VAR_DIR / "demo"
+# (code, name, [(version, hardware revisions)], current version, channel mixes with weights)
+DEVICE_TYPES = [
+    ("nord-gsm", "Nord GSM", [("5.20", ["2.1", "2.2"]), ("5.30", ["2.1", "2.2"]), ("5.40", ["2.1", "2.2"])], "5.40",
+     [(["gprs", "gsm_voice", "sms"], 8), (["gsm_voice", "sms"], 1)]),
+    ("nord-lan", "Nord LAN", [("3.10", ["1.0", "1.1"]), ("3.12", ["1.1"])], "3.12",
+     [(["ethernet"], 6), (["ethernet", "gprs"], 3)]),
+    ("nord-pro", "Nord Pro", [("1.8", ["3.0"]), ("2.0", ["3.0", "3.1"])], "2.0",
+     [(["ethernet", "gprs", "sms"], 5), (["gprs"], 2)]),
+]
+HARDWARE = {"nord-gsm": [("2.1", 6), ("2.2", 3), ("1.0", 1)], "nord-lan": [("1.1", 7), ("1.0", 3)],
+            "nord-pro": [("3.0", 1), ("3.1", 1)]}
+DEMO_SITES = 300
+OPERATORS = [("admin", "managers", True), ("manager", "managers", False), ("engineer", "engineers", False),
+             ("viewer", "viewers", False)]
+
+
+def pick(rng: random.Random, weighted):
+    values, weights = zip(*weighted, strict=True)
+    return rng.choices(values, weights=weights)[0]
+
+
+class Command(BaseCommand):
+    help = "Seed the demo receiver, fleet and signed releases (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sites", type=int, default=DEMO_SITES)
+        parser.add_argument("--server", default="http://127.0.0.1:8000")
+        parser.add_argument("--wakeup-url", default="http://127.0.0.1:9100/")
+
+    def handle(self, *args, sites, server, wakeup_url, **options):
+        DEMO_DIR.mkdir(parents=True, exist_ok=True)
+        fleet_file = DEMO_DIR / "fleet.json"
+        if Receiver.objects.filter(code="demo").exists() and fleet_file.exists():
+            self.stdout.write("Demo already seeded.")
+            return
+        key_pem, cert_pem = self.signing_identity()
+        with transaction.atomic():
+            self.operators()
+            releases = self.releases(key_pem, cert_pem)
+            panels = self.demo_receiver(sites, wakeup_url, releases)
+            self.seed_example()
+        fleet_file.write_text(json.dumps(panels, indent=1))
+        fleet_file.chmod(0o600)
+        self.stdout.write(self.style.SUCCESS(f"Seeded {len(panels)} demo panels; fleet file {fleet_file}."))
+
+    def signing_identity(self) -> tuple[bytes, bytes]:
+        key_path, cert_path = DEMO_DIR / "signing-key.pem", DEMO_DIR / "signing-cert.pem"
+        if not key_path.exists():
+            key_pem, cert_pem = swu.make_signing_identity("Nord demo firmware signing")
+            key_path.write_bytes(key_pem)
+            key_path.chmod(0o600)
+            cert_path.write_bytes(cert_pem)
+        return key_path.read_bytes(), cert_path.read_bytes()
+
+    def operators(self) -> None:
+        password_file = DEMO_DIR / "password"
+        if not password_file.exists():
+            password_file.write_text(secrets.token_urlsafe(9))
+            password_file.chmod(0o600)
+        password = password_file.read_text().strip()
+        User = get_user_model()
+        for username, group, superuser in OPERATORS:
+            user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": superuser,
+                                                                             "is_superuser": superuser})
+            user.set_password(password)
+            user.save()
+            if found := Group.objects.filter(name=group).first():
+                user.groups.add(found)
+
+    def releases(self, key_pem: bytes, cert_pem: bytes) -> dict[str, list[Release]]:
+        result = {}
+        for code, name, versions, current, _ in DEVICE_TYPES:
+            device_type, _ = DeviceType.objects.get_or_create(code=code, defaults={"name": name})
+            result[code] = []
+            for version, revisions in versions:
+                release = Release.objects.filter(device_type=device_type, version=version).first()
+                if release is None:
+                    rng = random.Random(f"{code}-{version}")
+                    image = rng.randbytes(rng.randint(200_000, 480_000))
+                    out = io.BytesIO()
+                    swu.build_archive(out, device_type=code, version=version, hardware_revisions=revisions,
+                                      images=[("firmware.bin", image)], key_pem=key_pem, cert_pem=cert_pem,
+                                      description=f"{name} firmware {version}")
+                    release = services.release_create(
+                        archive=ContentFile(out.getvalue(), name=f"{code}-{version}.swu"))
+                if version == current:
+                    services.release_mark_current(release=release)
+                result[code].append(release)
+        return result
+
+    def demo_receiver(self, sites: int, wakeup_url: str, releases) -> list[dict]:
+        receiver = Receiver.objects.filter(code="demo").first()
+        if receiver is None:
+            receiver, gateway_token = receiver_create(code="demo", name="Central receiver", wakeup_url=wakeup_url,
+                                                      poll_sleep=timedelta(seconds=30))
+            (DEMO_DIR / "gateway-token").write_text(gateway_token)
+        rng = random.Random(1204)
+        types = {code: DeviceType.objects.get(code=code) for code, *_ in DEVICE_TYPES}
+        weights = {"nord-gsm": 6, "nord-lan": 3, "nord-pro": 2}
+        panels, devices = [], []
+        Site.objects.filter(receiver=receiver).delete()
+        Device.objects.filter(receiver=receiver).delete()
+        for i in range(sites):
+            code = pick(rng, weights.items())
+            spec = next(t for t in DEVICE_TYPES if t[0] == code)
+            versions = [v for v, _ in spec[2]]
+            version = rng.choices(versions, weights=[1] * (len(versions) - 1) + [2])[0]
+            channels = pick(rng, spec[4])
+            hardware = pick(rng, HARDWARE[code])
+            partitions = [{"number": n, "armed": rng.random() < 0.6} for n in range(1, rng.randint(1, 4) + 1)]
+            site = Site.objects.create(receiver=receiver, number=1001 + i, name=f"{rng.choice(STREETS)} {rng.randint(1, 120)}")
+            token = token_generate()
+            serial = f"{code.split('-')[1].upper()}{2400000 + i}"
+            devices.append(Device(site=site, receiver=receiver, serial=serial, device_type=types[code],
+                                  hardware_revision=hardware, firmware_version=version, channels=channels,
+                                  partitions=partitions, token_hash=token_digest(token)))
+            link = "ethernet" if channels[0] == "ethernet" else "gprs"
+            panels.append({
+                "serial": serial, "tenant": receiver.code, "token": token, "device_type": code,
+                "hardware_revision": hardware, "firmware_version": version, "channels": channels,
+                "partitions": partitions, "settings": {"entry_delay": rng.choice([15, 30, 45]), "zones": rng.randint(4, 32)},
+                "link": link, "online": "gprs" in channels or "ethernet" in channels,
+            })
+        for device in devices:
+            device.refresh_derived()
+        Device.objects.bulk_create(devices)
+        return [p for p in panels if p.pop("online")]
+
+    def seed_example(self) -> None:
+        """The seed's own example: 20 Nord GSM, current 5.40, 10 outdated (6 red, 4 yellow), 10 current."""
+        if Receiver.objects.filter(code="example").exists():
+            return
+        receiver, _ = receiver_create(code="example", name="Example receiver (seed figures)")
+        nord = DeviceType.objects.get(code="nord-gsm")
+        now = timezone.now()
+        for i in range(20):
+            site = Site.objects.create(receiver=receiver, number=1 + i, name=f"Example site {1 + i}")
+            Device.objects.create(site=site, receiver=receiver, serial=f"EXAMPLE{i:04d}", device_type=nord,
+                                  hardware_revision="2.1", firmware_version="5.40" if i < 10 else "5.30",
+                                  channels=["gprs"], partitions=[{"number": 1, "armed": True}], last_seen=now)
+        admin = get_user_model().objects.get(username="admin")
+        for number in (11, 12, 13, 14):
+            services.update_job_create(receiver=receiver, site_number=number, actor=admin)
+
+
+STREETS = ["Harbour St", "Mill Rd", "Station Sq", "Birch Ave", "Fjord Way", "North Quay", "Old Market",
+           "Linden Ln", "Castle Hill", "Pine Ct", "Granite Blvd", "Lake View"]
+
+
+def demo_password() -> str:
+    path = DEMO_DIR / "password"
+    return path.read_text().strip() if path.exists() else ""
+

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the test suite drives besides Python: Debian's Chromium (browser tests) and
+# Debian's swupdate (independent DDI client). Idempotent; needs root and apt-get the first time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v cpio >/dev/null 2>&1 || missing+=(cpio)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "The test suite needs: ${missing[*]} (Debian packages). Install them, or run as root." >&2
+    exit 1
+  fi
+  echo "Installing ${missing[*]} from Debian..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ -x scripts/install-swupdate.sh ]; then
+  scripts/install-swupdate.sh >/dev/null
+fi
