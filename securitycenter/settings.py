@@ -172,11 +172,12 @@ UPDATE_VERSION_CONFIRM_TIMEOUT = timedelta(seconds=env.int("UPDATE_VERSION_CONFI
 UPDATE_CANCEL_ACK_TIMEOUT = timedelta(seconds=env.int("UPDATE_CANCEL_ACK_TIMEOUT", default=3600))
 RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=60)
 ROLLOUT_BATCH_SIZE = env.int("ROLLOUT_BATCH_SIZE", default=2000)
+ROLLOUT_STALE_AFTER = timedelta(seconds=env.int("ROLLOUT_STALE_AFTER", default=120))
 WAKEUP_BATCH_SIZE = env.int("WAKEUP_BATCH_SIZE", default=500)
 WAKEUP_TIMEOUT = env.float("WAKEUP_TIMEOUT", default=5.0)
 
 # --- Celery --------------------------------------------------------------------------------
-_broker_dir = VAR_DIR / "celery-broker"
+_broker_dir = Path(env("CELERY_BROKER_DIR", default=str(VAR_DIR / "celery-broker")))
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem"):
     for sub in ("queue", "processed", "control"):

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ..models import JobState, UpdateJob, UpdateJobEvent
+from ..models import JobState, Rollout, UpdateJob, UpdateJobEvent
 from .jobs import ACTOR_SYSTEM
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,20 @@ def _minutes(delta) -> str:
 
 def reconcile(*, now=None) -> dict:
     """One pass; returns counts per finding (also logged)."""
-    from ..tasks import wakeup_devices
+    from ..tasks import rollout_run, wakeup_devices
 
     now = now or timezone.now()
     found = {}
+
+    # A rollout whose worker died mid-way: run it again; it resumes after its last batch.
+    quiet = Q(heartbeat_at__lt=now - settings.ROLLOUT_STALE_AFTER) | Q(
+        heartbeat_at__isnull=True, created_at__lt=now - settings.ROLLOUT_STALE_AFTER)
+    stale = list(Rollout.objects.exclude(state=Rollout.State.DONE).filter(quiet).values_list("pk", flat=True))
+    for rollout_id in stale:
+        transaction.on_commit(partial(rollout_run.delay, rollout_id))
+    if stale:
+        Rollout.objects.filter(pk__in=stale).update(heartbeat_at=now)
+    found["rollout_resumed"] = len(stale)
 
     # Queued jobs of online devices whose wake-up was never sent or is old: push again.
     retry_before = now - settings.UPDATE_WAKEUP_RETRY_AFTER

@@ -60,7 +60,8 @@ def rollout_run(*, rollout_id: int) -> Rollout:
     if rollout.state == Rollout.State.DONE:
         return rollout
     if rollout.state == Rollout.State.PENDING:
-        Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.RUNNING, started_at=timezone.now())
+        now = timezone.now()
+        Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.RUNNING, started_at=now, heartbeat_at=now)
     while rollout_run_batch(rollout=rollout):
         pass
     Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.DONE, finished_at=timezone.now())
@@ -126,7 +127,7 @@ def rollout_run_batch(*, rollout: Rollout) -> bool:
         merged = Counter(locked.skipped) + skipped
         Rollout.objects.filter(pk=rollout.pk).update(
             cursor=last, processed=locked.processed + len(devices), queued=locked.queued + len(created),
-            skipped=dict(merged),
+            skipped=dict(merged), heartbeat_at=now,
         )
         _wakeup_online(rollout=rollout, serials=[serial for _, serial in created])
     return len(devices) == batch_size
