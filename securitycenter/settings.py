@@ -5,6 +5,7 @@ Celery broker that is a folder on disk, artifacts under `var/media`. Production 
 `DATABASE_URL` (PostgreSQL), `CELERY_BROKER_URL` (Redis) and `SECRET_KEY`.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -100,6 +101,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 30,
         }
     )
+    # Tests use a file (one per run) so a real Celery worker process can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
