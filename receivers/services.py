@@ -2,13 +2,16 @@
 
 from django.db import transaction
 
+from securitycenter.audit import ADDITION, operator_action_record
 from securitycenter.tokens import token_digest, token_generate
 
 from .models import Receiver
 
 
 @transaction.atomic
-def receiver_create(*, code: str, name: str, wakeup_url: str = "", poll_sleep=None) -> tuple[Receiver, str]:
+def receiver_create(
+    *, code: str, name: str, wakeup_url: str = "", poll_sleep=None, actor=None
+) -> tuple[Receiver, str]:
     """Create a receiver; returns it with its gateway token, which is shown only this once."""
     receiver = Receiver(code=code, name=name, wakeup_url=wakeup_url)
     if poll_sleep is not None:
@@ -17,12 +20,14 @@ def receiver_create(*, code: str, name: str, wakeup_url: str = "", poll_sleep=No
     receiver.gateway_token_hash = token_digest(token)
     receiver.full_clean()
     receiver.save()
+    operator_action_record(actor=actor, obj=receiver, message="Created.", flag=ADDITION)
     return receiver, token
 
 
-def receiver_gateway_token_rotate(*, receiver: Receiver) -> str:
+def receiver_gateway_token_rotate(*, receiver: Receiver, actor=None) -> str:
     """Replace the gateway token; the old one stops working at once."""
     token = token_generate()
     Receiver.objects.filter(pk=receiver.pk).update(gateway_token_hash=token_digest(token))
     receiver.gateway_token_hash = token_digest(token)
+    operator_action_record(actor=actor, obj=receiver, message="Gateway token rotated.")
     return token

@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from firmware_updates.errors import ReleaseRejected, UpdateNotAllowed
@@ -28,11 +29,28 @@ def exception_handler(exc, context):
     if isinstance(exc, ObjectDoesNotExist):
         return Response({"detail": str(exc) or "Not found."}, status=status.HTTP_404_NOT_FOUND)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, ValidationError) and isinstance(response.data, dict):
+    if response is not None and isinstance(exc, ValidationError):
         # Field errors stay as DRF gives them; `detail` sums them up in one sentence.
-        first = next(iter(response.data.items()), None)
-        if first and "detail" not in response.data:
-            field, messages = first
-            message = messages[0] if isinstance(messages, list) and messages else messages
-            response.data = {"detail": f"{field}: {message}", **response.data}
+        if isinstance(response.data, dict) and "detail" not in response.data:
+            response.data = {"detail": _first_error(response.data), **response.data}
+        elif isinstance(response.data, list):
+            response.data = {"detail": _first_error(response.data), "non_field_errors": response.data}
     return response
+
+
+def _first_error(errors, path: str = "") -> str:
+    """The first message of (possibly nested) field errors, named by its dotted field path."""
+    if isinstance(errors, dict):
+        for field, value in errors.items():
+            name = path if field in ("non_field_errors", api_settings.NON_FIELD_ERRORS_KEY) else (
+                f"{path}.{field}" if path else str(field))
+            if value:
+                return _first_error(value, name)
+    elif isinstance(errors, list):
+        for index, value in enumerate(errors):
+            if value:
+                nested = isinstance(value, (dict, list))
+                return _first_error(value, f"{path}[{index}]" if nested else path)
+    elif errors:
+        return f"{path}: {errors}" if path else str(errors)
+    return "Invalid input."

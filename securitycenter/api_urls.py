@@ -1,3 +1,22 @@
-"""Management API routes (DESIGN.md section 5)."""
+"""Management API routes (DESIGN.md section 5), under /api/v1/."""
 
-urlpatterns = []
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from firmware_updates.apis import ReleaseViewSet, RolloutViewSet, UpdateJobViewSet
+from receivers.apis import ReceiverViewSet
+from securitycenter.api_support import TokenObtainView
+from sites.apis import DeviceTypeViewSet, SiteViewSet
+
+router = SimpleRouter()
+router.register("receivers", ReceiverViewSet, basename="receiver")
+router.register("device-types", DeviceTypeViewSet, basename="device-type")
+router.register("sites", SiteViewSet, basename="site")
+router.register("releases", ReleaseViewSet, basename="release")
+router.register("update-jobs", UpdateJobViewSet, basename="update-job")
+router.register("rollouts", RolloutViewSet, basename="rollout")
+
+urlpatterns = [
+    path("auth/token/", TokenObtainView.as_view(), name="api-token"),
+    path("", include(router.urls)),
+]

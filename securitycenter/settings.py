@@ -224,6 +224,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # tags and operation ids per resource, not "v1"
+    # Jobs and rollouts both have a `state`; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "firmware_updates.models.JobState",
+        "RolloutStateEnum": "firmware_updates.models.Rollout.State",
+    },
 }
 
 LOGGING = {

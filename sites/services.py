@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from receivers.models import Receiver
+from securitycenter.audit import ADDITION, operator_action_record
 from securitycenter.tokens import token_digest, token_generate
 
 from .models import Channel, Device, DeviceType, Site
@@ -31,6 +32,7 @@ def site_create(
     firmware_version: str = "",
     channels: list[str] | None = None,
     partitions: list[dict] | None = None,
+    actor=None,
 ) -> tuple[Site, str]:
     """Create a site with its panel; returns the site and the panel's TargetToken (shown once)."""
     if firmware_version:
@@ -53,15 +55,27 @@ def site_create(
         partitions=partitions or [],
         token_hash=token_digest(token),
     )
+    operator_action_record(actor=actor, obj=site, message=f"Created with panel {serial}.", flag=ADDITION)
     return site, token
 
 
-def device_token_rotate(*, device: Device) -> str:
+def device_token_rotate(*, device: Device, actor=None) -> str:
     """Issue a new TargetToken for the panel; the old one stops working at once."""
     token = token_generate()
     Device.objects.filter(pk=device.pk).update(token_hash=token_digest(token))
     device.token_hash = token_digest(token)
+    operator_action_record(actor=actor, obj=device, message="Target token rotated.")
     return token
+
+
+@transaction.atomic
+def device_type_create(*, code: str, name: str, actor=None) -> DeviceType:
+    """Register a model of panel; its code is the board name its SWUpdate archives carry."""
+    device_type = DeviceType(code=code, name=name)
+    device_type.full_clean()
+    device_type.save()
+    operator_action_record(actor=actor, obj=device_type, message="Created.", flag=ADDITION)
+    return device_type
 
 
 def device_register_via_gateway(*, receiver: Receiver, serial: str) -> Device:

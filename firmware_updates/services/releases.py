@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
+from securitycenter.audit import operator_action_record
 from sites.models import DeviceType
 
 from .. import swu
@@ -84,7 +85,7 @@ def release_create_from_path(*, path: Path, created_by=None) -> Release:
 
 
 @transaction.atomic
-def release_mark_current(*, release: Release) -> Release:
+def release_mark_current(*, release: Release, actor=None) -> Release:
     """Make `release` the current version of its device type (at most one is, by constraint)."""
     # Serialise concurrent "mark current" of one type on the type's row.
     DeviceType.objects.select_for_update().get(pk=release.device_type_id)
@@ -93,5 +94,6 @@ def release_mark_current(*, release: Release) -> Release:
     )
     Release.objects.filter(pk=release.pk).update(is_current=True)
     release.is_current = True
+    operator_action_record(actor=actor, obj=release, message="Marked current.")
     return release
 

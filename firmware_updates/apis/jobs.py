@@ -1,0 +1,152 @@
+"""`update-jobs/`: queue one site (the canary), follow it, cancel it (DESIGN.md 5)."""
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from receivers.models import Receiver
+from securitycenter.api_support import ErrorSerializer, RefusalSerializer
+from securitycenter.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_UPDATE_JOB, ActionPermission
+
+from .. import services
+from ..models import JobState, Release, UpdateJob, UpdateJobEvent
+
+
+class ProgressSerializer(serializers.Serializer):
+    bytes = serializers.IntegerField(source="bytes_downloaded")
+    of = serializers.IntegerField(source="bytes_total")
+    percent = serializers.IntegerField(source="progress_percent")
+
+
+class ReleaseRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.CharField()
+
+
+class ActiveJobSerializer(serializers.Serializer):
+    """The job a site's panel is being updated by, as shown in lists of sites."""
+
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=JobState.choices)
+    release = ReleaseRefSerializer()
+    progress = ProgressSerializer(source="*")
+
+
+class EventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    from_state = serializers.CharField()
+    to_state = serializers.CharField()
+    actor = serializers.CharField(source="actor_label", help_text='"device", "system" or a username.')
+    kind = serializers.CharField(help_text="transition, report, warning or confirmed.")
+    details = serializers.JSONField()
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    site = serializers.IntegerField(source="device.site.number", allow_null=True, help_text="Site number.")
+    receiver = serializers.CharField(source="device.receiver.code")
+    device = serializers.CharField(source="device.serial", help_text="Panel serial (DDI controllerId).")
+    release = ReleaseRefSerializer()
+    rollout = serializers.IntegerField(source="rollout_id", allow_null=True)
+    state = serializers.ChoiceField(choices=JobState.choices)
+    progress = ProgressSerializer(source="*")
+    reason = serializers.CharField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    state_changed_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    history = EventSerializer(many=True, source="events.all")
+
+
+class JobCreateSerializer(serializers.Serializer):
+    receiver = serializers.SlugRelatedField(slug_field="code", queryset=Receiver.objects.all())
+    site_number = serializers.IntegerField(min_value=1)
+    release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.select_related("device_type"), required=False, allow_null=True,
+        help_text="Release id; the current release of the panel's device type when left out.",
+    )
+
+
+def job_queryset():
+    return UpdateJob.objects.select_related("device__site", "device__receiver", "release", "created_by").prefetch_related(
+        Prefetch("events", queryset=UpdateJobEvent.objects.order_by("at", "id"))
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Update jobs, newest first",
+        parameters=[
+            OpenApiParameter("receiver", str, description="Receiver code."),
+            OpenApiParameter("state", str, enum=JobState.values),
+            OpenApiParameter("site_number", int),
+        ],
+    ),
+    retrieve=extend_schema(summary="One update job with its history"),
+    create=extend_schema(
+        summary="Queue one site for update",
+        request=JobCreateSerializer,
+        responses={201: JobSerializer, 400: ErrorSerializer, 409: RefusalSerializer},
+    ),
+)
+class UpdateJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = JobSerializer
+    permission_classes = [ActionPermission]
+    action_permissions = {
+        "list": (VIEW_UPDATE_JOB,),
+        "retrieve": (VIEW_UPDATE_JOB,),
+        "create": (QUEUE_SITE,),
+        "cancel": (CANCEL_UPDATE,),
+    }
+
+    def get_queryset(self):
+        qs = job_queryset()
+        params = self.request.query_params
+        if code := params.get("receiver"):
+            qs = qs.filter(device__receiver__code=code)
+        if state := params.get("state"):
+            if state not in JobState.values:
+                raise serializers.ValidationError({"state": f"Unknown state {state!r}; use one of {', '.join(JobState.values)}."})
+            qs = qs.filter(state=state)
+        if number := params.get("site_number"):
+            if not number.isdigit():
+                raise serializers.ValidationError({"site_number": "Give the site number as digits."})
+            qs = qs.filter(device__site__number=int(number))
+        return qs.order_by("-created_at", "-pk")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        services.job_progress_overlay(page if page is not None else [])
+        return page
+
+    def get_object(self):
+        job = super().get_object()
+        services.job_progress_overlay([job])
+        return job
+
+    def create(self, request):
+        data = JobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.update_job_create(
+            receiver=data.validated_data["receiver"],
+            site_number=data.validated_data["site_number"],
+            release=data.validated_data.get("release"),
+            actor=request.user,
+        )
+        return Response(JobSerializer(job_queryset().get(pk=job.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Cancel an update until the panel has the whole file",
+        description="200: cancelled at once (it was queued). 202: cancelling, the panel has been told "
+        "and acknowledges on its next poll. 409: refused (already downloaded, already finished).",
+        request=None,
+        responses={200: JobSerializer, 202: JobSerializer, 409: RefusalSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = services.update_job_cancel(job=self.get_object(), actor=request.user)
+        code = status.HTTP_200_OK if job.state == JobState.CANCELLED else status.HTTP_202_ACCEPTED
+        return Response(JobSerializer(job_queryset().get(pk=job.pk)).data, status=code)

@@ -1,0 +1,99 @@
+"""`releases/`: upload a firmware archive, read what it says, mark it current (DESIGN.md 5)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from securitycenter.api_support import ErrorSerializer
+from securitycenter.permissions import (
+    MARK_RELEASE_CURRENT,
+    UPLOAD_RELEASE,
+    VIEW_RELEASE,
+    ActionPermission,
+)
+
+from .. import services
+from ..models import Release
+
+
+class HashesSerializer(serializers.Serializer):
+    sha256 = serializers.CharField()
+    sha1 = serializers.CharField()
+    md5 = serializers.CharField()
+
+
+class ReleaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device_type = serializers.CharField(source="device_type.code")
+    device_type_name = serializers.CharField(source="device_type.name")
+    version = serializers.CharField()
+    hardware_revisions = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField()
+    filename = serializers.CharField()
+    size = serializers.IntegerField()
+    hashes = HashesSerializer(source="*")
+    signer = serializers.CharField(help_text="Subject of the signing certificate; empty if unsigned.")
+    is_current = serializers.BooleanField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+
+
+class ReleaseUploadSerializer(serializers.Serializer):
+    archive = serializers.FileField(
+        help_text="SWUpdate .swu archive; device type, version, hardware revisions and hashes are read from it.",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Releases, newest version first per device type",
+        parameters=[OpenApiParameter("device_type", str, description="Device type code.")],
+    ),
+    retrieve=extend_schema(summary="One release"),
+    create=extend_schema(
+        summary="Upload a release archive",
+        description="The archive is inspected before anything is stored: manifest, hashes of every image, "
+        "signature (when trusted certificates are configured), device type and version. "
+        "400 names the reason when it is refused.",
+        request={"multipart/form-data": ReleaseUploadSerializer},
+        responses={201: ReleaseSerializer, 400: ErrorSerializer},
+    ),
+)
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ReleaseSerializer
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    permission_classes = [ActionPermission]
+    action_permissions = {
+        "list": (VIEW_RELEASE,),
+        "retrieve": (VIEW_RELEASE,),
+        "create": (UPLOAD_RELEASE,),
+        "mark_current": (MARK_RELEASE_CURRENT,),
+    }
+
+    def get_queryset(self):
+        qs = Release.objects.select_related("device_type", "created_by")
+        if code := self.request.query_params.get("device_type"):
+            qs = qs.filter(device_type__code=code)
+        return qs.order_by("device_type__name", "-version_key")
+
+    def create(self, request):
+        data = ReleaseUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_create(
+            archive=data.validated_data["archive"],
+            description=data.validated_data.get("description", ""),
+            created_by=request.user,
+        )
+        return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Make this the current release of its device type",
+        request=None,
+        responses={200: ReleaseSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="mark-current")
+    def mark_current(self, request, pk=None):
+        release = services.release_mark_current(release=self.get_object(), actor=request.user)
+        return Response(ReleaseSerializer(release).data)

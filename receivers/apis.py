@@ -1,0 +1,107 @@
+"""`receivers/`: receiving servers, their gateway tokens and firmware statistics (DESIGN.md 5)."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from firmware_updates.selectors import receiver_firmware_stats
+from securitycenter.api_support import ErrorSerializer
+from securitycenter.permissions import (
+    ADD_RECEIVER,
+    CHANGE_RECEIVER,
+    VIEW_DEVICE,
+    VIEW_RECEIVER,
+    ActionPermission,
+)
+
+from . import services
+from .models import Receiver, code_validator
+
+
+class ReceiverSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        max_length=64, validators=[code_validator], help_text="Short code; the DDI tenant in device URLs."
+    )
+    name = serializers.CharField(max_length=200)
+    wakeup_url = serializers.URLField(
+        required=False, allow_blank=True, default="",
+        help_text="POSTed {receiver, command: poll-now, serials} to wake panels at once.",
+    )
+    poll_sleep = serializers.DurationField(
+        required=False, help_text='How long idle panels sleep between polls, e.g. "00:05:00".'
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class ReceiverCreatedSerializer(ReceiverSerializer):
+    gateway_token = serializers.CharField(
+        read_only=True, help_text="Shown only in this answer: `Authorization: GatewayToken <token>`."
+    )
+
+
+class GatewayTokenSerializer(serializers.Serializer):
+    gateway_token = serializers.CharField(help_text="The new token; the old one no longer works.")
+
+
+class FirmwareStatsSerializer(serializers.Serializer):
+    device_type = serializers.CharField(source="device_type.code")
+    device_type_name = serializers.CharField(source="device_type.name")
+    current_version = serializers.CharField(allow_null=True)
+    total = serializers.IntegerField()
+    current = serializers.IntegerField(help_text="Green: run the current version.")
+    outdated = serializers.IntegerField(help_text="updating + not_planned.")
+    updating = serializers.IntegerField(help_text="Yellow: outdated, an update is under way.")
+    not_planned = serializers.IntegerField(help_text="Red: outdated, nothing planned.")
+    not_eligible = serializers.IntegerField(help_text="Of the red: no GPRS/Ethernet channel or hardware not supported.")
+    offline = serializers.IntegerField(help_text="Of the red: not heard from lately.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Receivers"),
+    retrieve=extend_schema(summary="One receiver"),
+    create=extend_schema(
+        summary="Register a receiver",
+        request=ReceiverSerializer,
+        responses={201: ReceiverCreatedSerializer, 400: ErrorSerializer},
+    ),
+)
+class ReceiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Receiver.objects.order_by("code")
+    serializer_class = ReceiverSerializer
+    lookup_field = "code"
+    lookup_value_regex = "[a-z0-9][a-z0-9_-]*"
+    permission_classes = [ActionPermission]
+    action_permissions = {
+        "list": (VIEW_RECEIVER,),
+        "retrieve": (VIEW_RECEIVER,),
+        "create": (ADD_RECEIVER,),
+        "gateway_token": (CHANGE_RECEIVER,),
+        "firmware_stats": (VIEW_RECEIVER, VIEW_DEVICE),
+    }
+
+    def create(self, request):
+        data = ReceiverSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        receiver, token = services.receiver_create(**data.validated_data, actor=request.user)
+        receiver.gateway_token = token
+        return Response(ReceiverCreatedSerializer(receiver).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Rotate the receiver's gateway token",
+        request=None,
+        responses={200: GatewayTokenSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="gateway-token")
+    def gateway_token(self, request, code=None):
+        token = services.receiver_gateway_token_rotate(receiver=self.get_object(), actor=request.user)
+        return Response({"gateway_token": token})
+
+    @extend_schema(
+        summary="Firmware statistics: one row per device type on the receiver",
+        responses={200: FirmwareStatsSerializer(many=True), 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="firmware-stats", pagination_class=None)
+    def firmware_stats(self, request, code=None):
+        rows = receiver_firmware_stats(receiver=self.get_object())
+        return Response(FirmwareStatsSerializer(rows, many=True).data)

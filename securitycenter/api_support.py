@@ -1,0 +1,58 @@
+"""Pieces every management API module shares: error shapes for the schema, filter lookups,
+and the token endpoint.
+
+Kept apart from `securitycenter/api.py`, which DRF imports while it is still loading its own
+generic views (pagination and exception handler settings): this module imports views.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: the reason in plain words (a 400 adds one entry per bad field)."""
+
+    detail = serializers.CharField()
+
+
+class RefusalSerializer(ErrorSerializer):
+    """409: not allowed now; `code` is a stable machine name for the reason."""
+
+    code = serializers.CharField()
+
+
+def query_object(request, param: str, queryset, *, field: str = "code", what: str = ""):
+    """The object a filter parameter names (`?receiver=north`): None if absent, 400 if unknown."""
+    value = request.query_params.get(param)
+    if not value:
+        return None
+    obj = queryset.filter(**{field: value}).first()
+    if obj is None:
+        raise ValidationError({param: f"Unknown {what or param.replace('_', ' ')} {value!r}."})
+    return obj
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class TokenObtainView(ObtainAuthToken):
+    """`POST /api/v1/auth/token/`: an operator's key for `Authorization: Token <key>`."""
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        summary="Get the API token of an operator",
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, 400: ErrorSerializer},
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)

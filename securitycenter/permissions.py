@@ -1,0 +1,129 @@
+"""Who may do what: one list of permission names for the management API and the panel.
+
+Operators act by Django model permission (DESIGN.md 8), granted through three groups that
+`securitycenter/groups.py` creates after every `migrate`:
+
+============  =========================================================================
+group         may
+============  =========================================================================
+viewers       see everything: receivers, device types, sites and panels, releases,
+              update jobs with their history, rollouts, firmware statistics
+engineers     viewers + queue a single site for update and cancel an update
+managers      engineers + start rollouts ("Update software at all sites"), upload
+              releases and mark them current, create receivers, sites and device types,
+              rotate gateway and device tokens
+============  =========================================================================
+
+The names to check (``user.has_perm(NAME)``, ``permission_required(NAME)``):
+
+==========================  ====================================  ===========
+constant                    permission                            first group
+==========================  ====================================  ===========
+VIEW_RECEIVER               receivers.view_receiver               viewers
+VIEW_DEVICE_TYPE            sites.view_devicetype                 viewers
+VIEW_SITE                   sites.view_site                       viewers
+VIEW_DEVICE                 sites.view_device                     viewers
+VIEW_RELEASE                firmware_updates.view_release         viewers
+VIEW_UPDATE_JOB             firmware_updates.view_updatejob       viewers
+VIEW_ROLLOUT                firmware_updates.view_rollout         viewers
+QUEUE_SITE                  firmware_updates.add_updatejob        engineers
+CANCEL_UPDATE               firmware_updates.change_updatejob     engineers
+START_ROLLOUT               firmware_updates.add_rollout          managers
+UPLOAD_RELEASE              firmware_updates.add_release          managers
+MARK_RELEASE_CURRENT        firmware_updates.change_release       managers
+ADD_RECEIVER                receivers.add_receiver                managers
+CHANGE_RECEIVER             receivers.change_receiver             managers
+ADD_DEVICE_TYPE             sites.add_devicetype                  managers
+ADD_SITE                    sites.add_site (+ sites.add_device)   managers
+CHANGE_DEVICE               sites.change_device                   managers
+==========================  ====================================  ===========
+
+Superusers pass every check. Anonymous requests get 401, signed-in operators without the
+permission 403 with the missing capability in words.
+"""
+
+from rest_framework.permissions import BasePermission
+
+VIEW_RECEIVER = "receivers.view_receiver"
+VIEW_DEVICE_TYPE = "sites.view_devicetype"
+VIEW_SITE = "sites.view_site"
+VIEW_DEVICE = "sites.view_device"
+VIEW_RELEASE = "firmware_updates.view_release"
+VIEW_UPDATE_JOB = "firmware_updates.view_updatejob"
+VIEW_ROLLOUT = "firmware_updates.view_rollout"
+QUEUE_SITE = "firmware_updates.add_updatejob"
+CANCEL_UPDATE = "firmware_updates.change_updatejob"
+START_ROLLOUT = "firmware_updates.add_rollout"
+UPLOAD_RELEASE = "firmware_updates.add_release"
+MARK_RELEASE_CURRENT = "firmware_updates.change_release"
+ADD_RECEIVER = "receivers.add_receiver"
+CHANGE_RECEIVER = "receivers.change_receiver"
+ADD_DEVICE_TYPE = "sites.add_devicetype"
+CHANGE_DEVICE_TYPE = "sites.change_devicetype"
+ADD_SITE = "sites.add_site"
+CHANGE_SITE = "sites.change_site"
+ADD_DEVICE = "sites.add_device"
+CHANGE_DEVICE = "sites.change_device"
+
+VIEW_ALL = (VIEW_RECEIVER, VIEW_DEVICE_TYPE, VIEW_SITE, VIEW_DEVICE, VIEW_RELEASE, VIEW_UPDATE_JOB,
+            VIEW_ROLLOUT)
+
+VIEWERS, ENGINEERS, MANAGERS = "viewers", "engineers", "managers"
+# Each group holds the one before it plus its own.
+GROUPS: dict[str, frozenset[str]] = {VIEWERS: frozenset(VIEW_ALL)}
+GROUPS[ENGINEERS] = GROUPS[VIEWERS] | {QUEUE_SITE, CANCEL_UPDATE}
+GROUPS[MANAGERS] = GROUPS[ENGINEERS] | {
+    START_ROLLOUT, UPLOAD_RELEASE, MARK_RELEASE_CURRENT, ADD_RECEIVER, CHANGE_RECEIVER,
+    ADD_DEVICE_TYPE, CHANGE_DEVICE_TYPE, ADD_SITE, CHANGE_SITE, ADD_DEVICE, CHANGE_DEVICE,
+}
+
+# What the operator was refused, in words (the 403 answer says which group grants it).
+CAPABILITY = {
+    QUEUE_SITE: "queue sites for update",
+    CANCEL_UPDATE: "cancel updates",
+    START_ROLLOUT: "start rollouts",
+    UPLOAD_RELEASE: "upload releases",
+    MARK_RELEASE_CURRENT: "mark releases current",
+    ADD_RECEIVER: "create receivers",
+    CHANGE_RECEIVER: "change receivers",
+    ADD_DEVICE_TYPE: "create device types",
+    ADD_SITE: "create sites",
+    ADD_DEVICE: "register panels",
+    CHANGE_DEVICE: "change panels",
+}
+
+
+def granting_group(perm: str) -> str | None:
+    return next((name for name, perms in GROUPS.items() if perm in perms), None)
+
+
+class ActionPermission(BasePermission):
+    """Each API view maps its actions to the permissions they need.
+
+    The view sets ``action_permissions = {"list": (VIEW_SITE,), "create": (ADD_SITE,), ...}``;
+    ``metadata`` (OPTIONS) needs what ``list`` needs. An action the map does not name is
+    refused, so a new endpoint is closed until someone decides who may use it.
+    """
+
+    message = "You do not have permission to do this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        action = getattr(view, "action", None) or request.method.lower()
+        mapping = view.action_permissions
+        perms = mapping.get("list" if action == "metadata" else action)
+        if perms is None:
+            return False
+        missing = [perm for perm in perms if not user.has_perm(perm)]
+        if missing:
+            perm = missing[0]
+            what = CAPABILITY.get(perm, "see this")
+            group = granting_group(perm)
+            self.message = (
+                f"Your account may not {what} (permission {perm}"
+                + (f", given to the {group} group)." if group else ").")
+            )
+            return False
+        return True

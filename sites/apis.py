@@ -1,0 +1,212 @@
+"""`device-types/` and `sites/` with their panels, badges and active jobs (DESIGN.md 5)."""
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from firmware_updates.apis import ActiveJobSerializer
+from firmware_updates.selectors import Badge, site_list
+from firmware_updates.services import job_progress_overlay
+from receivers.models import Receiver
+from securitycenter.api_support import ErrorSerializer, query_object
+from securitycenter.permissions import (
+    ADD_DEVICE,
+    ADD_DEVICE_TYPE,
+    ADD_SITE,
+    CHANGE_DEVICE,
+    VIEW_DEVICE,
+    VIEW_DEVICE_TYPE,
+    VIEW_SITE,
+    ActionPermission,
+)
+
+from . import services
+from .models import Channel, DeviceType, code_validator
+from .versions import version_validate
+
+BADGES = (Badge.GREEN, Badge.YELLOW, Badge.RED)
+
+
+class DeviceTypeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64, validators=[code_validator],
+                                 help_text="SWUpdate board name, e.g. nord-gsm.")
+    name = serializers.CharField(max_length=200)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Device types"),
+    retrieve=extend_schema(summary="One device type"),
+    create=extend_schema(summary="Register a device type", responses={201: DeviceTypeSerializer, 400: ErrorSerializer}),
+)
+class DeviceTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = DeviceType.objects.order_by("name", "code")
+    serializer_class = DeviceTypeSerializer
+    lookup_field = "code"
+    lookup_value_regex = "[a-z0-9][a-z0-9_-]*"
+    permission_classes = [ActionPermission]
+    action_permissions = {"list": (VIEW_DEVICE_TYPE,), "retrieve": (VIEW_DEVICE_TYPE,), "create": (ADD_DEVICE_TYPE,)}
+
+    def create(self, request):
+        data = DeviceTypeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        device_type = services.device_type_create(**data.validated_data, actor=request.user)
+        return Response(DeviceTypeSerializer(device_type).data, status=status.HTTP_201_CREATED)
+
+
+class PartitionSerializer(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1, max_value=999)
+    armed = serializers.BooleanField()
+
+
+class DeviceSerializer(serializers.Serializer):
+    serial = serializers.CharField(max_length=64, help_text="DDI controllerId.")
+    device_type = serializers.CharField(source="device_type.code", allow_null=True, default=None)
+    hardware_revision = serializers.CharField()
+    firmware_version = serializers.CharField()
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices))
+    partitions = PartitionSerializer(many=True)
+    last_seen = serializers.DateTimeField(allow_null=True)
+    online = serializers.SerializerMethodField()
+
+    def get_online(self, device) -> bool:
+        # The site's receiver is already loaded; device.receiver would cost a query per row.
+        receiver = device.site.receiver if device.site_id else device.receiver
+        return services.device_is_online(device=device, receiver=receiver)
+
+
+class SiteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    receiver = serializers.CharField(source="receiver.code")
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+    badge = serializers.ChoiceField(
+        choices=BADGES, help_text="green: current version; yellow: outdated, updating; red: outdated, nothing planned."
+    )
+    device = DeviceSerializer(allow_null=True)
+    active_job = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(ActiveJobSerializer(allow_null=True))
+    def get_active_job(self, site):
+        jobs = getattr(getattr(site, "device", None), "active_jobs", None) or []
+        return ActiveJobSerializer(jobs[0]).data if jobs else None
+
+
+class CreatedDeviceSerializer(DeviceSerializer):
+    target_token = serializers.CharField(help_text="Shown only in this answer: `Authorization: TargetToken <token>`.")
+
+
+class SiteCreatedSerializer(SiteSerializer):
+    device = CreatedDeviceSerializer()
+
+
+class DeviceInputSerializer(serializers.Serializer):
+    serial = serializers.CharField(max_length=64)
+    device_type = serializers.SlugRelatedField(slug_field="code", queryset=DeviceType.objects.all())
+    hardware_revision = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    firmware_version = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, default="", validators=[version_validate]
+    )
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices), required=False, default=list)
+    partitions = PartitionSerializer(many=True, required=False, default=list)
+
+
+class SiteInputSerializer(serializers.Serializer):
+    receiver = serializers.SlugRelatedField(slug_field="code", queryset=Receiver.objects.all())
+    number = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    device = DeviceInputSerializer()
+
+
+class TargetTokenSerializer(serializers.Serializer):
+    target_token = serializers.CharField(help_text="The panel's new token; the old one no longer works.")
+
+
+def overlay_progress(sites) -> None:
+    """Freshest download bytes for the active jobs shown (one cache read for the page)."""
+    jobs = [job for site in sites for job in getattr(getattr(site, "device", None), "active_jobs", None) or []]
+    job_progress_overlay(jobs)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Sites with their panel, badge and active update job",
+        parameters=[
+            OpenApiParameter("receiver", str, description="Receiver code."),
+            OpenApiParameter("number", int, description="Site number."),
+            OpenApiParameter("device_type", str, description="Device type code."),
+            OpenApiParameter("badge", str, enum=BADGES),
+        ],
+    ),
+    retrieve=extend_schema(summary="One site"),
+    create=extend_schema(
+        summary="Create a site with its panel",
+        request=SiteInputSerializer,
+        responses={201: SiteCreatedSerializer, 400: ErrorSerializer},
+    ),
+)
+class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = SiteSerializer
+    permission_classes = [ActionPermission]
+    action_permissions = {
+        "list": (VIEW_SITE, VIEW_DEVICE),
+        "retrieve": (VIEW_SITE, VIEW_DEVICE),
+        "create": (ADD_SITE, ADD_DEVICE),
+        "device_token": (CHANGE_DEVICE,),
+    }
+
+    def get_queryset(self):
+        if self.action != "list":
+            return site_list()
+        request = self.request
+        number = request.query_params.get("number")
+        if number and not number.isdigit():
+            raise ValidationError({"number": "Give the site number as digits."})
+        badge = request.query_params.get("badge") or None
+        if badge and badge not in BADGES:
+            raise ValidationError({"badge": f"Unknown badge {badge!r}; use green, yellow or red."})
+        return site_list(
+            receiver=query_object(request, "receiver", Receiver.objects.all()),
+            device_type=query_object(request, "device_type", DeviceType.objects.all(), what="device type"),
+            number=int(number) if number else None,
+            badge=badge,
+        )
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        overlay_progress(page or [])
+        return page
+
+    def get_object(self):
+        site = super().get_object()
+        overlay_progress([site])
+        return site
+
+    def create(self, request):
+        data = SiteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        device = values.pop("device")
+        site, token = services.site_create(**values, **device, actor=request.user)
+        site = site_list().get(pk=site.pk)
+        site.device.target_token = token
+        return Response(SiteCreatedSerializer(site).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Issue the panel a new TargetToken",
+        request=None,
+        responses={200: TargetTokenSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="device/token")
+    def device_token(self, request, pk=None):
+        device = getattr(self.get_object(), "device", None)
+        if device is None:
+            raise NotFound("This site has no panel registered.")
+        return Response({"target_token": services.device_token_rotate(device=device, actor=request.user)})

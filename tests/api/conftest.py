@@ -1,0 +1,65 @@
+"""Operators of each group and API clients acting as them."""
+
+import io
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from firmware_updates.swu import build_archive
+from securitycenter.permissions import ENGINEERS, MANAGERS, VIEWERS
+from tests.factories import UserFactory
+
+
+def operator(group: str, username: str | None = None):
+    user = UserFactory(**({"username": username} if username else {}))
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def viewer():
+    return operator(VIEWERS)
+
+
+@pytest.fixture
+def engineer():
+    return operator(ENGINEERS)
+
+
+@pytest.fixture
+def manager():
+    return operator(MANAGERS)
+
+
+@pytest.fixture
+def as_viewer(viewer):
+    return client_for(viewer)
+
+
+@pytest.fixture
+def as_engineer(engineer):
+    return client_for(engineer)
+
+
+@pytest.fixture
+def as_manager(manager):
+    return client_for(manager)
+
+
+def swu_archive(*, device_type="nord-gsm", version="5.40", hardware_revisions=("2.1", "2.2"),
+                image=b"\x7fNORD firmware image\x00" * 512, name="nord-gsm-5.40.swu", **kwargs) -> io.BytesIO:
+    """A real SWUpdate archive as vendors build it (firmware_updates.swu)."""
+    out = io.BytesIO()
+    build_archive(out, device_type=device_type, version=version, hardware_revisions=list(hardware_revisions),
+                  images=[("fw.bin", image)], **kwargs)
+    out.seek(0)
+    out.name = name
+    return out
