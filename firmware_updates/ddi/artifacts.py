@@ -1,0 +1,220 @@
+"""Serving a release archive to a panel: conditional and range requests as RFC 9110 says.
+
+GPRS links drop often, so panels fetch the archive in parts and resume from the last byte
+they received, any number of times. The file is streamed in chunks (never read whole), and
+the job's download progress is reported as far as the body actually went out: a chunk
+counts only once the server has written it and asked for the next one.
+"""
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 32 * 1024
+# Mid-body progress goes to the cache at most this often (the service coalesces DB writes).
+PROGRESS_EVERY = 1.0
+_INT_RANGE = re.compile(r"^(\d+)-(\d*)$")
+_SUFFIX_RANGE = re.compile(r"^-(\d+)$")
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    first: int
+    last: int  # inclusive, as in Content-Range
+
+    @property
+    def length(self) -> int:
+        return self.last - self.first + 1
+
+
+UNSATISFIABLE = object()
+
+
+def range_parse(header: str | None, size: int):
+    """RFC 9110 14.1/14.2: None (serve the whole file), a ByteRange, or UNSATISFIABLE.
+
+    We honour a single range. A Range we cannot or need not honour is ignored as 14.2
+    allows: another unit, invalid syntax, several ranges (devices ask for one).
+    """
+    if not header:
+        return None
+    unit, sep, spec = header.partition("=")
+    if not sep or unit.strip().lower() != "bytes":
+        return None
+    # A list may carry empty elements and optional whitespace around commas (RFC 9110 5.6.1).
+    specs = [part.strip(" \t") for part in spec.split(",")]
+    specs = [part for part in specs if part]
+    if len(specs) != 1:
+        return None
+    spec = specs[0]
+    if match := _INT_RANGE.match(spec):
+        first = int(match[1])
+        last = int(match[2]) if match[2] else None
+        if last is not None and last < first:
+            return None  # invalid range-spec: ignored
+        if first >= size:
+            return UNSATISFIABLE
+        return ByteRange(first, size - 1 if last is None or last >= size else last)
+    if match := _SUFFIX_RANGE.match(spec):
+        length = int(match[1])
+        if length == 0 or size == 0:
+            return UNSATISFIABLE
+        return ByteRange(max(0, size - length), size - 1)
+    return None
+
+
+def _etags(value: str) -> list[str]:
+    return [tag.strip() for tag in value.split(",") if tag.strip()]
+
+
+def _weak_match(a: str, b: str) -> bool:
+    return a.removeprefix("W/") == b.removeprefix("W/")
+
+
+def preconditions(request, etag: str) -> int | None:
+    """RFC 9110 13.2.2, in its order, for a resource with a strong ETag and no modification
+    date (so If-Unmodified-Since and If-Modified-Since are ignored, 13.1.3/13.1.4).
+    Returns 412 or 304 when the request ends here, else None."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None:
+        tags = _etags(if_match)
+        if "*" not in tags and etag not in tags:  # strong comparison
+            return 412
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        if "*" in tags or any(_weak_match(tag, etag) for tag in tags):
+            return 304 if request.method in ("GET", "HEAD") else 412
+    return None
+
+
+def if_range_holds(request, etag: str) -> bool:
+    """RFC 9110 13.1.5: the Range applies only if the validator strongly matches. We send no
+    Last-Modified, so a date is never a strong validator of ours: false."""
+    value = request.headers.get("If-Range")
+    if value is None:
+        return True
+    value = value.strip()
+    return not value.startswith("W/") and value == etag
+
+
+def requested_range(request, size: int, etag: str):
+    """What a GET asks for, after If-Range: None (whole), ByteRange or UNSATISFIABLE.
+    Range is defined for GET only (RFC 9110 14.2): HEAD answers as for the whole file."""
+    if request.method != "GET":
+        return None
+    header = request.headers.get("Range")
+    if header is None or not if_range_holds(request, etag):
+        return None
+    return range_parse(header, size)
+
+
+def _body(fh, first: int, length: int, report: Callable[[int], None]) -> Iterator[bytes]:
+    sent = first
+    remaining = length
+    last_report = time.monotonic()
+    try:
+        fh.seek(first)
+        while remaining > 0:
+            chunk = fh.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                log.error(
+                    "artifact %s is shorter than recorded; body cut at %d",
+                    getattr(fh, "name", "?"),
+                    sent,
+                )
+                return
+            yield chunk
+            # We are resumed only after the server wrote `chunk` and wants more; on a dropped
+            # connection the server closes us at the `yield` and `chunk` does not count.
+            sent += len(chunk)
+            remaining -= len(chunk)
+            if remaining and time.monotonic() - last_report >= PROGRESS_EVERY:
+                last_report = time.monotonic()
+                _safe(report, sent)
+    finally:
+        fh.close()
+        if sent > first or length == 0:
+            _safe(report, sent)
+
+
+def _safe(report, offset: int) -> None:
+    # Runs while the server writes the body (or closes it): an error here must not turn a
+    # good download into a broken one, nor be swallowed silently.
+    try:
+        report(offset)
+    except Exception:
+        log.exception("could not record download progress at %d", offset)
+
+
+def _headers(response, *, etag: str, filename: str) -> None:
+    response["ETag"] = etag
+    response["Accept-Ranges"] = "bytes"
+    safe_name = re.sub(r"[^A-Za-z0-9._+-]", "_", filename)
+    response["Content-Disposition"] = f'attachment; filename="{safe_name}"'
+
+
+def serve(
+    request,
+    *,
+    open_file: Callable,
+    size: int,
+    etag: str,
+    filename: str,
+    accel_path: str,
+    report: Callable[[int], None],
+    started: Callable[[int], None],
+) -> HttpResponse:
+    """Answer GET/HEAD for an artifact of `size` bytes.
+
+    `report(offset)` is told how far the body went; `started(first)` once, before a GET body
+    starts (so a delivered job shows "downloading" while its first range is in flight).
+    """
+    status = preconditions(request, etag)
+    if status is not None:
+        response = HttpResponse(status=status)
+        del response["Content-Type"]
+        response["ETag"] = etag
+        response["Content-Length"] = "0"
+        return response
+    wanted = requested_range(request, size, etag)
+    if wanted is UNSATISFIABLE:
+        response = HttpResponse(status=416)
+        del response["Content-Type"]
+        _headers(response, etag=etag, filename=filename)
+        response["Content-Range"] = f"bytes */{size}"
+        response["Content-Length"] = "0"
+        return response
+    first, last = (wanted.first, wanted.last) if wanted else (0, size - 1)
+    length = last - first + 1
+    if settings.USE_X_ACCEL_REDIRECT:
+        # nginx sends the bytes and evaluates Range itself; we count what was asked for.
+        response = HttpResponse(status=200, content_type="application/octet-stream")
+        response["X-Accel-Redirect"] = accel_path
+        _headers(response, etag=etag, filename=filename)
+        if request.method == "GET":
+            started(first)
+            _safe(report, last + 1)
+        return response
+    if request.method == "HEAD":
+        response = HttpResponse(status=200, content_type="application/octet-stream")
+    else:
+        fh = open_file()
+        started(first)
+        response = StreamingHttpResponse(
+            _body(fh, first, length, report),
+            status=206 if wanted else 200,
+            content_type="application/octet-stream",
+        )
+    _headers(response, etag=etag, filename=filename)
+    response["Content-Length"] = str(length)
+    if wanted:
+        response["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return response

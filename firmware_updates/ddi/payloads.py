@@ -1,0 +1,217 @@
+"""DDI bodies: what we answer (spec components DdiControllerBase, DdiDeploymentBase, DdiCancel,
+DdiArtifact) and what we read (DdiConfigData, DdiActionFeedback).
+
+Every link is absolute and built from the request's Host, because panels reach the server
+through NAT, proxies and receivers' gateways (DESIGN.md 4).
+"""
+
+import json
+import zlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.urls import reverse
+from django.utils.dateparse import parse_duration
+
+from ..models import ACTIVE_STATES, JobState, UpdateJob
+from ..services import feedback_validate
+from .responses import DdiError, bad_request
+
+MAX_ACTION_HISTORY = 50
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def sleep_text(value: timedelta) -> str:
+    """DDI polling sleep, HH:MM:SS (hours may exceed 24)."""
+    seconds = max(1, int(value.total_seconds()))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def action_hash(job: UpdateJob) -> int:
+    """The deploymentBase link's `c`: stable while the action stays the same, different once it
+    changed (another release, or a cancel the device refused), so a client that caches the
+    deployment by link fetches it again. A signed int32, as the spec types `c`."""
+    raw = zlib.crc32(f"{job.pk}:{job.release_id}:{bool(job.state_before_cancel)}".encode())
+    return raw - 2**32 if raw >= 2**31 else raw
+
+
+def _url(request, name: str, caller, **kwargs) -> str:
+    path = reverse(
+        f"ddi:{name}",
+        kwargs={"tenant": caller.receiver.code, "controller_id": caller.device.serial, **kwargs},
+    )
+    return request.build_absolute_uri(path)
+
+
+def _link(href: str) -> dict:
+    return {"href": href}
+
+
+def _needs_attributes(device, job: UpdateJob | None) -> bool:
+    """Ask for configData only while we need it (DESIGN.md 4): some clients answer the link
+    before anything else on every poll. We need it until the device has described itself
+    once, and again after an update it closed as successful but whose version it has not
+    reported since (hawkBit also asks "after a successful update action")."""
+    if device.attributes_at is None:
+        return True
+    return (
+        job is not None
+        and job.state == JobState.SUCCEEDED
+        and job.confirmed_at is None
+        and job.finished_at is not None
+        and device.attributes_at < job.finished_at
+    )
+
+
+def controller_base(request, *, caller, job: UpdateJob | None) -> dict:
+    """The poll answer: how long to sleep and what the device should do next."""
+    idle = caller.receiver.poll_sleep
+    sleep = idle
+    links = {}
+    if job is not None and job.state in ACTIVE_STATES:
+        active = parse_duration(settings.DDI_ACTIVE_POLL_SLEEP) or timedelta(seconds=10)
+        sleep = min(idle, active)
+        if job.state == JobState.CANCELLING:
+            links["cancelAction"] = _link(_url(request, "cancel-action", caller, action_id=job.pk))
+        else:
+            href = _url(request, "deployment-base", caller, action_id=job.pk)
+            links["deploymentBase"] = _link(f"{href}?c={action_hash(job)}")
+    elif job is not None and job.state == JobState.SUCCEEDED:
+        links["installedBase"] = _link(_url(request, "installed-base", caller, action_id=job.pk))
+    if _needs_attributes(caller.device, job):
+        links["configData"] = _link(_url(request, "config-data", caller))
+    body = {"config": {"polling": {"sleep": sleep_text(sleep)}}}
+    if links:
+        body["_links"] = links
+    return body
+
+
+def artifact(request, *, caller, release) -> dict:
+    kwargs = {"module_id": release.pk}
+    download = _url(request, "artifact", caller, filename=release.filename, **kwargs)
+    md5sum = _url(request, "artifact", caller, filename=f"{release.filename}.MD5SUM", **kwargs)
+    # One server, one scheme: both variants point at what the device reached us by.
+    return {
+        "filename": release.filename,
+        "hashes": {"sha1": release.sha1, "md5": release.md5, "sha256": release.sha256},
+        "size": release.size,
+        "_links": {
+            "download": _link(download),
+            "download-http": _link(download),
+            "md5sum": _link(md5sum),
+            "md5sum-http": _link(md5sum),
+        },
+    }
+
+
+def deployment_base(request, *, caller, job: UpdateJob, history: list[str] | None = None) -> dict:
+    """One chunk (the device's firmware, part "os") with one artifact: the release archive."""
+    release = job.release
+    body = {
+        "id": str(job.pk),
+        "deployment": {
+            "download": "forced",
+            "update": "forced",
+            "chunks": [
+                {
+                    "part": "os",
+                    "version": release.version,
+                    "name": release.device_type.code,
+                    "artifacts": [artifact(request, caller=caller, release=release)],
+                }
+            ],
+        },
+    }
+    if history is not None:
+        body["actionHistory"] = {"status": job.state.upper(), "messages": history}
+    return body
+
+
+def action_history(job: UpdateJob, count: int) -> list[str]:
+    """The job's last `count` events, newest first (the spec's LIFO order)."""
+    events = job.events.order_by("-at", "-id")[:count]
+    lines = []
+    for event in events:
+        what = f"{event.from_state or '-'} -> {event.to_state}" if event.to_state else event.kind
+        details = event.details or {}
+        extra = details.get("message") or "; ".join(details.get("details") or [])
+        lines.append(
+            f"{event.at:%Y-%m-%dT%H:%M:%SZ} {event.actor_label}: {what}"
+            + (f" ({extra})" if extra else "")
+        )
+    return lines
+
+
+def cancel_action(job: UpdateJob) -> dict:
+    return {"id": str(job.pk), "cancelAction": {"stopId": str(job.pk)}}
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(request) -> dict:
+    """The request's JSON object; 400 (ExceptionInfo) for anything else."""
+    if request.content_type == "application/cbor":
+        raise DdiError(415, "Send JSON; CBOR is not supported.", "ddi.unsupported_media_type")
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise DdiError(413, "The request body is too large.", "ddi.too_large") from None
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise bad_request("The body is not valid JSON.", "ddi.body_not_readable") from None
+    if not isinstance(body, dict):
+        raise bad_request("The body must be a JSON object.", "ddi.body_not_readable")
+    return body
+
+
+def validation_message(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        field, errors = next(iter(exc.message_dict.items()))
+        return f"{field}: {errors[0]}"
+    return " ".join(exc.messages)
+
+
+def config_data_parse(body: dict) -> tuple[dict, str]:
+    """DdiConfigData: `data` is a map of strings, `mode` merge|replace|remove (default merge)."""
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise bad_request("'data' must be an object of attribute names to text values.")
+    wrong = sorted(k for k, v in data.items() if not isinstance(v, str))
+    if wrong:
+        raise bad_request(f"Attribute values must be text; {', '.join(wrong[:5])} is not.")
+    mode = body.get("mode", "merge")
+    if mode not in ("merge", "replace", "remove"):
+        raise bad_request(f"Unknown mode {mode!r}; expected merge, replace or remove.")
+    return data, mode
+
+
+def feedback_parse(body: dict) -> tuple[str, str, dict | None, list[str]]:
+    """DdiActionFeedback -> (execution, finished, progress, details); extra fields are ignored
+    (SWUpdate adds an integer "id" and a "time")."""
+    try:
+        return feedback_validate(body.get("status"))
+    except ValidationError as exc:
+        raise bad_request(validation_message(exc)) from None
+
+
+def history_count(request) -> int | None:
+    value = request.GET.get("actionHistory")
+    if value is None:
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise bad_request("actionHistory must be a number of messages.") from None
+    if count == 0:
+        return None  # the spec's default: no history
+    # hawkBit reads a negative count as "all of them".
+    return MAX_ACTION_HISTORY if count < 0 else min(count, MAX_ACTION_HISTORY)

@@ -1,0 +1,225 @@
+"""hawkBit DDI v1 endpoints (DESIGN.md 4). Thin: authenticate, read, call one service, answer.
+
+Plain Django views (no DRF): the protocol has its own error shape (ExceptionInfo), its own
+auth schemes and no CSRF (devices are not browsers).
+"""
+
+import logging
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from sites.services import device_touch
+
+from .. import services
+from ..models import ACTIVE_STATES, JobState, UpdateJob
+from . import payloads
+from .artifacts import serve
+from .auth import authenticate
+from .responses import DdiError, empty_ok, error_response, json_response, not_found
+
+log = logging.getLogger(__name__)
+
+
+def ddi_endpoint(*methods: str, register: bool = False):
+    """Method check, device authentication, `device_touch`, and errors as ExceptionInfo."""
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def endpoint(request, tenant: str, controller_id: str, **kwargs) -> HttpResponse:
+            try:
+                if request.method not in methods:
+                    raise DdiError(
+                        405, f"{request.method} is not allowed here.", "ddi.method_not_allowed"
+                    )
+                # hawkBit tenants are case-insensitive; receiver codes are lower case.
+                caller = authenticate(
+                    request, tenant=tenant.lower(), controller_id=controller_id, register=register
+                )
+                device_touch(device=caller.device)
+                # re_path hands ids over as text; the URL patterns allow digits only.
+                ids = {name: int(value) for name, value in kwargs.items() if name.endswith("_id")}
+                return view(request, caller, **{**kwargs, **ids})
+            except DdiError as error:
+                response = error_response(error)
+                if error.status == 405:
+                    response["Allow"] = ", ".join(methods)
+                return response
+            except ValidationError as exc:
+                return error_response(
+                    DdiError(400, payloads.validation_message(exc), "ddi.invalid")
+                )
+
+        return endpoint
+
+    return decorate
+
+
+def _latest_job(device, *, with_release: bool = False) -> UpdateJob | None:
+    """The device's newest job: its active one if it has one (at most one is active, and a new
+    job is only queued once the previous one has finished)."""
+    jobs = UpdateJob.objects.filter(device=device)
+    if with_release:
+        jobs = jobs.select_related("release__device_type")
+    return jobs.order_by("-pk").first()
+
+
+def _device_job(device, action_id: int) -> UpdateJob:
+    # Another device's action looks exactly like one that does not exist.
+    job = (
+        UpdateJob.objects.select_related("release__device_type")
+        .filter(device=device, pk=action_id)
+        .first()
+    )
+    if job is None:
+        raise not_found(f"Action {action_id} is not an action of this controller.")
+    job.device = device
+    return job
+
+
+def _gone(job: UpdateJob) -> DdiError:
+    return DdiError(
+        410,
+        f"Action {job.pk} is no longer active ({job.get_state_display().lower()}).",
+        "ddi.action_gone",
+    )
+
+
+@ddi_endpoint("GET", register=True)
+def poll(request, caller):
+    job = _latest_job(caller.device)
+    return json_response(payloads.controller_base(request, caller=caller, job=job))
+
+
+@ddi_endpoint("PUT")
+def config_data(request, caller):
+    data, mode = payloads.config_data_parse(payloads.json_body(request))
+    services.device_report_attributes(device=caller.device, data=data, mode=mode)
+    return empty_ok()
+
+
+@ddi_endpoint("GET")
+def deployment_base(request, caller, action_id: int):
+    count = payloads.history_count(request)
+    job = _device_job(caller.device, action_id)
+    if job.state not in ACTIVE_STATES or job.state == JobState.CANCELLING:
+        raise not_found(
+            f"Action {job.pk} has nothing to deploy ({job.get_state_display().lower()})."
+        )
+    job = services.job_deployment_fetched(job=job)
+    history = payloads.action_history(job, count) if count else None
+    return json_response(payloads.deployment_base(request, caller=caller, job=job, history=history))
+
+
+@ddi_endpoint("POST")
+def deployment_feedback(request, caller, action_id: int):
+    execution, finished, progress, details = payloads.feedback_parse(payloads.json_body(request))
+    job = _device_job(caller.device, action_id)
+    try:
+        services.job_apply_feedback(
+            job=job, execution=execution, finished=finished, progress=progress, details=details
+        )
+    except services.ActionGone:
+        raise _gone(job) from None
+    return empty_ok()
+
+
+@ddi_endpoint("GET")
+def installed_base(request, caller, action_id: int):
+    count = payloads.history_count(request)
+    job = _device_job(caller.device, action_id)
+    if job.state != JobState.SUCCEEDED:
+        raise not_found(f"Action {job.pk} was not installed ({job.get_state_display().lower()}).")
+    history = payloads.action_history(job, count) if count else None
+    return json_response(payloads.deployment_base(request, caller=caller, job=job, history=history))
+
+
+@ddi_endpoint("GET")
+def cancel_action(request, caller, action_id: int):
+    job = _device_job(caller.device, action_id)
+    if job.state != JobState.CANCELLING:
+        raise not_found(f"Action {job.pk} is not being cancelled.")
+    return json_response(payloads.cancel_action(job))
+
+
+@ddi_endpoint("POST")
+def cancel_feedback(request, caller, action_id: int):
+    execution, finished, _progress, details = payloads.feedback_parse(payloads.json_body(request))
+    job = _device_job(caller.device, action_id)
+    try:
+        services.job_apply_cancel_feedback(
+            job=job, execution=execution, finished=finished, details=details
+        )
+    except services.ActionGone:
+        raise _gone(job) from None
+    return empty_ok()
+
+
+def _downloadable_release(caller, module_id: int):
+    """The release of the device's own active job, if `module_id` is it; else 404.
+
+    A cancelling or finished job's archive is no longer served (DESIGN.md 5).
+    """
+    job = _latest_job(caller.device, with_release=True)
+    if (
+        job is None
+        or job.state not in ACTIVE_STATES
+        or job.state == JobState.CANCELLING
+        or job.release_id != module_id
+    ):
+        raise not_found("No such artifact for this controller.")
+    return job, job.release
+
+
+@ddi_endpoint("GET")
+def artifact_list(request, caller, module_id: int):
+    _job, release = _downloadable_release(caller, module_id)
+    return json_response([payloads.artifact(request, caller=caller, release=release)])
+
+
+@ddi_endpoint("GET", "HEAD")
+def artifact(request, caller, module_id: int, filename: str):
+    job, release = _downloadable_release(caller, module_id)
+    if filename == release.filename:
+        return _serve_archive(request, job, release)
+    if filename == f"{release.filename}.MD5SUM":
+        # The md5sum tool's format, so `md5sum -c` checks the download.
+        body = f"{release.md5}  {release.filename}\n".encode()
+        response = HttpResponse(
+            b"" if request.method == "HEAD" else body, content_type="text/plain; charset=utf-8"
+        )
+        response["Content-Length"] = str(len(body))
+        return response
+    raise not_found("No such artifact for this controller.")
+
+
+def _serve_archive(request, job: UpdateJob, release):
+    def open_file():
+        try:
+            return release.archive.storage.open(release.archive.name, "rb")
+        except OSError:
+            log.error("archive of release %s is missing: %s", release.pk, release.archive.name)
+            raise DdiError(404, "The artifact is not available.", "ddi.artifact_missing") from None
+
+    def started(first: int) -> None:
+        if job.state in (JobState.QUEUED, JobState.DELIVERED):
+            services.job_download_progress(job=job, offset=first)
+            job.refresh_from_db(fields=["state"])
+
+    def report(offset: int) -> None:
+        services.job_download_progress(job=job, offset=offset)
+
+    return serve(
+        request,
+        open_file=open_file,
+        size=release.size,
+        etag=f'"{release.sha256}"',
+        filename=release.filename,
+        accel_path=f"{settings.X_ACCEL_REDIRECT_PREFIX}{release.archive.name}",
+        report=report,
+        started=started,
+    )
