@@ -19,7 +19,7 @@ from . import services
 from .models import Receiver, code_validator
 
 
-class ReceiverSerializer(serializers.Serializer):
+class ReceiverInputSerializer(serializers.Serializer):
     code = serializers.CharField(
         max_length=64, validators=[code_validator], help_text="Short code; the DDI tenant in device URLs."
     )
@@ -31,12 +31,19 @@ class ReceiverSerializer(serializers.Serializer):
     poll_sleep = serializers.DurationField(
         required=False, help_text='How long idle panels sleep between polls, e.g. "00:05:00".'
     )
-    created_at = serializers.DateTimeField(read_only=True)
+
+
+class ReceiverSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    wakeup_url = serializers.CharField(help_text="Empty: panels are not woken, they find work on their next poll.")
+    poll_sleep = serializers.DurationField()
+    created_at = serializers.DateTimeField()
 
 
 class ReceiverCreatedSerializer(ReceiverSerializer):
     gateway_token = serializers.CharField(
-        read_only=True, help_text="Shown only in this answer: `Authorization: GatewayToken <token>`."
+        help_text="Shown only in this answer: `Authorization: GatewayToken <token>`."
     )
 
 
@@ -62,7 +69,7 @@ class FirmwareStatsSerializer(serializers.Serializer):
     retrieve=extend_schema(summary="One receiver"),
     create=extend_schema(
         summary="Register a receiver",
-        request=ReceiverSerializer,
+        request=ReceiverInputSerializer,
         responses={201: ReceiverCreatedSerializer, 400: ErrorSerializer},
     ),
 )
@@ -81,7 +88,7 @@ class ReceiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     }
 
     def create(self, request):
-        data = ReceiverSerializer(data=request.data)
+        data = ReceiverInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         receiver, token = services.receiver_create(**data.validated_data, actor=request.user)
         receiver.gateway_token = token

@@ -16,6 +16,16 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_paginated_response_schema(self, schema):
+        # The schema is OpenAPI 3.1 (settings), where null is a type: DRF still writes 3.0's
+        # `nullable`, which 3.1 validators ignore.
+        response = super().get_paginated_response_schema(schema)
+        for link in ("next", "previous"):
+            prop = response["properties"][link]
+            if prop.pop("nullable", False):
+                prop["type"] = [prop["type"], "null"]
+        return response
+
 
 def exception_handler(exc, context):
     """Domain errors become 4xx with `detail` in plain words (DESIGN.md 5)."""

@@ -224,6 +224,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: a nullable object (a site's active job) is `oneOf: [ref, null]`, which strict
+    # validators accept; 3.0's `nullable` beside `allOf` they do not.
+    "OAS_VERSION": "3.1.0",
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # tags and operation ids per resource, not "v1"
     # Jobs and rollouts both have a `state`; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {

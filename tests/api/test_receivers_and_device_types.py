@@ -1,0 +1,120 @@
+"""`receivers/` and `device-types/`: natural keys, tokens shown once, firmware statistics."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.utils import timezone
+
+from receivers.models import Receiver
+from securitycenter.tokens import token_digest
+from sites.models import DeviceType
+from tests.factories import (
+    DeviceFactory,
+    DeviceTypeFactory,
+    ReceiverFactory,
+    ReleaseFactory,
+    UpdateJobFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creating_a_receiver_returns_its_gateway_token_once(as_manager, manager):
+    response = as_manager.post("/api/v1/receivers/", {"code": "north", "name": "North station",
+                                                      "wakeup_url": "http://127.0.0.1:9/wake",
+                                                      "poll_sleep": "00:02:00"}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    token = body.pop("gateway_token")
+    assert body == {"code": "north", "name": "North station", "wakeup_url": "http://127.0.0.1:9/wake",
+                    "poll_sleep": "00:02:00", "created_at": body["created_at"]}
+    receiver = Receiver.objects.get(code="north")
+    assert receiver.gateway_token_hash == token_digest(token) and token not in receiver.gateway_token_hash
+    shown = as_manager.get("/api/v1/receivers/north/").json()
+    assert "gateway_token" not in shown and shown["poll_sleep"] == "00:02:00"
+    assert LogEntry.objects.get(object_id=str(receiver.pk)).user == manager
+
+
+def test_receiver_poll_sleep_defaults_to_the_setting(as_manager):
+    response = as_manager.post("/api/v1/receivers/", {"code": "north", "name": "North"}, format="json")
+    assert response.json()["poll_sleep"] == "00:05:00"
+
+
+def test_rotating_the_gateway_token_invalidates_the_old_one(as_manager, manager):
+    receiver = ReceiverFactory(code="north", gateway_token_hash=token_digest("old"))
+    response = as_manager.post("/api/v1/receivers/north/gateway-token/")
+    assert response.status_code == 200
+    new = response.json()["gateway_token"]
+    receiver.refresh_from_db()
+    assert receiver.gateway_token_hash == token_digest(new) != token_digest("old")
+    assert LogEntry.objects.filter(user=manager, change_message="Gateway token rotated.").exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"code": "North Station", "name": "x"}, "code"),
+        ({"code": "north", "name": ""}, "name"),
+        ({"code": "north", "name": "x", "wakeup_url": "not a url"}, "wakeup_url"),
+    ],
+)
+def test_bad_receiver_fields_are_named(as_manager, payload, field):
+    response = as_manager.post("/api/v1/receivers/", payload, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert field in body and body["detail"].startswith(f"{field}: ")
+
+
+def test_duplicate_receiver_code_is_400(as_manager):
+    ReceiverFactory(code="north")
+    response = as_manager.post("/api/v1/receivers/", {"code": "north", "name": "again"}, format="json")
+    assert response.status_code == 400
+    assert "code" in response.json()
+
+
+def test_unknown_receiver_in_the_url_is_404(as_manager):
+    for path in ("/api/v1/receivers/nowhere/", "/api/v1/receivers/nowhere/firmware-stats/"):
+        response = as_manager.get(path)
+        assert response.status_code == 404 and response.json()["detail"]
+    assert as_manager.post("/api/v1/receivers/nowhere/gateway-token/").status_code == 404
+
+
+def test_firmware_stats_rows_match_the_seed_example(as_viewer):
+    """20 Nord GSM panels, current 5.40: 10 current, 10 outdated of which 4 updating, 6 not planned."""
+    receiver = ReceiverFactory(code="north")
+    nord = DeviceTypeFactory()
+    release = ReleaseFactory(device_type=nord, version="5.40")
+    now = timezone.now()
+    for _ in range(10):
+        DeviceFactory(site__receiver=receiver, device_type=nord, firmware_version="5.40", last_seen=now)
+    for _ in range(4):
+        UpdateJobFactory(device=DeviceFactory(site__receiver=receiver, device_type=nord, last_seen=now),
+                         release=release)
+    for channels in (["gsm_voice"], ["gprs"], ["gprs"], ["gprs"], ["gprs"], ["gprs"]):
+        DeviceFactory(site__receiver=receiver, device_type=nord, channels=channels,
+                      last_seen=now - timedelta(days=1))
+    rows = as_viewer.get("/api/v1/receivers/north/firmware-stats/").json()
+    assert rows == [{
+        "device_type": "nord-gsm", "device_type_name": "Nord GSM", "current_version": "5.40", "total": 20,
+        "current": 10, "outdated": 10, "updating": 4, "not_planned": 6, "not_eligible": 1, "offline": 6,
+    }]
+
+
+def test_device_types_are_created_and_looked_up_by_code(as_manager, as_viewer):
+    response = as_manager.post("/api/v1/device-types/", {"code": "nord-gsm", "name": "Nord GSM"}, format="json")
+    assert response.status_code == 201 and response.json() == {"code": "nord-gsm", "name": "Nord GSM"}
+    assert as_viewer.get("/api/v1/device-types/nord-gsm/").json() == {"code": "nord-gsm", "name": "Nord GSM"}
+    assert as_viewer.get("/api/v1/device-types/").json()["results"] == [{"code": "nord-gsm", "name": "Nord GSM"}]
+    assert as_viewer.get("/api/v1/device-types/nord-lte/").status_code == 404
+    again = as_manager.post("/api/v1/device-types/", {"code": "nord-gsm", "name": "Other"}, format="json")
+    assert again.status_code == 400 and "code" in again.json()
+    assert DeviceType.objects.count() == 1
+
+
+def test_lists_are_paginated(as_viewer):
+    for n in range(7):
+        ReceiverFactory(code=f"r{n}")
+    page = as_viewer.get("/api/v1/receivers/?page_size=3&page=2").json()
+    assert page["count"] == 7 and [r["code"] for r in page["results"]] == ["r3", "r4", "r5"]
+    assert page["next"] and page["previous"]
