@@ -87,6 +87,10 @@ class ReceiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         "firmware_stats": (VIEW_RECEIVER, VIEW_DEVICE),
     }
 
+    def get_serializer_class(self):
+        # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
+        return ReceiverInputSerializer if self.action == "create" else super().get_serializer_class()
+
     def create(self, request):
         data = ReceiverInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -101,7 +101,7 @@ class ActionPermission(BasePermission):
     """Each API view maps its actions to the permissions they need.
 
     The view sets ``action_permissions = {"list": (VIEW_SITE,), "create": (ADD_SITE,), ...}``;
-    ``metadata`` (OPTIONS) needs what ``list`` needs. An action the map does not name is
+    ``metadata`` (OPTIONS) needs what ``list`` needs and shows a form only to those who may use it. An action the map does not name is
     refused, so a new endpoint is closed until someone decides who may use it.
     """
 
@@ -111,9 +111,10 @@ class ActionPermission(BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             return False
-        action = getattr(view, "action", None) or request.method.lower()
-        mapping = view.action_permissions
-        perms = mapping.get("list" if action == "metadata" else action)
+        # The route's own map first: the browsable API and OPTIONS ask "may this user POST
+        # here?" with a cloned request while view.action still names the GET action.
+        action = (getattr(view, "action_map", None) or {}).get(request.method.lower()) or view.action
+        perms = view.action_permissions.get("list" if action == "metadata" else action)
         if perms is None:
             return False
         missing = [perm for perm in perms if not user.has_perm(perm)]

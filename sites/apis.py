@@ -162,6 +162,10 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         "device_token": (CHANGE_DEVICE,),
     }
 
+    def get_serializer_class(self):
+        # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
+        return SiteInputSerializer if self.action == "create" else super().get_serializer_class()
+
     def get_queryset(self):
         if self.action != "list":
             return site_list()

@@ -102,6 +102,10 @@ class UpdateJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         "cancel": (CANCEL_UPDATE,),
     }
 
+    def get_serializer_class(self):
+        # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
+        return JobCreateSerializer if self.action == "create" else super().get_serializer_class()
+
     def get_queryset(self):
         qs = job_queryset()
         params = self.request.query_params

@@ -72,6 +72,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "mark_current": (MARK_RELEASE_CURRENT,),
     }
 
+    def get_serializer_class(self):
+        # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
+        return ReleaseUploadSerializer if self.action == "create" else super().get_serializer_class()
+
     def get_queryset(self):
         qs = Release.objects.select_related("device_type", "created_by")
         if code := self.request.query_params.get("device_type"):

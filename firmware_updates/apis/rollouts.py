@@ -104,6 +104,10 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "create": (START_ROLLOUT,),
     }
 
+    def get_serializer_class(self):
+        # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
+        return RolloutCreateSerializer if self.action == "create" else super().get_serializer_class()
+
     def get_queryset(self):
         qs = Rollout.objects.select_related("receiver", "device_type", "release", "created_by")
         params = self.request.query_params

@@ -140,3 +140,14 @@ def test_superuser_may_do_anything(fleet):
     response = client_for(root).post("/api/v1/rollouts/", {"receiver": "north", "device_type": "nord-gsm"},
                                      format="json")
     assert response.status_code == 201
+
+
+def test_options_describes_the_create_form_only_to_operators_who_may_use_it(fleet, as_viewer, as_engineer):
+    assert "actions" not in as_viewer.options("/api/v1/update-jobs/").json()
+    assert "POST" in as_engineer.options("/api/v1/update-jobs/").json()["actions"]
+
+
+def test_browsable_api_offers_no_queue_form_to_a_viewer(fleet, as_viewer, as_engineer):
+    page = as_viewer.get("/api/v1/update-jobs/", HTTP_ACCEPT="text/html").content.decode()
+    assert "site_number" not in page
+    assert "site_number" in as_engineer.get("/api/v1/update-jobs/", HTTP_ACCEPT="text/html").content.decode()

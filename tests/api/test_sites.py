@@ -163,3 +163,11 @@ def test_site_list_takes_a_constant_number_of_queries(north, as_viewer, django_a
         response = as_viewer.get("/api/v1/sites/?page_size=50")
     assert len(response.json()["results"]) == 50
     assert sum(1 for r in response.json()["results"] if r["active_job"]) == 25
+
+
+def test_site_without_a_panel_shows_no_device_and_is_red(north, as_viewer):
+    from tests.factories import SiteFactory
+
+    site = SiteFactory(receiver=north, number=5)
+    body = as_viewer.get(f"/api/v1/sites/{site.pk}/").json()
+    assert (body["device"], body["badge"], body["active_job"]) == (None, "red", None)
