@@ -23,6 +23,26 @@ class RefusalSerializer(ErrorSerializer):
     code = serializers.CharField()
 
 
+def receiver_field(**kwargs) -> serializers.SlugRelatedField:
+    """A receiver named by its code in a request body; an unknown code is a 400 on the field."""
+    from receivers.models import Receiver
+
+    return serializers.SlugRelatedField(
+        slug_field="code", queryset=Receiver.objects.all(), help_text="Receiver code.",
+        error_messages={"does_not_exist": "No receiver has the code {value}."}, **kwargs,
+    )
+
+
+def device_type_field(**kwargs) -> serializers.SlugRelatedField:
+    """A device type named by its code in a request body, e.g. nord-gsm."""
+    from sites.models import DeviceType
+
+    return serializers.SlugRelatedField(
+        slug_field="code", queryset=DeviceType.objects.all(), help_text="Device type code, e.g. nord-gsm.",
+        error_messages={"does_not_exist": "No device type has the code {value}."}, **kwargs,
+    )
+
+
 def query_object(request, param: str, queryset, *, field: str = "code", what: str = ""):
     """The object a filter parameter names (`?receiver=north`): None if absent, 400 if unknown."""
     value = request.query_params.get(param)

@@ -15,7 +15,12 @@ from firmware_updates.apis import ActiveJobSerializer
 from firmware_updates.selectors import Badge, site_list
 from firmware_updates.services import job_progress_overlay
 from receivers.models import Receiver
-from securitycenter.api_support import ErrorSerializer, query_object
+from securitycenter.api_support import (
+    ErrorSerializer,
+    device_type_field,
+    query_object,
+    receiver_field,
+)
 from securitycenter.permissions import (
     ADD_DEVICE,
     ADD_DEVICE_TYPE,
@@ -109,7 +114,7 @@ class SiteCreatedSerializer(SiteSerializer):
 
 class DeviceInputSerializer(serializers.Serializer):
     serial = serializers.CharField(max_length=64)
-    device_type = serializers.SlugRelatedField(slug_field="code", queryset=DeviceType.objects.all())
+    device_type = device_type_field()
     hardware_revision = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     firmware_version = serializers.CharField(
         max_length=40, required=False, allow_blank=True, default="", validators=[version_validate]
@@ -119,7 +124,7 @@ class DeviceInputSerializer(serializers.Serializer):
 
 
 class SiteInputSerializer(serializers.Serializer):
-    receiver = serializers.SlugRelatedField(slug_field="code", queryset=Receiver.objects.all())
+    receiver = receiver_field()
     number = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     device = DeviceInputSerializer()

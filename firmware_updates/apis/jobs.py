@@ -6,8 +6,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from receivers.models import Receiver
-from securitycenter.api_support import ErrorSerializer, RefusalSerializer
+from securitycenter.api_support import ErrorSerializer, RefusalSerializer, receiver_field
 from securitycenter.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_UPDATE_JOB, ActionPermission
 
 from .. import services
@@ -62,11 +61,13 @@ class JobSerializer(serializers.Serializer):
 
 
 class JobCreateSerializer(serializers.Serializer):
-    receiver = serializers.SlugRelatedField(slug_field="code", queryset=Receiver.objects.all())
+    receiver = receiver_field()
     site_number = serializers.IntegerField(min_value=1)
     release = serializers.PrimaryKeyRelatedField(
         queryset=Release.objects.select_related("device_type"), required=False, allow_null=True,
         help_text="Release id; the current release of the panel's device type when left out.",
+        error_messages={"does_not_exist": "No release has the id {pk_value}.",
+                        "incorrect_type": "Give the release as its id, a number."},
     )
 
 

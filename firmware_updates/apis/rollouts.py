@@ -13,10 +13,13 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from receivers.models import Receiver
-from securitycenter.api_support import ErrorSerializer, RefusalSerializer
+from securitycenter.api_support import (
+    ErrorSerializer,
+    RefusalSerializer,
+    device_type_field,
+    receiver_field,
+)
 from securitycenter.permissions import START_ROLLOUT, VIEW_ROLLOUT, ActionPermission
-from sites.models import DeviceType
 
 from .. import services
 from ..models import Rollout, UpdateJob
@@ -62,8 +65,8 @@ class RolloutSerializer(serializers.Serializer):
 
 
 class RolloutCreateSerializer(serializers.Serializer):
-    receiver = serializers.SlugRelatedField(slug_field="code", queryset=Receiver.objects.all())
-    device_type = serializers.SlugRelatedField(slug_field="code", queryset=DeviceType.objects.all())
+    receiver = receiver_field()
+    device_type = device_type_field()
 
 
 def progress_by_rollout(rollouts) -> dict[int, dict[str, int]]:

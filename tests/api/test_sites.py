@@ -11,6 +11,7 @@ from tests.factories import (
     DeviceTypeFactory,
     ReceiverFactory,
     ReleaseFactory,
+    SiteFactory,
     UpdateJobFactory,
 )
 
@@ -78,8 +79,8 @@ def test_same_site_number_on_another_receiver_is_fine(north, as_manager):
 @pytest.mark.parametrize(
     ("overrides", "detail"),
     [
-        ({"receiver": "nowhere"}, "receiver: Object with code=nowhere does not exist."),
-        ({"device": {"device_type": "nord-lte"}}, "device.device_type: Object with code=nord-lte does not exist."),
+        ({"receiver": "nowhere"}, "receiver: No receiver has the code nowhere."),
+        ({"device": {"device_type": "nord-lte"}}, "device.device_type: No device type has the code nord-lte."),
         ({"device": {"firmware_version": "five"}}, "device.firmware_version: 'five' is not a firmware version"),
         ({"device": {"channels": ["carrier-pigeon"]}}, "device.channels"),
         ({"number": 0}, "number: Ensure this value is greater than or equal to 1."),
@@ -166,8 +167,6 @@ def test_site_list_takes_a_constant_number_of_queries(north, as_viewer, django_a
 
 
 def test_site_without_a_panel_shows_no_device_and_is_red(north, as_viewer):
-    from tests.factories import SiteFactory
-
     site = SiteFactory(receiver=north, number=5)
     body = as_viewer.get(f"/api/v1/sites/{site.pk}/").json()
     assert (body["device"], body["badge"], body["active_job"]) == (None, "red", None)

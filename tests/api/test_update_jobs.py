@@ -90,18 +90,20 @@ def test_unknown_site_is_409_naming_it(fleet, as_engineer):
 
 
 @pytest.mark.parametrize(
-    ("payload", "field"),
+    ("payload", "detail"),
     [
-        ({"receiver": "nowhere", "site_number": 1204}, "receiver"),
-        ({"receiver": "north", "site_number": 1204, "release": 999999}, "release"),
-        ({"receiver": "north", "site_number": "twelve"}, "site_number"),
-        ({"receiver": "north"}, "site_number"),
+        ({"receiver": "nowhere", "site_number": 1204}, "receiver: No receiver has the code nowhere."),
+        ({"receiver": "north", "site_number": 1204, "release": 999999}, "release: No release has the id 999999."),
+        ({"receiver": "north", "site_number": "twelve"}, "site_number: A valid integer is required."),
+        ({"receiver": "north"}, "site_number: This field is required."),
     ],
 )
-def test_unknown_receiver_or_release_is_400_naming_the_field(fleet, as_engineer, payload, field):
+def test_unknown_receiver_or_release_is_400_naming_the_field(fleet, as_engineer, payload, detail):
     response = as_engineer.post("/api/v1/update-jobs/", payload, format="json")
     assert response.status_code == 400
-    assert field in response.json() and response.json()["detail"].startswith(f"{field}: ")
+    assert response.json()["detail"] == detail
+    field = detail.split(":")[0]
+    assert response.json()[field] == [detail.split(": ", 1)[1]]
 
 
 def test_cancel_while_queued_is_200_cancelled(fleet, as_engineer, engineer):
