@@ -1,0 +1,202 @@
+"""What a panel is: `PanelSpec` (+ `Faults`, `Arming`) and the fleet file that lists them.
+
+A fleet file is JSON: either a list of panel objects, or `{"defaults": {...}, "panels":
+[...]}` where each panel object is merged over the defaults. See docs/fleetsim.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .link import LinkProfile
+
+
+def _strict(cls, data: dict, what: str) -> None:
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"{what}: unknown key(s) {', '.join(sorted(unknown))}")
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault switches. `wrong_board` / `wrong_device_type` make the panel *hold* another
+    board revision / device type than it reports: the server queues it, and the panel's
+    own archive check refuses the update (True picks a value no archive supports)."""
+
+    corrupt_byte: bool = False  # flip one byte of the downloaded file
+    wrong_board: bool | str = False
+    wrong_device_type: bool | str = False
+    never_disarm: bool = False  # arm every partition at boot and never disarm one
+    refuse_cancel: bool = False  # answer `rejected` to a cancel even mid-download
+
+    @classmethod
+    def from_value(cls, value) -> Faults:
+        """`["corrupt_byte", ...]`, `{"wrong_board": "1.0", ...}` or None."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, list | tuple):
+            value = dict.fromkeys(value, True)
+        if not isinstance(value, dict):
+            raise ValueError(f"faults must be a list of names or an object, not {value!r}")
+        _strict(cls, value, "faults")
+        return cls(**value)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+@dataclass(frozen=True)
+class Arming:
+    """How the people at the site arm and disarm partitions (simulated seconds).
+
+    static: never changes; random: each partition toggles on average every `mean_toggle`
+    seconds; night: every partition armed from `night_from` to `night_to` o'clock of a
+    simulated day of `day_length` seconds; the panel starts at `start_hour` o'clock.
+    """
+
+    mode: str = "static"
+    mean_toggle: float = 3600.0
+    night_from: int = 22
+    night_to: int = 6
+    day_length: float = 86400.0
+    start_hour: float = 12.0
+
+    @classmethod
+    def from_value(cls, value) -> Arming:
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            value = {"mode": value}
+        if not isinstance(value, dict):
+            raise ValueError(f"arming must be a mode name or an object, not {value!r}")
+        _strict(cls, value, "arming")
+        arming = cls(**value)
+        if arming.mode not in ("static", "random", "night"):
+            raise ValueError(f"arming mode {arming.mode!r}: expected static, random or night")
+        return arming
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def parse_partitions(value) -> list[dict]:
+    """`[{"number": 1, "armed": true}, ...]` or the configData form `"1:armed,2:disarmed"`."""
+    if isinstance(value, str):
+        result = []
+        for item in filter(None, (p.strip() for p in value.split(","))):
+            number, _, state = item.partition(":")
+            if state not in ("armed", "disarmed"):
+                raise ValueError(f"partition {item!r}: expected <number>:armed|disarmed")
+            result.append({"number": int(number), "armed": state == "armed"})
+        value = result
+    if not isinstance(value, list) or not value:
+        raise ValueError("partitions must be a non-empty list")
+    parts = []
+    for p in value:
+        if not isinstance(p, dict) or set(p) - {"number", "armed"} or "number" not in p:
+            raise ValueError(f"partition {p!r}: expected {{'number': int, 'armed': bool}}")
+        parts.append({"number": int(p["number"]), "armed": bool(p.get("armed", False))})
+    if len({p["number"] for p in parts}) != len(parts):
+        raise ValueError("partition numbers must be unique")
+    return sorted(parts, key=lambda p: p["number"])
+
+
+@dataclass
+class PanelSpec:
+    """One panel as it is when the fleet starts."""
+
+    serial: str
+    tenant: str  # the receiver code
+    token: str | None = None  # sent as `TargetToken <token>`
+    gateway_token: str | None = None  # sent as `GatewayToken <token>` when no token is set
+    device_type: str = "nord-gsm"
+    hardware_revision: str = "2.1"
+    firmware_version: str = "5.30"
+    channels: list[str] = field(default_factory=lambda: ["gprs"])
+    partitions: list[dict] = field(default_factory=lambda: [{"number": 1, "armed": False}])
+    settings: dict = field(default_factory=dict)
+    link: LinkProfile = field(default_factory=lambda: LinkProfile.from_value("ethernet"))
+    arming: Arming = field(default_factory=Arming)
+    faults: Faults = field(default_factory=Faults)
+    trusted_certs_pem: bytes | None = None  # when set, archives must be signed by one of them
+    reboot_seconds: float = 8.0  # install + reboot, simulated seconds (the seed: <= 10 s)
+    seed: int | None = None  # RNG seed; default: derived from the fleet seed and the serial
+
+    def __post_init__(self):
+        if not self.serial or not self.tenant:
+            raise ValueError("a panel needs a serial and a tenant")
+        self.link = LinkProfile.from_value(self.link)
+        self.arming = Arming.from_value(self.arming)
+        self.faults = Faults.from_value(self.faults)
+        self.partitions = parse_partitions(self.partitions)
+        if isinstance(self.channels, str):
+            self.channels = [c.strip() for c in self.channels.split(",") if c.strip()]
+        if isinstance(self.trusted_certs_pem, str):
+            self.trusted_certs_pem = self.trusted_certs_pem.encode()
+        if not 0 < self.reboot_seconds <= 10:
+            raise ValueError("reboot_seconds must be in (0, 10]: the update takes at most 10 s")
+
+    @property
+    def authorization(self) -> str | None:
+        if self.token:
+            return f"TargetToken {self.token}"
+        if self.gateway_token:
+            return f"GatewayToken {self.gateway_token}"
+        return None
+
+    @classmethod
+    def from_dict(cls, data: dict, *, base_dir: Path | None = None) -> PanelSpec:
+        """Build from a fleet-file object; `trusted_certs_file` is relative to base_dir."""
+        data = dict(data)
+        cert_file = data.pop("trusted_certs_file", None)
+        if cert_file:
+            path = Path(cert_file)
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            data["trusted_certs_pem"] = path.read_bytes()
+        if "trusted_certs" in data:
+            data["trusted_certs_pem"] = data.pop("trusted_certs")
+        _strict(cls, data, f"panel {data.get('serial', '?')}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["link"] = self.link.to_dict()
+        data["arming"] = self.arming.to_dict()
+        data["faults"] = self.faults.to_dict()
+        pem = data.pop("trusted_certs_pem")
+        if pem:
+            data["trusted_certs"] = pem.decode()
+        return {k: v for k, v in data.items() if v is not None}
+
+
+def parse_fleet(document, *, base_dir: Path | None = None) -> list[PanelSpec]:
+    """Panels from a parsed fleet file (a list, or an object with defaults and panels)."""
+    defaults: dict = {}
+    if isinstance(document, dict):
+        if set(document) - {"defaults", "panels"}:
+            raise ValueError("a fleet object has only 'defaults' and 'panels'")
+        defaults = document.get("defaults") or {}
+        document = document.get("panels")
+    if not isinstance(document, list):
+        raise ValueError("a fleet file is a list of panels or {'defaults': ..., 'panels': [...]}")
+    specs = [PanelSpec.from_dict({**defaults, **item}, base_dir=base_dir) for item in document]
+    serials = [s.serial for s in specs]
+    if len(set(serials)) != len(serials):
+        raise ValueError("serials in a fleet must be unique")
+    return specs
+
+
+def load_fleet(path: str | Path) -> list[PanelSpec]:
+    path = Path(path)
+    return parse_fleet(json.loads(path.read_text()), base_dir=path.parent)
+
+
+def dump_fleet(specs: list[PanelSpec]) -> str:
+    return json.dumps([s.to_dict() for s in specs], indent=2)

@@ -1,0 +1,256 @@
+"""The update worker of a panel (seed: download in parts → check → wait → install → start)
+and the arming schedule that decides when the install may happen.
+
+`run_update` resumes from whatever stage flash says, so after a power cut or a dropped
+connection the same function simply carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import re
+import time
+from typing import TYPE_CHECKING
+
+from .checks import CheckFailed, check_archive
+from .http import Response, TransportError
+from .state import ActionGone, ActionRecord, Artifact, Phase, PowerCut, Restart, Stage
+
+if TYPE_CHECKING:
+    from .panel import Panel
+
+__all__ = ["Artifact", "arming_loop", "feedback_body", "report_failure", "run_update"]
+
+PROGRESS_STEPS = 10  # `proceeding` feedback about every 10 % of the download, not every chunk
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def feedback_body(rec: ActionRecord, execution: str, finished: str, *,
+                  progress: tuple[int, int] | None = None, details: list[str] | None = None) -> dict:
+    result: dict = {"finished": finished}
+    if progress is not None:
+        result["progress"] = {"cnt": progress[0], "of": progress[1]}
+    status: dict = {"execution": execution, "result": result}
+    if details:
+        status["details"] = list(details)
+    return {"id": rec.id, "status": status}
+
+
+async def run_update(panel: Panel, rec: ActionRecord) -> None:
+    try:
+        if rec.stage == Stage.DOWNLOADING:
+            await _download(panel, rec)
+        if rec.stage == Stage.DOWNLOADED:
+            await _check(panel, rec)
+        if rec.stage == Stage.VERIFIED:
+            await _install(panel, rec)  # ends in a reboot (raises Restart)
+        if rec.stage == Stage.FAILED and not rec.failure_reported:
+            await report_failure(panel, rec)
+    except ActionGone as exc:
+        if panel.flash.action is rec:
+            panel.forget(str(exc))
+
+
+# Download ---------------------------------------------------------------------------------
+async def _download(panel: Panel, rec: ActionRecord) -> None:
+    art = rec.artifact
+    panel.phase = Phase.DOWNLOADING
+    if not rec.kept:
+        await panel.feedback(rec.feedback_url, feedback_body(
+            rec, "download", "none", progress=(0, art.size),
+            details=[f"downloading {art.filename} ({art.size} bytes)"]))
+    else:
+        panel.event("resume", f"action {rec.id}: {len(rec.kept)}/{art.size} bytes kept")
+    step = max(1, art.size // PROGRESS_STEPS)
+    reported = len(rec.kept) // step
+    cut_at = (panel.spec.link.power_cut_at or 0) * art.size
+
+    def sink(data: bytes) -> None:
+        nonlocal reported
+        room = art.size - len(rec.kept)
+        if len(data) > room:
+            raise TransportError(f"the server sent more than the announced {art.size} bytes")
+        rec.kept.append(data)
+        if panel.power_cut_pending and len(rec.kept) >= cut_at:
+            panel.power_cut_pending = False
+            panel.power_cuts += 1
+            raise PowerCut(panel.spec.reboot_seconds,
+                           f"power cut at {len(rec.kept)}/{art.size} bytes")
+        if len(rec.kept) // step > reported and len(rec.kept) < art.size:
+            reported = len(rec.kept) // step
+            _report_progress(panel, rec)
+
+    def on_head(resp: Response):
+        if resp.status == 206:
+            match = _CONTENT_RANGE.match(resp.header("content-range") or "")
+            if not match or int(match.group(1)) != len(rec.kept):
+                # Not the range we asked for: trust nothing we kept, start over.
+                panel.event("restart", f"unexpected Content-Range {resp.header('content-range')!r}")
+                rec.kept.clear()
+                rec.validator = None
+                return lambda data: None
+        elif resp.status == 200:
+            if rec.kept:
+                # If-Range did not match (the file changed) or the server ignores ranges.
+                panel.event("restart", f"HTTP 200 to a ranged request; {len(rec.kept)} bytes dropped")
+                rec.kept.clear()
+        else:
+            return None
+        etag = resp.header("etag")
+        # If-Range needs a strong validator (RFC 9110 13.1.5): a weak ETag would make the
+        # server send the whole file on every resume.
+        if etag and not etag.startswith("W/"):
+            rec.validator = etag
+        elif resp.header("last-modified"):
+            rec.validator = resp.header("last-modified")
+        return sink
+
+    try:
+        await _fetch(panel, rec, on_head)
+    finally:
+        rec.kept.close()
+    rec.stage = Stage.DOWNLOADED
+
+
+async def _fetch(panel: Panel, rec: ActionRecord, on_head) -> None:
+    art = rec.artifact
+    stalls = 0
+    while len(rec.kept) < art.size:
+        await panel.link.wait_online()
+        start = len(rec.kept)
+        headers = {}
+        if start:
+            headers["Range"] = f"bytes={start}-"
+            if rec.validator:
+                headers["If-Range"] = rec.validator
+        try:
+            resp = await panel.http.request("GET", art.url, headers=headers, on_head=on_head,
+                                            kind="artifact")
+        except TransportError as exc:
+            stalls = 0 if len(rec.kept) > start else stalls + 1
+            panel.event("drop", f"{exc} at {len(rec.kept)}/{art.size}")
+            await panel.sleep(panel.backoff(stalls, base=1.0, cap=60.0))
+            continue
+        if resp.status in (200, 206):
+            stalls = 0 if len(rec.kept) > start else stalls + 1
+            continue
+        if resp.status == 416:
+            panel.event("download", f"416 at {len(rec.kept)}: checking what is kept")
+            break
+        # 401/403/404/410/5xx: wait; the poll loop decides whether the action still exists.
+        stalls += 1
+        panel.event("retry", f"artifact: HTTP {resp.status}")
+        await panel.sleep(panel.backoff(stalls, base=5.0, cap=300.0))
+
+
+def _report_progress(panel: Panel, rec: ActionRecord) -> None:
+    """Fire-and-forget `proceeding` with the byte count; at most one in flight."""
+    if panel._tg is None or (panel.progress_task and not panel.progress_task.done()):
+        return
+    body = feedback_body(rec, "proceeding", "none", progress=(len(rec.kept), rec.artifact.size))
+
+    async def send() -> None:
+        try:
+            await panel.feedback(rec.feedback_url, body, reliable=False)
+        except Exception:  # noqa: BLE001 - progress is best effort; the poll handles the rest
+            pass
+
+    panel.progress_task = panel._tg.create_task(send())
+
+
+# Check ------------------------------------------------------------------------------------
+async def _check(panel: Panel, rec: ActionRecord) -> None:
+    if panel.progress_task and not panel.progress_task.done():
+        panel.progress_task.cancel()  # never let a stale `proceeding` overtake `downloaded`
+    panel.phase = Phase.DOWNLOADED
+    size = rec.artifact.size
+    await panel.feedback(rec.feedback_url, feedback_body(
+        rec, "downloaded", "none", progress=(len(rec.kept), size),
+        details=[f"{len(rec.kept)} bytes downloaded"]))
+    if panel.spec.faults.corrupt_byte and len(rec.kept) and not rec.corrupted:
+        rec.kept.flip(len(rec.kept) // 2)
+        rec.corrupted = True
+        panel.event("fault", f"corrupted byte {len(rec.kept) // 2} of the download")
+    device_type, board = panel.held_identity()
+    try:
+        version = await asyncio.to_thread(
+            check_archive, rec.kept.data(), rec.artifact, device_type=device_type,
+            hardware_revision=board, trusted_certs_pem=panel.spec.trusted_certs_pem)
+    except CheckFailed as exc:
+        return await _fail(panel, rec, str(exc))
+    except Exception as exc:  # noqa: BLE001 - an archive the parser chokes on is refused
+        return await _fail(panel, rec, f"the archive could not be read: {exc!r}")
+    rec.version = version
+    rec.stage = Stage.VERIFIED
+    panel.event("checked", f"action {rec.id}: archive OK, firmware {version}")
+
+
+async def _fail(panel: Panel, rec: ActionRecord, reason: str) -> None:
+    rec.stage, rec.failure = Stage.FAILED, reason
+    rec.kept.discard()
+    panel.phase = Phase.FAILED
+    panel.last_failure = reason
+    panel.outcomes[rec.id] = "failed"
+    panel.event("failure", f"action {rec.id}: {reason}", logging.INFO)
+    await report_failure(panel, rec)
+
+
+async def report_failure(panel: Panel, rec: ActionRecord, *, reliable: bool = True) -> None:
+    try:
+        ok = await panel.feedback(rec.feedback_url, feedback_body(
+            rec, "closed", "failure", details=[rec.failure or "failed"]), reliable=reliable)
+    except ActionGone:
+        ok = True
+    rec.failure_reported = rec.failure_reported or ok
+
+
+# Install ----------------------------------------------------------------------------------
+async def _install(panel: Panel, rec: ActionRecord) -> None:
+    panel.phase = Phase.READY
+    await panel.feedback(rec.feedback_url, feedback_body(
+        rec, "scheduled", "none",
+        details=[f"firmware {rec.version} ready for installation; waits for a disarmed partition"]))
+    if all(panel.partitions.values()):
+        panel.event("waiting", "every partition is armed: the installation waits")
+    await panel.wait_disarmed()
+    panel.phase = Phase.INSTALLING
+    disarmed = ",".join(str(n) for n, armed in panel.partitions.items() if not armed)
+    await panel.feedback(rec.feedback_url, feedback_body(
+        rec, "proceeding", "none",
+        details=[f"installing firmware {rec.version}; partition {disarmed} disarmed"]))
+    # Settings and partitions stay in flash untouched; only the firmware changes.
+    panel.snapshot_before_install = {"partitions": copy.deepcopy(panel.flash.partitions),
+                                     "settings_digest": panel.flash.settings_digest()}
+    panel.flash.firmware_version = rec.version
+    rec.stage = Stage.INSTALLED
+    rec.kept.discard()
+    panel.reboots += 1
+    raise Restart(panel.spec.reboot_seconds, f"installing firmware {rec.version}")
+
+
+# Arming schedule --------------------------------------------------------------------------
+async def arming_loop(panel: Panel) -> None:
+    """The people at the site (see `Arming`); paused while the panel reboots."""
+    plan = panel.spec.arming
+    never_disarm = panel.spec.faults.never_disarm
+    partitions = panel.flash.partitions
+    if plan.mode == "random":
+        while True:
+            await panel.sleep(panel.rng.expovariate(len(partitions) / plan.mean_toggle))
+            p = panel.rng.choice(partitions)
+            if not (p["armed"] and never_disarm):
+                panel.set_partition(p["number"], not p["armed"], by="schedule")
+    elif plan.mode == "night":
+        while True:
+            elapsed = (time.monotonic() - panel.created) / panel.time_scale
+            hour = (plan.start_hour + elapsed / plan.day_length * 24) % 24
+            if plan.night_from > plan.night_to:
+                night = hour >= plan.night_from or hour < plan.night_to
+            else:
+                night = plan.night_from <= hour < plan.night_to
+            for p in partitions:
+                if p["armed"] != night and (night or not never_disarm):
+                    panel.set_partition(p["number"], night, by="schedule")
+            await panel.sleep(plan.day_length / 288)  # every 5 simulated minutes
