@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 
 from firmware_updates import services
 from firmware_updates.models import Release, UpdateJob
@@ -102,14 +101,6 @@ def make_release(
             cert_pem=cert_pem,
         )
     return services.release_create_from_path(path=path)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Download progress is coalesced in the (process-wide) cache.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def build_fleet(settings, signing_identity, tmp_path, base_url: str) -> Fleet:

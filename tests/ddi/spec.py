@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 from openapi_core import OpenAPI
+from openapi_core.templating.paths.exceptions import OperationNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 
@@ -86,6 +87,9 @@ def check_response(
 ) -> None:
     """Raises AssertionError when the answer does not follow the spec."""
     request = _mock_request(method, url, None, None)
+    if method.upper() == "HEAD":
+        assert body == b"", "a HEAD answer has no body"
+        return
     if status >= 400 and status not in (416, 412):
         assert content_type and content_type.startswith("application/json"), (
             status,
@@ -95,12 +99,6 @@ def check_response(
         info = json.loads(body)
         validate_schema("ExceptionInfo", info)
         assert info.get("message") and info.get("errorCode"), info
-    if method.upper() == "HEAD":
-        assert body == b"", "a HEAD answer has no body"
-        return
-    if headers is not None and "X-Accel-Redirect" in headers:
-        assert body == b"", "nginx sends the bytes"
-        return
     if headers is not None and "X-Accel-Redirect" in headers:
         assert body == b"", "nginx sends the bytes"
         return
@@ -109,7 +107,7 @@ def check_response(
     )
     try:
         openapi().validate_response(request, response)
-    except ResponseNotFound:
+    except (ResponseNotFound, OperationNotFound):
         path = urlsplit(url).path
         if status in RANGE_STATUSES and "/artifacts/" in path:
             return

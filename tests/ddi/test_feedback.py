@@ -1,0 +1,237 @@
+"""Feedback from unreliable links: duplicates, late and out-of-order reports, finished actions,
+and bad input, which is refused with a reason and changes nothing."""
+
+import pytest
+
+from firmware_updates.models import JobState, UpdateJob, UpdateJobEvent
+from sites.models import Device
+
+pytestmark = pytest.mark.live
+S = JobState
+
+
+def snapshot(job):
+    """Everything a report could change."""
+    row = UpdateJob.objects.get(pk=job.pk)
+    device = Device.objects.get(pk=row.device_id)
+    return (
+        row.state,
+        row.state_before_cancel,
+        row.bytes_downloaded,
+        row.reason,
+        list(row.warnings),
+        UpdateJobEvent.objects.filter(job=row).count(),
+        device.attributes,
+        device.firmware_version,
+        device.attributes_at,
+    )
+
+
+def test_duplicate_report_is_accepted_and_recorded_once(fleet):
+    job = fleet.queue()
+    client = fleet.client()
+
+    assert client.feedback(job.pk, "downloaded").status == 200
+    assert client.feedback(job.pk, "downloaded").status == 200
+
+    job = fleet.job(job)
+    assert job.state == S.DOWNLOADED
+    assert job.events.filter(to_state=S.DOWNLOADED).count() == 1
+
+
+def test_late_and_out_of_order_reports_never_move_a_job_backwards(fleet):
+    job = fleet.queue()
+    client = fleet.client()
+    client.feedback(job.pk, "scheduled")  # `downloaded` got lost on the way
+    assert fleet.job(job).state == S.READY
+
+    for execution in ("downloaded", "download"):
+        assert client.feedback(job.pk, execution).status == 200
+        assert fleet.job(job).state == S.READY
+    client.feedback(job.pk, "proceeding")
+    assert fleet.job(job).state == S.INSTALLING
+    assert client.feedback(job.pk, "scheduled").status == 200
+    assert client.feedback(job.pk, "downloaded").status == 200
+    assert fleet.job(job).state == S.INSTALLING
+
+
+def test_failure_keeps_the_devices_details_as_reason(fleet):
+    job = fleet.queue()
+    client = fleet.client()
+
+    client.feedback(
+        job.pk, "closed", "failure", details=["hardware-compatibility: board 1.0 not in [2.1, 2.2]"]
+    )
+
+    job = fleet.job(job)
+    assert job.state == S.FAILED
+    assert job.reason == "hardware-compatibility: board 1.0 not in [2.1, 2.2]"
+
+
+def test_rejected_keeps_the_state_and_records_a_warning(fleet):
+    job = fleet.queue()
+    client = fleet.client()
+    client.feedback(job.pk, "download")
+
+    assert client.feedback(job.pk, "rejected", details=["busy"]).status == 200
+
+    job = fleet.job(job)
+    assert job.state == S.DOWNLOADING
+    assert job.events.filter(kind="warning").count() == 1
+
+
+@pytest.mark.parametrize("ending", [("closed", "success"), ("closed", "failure")])
+def test_any_report_for_a_finished_action_is_410(fleet, ending):
+    job = fleet.queue()
+    client = fleet.client()
+    client.feedback(job.pk, *ending)
+    before = snapshot(job)
+
+    for execution, finished in [
+        ("proceeding", "none"),
+        ("closed", "success"),
+        ("downloaded", "none"),
+    ]:
+        reply = client.feedback(job.pk, execution, finished)
+        assert reply.status == 410
+        assert reply.json()["errorCode"] == "ddi.action_gone"
+    assert client.request("GET", f"/deploymentBase/{job.pk}").status == 404
+    assert snapshot(job) == before
+
+
+def test_unknown_fields_are_ignored(fleet):
+    job = fleet.queue()
+    client = fleet.client()
+
+    reply = client.feedback(
+        job.pk,
+        "download",
+        details=["started"],
+        extra={"timestamp": 1627997501890, "vendor": {"x": 1}},
+    )
+
+    assert reply.status == 200
+    assert fleet.job(job).state == S.DOWNLOADING
+
+
+BAD_FEEDBACK = [
+    (b'{"status": {"execution": "proceeding"', "ddi.body_not_readable", "not valid JSON"),
+    (b"\xff\xfe not even text", "ddi.body_not_readable", "not valid JSON"),
+    (
+        b'{"status": {"execution": "proceeding", "result": {"finished": NaN}}}',
+        "ddi.body_not_readable",
+        "JSON",
+    ),
+    (b'[{"status": {}}]', "ddi.body_not_readable", "JSON object"),
+    (b'{"feedback": "done"}', "ddi.invalid", "status"),
+    (b'{"status": "closed"}', "ddi.invalid", "status"),
+    (
+        b'{"status": {"execution": "exploded", "result": {"finished": "none"}}}',
+        "ddi.invalid",
+        "exploded",
+    ),
+    (
+        b'{"status": {"execution": "closed", "result": {"finished": "maybe"}}}',
+        "ddi.invalid",
+        "maybe",
+    ),
+    (b'{"status": {"execution": "closed", "result": "success"}}', "ddi.invalid", "result"),
+    (
+        b'{"status": {"execution": "proceeding", "result": {"finished": "none", "progress": {"cnt": 9, "of": 5}}}}',
+        "ddi.invalid",
+        "not possible",
+    ),
+    (
+        b'{"status": {"execution": "proceeding", "result": {"finished": "none", "progress": {"cnt": -1, "of": 5}}}}',
+        "ddi.invalid",
+        "not possible",
+    ),
+    (
+        b'{"status": {"execution": "proceeding", "result": {"finished": "none", "progress": {"cnt": "1", "of": 5}}}}',
+        "ddi.invalid",
+        "not possible",
+    ),
+    (
+        b'{"status": {"execution": "proceeding", "result": {"finished": "none"}, "details": "text"}}',
+        "ddi.invalid",
+        "details",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "code", "words"), BAD_FEEDBACK)
+def test_bad_feedback_is_400_with_the_reason_and_changes_nothing(fleet, body, code, words):
+    job = fleet.queue()
+    client = fleet.client()
+    client.feedback(job.pk, "download")
+    before = snapshot(job)
+
+    reply = client.request(
+        "POST", f"/deploymentBase/{job.pk}/feedback", body=body, check_request=False
+    )
+
+    assert reply.status == 400
+    assert reply.json()["errorCode"] == code
+    assert words in reply.json()["message"]
+    assert snapshot(job) == before
+
+
+BAD_CONFIG = [
+    (b'{"data": {"sw_version": "5.40"', "not valid JSON"),
+    (b'{"mode": "merge"}', "'data'"),
+    (b'{"data": "sw_version=5.40"}', "'data'"),
+    (b'{"data": {"sw_version": 5.4}}', "sw_version"),
+    (b'{"data": {"partitions": ["1:armed"]}}', "partitions"),
+    (b'{"data": {"sw_version": "5.40"}, "mode": "overwrite"}', "overwrite"),
+    (b'{"data": {"sw_version": "five"}}', "sw_version"),
+    (b'{"data": {"partitions": "1:open"}}', "partition"),
+    (b'{"data": {"channels": "gprs,pigeon"}}', "pigeon"),
+]
+
+
+@pytest.mark.parametrize(("body", "words"), BAD_CONFIG)
+def test_bad_config_data_is_400_with_the_reason_and_changes_nothing(fleet, body, words):
+    job = fleet.queue()
+    before = snapshot(job)
+
+    reply = fleet.client().request("PUT", "/configData", body=body, check_request=False)
+
+    assert reply.status == 400
+    assert words in reply.json()["message"]
+    assert snapshot(job) == before
+
+
+def test_feedback_for_another_devices_action_is_404_and_changes_nothing(fleet, neighbour):
+    job = fleet.queue()
+    before = snapshot(job)
+
+    reply = neighbour.feedback(job.pk, "closed", "failure", details=["not mine"])
+
+    assert reply.status == 404
+    assert "not an action of this controller" in reply.json()["message"]
+    assert snapshot(job) == before
+    # Same answer as for an action that does not exist at all.
+    missing = neighbour.feedback(job.pk + 1000, "closed", "failure")
+    assert (missing.status, missing.json()["message"]) == (
+        404,
+        reply.json()["message"].replace(str(job.pk), str(job.pk + 1000)),
+    )
+
+
+def test_non_json_media_types_are_refused(fleet):
+    job = fleet.queue()
+    reply = fleet.client().request(
+        "POST",
+        f"/deploymentBase/{job.pk}/feedback",
+        body=b"\xa1",
+        headers={"Content-Type": "application/cbor"},
+        check_request=False,
+    )
+    assert reply.status == 415
+    assert fleet.job(job).state == S.QUEUED
+
+
+def test_wrong_method_is_405_with_allow(fleet):
+    reply = fleet.client().request("DELETE", "", check_request=False)
+    assert reply.status == 405
+    assert reply.headers["Allow"] == "GET"
