@@ -1,6 +1,7 @@
 """Operators of each group and API clients acting as them."""
 
 import io
+import uuid
 
 import pytest
 from django.contrib.auth.models import Group
@@ -9,6 +10,14 @@ from rest_framework.test import APIClient
 from firmware_updates.swu import build_archive
 from securitycenter.permissions import ENGINEERS, MANAGERS, VIEWERS
 from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    """Download progress is kept in the cache, which outlives a test's database rollback
+    while SQLite hands the same job ids out again: each test starts with an empty cache."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"api-test-{uuid.uuid4()}"}}
 
 
 def operator(group: str, username: str | None = None):
