@@ -1,14 +1,16 @@
 """Management API routes (DESIGN.md section 5), under /api/v1/."""
 
 from django.urls import include, path
-from rest_framework.routers import SimpleRouter
+from rest_framework.routers import DefaultRouter
 
 from firmware_updates.apis import ReleaseViewSet, RolloutViewSet, UpdateJobViewSet
 from receivers.apis import ReceiverViewSet
 from securitycenter.api_support import TokenObtainView
 from sites.apis import DeviceTypeViewSet, SiteViewSet
 
-router = SimpleRouter()
+# DefaultRouter: /api/v1/ lists the resources in the browsable API; no ".json" suffix routes.
+router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("receivers", ReceiverViewSet, basename="receiver")
 router.register("device-types", DeviceTypeViewSet, basename="device-type")
 router.register("sites", SiteViewSet, basename="site")

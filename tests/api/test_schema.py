@@ -69,3 +69,9 @@ def test_answers_match_the_published_schema(client, as_manager):
         response = getattr(as_manager, method)(path, body, format="json")
         assert response.status_code < 500, (path, response.content)
         openapi.validate_response(DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response))
+
+
+def test_api_root_lists_the_resources(as_viewer):
+    root = as_viewer.get("/api/v1/").json()
+    assert set(root) == {"receivers", "device-types", "sites", "releases", "update-jobs", "rollouts"}
+    assert root["update-jobs"] == "http://testserver/api/v1/update-jobs/"
