@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
+from rest_framework.throttling import AnonRateThrottle
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -63,8 +64,17 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+class PasswordGuessThrottle(AnonRateThrottle):
+    """Slows password guessing on the token endpoint: 20 tries a minute per client address."""
+
+    scope = "auth-token"
+    rate = "20/min"
+
+
 class TokenObtainView(ObtainAuthToken):
     """`POST /api/v1/auth/token/`: an operator's key for `Authorization: Token <key>`."""
+
+    throttle_classes = [PasswordGuessThrottle]
 
     @extend_schema(
         operation_id="auth_token_create",

@@ -13,6 +13,7 @@ from tests.factories import (
     ReceiverFactory,
     ReleaseFactory,
     UpdateJobFactory,
+    UserFactory,
 )
 
 from .conftest import client_for, swu_archive
@@ -59,8 +60,6 @@ def test_anonymous_cannot_queue_a_site(fleet):
 
 
 def test_user_in_no_group_sees_nothing(fleet):
-    from tests.factories import UserFactory
-
     response = client_for(UserFactory()).get("/api/v1/sites/")
     assert response.status_code == 403
 
@@ -134,8 +133,6 @@ def test_manager_starts_rollouts(fleet, as_manager):
 
 
 def test_superuser_may_do_anything(fleet):
-    from tests.factories import UserFactory
-
     root = UserFactory(is_superuser=True)
     response = client_for(root).post("/api/v1/rollouts/", {"receiver": "north", "device_type": "nord-gsm"},
                                      format="json")
@@ -151,3 +148,13 @@ def test_browsable_api_offers_no_queue_form_to_a_viewer(fleet, as_viewer, as_eng
     page = as_viewer.get("/api/v1/update-jobs/", HTTP_ACCEPT="text/html").content.decode()
     assert "site_number" not in page
     assert "site_number" in as_engineer.get("/api/v1/update-jobs/", HTTP_ACCEPT="text/html").content.decode()
+
+
+def test_token_endpoint_slows_down_password_guessing():
+    UserFactory(username="anna")
+    client = client_for(None)
+    answers = [client.post("/api/v1/auth/token/", {"username": "anna", "password": f"guess{n}"}).status_code
+               for n in range(21)]
+    assert answers == [400] * 20 + [429]
+    response = client.post("/api/v1/auth/token/", {"username": "anna", "password": "correct horse battery"})
+    assert response.status_code == 429 and "throttled" in response.json()["detail"]
