@@ -138,3 +138,12 @@ def test_list_filters_by_device_type(nord, as_viewer):
     versions = [r["version"] for r in as_viewer.get("/api/v1/releases/?device_type=nord-gsm").json()["results"]]
     assert versions == ["5.40", "5.30"]
     assert as_viewer.get("/api/v1/releases/").json()["count"] == 3
+
+
+def test_release_list_takes_a_constant_number_of_queries(nord, as_viewer, manager, django_assert_max_num_queries):
+    for n in range(50):
+        ReleaseFactory(device_type=nord, version=f"5.{n}", is_current=False, created_by=manager)
+    with django_assert_max_num_queries(5):
+        results = as_viewer.get("/api/v1/releases/?page_size=50").json()["results"]
+    assert len(results) == 50 and results[0]["version"] == "5.49"
+    assert {r["created_by"] for r in results} == {manager.username}
