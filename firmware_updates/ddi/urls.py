@@ -37,4 +37,5 @@ urlpatterns = [
         views.artifact,
         name="artifact",
     ),
+    re_path(BASE + r"/(?P<resource>.+)$", views.unsupported, name="unsupported"),
 ]

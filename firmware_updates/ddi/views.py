@@ -65,6 +65,17 @@ def _latest_job(device, *, with_release: bool = False) -> UpdateJob | None:
     jobs = UpdateJob.objects.filter(device=device)
     if with_release:
         jobs = jobs.select_related("release__device_type")
+    else:
+        # The poll needs only these; skipping the JSON columns keeps it cheap.
+        jobs = jobs.only(
+            "pk",
+            "device_id",
+            "release_id",
+            "state",
+            "state_before_cancel",
+            "confirmed_at",
+            "finished_at",
+        )
     return jobs.order_by("-pk").first()
 
 
@@ -223,3 +234,10 @@ def _serve_archive(request, job: UpdateJob, release):
         report=report,
         started=started,
     )
+
+
+@ddi_endpoint("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
+def unsupported(request, caller, resource: str):
+    # confirmationBase, installedBase PUT, ...: resources of the spec we do not offer, answered
+    # in the protocol's error shape (and only to an authenticated device).
+    raise not_found(f"No such DDI resource: {resource[:100]}.")

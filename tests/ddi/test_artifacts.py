@@ -261,3 +261,12 @@ def test_x_accel_redirect_hands_the_bytes_to_nginx(fleet, action, settings):
     job = fleet.job(job)
     assert (job.state, job.bytes_downloaded) == (JobState.DOWNLOADING, 1024)  # what was asked for
     assert "X-Accel-Redirect" in client.request("HEAD", url).headers
+
+
+def test_artifact_list_of_the_jobs_module(fleet, action):
+    _job, client, artifact, _content = action
+
+    reply = client.request("GET", f"/softwaremodules/{fleet.release.pk}/artifacts")
+
+    assert reply.status == 200
+    assert reply.json() == [artifact]

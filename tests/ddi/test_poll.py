@@ -140,3 +140,28 @@ def test_an_idle_poll_costs_at_most_three_queries(
     services.update_job_create(receiver=fleet.receiver, site_number=101, actor=None)
     with django_assert_num_queries(2):
         assert "deploymentBase" in client.get(url).json()["_links"]
+
+
+def test_deployment_base_can_carry_the_action_history(fleet):
+    job = fleet.queue()
+    client = fleet.client()
+    client.feedback(job.pk, "download", details=["Download started"])
+    client.feedback(job.pk, "downloaded")
+
+    body = client.request("GET", f"/deploymentBase/{job.pk}?actionHistory=2").json()
+
+    assert body["actionHistory"]["status"] == "DOWNLOADED"
+    newest, older = body["actionHistory"]["messages"]
+    assert "device: downloading -> downloaded" in newest
+    assert "queued -> downloading (Download started)" in older
+    assert "actionHistory" not in client.request("GET", f"/deploymentBase/{job.pk}").json()
+
+
+def test_resources_we_do_not_offer_answer_404_in_the_protocols_shape(fleet):
+    client = fleet.client()
+
+    reply = client.request("GET", "/confirmationBase")
+
+    assert reply.status == 404
+    assert reply.json()["errorCode"] == "ddi.not_found"
+    assert fleet.client(token="wrong").request("GET", "/confirmationBase").status == 401
