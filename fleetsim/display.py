@@ -26,12 +26,12 @@ def format_line(summary: dict, *, elapsed: float, rate: float) -> str:
     """`00:01:23 | 100 panels: idle 20, downloading 50 | 12.3 MiB in, 4.5 KiB/s | ...`."""
     phases = summary["phases"]
     counts = ", ".join(f"{name} {phases[name]}" for name in PHASE_ORDER if phases.get(name))
-    versions = " ".join(f"{v}×{n}" for v, n in sorted(summary["versions"].items()))
+    versions = ", ".join(f"{v}: {n}" for v, n in sorted(summary["versions"].items()))
     h, rest = divmod(int(elapsed), 3600)
     return (f"{h:02d}:{rest // 60:02d}:{rest % 60:02d} | {summary['panels']} panels: {counts}"
             f" | {human_bytes(summary['bytes_received'])} in, {human_bytes(rate)}/s"
             f" | updated {summary['succeeded']}, failed {summary['failed']},"
-            f" cancelled {summary['cancelled']}, drops {summary['drops']} | {versions}")
+            f" cancelled {summary['cancelled']}, drops {summary['drops']} | versions {versions}")
 
 
 class ProgressDisplay:

@@ -185,7 +185,10 @@ class Fleet:
             if running is self._loop:
                 self._stop.set()
             else:
-                self._loop.call_soon_threadsafe(self._stop.set)
+                try:
+                    self._loop.call_soon_threadsafe(self._stop.set)
+                except RuntimeError:
+                    pass  # the loop closed meanwhile: the fleet has stopped already
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
             self._thread = None

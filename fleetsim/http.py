@@ -157,7 +157,9 @@ class HttpClient:
                     continue
                 if isinstance(exc, TransportError):
                     raise
-                raise TransportError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+                why = f"timed out after {self.timeout:g} s" if isinstance(exc, TimeoutError) \
+                    else f"{type(exc).__name__}: {exc}"
+                raise TransportError(f"{method} {url}: {why}") from exc
             except BaseException:
                 conn.close()  # a power cut raised by a sink, or cancellation
                 raise

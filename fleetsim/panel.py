@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from . import update
+from . import arming, ddi, update
 from .http import HttpClient, Response, TransportError, WireStats
 from .link import Link
 from .spec import PanelSpec
@@ -33,21 +33,7 @@ from .state import (
 
 log = logging.getLogger("fleetsim.panel")
 
-DEFAULT_SLEEP = 300.0  # DDI idle default when the server says nothing usable
 UNAUTHORIZED_SLEEP = 600.0  # after a 401/403: keep polling, slowly
-
-
-def parse_sleep(text) -> float:
-    try:
-        hours, minutes, seconds = (int(x) for x in str(text).split(":"))
-        return float(hours * 3600 + minutes * 60 + seconds)
-    except ValueError:
-        return DEFAULT_SLEEP
-
-
-def action_id_of(href: str) -> str:
-    """`.../deploymentBase/7?c=...` → "7"."""
-    return href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 class Panel:
@@ -242,7 +228,7 @@ class Panel:
                 async with asyncio.TaskGroup() as tg:
                     self._tg = tg
                     tg.create_task(self._poll_loop())
-                    tg.create_task(update.arming_loop(self))
+                    tg.create_task(arming.arming_loop(self))
             except* Restart as group:
                 restart = group.exceptions[0]
             finally:
@@ -287,9 +273,7 @@ class Panel:
             self.event("retry", f"poll: {_brief(resp)}")
             return None
         try:
-            doc = resp.json()
-            links = {name: link["href"] for name, link in (doc.get("_links") or {}).items()}
-            sleep = parse_sleep(((doc.get("config") or {}).get("polling") or {}).get("sleep"))
+            links, sleep = ddi.poll_links(resp.json())
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.event("error", f"poll: malformed answer ({exc})", logging.WARNING)
             return None
@@ -324,7 +308,7 @@ class Panel:
             self.event("error", f"configData refused: {_brief(resp)}", logging.WARNING)
 
     async def _on_deployment(self, href: str) -> None:
-        action_id = action_id_of(href)
+        action_id = ddi.action_id_of(href)
         rec = self.flash.action
         if rec is not None and rec.id == action_id:
             if rec.stage == Stage.INSTALLED:
@@ -365,25 +349,14 @@ class Panel:
             self.event("retry", f"deploymentBase: {_brief(resp)}")
             return None
         try:
-            doc = resp.json()
-            deployment = doc["deployment"]
-            chunk = deployment["chunks"][0]
-            art = chunk["artifacts"][0]
-            links = art["_links"]
-            url = (links.get("download-http") or links["download"])["href"]
-            artifact = update.Artifact(url=url, filename=art["filename"], size=int(art["size"]),
-                                       hashes=dict(art.get("hashes") or {}))
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            self.event("error", f"deploymentBase: malformed answer ({exc!r})", logging.WARNING)
+            return ddi.parse_deployment(resp.json(), href)  # None: `download: skip`, not yet
+        except ValueError as exc:
+            self.event("error", f"deploymentBase: {exc}", logging.WARNING)
             return None
-        if deployment.get("download") == "skip":
-            return None  # the server does not want it downloaded yet
-        return ActionRecord(id=str(doc["id"]), deployment_url=href, artifact=artifact,
-                            version=str(chunk.get("version") or ""))
 
     async def _report_installed(self, rec: ActionRecord) -> None:
         try:
-            ok = await self.feedback(rec.feedback_url, update.feedback_body(
+            ok = await self.feedback(rec.feedback_url, ddi.feedback_body(
                 rec, "closed", "success", details=[f"running firmware {rec.version}"]),
                 reliable=False)
         except ActionGone:
@@ -404,11 +377,9 @@ class Panel:
             self.event("retry", f"cancelAction: {_brief(resp)}")
             return
         try:
-            doc = resp.json()
-            stop_id = str((doc.get("cancelAction") or {}).get("stopId") or action_id_of(href))
-            cancel_id = str(doc.get("id") or stop_id)
-        except (ValueError, AttributeError) as exc:
-            self.event("error", f"cancelAction: malformed answer ({exc})", logging.WARNING)
+            cancel_id, stop_id = ddi.parse_cancel(resp.json(), href)
+        except ValueError as exc:
+            self.event("error", f"cancelAction: {exc}", logging.WARNING)
             return
         rec = self.flash.action
         ours = rec is not None and rec.id == stop_id
@@ -425,11 +396,9 @@ class Panel:
             execution, finished = "closed", "success"
             details = [f"cancelled: download stopped, {kept} bytes discarded"]
             self.outcomes[stop_id] = "cancelled"
-        body = {"id": cancel_id, "status": {"execution": execution,
-                                           "result": {"finished": finished}, "details": details}}
+        body = ddi.feedback_body(cancel_id, execution, finished, details=details)
         try:
-            await self.feedback(href.split("?", 1)[0].rstrip("/") + "/feedback", body,
-                                reliable=False)
+            await self.feedback(ddi.feedback_url_of(href), body, reliable=False)
         except ActionGone:
             pass  # nothing left to cancel
 

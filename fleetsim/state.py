@@ -172,7 +172,7 @@ class Event:
 class EventLog:
     """The last events of a panel: what a test asserts on and a human reads after a run."""
 
-    def __init__(self, maxlen: int = 2000):
+    def __init__(self, maxlen: int = 500):
         self._t0 = time.monotonic()
         self._events: deque[Event] = deque(maxlen=maxlen)
 

@@ -1,5 +1,4 @@
-"""The update worker of a panel (seed: download in parts → check → wait → install → start)
-and the arming schedule that decides when the install may happen.
+"""The update worker of a panel (seed: download in parts → check → wait → install → start).
 
 `run_update` resumes from whatever stage flash says, so after a power cut or a dropped
 connection the same function simply carries on.
@@ -11,31 +10,18 @@ import asyncio
 import copy
 import logging
 import re
-import time
 from typing import TYPE_CHECKING
 
 from .checks import CheckFailed, check_archive
+from .ddi import feedback_body
 from .http import Response, TransportError
-from .state import ActionGone, ActionRecord, Artifact, Phase, PowerCut, Restart, Stage
+from .state import ActionGone, ActionRecord, Phase, PowerCut, Restart, Stage
 
 if TYPE_CHECKING:
     from .panel import Panel
 
-__all__ = ["Artifact", "arming_loop", "feedback_body", "report_failure", "run_update"]
-
 PROGRESS_STEPS = 10  # `proceeding` feedback about every 10 % of the download, not every chunk
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-
-
-def feedback_body(rec: ActionRecord, execution: str, finished: str, *,
-                  progress: tuple[int, int] | None = None, details: list[str] | None = None) -> dict:
-    result: dict = {"finished": finished}
-    if progress is not None:
-        result["progress"] = {"cnt": progress[0], "of": progress[1]}
-    status: dict = {"execution": execution, "result": result}
-    if details:
-        status["details"] = list(details)
-    return {"id": rec.id, "status": status}
 
 
 async def run_update(panel: Panel, rec: ActionRecord) -> None:
@@ -228,29 +214,3 @@ async def _install(panel: Panel, rec: ActionRecord) -> None:
     rec.kept.discard()
     panel.reboots += 1
     raise Restart(panel.spec.reboot_seconds, f"installing firmware {rec.version}")
-
-
-# Arming schedule --------------------------------------------------------------------------
-async def arming_loop(panel: Panel) -> None:
-    """The people at the site (see `Arming`); paused while the panel reboots."""
-    plan = panel.spec.arming
-    never_disarm = panel.spec.faults.never_disarm
-    partitions = panel.flash.partitions
-    if plan.mode == "random":
-        while True:
-            await panel.sleep(panel.rng.expovariate(len(partitions) / plan.mean_toggle))
-            p = panel.rng.choice(partitions)
-            if not (p["armed"] and never_disarm):
-                panel.set_partition(p["number"], not p["armed"], by="schedule")
-    elif plan.mode == "night":
-        while True:
-            elapsed = (time.monotonic() - panel.created) / panel.time_scale
-            hour = (plan.start_hour + elapsed / plan.day_length * 24) % 24
-            if plan.night_from > plan.night_to:
-                night = hour >= plan.night_from or hour < plan.night_to
-            else:
-                night = plan.night_from <= hour < plan.night_to
-            for p in partitions:
-                if p["armed"] != night and (night or not never_disarm):
-                    panel.set_partition(p["number"], night, by="schedule")
-            await panel.sleep(plan.day_length / 288)  # every 5 simulated minutes

@@ -75,6 +75,8 @@ class FakeDdi:
         self.gone_on: str | None = None  # answer 410 to this feedback execution
         self.chunked_polls = False
         self.weak_etag = False  # a weak ETag must never be used in If-Range
+        self.failures = Counter()  # {"poll"|"artifact": n}: answer the next n with HTTP 503
+        self.stall_deployment = 0.0  # seconds to sit on the first deploymentBase request
         self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
@@ -146,6 +148,12 @@ class FakeDdi:
                 auth = self.headers.get("Authorization", "")
                 if ddi.token and auth != f"TargetToken {ddi.token}":
                     return self.send_json(401, {"message": "bad token"})
+                kind = rest.split("/")[1] if rest else "poll"
+                with ddi.lock:
+                    fail = ddi.failures[kind] > 0
+                    ddi.failures[kind] -= fail
+                if fail:
+                    return self.send_json(503, {"message": "try later"})
                 if rest == "":
                     with ddi.lock:
                         ddi.polls[serial] += 1
@@ -166,6 +174,8 @@ class FakeDdi:
                 if rest == f"/deploymentBase/{act['id']}":
                     import hashlib
 
+                    stall, ddi.stall_deployment = ddi.stall_deployment, 0.0
+                    time.sleep(stall)
                     data = act["data"]
                     url = f"{base}/softwaremodules/1/artifacts/fw.swu"
                     art = {"filename": "fw.swu", "size": len(data),
@@ -338,6 +348,41 @@ def test_server_answering_200_to_a_range_restarts_the_download(ddi, archive):
     assert ddi.entries("P1", "artifact")[-1]["if-range"] in (None, '"v2"')
 
 
+def test_server_errors_timeouts_and_offline_periods_are_ridden_out(ddi, archive):
+    ddi.assign("P1", archive)
+    ddi.failures.update({"poll": 3, "softwaremodules": 2})
+    ddi.stall_deployment = 1.0  # longer than the request timeout
+    link = {"preset": "unlimited", "bandwidth": 400_000, "offline_for": 20, "offline_every": 50}
+    with running(ddi, spec(link=link), request_timeout=0.3) as fleet:
+        fleet.wait_until(succeeded(fleet), timeout=15)
+        panel = fleet.panel("P1")
+    retries = " ".join(e.detail for e in panel.events.of("retry"))
+    assert "poll: HTTP 503" in retries and "artifact: HTTP 503" in retries
+    assert "deploymentBase: " in retries and "timed out after 0.3 s" in retries
+    drops = " ".join(e.detail for e in panel.events.of("drop"))
+    assert "network lost mid-transfer" in drops or "no network" in drops
+    assert panel.artifact_bytes_received <= 1.05 * len(archive)
+
+
+def test_the_fleet_runs_on_a_callers_event_loop(ddi, archive):
+    import asyncio
+
+    ddi.assign("P1", archive)
+
+    async def main() -> Fleet:
+        fleet = Fleet(ddi.url, [spec()], time_scale=SCALE, start_spread=0)
+        running_fleet = asyncio.create_task(fleet.run())
+        await fleet.until(succeeded(fleet), timeout=10)
+        fleet.stop()
+        await running_fleet
+        return fleet
+
+    fleet = asyncio.run(main())
+    assert fleet.panel("P1").firmware_version == "5.40"
+    with pytest.raises(RuntimeError, match="runs once"):
+        asyncio.run(fleet.run())
+
+
 # Cancel ---------------------------------------------------------------------------------------
 def test_cancel_mid_download_is_acknowledged_and_the_bytes_discarded(ddi, archive):
     ddi.assign("P1", archive)
@@ -443,6 +488,19 @@ def test_never_disarm_waits_in_ready_until_someone_disarms(ddi, archive):
         assert ddi.executions("P1")[-1] == ("scheduled", "none")
         fleet.set_partition("P1", 2, False)
         fleet.wait_until(succeeded(fleet), timeout=5)
+
+
+def test_an_update_assigned_at_night_installs_when_the_site_disarms_in_the_morning(ddi, archive):
+    ddi.assign("P1", archive)
+    # A 4-minute simulated day (2.4 s real): armed 22:00-06:00; the panel starts at 23:00.
+    night = {"mode": "night", "day_length": 240, "start_hour": 23}
+    with running(ddi, spec(arming=night)) as fleet:
+        panel = fleet.panel("P1")
+        fleet.wait_until(lambda: panel.phase == "ready" and panel.partitions == {1: True}, timeout=5)
+        fleet.wait_until(succeeded(fleet), timeout=5)
+    arming = [e.detail for e in panel.events.of("arming")]
+    assert arming[:2] == ["partition 1 armed by schedule", "partition 1 disarmed by schedule"]
+    assert panel.snapshot_before_install["partitions"] == [{"number": 1, "armed": False}]
 
 
 def test_settings_and_partition_states_survive_the_reboot(ddi, archive):
