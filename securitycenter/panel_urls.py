@@ -1,3 +1,30 @@
-"""Engineering panel routes (DESIGN.md section 6)."""
+"""Engineering panel routes (DESIGN.md section 6). Every page needs a signed-in operator."""
 
-urlpatterns = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from firmware_updates import views as firmware
+from receivers import views as receivers
+from sites import views as sites
+
+RECEIVER = "receivers/<str:code>/"
+DEVICE_TYPE = RECEIVER + "software-update/<str:device_type_code>/"
+
+urlpatterns = [
+    path("", receivers.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("receivers/", receivers.receiver_list, name="receiver-list"),
+    path(RECEIVER, receivers.receiver_detail, name="receiver-detail"),
+    path(RECEIVER + "software-update/", receivers.receiver_software_update, name="receiver-software-update"),
+    # The page first: tools that look for "the device type page" take the first match.
+    path(DEVICE_TYPE, firmware.device_type_update, name="device-type-update"),
+    path(DEVICE_TYPE + "queue/", firmware.site_queue, name="site-queue"),
+    path(DEVICE_TYPE + "update-all/", firmware.rollout_start, name="rollout-start"),
+    path(RECEIVER + "update-jobs/cancel/", firmware.job_cancel, name="job-cancel"),
+    path(RECEIVER + "sites/", receivers.receiver_sites, name="receiver-sites"),
+    path(RECEIVER + "sites/<int:number>/", sites.site_detail, name="site-detail"),
+    path("releases/", firmware.release_list, name="release-list"),
+    path("releases/upload/", firmware.release_upload, name="release-upload"),
+    path("releases/<int:pk>/mark-current/", firmware.release_mark_current, name="release-mark-current"),
+]

@@ -1,0 +1,162 @@
+"""Django admin for releases, update jobs and rollouts. Writes go through the services, as
+in the panel and the API: a release is added by uploading its archive, a job is cancelled
+with update_job_cancel, and jobs and rollouts are otherwise read-only here."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import AdminErrorList, AdminForm
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from . import services
+from .errors import ReleaseRejected, UpdateNotAllowed
+from .forms import ReleaseUploadForm
+from .models import Release, Rollout, UpdateJob, UpdateJobEvent
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "device_type", "version", "is_current", "hardware_revisions", "size",
+                    "sha256_short", "signer", "created_by", "created_at")
+    list_filter = ("device_type", "is_current")
+    search_fields = ("version", "sha256", "device_type__name", "device_type__code")
+    list_select_related = ("device_type", "created_by")
+    actions = ("mark_current",)
+    # Everything but the description comes from the archive and is checked at upload.
+    readonly_fields = ("device_type", "version", "hardware_revisions", "archive", "filename", "size", "sha256",
+                       "sha1", "md5", "signer", "is_current", "created_by", "created_at")
+    fields = ("device_type", "version", "description", "hardware_revisions", "is_current", "archive", "filename",
+              "size", "sha256", "sha1", "md5", "signer", "created_by", "created_at")
+
+    @admin.display(description="SHA-256", ordering="sha256")
+    def sha256_short(self, obj):
+        return format_html('<span title="{}">{}…</span>', obj.sha256, obj.sha256[:12])
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Upload an archive; services.release_create reads and checks it (nothing stored if refused)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ReleaseUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
+                                                  description=form.cleaned_data["description"])
+            except ReleaseRejected as exc:
+                form.add_error("archive", f"The archive was refused: {exc.reason}")
+            else:
+                self.log_addition(request, release, [{"added": {}}])
+                self.message_user(request, f"{release} uploaded. Use “Mark selected release current” to offer it "
+                                           "to the panels.", messages.SUCCESS)
+                return redirect(reverse("admin:firmware_updates_release_change", args=[release.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload release",
+            "subtitle": None,
+            "adminform": AdminForm(form, [(None, {"fields": list(form.fields)})], {}),
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + form.media,
+            "inline_admin_formsets": [],
+            "errors": AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        response = self.render_change_form(request, context, add=True, form_url=form_url)
+        response.template_name = ["admin/firmware_updates/release/upload.html"]
+        return response
+
+    @admin.action(description="Mark selected release current", permissions=["change"])
+    def mark_current(self, request, queryset):
+        releases = list(queryset.select_related("device_type"))
+        types = [r.device_type_id for r in releases]
+        if len(types) != len(set(types)):
+            self.message_user(request, "Select at most one release per device type: only one can be current.",
+                              messages.ERROR)
+            return
+        for release in releases:
+            services.release_mark_current(release=release, actor=request.user)
+            self.message_user(request, f"{release} is now the current version.", messages.SUCCESS)
+
+
+class UpdateJobEventInline(admin.TabularInline):
+    model = UpdateJobEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "actor_label", "kind", "from_state", "to_state", "details")
+    readonly_fields = fields
+    ordering = ("at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UpdateJob)
+class UpdateJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "site_number", "receiver", "device", "release", "state", "progress", "rollout",
+                    "created_by", "created_at", "state_changed_at")
+    list_filter = ("state", "device__receiver", "release__device_type", ("rollout", admin.EmptyFieldListFilter))
+    search_fields = ("device__serial", "=device__site__number", "release__version")
+    list_select_related = ("device__site", "device__receiver", "release__device_type", "created_by", "rollout")
+    date_hierarchy = "created_at"
+    actions = ("cancel_selected",)
+    inlines = (UpdateJobEventInline,)
+    # A job changes state only through the transition function (services); nothing is edited here.
+    readonly_fields = ("device", "release", "rollout", "state", "state_before_cancel", "bytes_downloaded",
+                       "bytes_total", "reason", "warnings", "snapshot", "confirmed_at", "wakeup_sent_at",
+                       "created_by", "created_at", "state_changed_at", "progress_at", "finished_at")
+
+    def has_add_permission(self, request):
+        return False  # queue sites from the panel or the API: they check eligibility
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the history is the audit trail
+
+    @admin.display(description="Site", ordering="device__site__number")
+    def site_number(self, obj):
+        return obj.device.site.number if obj.device.site_id else "—"
+
+    @admin.display(description="Receiver", ordering="device__receiver__code")
+    def receiver(self, obj):
+        return obj.device.receiver.code
+
+    @admin.display(description="Progress")
+    def progress(self, obj):
+        return f"{obj.progress_percent}%" if obj.bytes_total else "—"
+
+    @admin.action(description="Cancel selected updates", permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        done = 0
+        for job in queryset.select_related("device__site"):
+            try:
+                services.update_job_cancel(job=job, actor=request.user)
+            except UpdateNotAllowed as exc:
+                site = f"site {job.device.site.number}" if job.device.site_id else f"panel {job.device.serial}"
+                self.message_user(request, f"Job #{job.pk} ({site}): {exc.reason}", messages.WARNING)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} update{'s' if done != 1 else ''} cancelled or being cancelled.",
+                              messages.SUCCESS)
+
+
+@admin.register(Rollout)
+class RolloutAdmin(admin.ModelAdmin):
+    list_display = ("id", "receiver", "device_type", "release", "state", "total", "processed", "queued",
+                    "skipped", "created_by", "created_at", "finished_at")
+    list_filter = ("state", "receiver", "device_type")
+    search_fields = ("receiver__code", "device_type__name", "release__version")
+    list_select_related = ("receiver", "device_type", "release", "created_by")
+    readonly_fields = ("receiver", "device_type", "release", "state", "total", "processed", "queued", "skipped",
+                       "cursor", "created_by", "created_at", "started_at", "finished_at", "heartbeat_at")
+
+    def has_add_permission(self, request):
+        return False  # "Update software at all sites" in the panel or POST rollouts/ starts one
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,123 @@
+"""Pieces every engineering panel view shares: access checks, htmx partials, paging, words.
+
+The panel follows one pattern (STYLE.md, htmx): a full page includes a partial template, and
+the same URL answers an htmx request (HX-Request header) with that partial alone, so a live
+region refreshes itself by polling its own URL. Actions answer htmx with the refreshed form
+partial plus the flash messages out of band, and ask the page to refresh (HX-Trigger).
+"""
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import trigger_client_event
+
+from securitycenter.permissions import CAPABILITY, granting_group
+
+PAGE_SIZE = 50
+# Seconds between refreshes of a live region: quick while something moves, slow otherwise
+# so a page left open still notices what other operators did.
+POLL_ACTIVE = 4
+POLL_IDLE = 30
+
+# Why a rollout skipped a device (codes of services.update_refusal), in operators' words.
+SKIP_REASONS = {
+    "no_ip_channel": "no GPRS or Ethernet channel",
+    "hardware_not_supported": "hardware revision not supported",
+    "already_current": "already current",
+    "already_updating": "already being updated",
+    "would_downgrade": "runs a newer version",
+    "wrong_device_type": "another device type",
+}
+
+
+def refusal_words(perm: str) -> str:
+    what = CAPABILITY.get(perm, "see this page")
+    group = granting_group(perm)
+    return f"Your account may not {what}" + (f" (the {group} group may)." if group else ".")
+
+
+def require(*perms: str):
+    """Signed-in operators only (others go to the login page), holding every one of `perms`."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            for perm in perms:
+                if not request.user.has_perm(perm):
+                    raise PermissionDenied(refusal_words(perm))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def is_partial(request) -> bool:
+    """An htmx request for a live region (not a boosted page load or history restore)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_live(request, *, page: str, partial: str, context: dict):
+    """The full page, or only its live partial for htmx; caches keep the two apart (Vary)."""
+    response = render(request, partial if is_partial(request) else page, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def htmx_action_response(request, template: str, context: dict, *, done: bool):
+    """Answer an htmx form post: the form again, the flash messages out of band, and when the
+    action `done`, events that close the dialog and refresh the page's live regions."""
+    html = render_to_string(template, context, request=request)
+    html += render_to_string("partials/messages.html", {"oob": True}, request=request)
+    response = HttpResponse(html)
+    if done:
+        trigger_client_event(response, "dialogs-close")
+        trigger_client_event(response, "panel-refresh")
+    return response
+
+
+def redirect_back(request, fallback: str):
+    """After a form posted without JavaScript: back to `next` if it is ours, else `fallback`."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(fallback)
+
+
+def paginate(request, queryset, *, per_page: int = PAGE_SIZE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def query_url(path: str, **params) -> str:
+    """`path` with the non-empty `params` as its query string."""
+    kept = {k: v for k, v in params.items() if v not in (None, "") and not (k == "page" and str(v) == "1")}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+def poll_trigger(active: bool, *extra: str) -> str:
+    """The hx-trigger of a live region: its polling interval plus the events that refresh it."""
+    return ", ".join([f"every {POLL_ACTIVE if active else POLL_IDLE}s", *extra])
+
+
+def duration_words(value) -> str:
+    """A poll interval as operators say it: "30 s", "5 min", "1 h 30 min"."""
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{seconds} s" if seconds else ""]
+    return " ".join(p for p in parts if p) or "0 s"
+
+
+def percent(part: int, whole: int) -> float:
+    return round(part * 100 / whole, 2) if whole else 0

@@ -1,0 +1,239 @@
+"""The device type update page and its three actions (DESIGN.md 6; seed: "Updating Software on
+Selected Site", "Updating Software on all Sites", "Update Process Stopping").
+
+Each action is a dialog on the page (htmx posts the form, the dialog shows refusals in the
+service's words) and, without JavaScript, a page of its own at the same URL.
+"""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from receivers.models import Receiver
+from securitycenter.permissions import (
+    CANCEL_UPDATE,
+    QUEUE_SITE,
+    START_ROLLOUT,
+    VIEW_SITE,
+    VIEW_UPDATE_JOB,
+)
+from sites.models import DeviceType
+
+from .. import services
+from ..errors import UpdateNotAllowed
+from ..forms import CancelUpdateForm, QueueSiteForm
+from ..models import JobState, Rollout, UpdateJob
+from ..selectors import Badge, device_type_sites, receiver_firmware_stats
+from .common import (
+    htmx_action_response,
+    is_partial,
+    paginate,
+    poll_trigger,
+    query_url,
+    redirect_back,
+    render_live,
+    require,
+)
+from .presenters import RolloutView, StatsView, empty_stats, site_row
+
+BADGE_FILTERS = [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"), (Badge.GREEN, "Green")]
+
+
+def _objects(code: str, device_type_code: str) -> tuple[Receiver, DeviceType]:
+    return get_object_or_404(Receiver, code=code), get_object_or_404(DeviceType, code=device_type_code)
+
+
+def _page_url(receiver, device_type) -> str:
+    return reverse("device-type-update", kwargs={"code": receiver.code, "device_type_code": device_type.code})
+
+
+def _stats(receiver, device_type) -> StatsView:
+    rows = receiver_firmware_stats(receiver=receiver, device_type=device_type)
+    if rows:
+        return StatsView(rows[0])
+    return StatsView(empty_stats(device_type, services.current_release(device_type=device_type)))
+
+
+def _latest_rollout(receiver, device_type) -> RolloutView | None:
+    rollout = (Rollout.objects.filter(receiver=receiver, device_type=device_type)
+               .select_related("release", "created_by").order_by("-created_at", "-pk").first())
+    if rollout is None:
+        return None
+    return RolloutView(rollout, services.rollout_progress(rollout=rollout))
+
+
+def _capabilities(user) -> dict:
+    return {"can_queue": user.has_perm(QUEUE_SITE), "can_cancel": user.has_perm(CANCEL_UPDATE),
+            "can_rollout": user.has_perm(START_ROLLOUT)}
+
+
+def device_type_context(request, receiver: Receiver, device_type: DeviceType) -> dict:
+    stats = _stats(receiver, device_type)
+    release = stats.current_release
+    badge = request.GET.get("badge", "")
+    badge = badge if badge in (Badge.RED, Badge.YELLOW, Badge.GREEN) else ""
+    q = request.GET.get("q", "").strip()
+    sites = device_type_sites(receiver=receiver, device_type=device_type, badge=badge or None,
+                              site_number=q or None)
+    page = paginate(request, sites)
+    devices = list(page.object_list)
+    jobs = UpdateJob.objects.select_related("release").in_bulk([d.active_job_id for d in devices if d.active_job_id])
+    # Download progress is written to the row every few seconds; the cache has the freshest byte.
+    services.job_progress_overlay(jobs.values())
+    rows = [site_row(device=d, receiver=receiver, release=release, job=jobs.get(d.active_job_id)) for d in devices]
+    rollout = _latest_rollout(receiver, device_type)
+    live = stats.updating > 0 or bool(rollout and rollout.open)
+    path = _page_url(receiver, device_type)
+    counts = {"": stats.total, Badge.RED: stats.not_planned, Badge.YELLOW: stats.updating, Badge.GREEN: stats.current}
+    return {
+        "receiver": receiver,
+        "device_type": device_type,
+        "stats": stats,
+        "release": release,
+        "rows": rows,
+        "page": page,
+        "page_urls": {n: query_url(path, badge=badge, q=q, page=n) for n in page.paginator.page_range
+                      if abs(n - page.number) <= 2 or n in (1, page.paginator.num_pages)},
+        "chips": [{"key": key or "all", "label": label, "count": counts[key], "active": key == badge,
+                   "url": query_url(path, badge=key, q=q)} for key, label in BADGE_FILTERS],
+        "badge": badge,
+        "q": q,
+        "q_invalid": bool(q) and not q.isdigit(),
+        "page_url": path,
+        "list_url": query_url(path, badge=badge, q=q, page=page.number),
+        "live": live,
+        "list_trigger": poll_trigger(live, "panel-refresh from:body"),
+        "rollout": rollout,
+        "queue_url": reverse("site-queue", kwargs={"code": receiver.code, "device_type_code": device_type.code}),
+        "update_all_url": reverse("rollout-start", kwargs={"code": receiver.code,
+                                                           "device_type_code": device_type.code}),
+        "cancel_url": reverse("job-cancel", kwargs={"code": receiver.code}),
+        "queue_form": QueueSiteForm(),
+        "cancel_form": CancelUpdateForm(),
+        **_capabilities(request.user),
+    }
+
+
+@require(VIEW_SITE, VIEW_UPDATE_JOB)
+def device_type_update(request, code: str, device_type_code: str):
+    receiver, device_type = _objects(code, device_type_code)
+    context = device_type_context(request, receiver, device_type)
+    return render_live(request, page="firmware_updates/device_type_update.html",
+                       partial="firmware_updates/partials/device_type_live.html", context=context)
+
+
+def _action_page(request, *, title: str, form_template: str, context: dict, status: int = 200):
+    """The action as a page of its own, for browsers without JavaScript."""
+    return render(request, "firmware_updates/action_page.html",
+                  {**context, "title": title, "form_template": form_template, "in_dialog": False}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@require(QUEUE_SITE)
+def site_queue(request, code: str, device_type_code: str):
+    """"Update using site number..." → "Update": the site joins the update queue."""
+    receiver, device_type = _objects(code, device_type_code)
+    template = "firmware_updates/partials/queue_site_form.html"
+    context = {"receiver": receiver, "device_type": device_type, "page_url": _page_url(receiver, device_type),
+               "queue_url": request.path, "next": request.POST.get("next") or request.GET.get("next", "")}
+    if request.method == "GET":
+        return _action_page(request, title="Update using site number", form_template=template,
+                            context={**context, "queue_form": QueueSiteForm()})
+    form = QueueSiteForm(request.POST)
+    if form.is_valid():
+        number = form.cleaned_data["site_number"]
+        try:
+            release = services.current_release(device_type=device_type)
+            if release is None:
+                raise UpdateNotAllowed(f"{device_type} has no current release.", code="no_current_release")
+            # The page's type is explicit: a site of another type is refused, not silently
+            # updated to its own type's release.
+            services.update_job_create(receiver=receiver, site_number=number, actor=request.user, release=release)
+        except UpdateNotAllowed as exc:
+            form.add_error("site_number", exc.reason)
+        else:
+            messages.success(request, f"Site {number} added to the update queue")
+            if is_partial(request):
+                return htmx_action_response(request, template, {**context, "queue_form": QueueSiteForm(),
+                                                                "in_dialog": True}, done=True)
+            return redirect_back(request, context["page_url"])
+    if is_partial(request):
+        return htmx_action_response(request, template, {**context, "queue_form": form, "in_dialog": True},
+                                    done=False)
+    return _action_page(request, title="Update using site number", form_template=template,
+                        context={**context, "queue_form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@require(START_ROLLOUT)
+def rollout_start(request, code: str, device_type_code: str):
+    """"Update software at all sites" → "Update all sites": a rollout queues every outdated site."""
+    receiver, device_type = _objects(code, device_type_code)
+    template = "firmware_updates/partials/update_all_form.html"
+    context = {"receiver": receiver, "device_type": device_type, "page_url": _page_url(receiver, device_type),
+               "update_all_url": request.path, "stats": _stats(receiver, device_type)}
+    if request.method == "GET":
+        return _action_page(request, title="Update software at all sites", form_template=template, context=context)
+    try:
+        rollout, created = services.rollout_start(receiver=receiver, device_type=device_type, actor=request.user)
+    except UpdateNotAllowed as exc:
+        context["error"] = exc.reason
+        if is_partial(request):
+            return htmx_action_response(request, template, {**context, "in_dialog": True}, done=False)
+        return _action_page(request, title="Update software at all sites", form_template=template, context=context)
+    if created:
+        messages.success(request, f"Updating all sites: outdated {device_type} sites are being added to "
+                                  f"the update queue for version {rollout.release.version}.")
+    else:
+        messages.info(request, "An update of all sites is already running; its progress is shown below.")
+    if is_partial(request):
+        return htmx_action_response(request, template, {**context, "in_dialog": True}, done=True)
+    return redirect_back(request, context["page_url"])
+
+
+@require_http_methods(["GET", "POST"])
+@require(CANCEL_UPDATE)
+def job_cancel(request, code: str):
+    """"Cancel update..." → confirm: stop the update unless the device has the whole file."""
+    receiver = get_object_or_404(Receiver, code=code)
+    template = "firmware_updates/partials/cancel_form.html"
+    form = CancelUpdateForm(request.POST if request.method == "POST" else request.GET, receiver=receiver)
+    valid = form.is_valid()
+    job = form.cleaned_data["job"] if valid else None
+    context = {"receiver": receiver, "cancel_url": request.path, "cancel_form": form, "job": job,
+               "next": request.POST.get("next") or request.GET.get("next", ""),
+               "page_url": _job_page_url(job) if job else reverse("receiver-software-update",
+                                                                 kwargs={"code": receiver.code})}
+    if request.method == "GET":
+        return _action_page(request, title="Cancel update", form_template=template, context=context)
+    if valid:
+        try:
+            job = services.update_job_cancel(job=job, actor=request.user)
+        except UpdateNotAllowed as exc:
+            form.add_error(None, exc.reason)
+        else:
+            site = _site_words(job)
+            if job.state == JobState.CANCELLED:
+                messages.success(request, f"Update of {site} cancelled.")
+            else:
+                messages.success(request, f"Cancelling the update of {site}; waiting for the device to confirm.")
+            if is_partial(request):
+                return htmx_action_response(request, template, {**context, "cancel_form": CancelUpdateForm(),
+                                                                "job": None, "in_dialog": True}, done=True)
+            return redirect_back(request, context["page_url"])
+    if is_partial(request):
+        return htmx_action_response(request, template, {**context, "in_dialog": True}, done=False)
+    return _action_page(request, title="Cancel update", form_template=template, context=context)
+
+
+def _site_words(job: UpdateJob) -> str:
+    site = job.device.site
+    return f"site {site.number}" if site else f"panel {job.device.serial}"
+
+
+def _job_page_url(job: UpdateJob) -> str:
+    device = job.device
+    if device.site_id:
+        return reverse("site-detail", kwargs={"code": device.receiver.code, "number": device.site.number})
+    return reverse("receiver-software-update", kwargs={"code": device.receiver.code})

@@ -1,0 +1,205 @@
+"""What the panel shows about a device, a job or a rollout, computed once per request.
+
+Pure functions over rows already loaded (no queries), so a page of 50 sites costs the same
+few queries whatever it shows. Eligibility words come from services.update_refusal: the panel
+never decides on its own which panel may be updated.
+"""
+
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from sites.models import Channel, Device
+from sites.services import device_is_online
+
+from ..models import CANCELLABLE_STATES, JobState, Release, Rollout, UpdateJob
+from ..selectors import Badge, FirmwareStatsRow
+from ..services import update_refusal
+from .common import SKIP_REASONS, percent
+
+BADGE_WORDS = {Badge.GREEN: "Current", Badge.YELLOW: "Updating", Badge.RED: "Not planned"}
+CHANNEL_WORDS = dict(Channel.choices)
+# States in which the device moves bytes: their progress bar shows bytes of the total.
+TRANSFER_STATES = {JobState.DELIVERED, JobState.DOWNLOADING, JobState.DOWNLOADED, JobState.READY,
+                   JobState.INSTALLING, JobState.CANCELLING}
+
+
+@dataclass
+class JobView:
+    job: UpdateJob
+    device: Device | None = None
+
+    @property
+    def state(self) -> str:
+        return self.job.state
+
+    @property
+    def state_label(self) -> str:
+        return self.job.get_state_display()
+
+    @property
+    def percent(self) -> int:
+        return self.job.progress_percent
+
+    @property
+    def shows_bytes(self) -> bool:
+        return self.job.state in TRANSFER_STATES and bool(self.job.bytes_total)
+
+    @property
+    def cancellable(self) -> bool:
+        return self.job.state in CANCELLABLE_STATES
+
+    @property
+    def can_show_cancel(self) -> bool:
+        """Cancelling is already under way: the button would only be refused."""
+        return self.job.state != JobState.CANCELLING and self.job.is_active
+
+    @property
+    def hint(self) -> str:
+        """One line saying what the job waits for, in the seed's words."""
+        state, job = self.job.state, self.job
+        if state == JobState.QUEUED:
+            if self.device is not None and not self.device.last_seen:
+                return "Waiting for the device to connect."
+            return ("Device asked to connect; waiting for it." if job.wakeup_sent_at
+                    else "Waiting for the device's next connection.")
+        if state == JobState.DELIVERED:
+            return "The device received the command; download starting."
+        if state == JobState.DOWNLOADING:
+            return "Downloading in parts; resumes after interruptions."
+        if state == JobState.DOWNLOADED:
+            return "Downloaded; the device is checking the archive."
+        if state == JobState.READY:
+            if self.device is not None and not self.device.any_partition_disarmed:
+                return "Ready for installation; waits until a partition is disarmed."
+            return "Ready for installation."
+        if state == JobState.INSTALLING:
+            return "Installing and restarting (about 10 seconds)."
+        if state == JobState.CANCELLING:
+            return "Cancel sent; waiting for the device to acknowledge."
+        if state == JobState.SUCCEEDED and not job.confirmed_at:
+            return "Installed; waiting for the device to report the new version."
+        return job.reason
+
+
+@dataclass
+class SiteRow:
+    device: Device
+    badge: str
+    online: bool
+    job: JobView | None = None
+    reason: str = ""
+    reason_kind: str = ""  # not_eligible | last_failure | not_queued | no_release
+
+    @property
+    def site_number(self):
+        return self.device.site.number if self.device.site_id else None
+
+    @property
+    def badge_label(self) -> str:
+        return BADGE_WORDS[self.badge]
+
+    @property
+    def channels(self) -> list[dict]:
+        return channel_list(self.device)
+
+
+def channel_list(device: Device) -> list[dict]:
+    return [{"code": c, "label": CHANNEL_WORDS.get(c, c), "ip": c in ("gprs", "ethernet")}
+            for c in device.channels or []]
+
+
+def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJob | None, now=None) -> SiteRow:
+    """`device` comes from selectors.device_type_sites (badge and last_job_* annotated)."""
+    now = now or timezone.now()
+    row = SiteRow(device=device, badge=device.badge,
+                  online=device_is_online(device=device, receiver=receiver, now=now),
+                  job=JobView(job, device) if job else None)
+    if row.badge != Badge.RED:
+        return row
+    if release is None:
+        row.reason, row.reason_kind = "No current release for this device type.", "no_release"
+        return row
+    refusal = update_refusal(device=device, release=release, site_number=row.site_number, has_active_job=False)
+    if refusal:
+        row.reason, row.reason_kind = refusal[1], "not_eligible"
+    elif device.last_job_state == JobState.FAILED:
+        row.reason, row.reason_kind = f"Last update failed: {device.last_job_reason or 'no reason given'}", "last_failure"
+    elif device.last_job_state == JobState.CANCELLED:
+        row.reason, row.reason_kind = "Last update was cancelled.", "last_failure"
+    else:
+        row.reason, row.reason_kind = "Not queued for update.", "not_queued"
+    return row
+
+
+@dataclass
+class StatsView:
+    """One device type's counts, with the shares the stacked bar needs."""
+
+    row: FirmwareStatsRow
+
+    def __getattr__(self, name):
+        if name == "row":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.row, name)
+
+    @property
+    def shares(self) -> dict:
+        total = self.row.total
+        return {"green": percent(self.row.current, total), "yellow": percent(self.row.updating, total),
+                "red": percent(self.row.not_planned, total)}
+
+    @property
+    def eligible_red(self) -> int:
+        """Red sites a rollout would queue (offline ones included: they start when they connect)."""
+        return self.row.not_planned - self.row.not_eligible
+
+
+def empty_stats(device_type, release) -> FirmwareStatsRow:
+    return FirmwareStatsRow(device_type=device_type, current_release=release, total=0, current=0, updating=0,
+                            not_planned=0, not_eligible=0, offline=0)
+
+
+@dataclass
+class RolloutView:
+    rollout: Rollout
+    job_states: dict = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.rollout.state != Rollout.State.DONE
+
+    @property
+    def examined_percent(self) -> float:
+        return percent(self.rollout.processed, self.rollout.total)
+
+    @property
+    def skipped(self) -> list[tuple[str, int]]:
+        return sorted(((SKIP_REASONS.get(code, code.replace("_", " ")), n)
+                       for code, n in (self.rollout.skipped or {}).items() if n),
+                      key=lambda item: -item[1])
+
+    @property
+    def skipped_total(self) -> int:
+        return sum((self.rollout.skipped or {}).values())
+
+    @property
+    def succeeded(self) -> int:
+        return self.job_states.get(JobState.SUCCEEDED, 0)
+
+    @property
+    def failed(self) -> int:
+        return self.job_states.get(JobState.FAILED, 0)
+
+    @property
+    def cancelled(self) -> int:
+        return self.job_states.get(JobState.CANCELLED, 0)
+
+    @property
+    def in_progress(self) -> int:
+        return sum(n for state, n in self.job_states.items()
+                   if state not in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED))
+
+    @property
+    def done_percent(self) -> float:
+        return percent(self.succeeded, self.rollout.queued)

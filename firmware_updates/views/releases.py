@@ -1,0 +1,64 @@
+"""Releases: the archives per device type, upload and "Mark current" (DESIGN.md 6)."""
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from securitycenter.permissions import MARK_RELEASE_CURRENT, UPLOAD_RELEASE, VIEW_RELEASE
+from sites.models import DeviceType
+
+from .. import services
+from ..errors import ReleaseRejected
+from ..forms import ReleaseUploadForm
+from ..models import Release
+from .common import require
+
+
+def _release_page(request, form: ReleaseUploadForm | None = None, status: int = 200):
+    types = DeviceType.objects.prefetch_related(
+        Prefetch("releases", queryset=Release.objects.select_related("created_by").order_by("-version_key"))
+    ).order_by("name")
+    can_upload = request.user.has_perm(UPLOAD_RELEASE)
+    context = {
+        "device_types": types,
+        "upload_form": form or (ReleaseUploadForm() if can_upload else None),
+        "can_upload": can_upload,
+        "can_mark_current": request.user.has_perm(MARK_RELEASE_CURRENT),
+        "open_upload": form is not None and bool(form.errors),
+    }
+    return render(request, "firmware_updates/release_list.html", context, status=status)
+
+
+@require(VIEW_RELEASE)
+def release_list(request):
+    return _release_page(request)
+
+
+@require_POST
+@require(UPLOAD_RELEASE)
+def release_upload(request):
+    form = ReleaseUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
+                                              description=form.cleaned_data["description"])
+        except ReleaseRejected as exc:
+            # The reason names what was wrong (hash, signature, device type, version...);
+            # the service stored nothing.
+            form.add_error("archive", f"The archive was refused: {exc.reason}")
+        else:
+            messages.success(request, f"{release.device_type} {release.version} uploaded. "
+                                      "Mark it current to offer it to the panels.")
+            return redirect(f"{reverse('release-list')}#type-{release.device_type.code}")
+    return _release_page(request, form)
+
+
+@require_POST
+@require(MARK_RELEASE_CURRENT)
+def release_mark_current(request, pk: int):
+    release = get_object_or_404(Release.objects.select_related("device_type"), pk=pk)
+    services.release_mark_current(release=release, actor=request.user)
+    messages.success(request, f"{release.device_type} {release.version} is now the current version.")
+    return redirect(f"{reverse('release-list')}#type-{release.device_type.code}")
