@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count
 
 from .models import Receiver
@@ -12,6 +13,8 @@ class ReceiverAdmin(admin.ModelAdmin):
     # New tokens come from the API (POST receivers/{code}/gateway-token/), shown once.
     readonly_fields = ("gateway_token_set", "created_at")
     fields = ("code", "name", "wakeup_url", "poll_sleep", "gateway_token_set", "created_at")
+    # Receivers' wake-up endpoints are usually on the monitoring LAN, often plain http.
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_site_count=Count("sites"))

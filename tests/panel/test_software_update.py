@@ -1,0 +1,208 @@
+"""The tab "Site software update" and the device type page read the seed's figures."""
+
+import pytest
+from django.core.cache import cache
+
+from firmware_updates import services
+from tests.factories import DeviceFactory, DeviceTypeFactory, ReleaseFactory
+
+from .html import find_all, text_of, texts_of
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_tab_shows_the_seed_counts_for_twenty_nord_gsm(example, as_viewer):
+    response = as_viewer.get(f"/receivers/{example.receiver.code}/software-update/")
+    assert response.status_code == 200
+    [row] = find_all(response.content, "stats-row")
+    assert row["attrs"]["data-device-type"] == "nord-gsm"
+    html = response.content
+    assert text_of(html, "count-total") == "20"
+    assert text_of(html, "current-version") == "5.40"
+    assert text_of(html, "count-outdated") == "10"
+    assert text_of(html, "count-red") == "6"
+    assert text_of(html, "count-yellow") == "4"
+    assert text_of(html, "count-green") == "10"
+    assert text_of(html, "red-breakdown") == "of which 2 not eligible, 1 offline"
+    [button] = find_all(html, "update-device-type")
+    assert button["text"] == "Update ..."
+    assert button["attrs"]["href"] == example.page
+
+
+def test_tab_refreshes_itself_and_answers_htmx_with_the_table_alone(example, as_viewer):
+    url = f"/receivers/{example.receiver.code}/software-update/"
+    [region] = find_all(as_viewer.get(url).content, "firmware-stats")
+    assert region["attrs"]["hx-get"] == url
+    assert region["attrs"]["hx-trigger"].startswith("every 4s")  # something is yellow
+    partial = as_viewer.get(url, **HTMX)
+    assert partial.status_code == 200
+    assert b"<html" not in partial.content and b"<nav" not in partial.content
+    assert partial.content.lstrip().startswith(b'<div id="firmware-stats"')
+    assert text_of(partial.content, "count-red") == "6"
+    assert "HX-Request" in partial["Vary"]
+
+
+def test_device_type_page_header_repeats_the_counts(example, as_viewer):
+    html = as_viewer.get(example.page).content
+    [summary] = find_all(html, "summary")
+    assert summary["attrs"]["id"] == "dt-summary"
+    assert (text_of(html, "count-total"), text_of(html, "current-version"), text_of(html, "count-outdated"),
+            text_of(html, "count-red"), text_of(html, "count-yellow"), text_of(html, "count-green")) == \
+        ("20", "5.40", "10", "6", "4", "10")
+
+
+def badges_by_site(html) -> dict[int, str]:
+    return {int(r["attrs"]["data-site"]): r["attrs"]["data-badge"] for r in find_all(html, "site-row")}
+
+
+def test_site_list_shows_every_site_with_its_badge(example, as_viewer):
+    badges = badges_by_site(as_viewer.get(example.page).content)
+    assert len(badges) == 20
+    assert {n for n, b in badges.items() if b == "green"} == set(range(1201, 1211))
+    assert {n for n, b in badges.items() if b == "yellow"} == {1211, 1212, 1213, 1214}
+    assert {n for n, b in badges.items() if b == "red"} == set(range(1215, 1221))
+
+
+@pytest.mark.parametrize(("badge", "expected"), [
+    ("red", set(range(1215, 1221))), ("yellow", {1211, 1212, 1213, 1214}), ("green", set(range(1201, 1211))),
+])
+def test_badge_filter_keeps_only_that_colour(example, as_viewer, badge, expected):
+    html = as_viewer.get(example.page, {"badge": badge}).content
+    assert set(badges_by_site(html)) == expected
+    [chip] = find_all(html, f"filter-{badge}")
+    assert chip["attrs"].get("aria-current") == "true"
+
+
+def test_chips_count_each_colour(example, as_viewer):
+    html = as_viewer.get(example.page).content
+    assert texts_of(html, "filter-all") == ["All 20"]
+    assert texts_of(html, "filter-red") == ["Red 6"]
+    assert texts_of(html, "filter-yellow") == ["Yellow 4"]
+    assert texts_of(html, "filter-green") == ["Green 10"]
+
+
+def test_search_by_site_number_with_and_without_a_filter(example, as_viewer):
+    assert set(badges_by_site(as_viewer.get(example.page, {"q": "1213"}).content)) == {1213}
+    assert set(badges_by_site(as_viewer.get(example.page, {"q": "121"}).content)) == set(range(1210, 1220))
+    assert set(badges_by_site(as_viewer.get(example.page, {"q": "121", "badge": "green"}).content)) == {1210}
+    html = as_viewer.get(example.page, {"q": "12x"}).content
+    assert badges_by_site(html) == {}
+    assert b"Site numbers are digits only." in html
+
+
+def test_htmx_list_request_returns_the_list_with_the_counts_out_of_band(example, as_viewer):
+    response = as_viewer.get(example.page, {"badge": "yellow"}, **HTMX)
+    html = response.content.decode()
+    assert "<html" not in html and "<dialog" not in html
+    assert html.lstrip().startswith('<div id="site-list"')
+    assert 'id="dt-summary" class="summary" data-testid="summary" hx-swap-oob="true"' in html
+    assert set(badges_by_site(html)) == {1211, 1212, 1213, 1214}
+
+
+def test_list_polls_quickly_while_anything_is_yellow(example, as_viewer):
+    [region] = find_all(as_viewer.get(example.page).content, "site-list")
+    assert region["attrs"]["data-live"] == "true"
+    assert region["attrs"]["hx-trigger"] == "every 4s, panel-refresh from:body"
+    assert region["attrs"]["hx-get"] == example.page
+
+
+def test_list_polls_slowly_when_nothing_moves(db, as_viewer):
+    nord = DeviceTypeFactory()
+    ReleaseFactory(device_type=nord)
+    device = DeviceFactory(device_type=nord, firmware_version="5.40")
+    page = f"/receivers/{device.receiver.code}/software-update/{nord.code}/"
+    [region] = find_all(as_viewer.get(page).content, "site-list")
+    assert region["attrs"]["data-live"] == "false"
+    assert region["attrs"]["hx-trigger"].startswith("every 30s")
+
+
+def test_updating_rows_show_state_and_progress_in_bytes(example, as_viewer):
+    html = as_viewer.get(example.page, {"q": "1213"}).content
+    assert text_of(html, "job-state") == "Downloading"
+    [progress] = find_all(html, "job-bytes")
+    assert (progress["attrs"]["data-bytes"], progress["attrs"]["data-of"]) == ("163840", "409600")
+    assert text_of(html, "job-percent") == "40%"
+
+
+def test_progress_shows_the_freshest_byte_count_from_the_cache(example, as_viewer):
+    job = example.jobs[1213]
+    # The device fetched further than the row says (rows are written every few seconds).
+    cache.clear()
+    services.job_download_progress(job=job, offset=200000)  # first call writes the row
+    services.job_download_progress(job=job, offset=300000)  # this one only reaches the cache
+    [progress] = find_all(as_viewer.get(example.page, {"q": "1213"}).content, "job-bytes")
+    assert progress["attrs"]["data-bytes"] == "300000"
+
+
+def test_red_rows_say_why(example, as_viewer):
+    html = as_viewer.get(example.page, {"badge": "red"}).content
+    reasons = {int(r["attrs"]["data-site"]): r for r in find_all(html, "site-row")}
+    assert len(reasons) == 6
+    words = texts_of(html, "red-reason")
+    assert "Not eligible Site 1215 has no GPRS or Ethernet channel." in words
+    assert any(w.startswith("Not eligible Hardware revision 1.0 of Site 1216") for w in words)
+    assert "Last update failed: sha256 mismatch in fw.bin" in words
+    assert "Last update was cancelled." in words
+    assert words.count("Not queued for update.") == 2
+
+
+def test_online_and_offline_are_shown(example, as_viewer):
+    html = as_viewer.get(example.page, {"q": "1219"}).content
+    assert texts_of(html, "offline") == ["Offline"]
+    assert b"never seen" in html
+    assert texts_of(as_viewer.get(example.page, {"q": "1220"}).content, "online") == ["Online"]
+
+
+def test_site_list_pages_by_fifty(db, as_viewer):
+    nord = DeviceTypeFactory()
+    ReleaseFactory(device_type=nord)
+    first = DeviceFactory(device_type=nord, site__number=1)
+    for number in range(2, 61):
+        DeviceFactory(device_type=nord, site__receiver=first.receiver, site__number=number)
+    page = f"/receivers/{first.receiver.code}/software-update/{nord.code}/"
+    assert len(find_all(as_viewer.get(page).content, "site-row")) == 50
+    second = as_viewer.get(page, {"page": 2}).content
+    assert sorted(badges_by_site(second)) == list(range(51, 61))
+    assert b'data-testid="pagination"' in second
+
+
+def test_viewer_sees_the_action_buttons_disabled_and_no_dialogs(example, as_viewer):
+    html = as_viewer.get(example.page).content
+    for testid in ("open-queue-site", "open-update-all"):
+        [button] = find_all(html, testid)
+        assert button["tag"] == "button" and "disabled" in button["attrs"]
+    assert not find_all(html, "dialog-queue-site") and not find_all(html, "dialog-update-all")
+    assert not find_all(html, "cancel-update")
+
+
+def test_engineer_may_queue_and_cancel_but_not_update_all(example, as_engineer):
+    html = as_engineer.get(example.page).content
+    [queue] = find_all(html, "open-queue-site")
+    assert queue["tag"] == "a" and queue["attrs"]["data-dialog-open"] == "dialog-queue-site"
+    assert find_all(html, "dialog-queue-site") and find_all(html, "dialog-cancel")
+    [update_all] = find_all(html, "open-update-all")
+    assert "disabled" in update_all["attrs"]
+    # Cancel is offered while the device has not downloaded everything (1211-1213, not 1214).
+    cancel_sites = [e["attrs"]["data-cancel-site"] for e in find_all(html, "cancel-update")]
+    assert cancel_sites == ["site 1211", "site 1212", "site 1213"]
+
+
+def test_manager_gets_the_update_all_dialog_with_the_number_of_sites(example, as_manager):
+    html = as_manager.get(example.page).content
+    [dialog] = find_all(html, "dialog-update-all")
+    assert dialog["tag"] == "dialog"
+    assert text_of(html, "update-all-count") == "4"  # 6 red, 2 of them not eligible
+    [submit] = find_all(html, "update-all-submit")
+    assert submit["text"] == "Update all sites"
+
+
+def test_receiver_sites_tab_lists_sites_with_badges(example, as_viewer):
+    url = f"/receivers/{example.receiver.code}/sites/"
+    html = as_viewer.get(url).content
+    assert len(find_all(html, "site-row")) == 20
+    red = as_viewer.get(url, {"badge": "red", "q": "121"}).content
+    assert [r["attrs"]["data-site"] for r in find_all(red, "site-row")] == [str(n) for n in range(1215, 1220)]
+    partial = as_viewer.get(url, **HTMX).content
+    assert partial.lstrip().startswith(b'<div id="site-table"')
