@@ -12,7 +12,13 @@ from django.utils import timezone
 from firmware_updates import services
 from firmware_updates.models import JobState, Rollout, UpdateJob
 from sites.models import Device, Site
-from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory, UserFactory
+from tests.factories import (
+    DeviceFactory,
+    DeviceTypeFactory,
+    ReceiverFactory,
+    ReleaseFactory,
+    UserFactory,
+)
 
 from .conftest import wait_for
 
