@@ -8,7 +8,13 @@ from django.utils import timezone
 from firmware_updates import services
 from firmware_updates.errors import UpdateNotAllowed
 from firmware_updates.models import JobState, UpdateJob
-from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory, UserFactory
+from tests.factories import (
+    DeviceFactory,
+    DeviceTypeFactory,
+    ReceiverFactory,
+    ReleaseFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 S = JobState

@@ -11,7 +11,15 @@ from receivers.models import Receiver
 from sites.models import Device, Site
 
 from ..errors import UpdateNotAllowed
-from ..models import ACTIVE_STATES, CANCELLABLE_STATES, JobState, Release, UpdateJob, UpdateJobEvent, transition_allowed
+from ..models import (
+    ACTIVE_STATES,
+    CANCELLABLE_STATES,
+    JobState,
+    Release,
+    UpdateJob,
+    UpdateJobEvent,
+    transition_allowed,
+)
 
 log = logging.getLogger(__name__)
 
