@@ -68,7 +68,12 @@ class Command(BaseCommand):
             releases = self.releases(key_pem, cert_pem)
             panels = self.demo_receiver(sites, wakeup_url, releases)
             self.seed_example()
-        fleet_file.write_text(json.dumps(panels, indent=1))
+        # fleetsim's fleet file (docs/fleetsim.md): panels verify signatures with the demo
+        # certificate, and partitions arm and disarm now and then so installs can happen.
+        fleet = {"defaults": {"trusted_certs_file": "signing-cert.pem",
+                              "arming": {"mode": "random", "mean_toggle": 300}},
+                 "panels": panels}
+        fleet_file.write_text(json.dumps(fleet, indent=1))
         fleet_file.chmod(0o600)
         self.stdout.write(self.style.SUCCESS(f"Seeded {len(panels)} demo panels; fleet file {fleet_file}."))
 
