@@ -98,7 +98,7 @@ class UpdateJobEventInline(admin.TabularInline):
 
 @admin.register(UpdateJob)
 class UpdateJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "site_number", "receiver", "device", "release", "state", "progress", "rollout",
+    list_display = ("id", "site_number", "receiver", "device", "release", "state", "progress", "rollout_ref",
                     "created_by", "created_at", "state_changed_at")
     list_filter = ("state", "device__receiver", "release__device_type", ("rollout", admin.EmptyFieldListFilter))
     search_fields = ("device__serial", "=device__site__number", "release__version")
@@ -124,6 +124,10 @@ class UpdateJobAdmin(admin.ModelAdmin):
     @admin.display(description="Receiver", ordering="device__receiver__code")
     def receiver(self, obj):
         return obj.device.receiver.code
+
+    @admin.display(description="Rollout", ordering="rollout_id")
+    def rollout_ref(self, obj):
+        return f"#{obj.rollout_id}" if obj.rollout_id else "—"
 
     @admin.display(description="Progress")
     def progress(self, obj):

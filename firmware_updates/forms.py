@@ -39,8 +39,7 @@ class ReleaseUploadForm(forms.Form):
 
     archive = forms.FileField(
         label="Firmware archive (.swu)",
-        help_text="Device type, version and hardware revisions are read from the archive. "
-                  f"Up to {filesizeformat(settings.FIRMWARE_MAX_ARCHIVE_SIZE)}.",
+        help_text=f"An SWUpdate archive of up to {filesizeformat(settings.FIRMWARE_MAX_ARCHIVE_SIZE)}.",
         widget=forms.ClearableFileInput(attrs={"accept": ".swu", "data-testid": "release-archive"}),
     )
     description = forms.CharField(

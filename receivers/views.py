@@ -64,8 +64,8 @@ def receiver_software_update(request, code: str):
         **_header(receiver, "software-update"),
         "stats": stats,
         "stats_url": request.path,
-        # The seed's table is a live view of the fleet: always refresh, faster while updating.
-        "stats_trigger": poll_trigger(any(s.updating for s in stats)),
+        # The seed's table is a live view of the fleet: it refreshes every few seconds.
+        "stats_trigger": poll_trigger(True),
     }
     return render_live(request, page="receivers/receiver_software_update.html",
                        partial="receivers/partials/firmware_stats.html", context=context)

@@ -1,7 +1,9 @@
 """Engineering panel routes (DESIGN.md section 6). Every page needs a signed-in operator."""
 
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from firmware_updates import views as firmware
 from receivers import views as receivers
@@ -12,6 +14,8 @@ DEVICE_TYPE = RECEIVER + "software-update/<str:device_type_code>/"
 
 urlpatterns = [
     path("", receivers.home, name="home"),
+    # Browsers ask for /favicon.ico on pages that name none (the admin, raw API answers).
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("receivers/", receivers.receiver_list, name="receiver-list"),

@@ -9,11 +9,12 @@ partial plus the flash messages out of band, and ask the page to refresh (HX-Tri
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -48,13 +49,21 @@ def require(*perms: str):
     """Signed-in operators only (others go to the login page), holding every one of `perms`."""
 
     def decorator(view):
+        signed_in_view = login_required(view)
+
         @wraps(view)
-        @login_required
         def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated and getattr(request, "htmx", False):
+                # A live region polling after the session expired: send the whole page to the
+                # login page instead of swapping the login form into a table.
+                page = request.htmx.current_url_abs_path or request.get_full_path()
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': page})}"
+                return response
             for perm in perms:
-                if not request.user.has_perm(perm):
+                if request.user.is_authenticated and not request.user.has_perm(perm):
                     raise PermissionDenied(refusal_words(perm))
-            return view(request, *args, **kwargs)
+            return signed_in_view(request, *args, **kwargs)
 
         return wrapped
 

@@ -1,5 +1,7 @@
 """Login is required everywhere; a viewer can read every page; the navigation knows the user."""
 
+from urllib.parse import urlencode
+
 import pytest
 from django.test import Client
 
@@ -94,3 +96,11 @@ def test_unknown_receiver_device_type_or_site_is_404(example, as_viewer):
     for url in ["/receivers/nowhere/software-update/", f"/receivers/{code}/software-update/no-type/",
                 f"/receivers/{code}/sites/999999/"]:
         assert as_viewer.get(url).status_code == 404, url
+
+
+def test_a_live_region_polling_after_logout_sends_the_page_to_login(example):
+    response = Client().get(example.page, HTTP_HX_REQUEST="true",
+                            HTTP_HX_CURRENT_URL=f"http://testserver{example.page}?badge=red")
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/login/?" + urlencode({"next": f"{example.page}?badge=red"})
+    assert b"login" not in response.content
