@@ -61,6 +61,11 @@ class Response:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    def brief(self) -> str:
+        """`HTTP 503 {"message": ...}`: the status and the start of the body, for logs."""
+        text = self.body[:200].decode("utf-8", "replace").strip()
+        return f"HTTP {self.status}" + (f" {text}" if text else "")
+
 
 @dataclass
 class WireStats:

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import arming, ddi, update
-from .http import HttpClient, Response, TransportError, WireStats
+from .http import HttpClient, TransportError, WireStats
 from .link import Link
 from .spec import PanelSpec
 from .state import (
@@ -162,6 +162,13 @@ class Panel:
         self.events.add(kind, detail)
         log.log(level, "%s %s: %s", self.serial, kind, detail)
 
+    def spawn(self, coro) -> asyncio.Task | None:
+        """A task that lives until the next reboot (it must handle its own errors)."""
+        if self._tg is None:
+            coro.close()
+            return None
+        return self._tg.create_task(coro)
+
     async def sleep(self, simulated_seconds: float) -> None:
         await asyncio.sleep(max(0.0, simulated_seconds) * self.time_scale)
 
@@ -191,7 +198,7 @@ class Panel:
                 if resp.status in (404, 410):
                     raise ActionGone(f"feedback {what}: HTTP {resp.status}")
                 if resp.status < 500 and resp.status not in (401, 403, 408, 429):
-                    self.event("error", f"server refused feedback {what}: {_brief(resp)}",
+                    self.event("error", f"server refused feedback {what}: {resp.brief()}",
                                logging.WARNING)
                     return False
             if not reliable:
@@ -266,11 +273,11 @@ class Panel:
             return None
         self.polls += 1
         if resp.status in (401, 403):
-            self.last_failure = f"poll refused: {_brief(resp)}"
+            self.last_failure = f"poll refused: {resp.brief()}"
             self.event("error", self.last_failure, logging.WARNING)
             return UNAUTHORIZED_SLEEP
         if resp.status != 200:
-            self.event("retry", f"poll: {_brief(resp)}")
+            self.event("retry", f"poll: {resp.brief()}")
             return None
         try:
             links, sleep = ddi.poll_links(resp.json())
@@ -279,7 +286,7 @@ class Panel:
             return None
         await self._send_config(links.get("configData"))
         if "cancelAction" in links:
-            await self._on_cancel(links["cancelAction"])
+            await update.handle_cancel(self, links["cancelAction"])
         elif "deploymentBase" in links:
             await self._on_deployment(links["deploymentBase"])
         elif self.flash.action is not None:
@@ -305,7 +312,7 @@ class Panel:
             self._config_sent = data
             self.event("config", ", ".join(f"{k}={v}" for k, v in data.items()))
         else:
-            self.event("error", f"configData refused: {_brief(resp)}", logging.WARNING)
+            self.event("error", f"configData refused: {resp.brief()}", logging.WARNING)
 
     async def _on_deployment(self, href: str) -> None:
         action_id = ddi.action_id_of(href)
@@ -337,7 +344,7 @@ class Panel:
             self.flash.action = rec = fresh
             self.event("action", f"action {rec.id}: {rec.artifact.filename} "
                                  f"({rec.artifact.size} bytes) version {rec.version}", logging.INFO)
-        self._worker = self._tg.create_task(update.run_update(self, rec))
+        self._worker = self.spawn(update.run_update(self, rec))
 
     async def _fetch_deployment(self, href: str) -> ActionRecord | None:
         try:
@@ -346,7 +353,7 @@ class Panel:
             self.event("retry", f"deploymentBase: {exc}")
             return None
         if resp.status != 200:
-            self.event("retry", f"deploymentBase: {_brief(resp)}")
+            self.event("retry", f"deploymentBase: {resp.brief()}")
             return None
         try:
             return ddi.parse_deployment(resp.json(), href)  # None: `download: skip`, not yet
@@ -366,43 +373,3 @@ class Panel:
             self.outcomes[rec.id] = "succeeded"
             self.phase = Phase.IDLE
             self.event("success", f"action {rec.id}: firmware {rec.version}", logging.INFO)
-
-    async def _on_cancel(self, href: str) -> None:
-        try:
-            resp = await self.http.request("GET", href, kind="cancel")
-        except TransportError as exc:
-            self.event("retry", f"cancelAction: {exc}")
-            return
-        if resp.status != 200:
-            self.event("retry", f"cancelAction: {_brief(resp)}")
-            return
-        try:
-            cancel_id, stop_id = ddi.parse_cancel(resp.json(), href)
-        except ValueError as exc:
-            self.event("error", f"cancelAction: {exc}", logging.WARNING)
-            return
-        rec = self.flash.action
-        ours = rec is not None and rec.id == stop_id
-        complete = ours and rec.stage in (Stage.DOWNLOADED, Stage.VERIFIED, Stage.INSTALLED)
-        if ours and (complete or self.spec.faults.refuse_cancel):
-            why = ("the download is complete; the update continues" if complete
-                   else "cancel refused (fault switch refuse_cancel)")
-            execution, finished, details = "rejected", "none", [why]
-            self.outcomes[stop_id] = "refused-cancel"
-        else:
-            kept = len(rec.kept) if ours else 0
-            if ours:
-                self.forget("cancelled by the server")
-            execution, finished = "closed", "success"
-            details = [f"cancelled: download stopped, {kept} bytes discarded"]
-            self.outcomes[stop_id] = "cancelled"
-        body = ddi.feedback_body(cancel_id, execution, finished, details=details)
-        try:
-            await self.feedback(ddi.feedback_url_of(href), body, reliable=False)
-        except ActionGone:
-            pass  # nothing left to cancel
-
-
-def _brief(resp: Response) -> str:
-    text = resp.body[:200].decode("utf-8", "replace").strip()
-    return f"HTTP {resp.status}" + (f" {text}" if text else "")

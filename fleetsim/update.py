@@ -12,6 +12,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
+from . import ddi
 from .checks import CheckFailed, check_archive
 from .ddi import feedback_body
 from .http import Response, TransportError
@@ -133,7 +134,7 @@ async def _fetch(panel: Panel, rec: ActionRecord, on_head) -> None:
 
 def _report_progress(panel: Panel, rec: ActionRecord) -> None:
     """Fire-and-forget `proceeding` with the byte count; at most one in flight."""
-    if panel._tg is None or (panel.progress_task and not panel.progress_task.done()):
+    if panel.progress_task and not panel.progress_task.done():
         return
     body = feedback_body(rec, "proceeding", "none", progress=(len(rec.kept), rec.artifact.size))
 
@@ -143,7 +144,44 @@ def _report_progress(panel: Panel, rec: ActionRecord) -> None:
         except Exception:  # noqa: BLE001 - progress is best effort; the poll handles the rest
             pass
 
-    panel.progress_task = panel._tg.create_task(send())
+    panel.progress_task = panel.spawn(send())
+
+
+async def handle_cancel(panel: Panel, href: str) -> None:
+    """cancelAction: stop and discard a download in progress; refuse once it is complete."""
+    try:
+        resp = await panel.http.request("GET", href, kind="cancel")
+    except TransportError as exc:
+        panel.event("retry", f"cancelAction: {exc}")
+        return
+    if resp.status != 200:
+        panel.event("retry", f"cancelAction: {resp.brief()}")
+        return
+    try:
+        cancel_id, stop_id = ddi.parse_cancel(resp.json(), href)
+    except ValueError as exc:
+        panel.event("error", f"cancelAction: {exc}", logging.WARNING)
+        return
+    rec = panel.flash.action
+    ours = rec is not None and rec.id == stop_id
+    complete = ours and rec.stage in (Stage.DOWNLOADED, Stage.VERIFIED, Stage.INSTALLED)
+    if ours and (complete or panel.spec.faults.refuse_cancel):
+        why = ("the download is complete; the update continues" if complete
+               else "cancel refused (fault switch refuse_cancel)")
+        execution, finished, details = "rejected", "none", [why]
+        panel.outcomes[stop_id] = "refused-cancel"
+    else:
+        kept = len(rec.kept) if ours else 0
+        if ours:
+            panel.forget("cancelled by the server")
+        execution, finished = "closed", "success"
+        details = [f"cancelled: download stopped, {kept} bytes discarded"]
+        panel.outcomes[stop_id] = "cancelled"
+    body = ddi.feedback_body(cancel_id, execution, finished, details=details)
+    try:
+        await panel.feedback(ddi.feedback_url_of(href), body, reliable=False)
+    except ActionGone:
+        pass  # nothing left to cancel
 
 
 # Check ------------------------------------------------------------------------------------
