@@ -79,18 +79,19 @@ def site_detail(request, code: str, number: int):
         if badge == Badge.RED and release is not None:
             refusal = services.update_refusal(device=device, release=release, site_number=site.number,
                                               has_active_job=False)
+    online = device_is_online(device=device, receiver=receiver) if device else False
     context = {
         "receiver": receiver,
         "site": site,
         "device": device,
         "device_type": device.device_type if device else None,
         "channels": channel_list(device) if device else [],
-        "online": device_is_online(device=device, receiver=receiver) if device else False,
+        "online": online,
         "release": release,
         "badge": badge,
         "badge_label": BADGE_WORDS[badge],
         "refusal": refusal[1] if refusal else "",
-        "active": JobView(active, device) if active else None,
+        "active": JobView(active, device, online) if active else None,
         "timeline": _timeline(jobs),
         "live_url": request.path,
         "live_trigger": poll_trigger(active is not None, "panel-refresh from:body"),

@@ -28,6 +28,7 @@ TRANSFER_STATES = {JobState.DELIVERED, JobState.DOWNLOADING, JobState.DOWNLOADED
 class JobView:
     job: UpdateJob
     device: Device | None = None
+    online: bool | None = None
 
     @property
     def state(self) -> str:
@@ -59,8 +60,9 @@ class JobView:
         """One line saying what the job waits for, in the seed's words."""
         state, job = self.job.state, self.job
         if state == JobState.QUEUED:
-            if self.device is not None and not self.device.last_seen:
-                return "Waiting for the device to connect."
+            # Seed: a device not connected starts only once it connects again.
+            if self.online is False or (self.device is not None and not self.device.last_seen):
+                return "The device is offline; the update starts when it connects."
             return ("Device asked to connect; waiting for it." if job.wakeup_sent_at
                     else "Waiting for the device's next connection.")
         if state == JobState.DELIVERED:
@@ -112,9 +114,9 @@ def channel_list(device: Device) -> list[dict]:
 def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJob | None, now=None) -> SiteRow:
     """`device` comes from selectors.device_type_sites (badge and last_job_* annotated)."""
     now = now or timezone.now()
-    row = SiteRow(device=device, badge=device.badge,
-                  online=device_is_online(device=device, receiver=receiver, now=now),
-                  job=JobView(job, device) if job else None)
+    online = device_is_online(device=device, receiver=receiver, now=now)
+    row = SiteRow(device=device, badge=device.badge, online=online,
+                  job=JobView(job, device, online) if job else None)
     if row.badge != Badge.RED:
         return row
     if release is None:

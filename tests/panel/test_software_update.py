@@ -206,3 +206,11 @@ def test_receiver_sites_tab_lists_sites_with_badges(example, as_viewer):
     assert [r["attrs"]["data-site"] for r in find_all(red, "site-row")] == [str(n) for n in range(1215, 1220)]
     partial = as_viewer.get(url, **HTMX).content
     assert partial.lstrip().startswith(b'<div id="site-table"')
+
+
+def test_a_queued_update_of_an_offline_device_says_it_starts_on_connection(example, as_viewer, engineer):
+    services.update_job_create(receiver=example.receiver, site_number=1219, actor=engineer)
+    html = as_viewer.get(example.page, {"q": "1219"}).content
+    assert b"The device is offline; the update starts when it connects." in html
+    html = as_viewer.get(example.page, {"q": "1211"}).content
+    assert b"Waiting for the device&#x27;s next connection." in html
