@@ -132,6 +132,13 @@ def test_update_all_without_a_current_release_is_refused_in_words(db, as_manager
     assert not Rollout.objects.exists()
 
 
+def test_update_all_is_a_page_of_its_own_without_javascript(example, as_manager, as_engineer):
+    response = as_manager.get(example.page + "update-all/")
+    assert response.status_code == 200
+    assert text_of(response.content, "update-all-count") == "4"
+    assert as_engineer.get(example.page + "update-all/").status_code == 403
+
+
 def test_update_all_without_javascript_redirects_to_the_page(example, as_manager):
     response = as_manager.post(example.page + "update-all/")
     assert response.status_code == 302 and response["Location"] == example.page

@@ -214,3 +214,15 @@ def test_a_queued_update_of_an_offline_device_says_it_starts_on_connection(examp
     assert b"The device is offline; the update starts when it connects." in html
     html = as_viewer.get(example.page, {"q": "1211"}).content
     assert b"Waiting for the device&#x27;s next connection." in html
+
+
+def test_device_type_page_costs_the_same_queries_for_a_bigger_fleet(example, as_viewer, django_assert_max_num_queries):
+    as_viewer.get(example.page)  # session and permission caches warm
+    with django_assert_max_num_queries(16):
+        as_viewer.get(example.page)
+    for number in range(2000, 2060):
+        DeviceFactory(site__receiver=example.receiver, site__number=number, device_type=example.nord)
+    for number in range(2000, 2010):
+        services.update_job_create(receiver=example.receiver, site_number=number, actor=None)
+    with django_assert_max_num_queries(16):
+        as_viewer.get(example.page)
