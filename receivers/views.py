@@ -7,6 +7,7 @@ from django.urls import reverse
 from firmware_updates.selectors import Badge, receiver_firmware_stats, site_list
 from firmware_updates.views.common import (
     duration_words,
+    page_links,
     paginate,
     percent,
     poll_trigger,
@@ -94,8 +95,7 @@ def receiver_sites(request, code: str):
                    "url": query_url(path, badge=key, q=q)}
                   for key, label in [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"),
                                      (Badge.GREEN, "Green")]],
-        "page_urls": {n: query_url(path, badge=badge, q=q, page=n) for n in page.paginator.page_range
-                      if abs(n - page.number) <= 2 or n in (1, page.paginator.num_pages)},
+        "page_links": page_links(page, path, badge=badge, q=q),
         "list_url": query_url(path, badge=badge, q=q, page=page.number),
         "list_trigger": poll_trigger(False),
     }

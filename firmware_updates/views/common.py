@@ -108,6 +108,20 @@ def paginate(request, queryset, *, per_page: int = PAGE_SIZE):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
+def page_links(page, path: str, **params) -> list[dict]:
+    """Links to the first, last and nearby pages, with a gap marker where numbers are skipped."""
+    last = page.paginator.num_pages
+    shown = [n for n in range(1, last + 1) if n in (1, last) or abs(n - page.number) <= 2]
+    links, previous = [], 0
+    for number in shown:
+        if number - previous > 1:
+            links.append({"gap": True})
+        links.append({"number": number, "current": number == page.number,
+                      "url": query_url(path, **params, page=number)})
+        previous = number
+    return links
+
+
 def query_url(path: str, **params) -> str:
     """`path` with the non-empty `params` as its query string."""
     kept = {k: v for k, v in params.items() if v not in (None, "") and not (k == "page" and str(v) == "1")}

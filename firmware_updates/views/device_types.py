@@ -28,6 +28,7 @@ from ..selectors import Badge, device_type_sites, receiver_firmware_stats
 from .common import (
     htmx_action_response,
     is_partial,
+    page_links,
     paginate,
     poll_trigger,
     query_url,
@@ -93,8 +94,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "release": release,
         "rows": rows,
         "page": page,
-        "page_urls": {n: query_url(path, badge=badge, q=q, page=n) for n in page.paginator.page_range
-                      if abs(n - page.number) <= 2 or n in (1, page.paginator.num_pages)},
+        "page_links": page_links(page, path, badge=badge, q=q),
         "chips": [{"key": key or "all", "label": label, "count": counts[key], "active": key == badge,
                    "url": query_url(path, badge=key, q=q)} for key, label in BADGE_FILTERS],
         "badge": badge,
