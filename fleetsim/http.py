@@ -193,12 +193,15 @@ class HttpClient:
         sock = socket.socket(family, socket.SOCK_STREAM, proto)
         try:
             if self.link.profile.bandwidth is not None:
-                # A small receive window so the server feels the slow link, as over GPRS.
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+                # A small receive window so the server feels the slow link, as over GPRS
+                # (a modem buffers a few KiB, not the megabytes loopback would).
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024)
             sock.setblocking(False)
             async with asyncio.timeout(self.timeout):
                 await loop.sock_connect(sock, address)
-            reader, writer = await asyncio.open_connection(sock=sock)
+            # asyncio reads ahead up to twice `limit` before it stops reading the socket.
+            limit = 8 * 1024 if self.link.profile.bandwidth is not None else 2**16
+            reader, writer = await asyncio.open_connection(sock=sock, limit=limit)
         except BaseException as exc:
             sock.close()
             if isinstance(exc, OSError | TimeoutError):

@@ -217,12 +217,7 @@ def _serve_archive(request, job: UpdateJob, release):
             raise DdiError(404, "The artifact is not available.", "ddi.artifact_missing") from None
 
     def started(first: int) -> None:
-        if job.state in (JobState.QUEUED, JobState.DELIVERED):
-            services.job_download_progress(job=job, offset=first)
-            job.refresh_from_db(fields=["state"])
-
-    def report(offset: int) -> None:
-        services.job_download_progress(job=job, offset=offset)
+        services.job_download_progress(job=job, offset=first)
 
     return serve(
         request,
@@ -231,7 +226,6 @@ def _serve_archive(request, job: UpdateJob, release):
         etag=f'"{release.sha256}"',
         filename=release.filename,
         accel_path=f"{settings.X_ACCEL_REDIRECT_PREFIX}{release.archive.name}",
-        report=report,
         started=started,
     )
 

@@ -54,8 +54,14 @@ def feedback_validate(status) -> tuple[str, str, dict | None, list[str]]:
         if not isinstance(progress, dict):
             raise ValidationError({"status.result.progress": "'progress' must be an object with cnt and of."})
         cnt, of = progress.get("cnt"), progress.get("of")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cnt, of)) or not (0 <= cnt <= of <= 10**12):
-            raise ValidationError({"status.result.progress": f"Progress {cnt!r} of {of!r} is not possible."})
+        # The spec requires only `cnt`; SWUpdate 2022.12 forwards its install log with
+        # {"cnt": 1, "of": 0}. A missing or zero `of` means "total unknown", not an error.
+        if of is None or (type(of) is int and of == 0):
+            of = None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cnt, of or 0)) \
+                or not 0 <= cnt <= (10**12 if of is None else of) <= 10**12:
+            raise ValidationError({"status.result.progress": f"Progress {cnt!r} of {progress.get('of')!r} is not possible."})
+        progress = {"cnt": cnt} if of is None else {"cnt": cnt, "of": of}
     details = status.get("details") or []
     if not isinstance(details, list) or not all(isinstance(d, str) for d in details):
         raise ValidationError({"status.details": "'details' must be a list of strings."})
@@ -92,6 +98,7 @@ def job_apply_feedback(*, job: UpdateJob, execution: str, finished: str, progres
     info = {"execution": execution, "finished": finished, "details": details}
     if progress:
         info["progress"] = progress
+        _record_reported_progress(job, progress)
     if execution == "rejected":
         job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning", details=info)
         return job
@@ -140,6 +147,22 @@ def job_apply_cancel_feedback(*, job: UpdateJob, execution: str, finished: str, 
     return job
 
 
+def _record_reported_progress(job: UpdateJob, progress: dict) -> None:
+    """The device's own count is the best measure of what it holds: `of` in bytes (the
+    archive's size, as fleetsim and our firmware send) or in percent (of == 100)."""
+    if job.state not in (S.DELIVERED, S.DOWNLOADING, S.CANCELLING) or not job.bytes_total:
+        return
+    cnt, of = progress["cnt"], progress["of"]
+    if of == job.bytes_total:
+        offset = cnt
+    elif of == 100:
+        offset = job.bytes_total * cnt // 100
+    else:
+        return
+    if offset > job.bytes_downloaded:
+        job_download_progress(job=job, offset=offset)
+
+
 def job_deployment_fetched(*, job: UpdateJob) -> UpdateJob:
     """The device read its deploymentBase: the action is delivered."""
     if job.state == S.QUEUED:
@@ -152,7 +175,8 @@ def _progress_key(job_id: int) -> str:
 
 
 def job_download_progress(*, job: UpdateJob, offset: int) -> None:
-    """The device has fetched the artifact up to `offset` bytes.
+    """The device holds the artifact's first `offset` bytes (it asked to resume there, or
+    said so in its feedback); a delivered job starts downloading.
 
     Range requests come every few KiB on GPRS; the job row is written at most once per
     DOWNLOAD_PROGRESS_WRITE_INTERVAL per job (and always on completion), the latest value
@@ -164,7 +188,8 @@ def job_download_progress(*, job: UpdateJob, offset: int) -> None:
         return
     complete = offset >= job.bytes_total
     key = _progress_key(job.pk)
-    cache.set(key, offset, timeout=3600)
+    if offset > (cache.get(key) or 0):
+        cache.set(key, offset, timeout=3600)
     interval = settings.DOWNLOAD_PROGRESS_WRITE_INTERVAL
     if complete or cache.add(f"{key}:written", time.monotonic(), timeout=max(1, int(interval))):
         UpdateJob.objects.filter(pk=job.pk).update(

@@ -149,3 +149,18 @@ def test_online_panel_is_woken_by_its_receiver_and_starts_within_seconds(world, 
         assert time.monotonic() - started < 10
         assert fleet.panel(SERIAL).polls > polls
         assert UpdateJob.objects.get(pk=job.pk).wakeup_sent_at is not None
+
+
+def test_progress_on_the_job_follows_what_a_slow_panel_really_has(world):
+    """On a GPRS-like link the job's byte count stays close to what the panel has kept."""
+    job = world.queue(101)
+    spec = panel_spec(world, link={"preset": "unlimited", "bandwidth": 40_000})
+    size = world.release.size
+    with run_fleet(world, [spec]) as fleet:
+        panel = fleet.panel(SERIAL)
+        fleet.wait_until(lambda: panel.kept_bytes > size // 3, timeout=60)
+        server = UpdateJob.objects.get(pk=job.pk).bytes_downloaded
+        kept = panel.kept_bytes
+        assert 0 < server < size
+        assert abs(server - kept) < 0.25 * size, (server, kept)
+        wait_job(fleet, job, S.SUCCEEDED)
