@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from receivers.models import Receiver
 from sites.models import Device, Site
+from sites.versions import version_key
 
 from ..errors import UpdateNotAllowed
 from ..models import (
@@ -103,11 +104,11 @@ def update_refusal(*, device: Device, release: Release, site_number, has_active_
 
     The one eligibility rule, used for single sites, rollouts and statistics alike.
     """
-    from sites.versions import version_key
-
     label = f"Site {site_number}" if site_number is not None else f"Device {device.serial}"
     if device.device_type_id != release.device_type_id:
         return "wrong_device_type", f"{label} is a {device.device_type or 'device of unknown type'}, not a {release.device_type}."
+    if device.firmware_version == release.version:
+        return "already_current", f"{label} already runs {release.version}."
     if not device.has_ip_channel:
         return "no_ip_channel", f"{label} has no GPRS or Ethernet channel."
     if not release.supports(device.hardware_revision):
@@ -116,8 +117,6 @@ def update_refusal(*, device: Device, release: Release, site_number, has_active_
             f"Hardware revision {device.hardware_revision or 'unknown'} of {label} "
             f"is not supported by {release.device_type} {release.version} (supports {supported})."
         )
-    if device.firmware_version == release.version:
-        return "already_current", f"{label} already runs {release.version}."
     if has_active_job:
         return "already_updating", f"{label} is already being updated."
     if device.firmware_version and version_key(device.firmware_version) > release.version_key:

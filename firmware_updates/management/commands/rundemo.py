@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
 from .seed_demo import DEMO_DIR, demo_password
 
@@ -77,8 +79,10 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2):
+                with urllib.request.urlopen(f"{url}{reverse('login')}", timeout=2):
                     return
+            except urllib.error.HTTPError as exc:
+                raise SystemExit(f"The web server answers {exc.code}; see var/demo/web.log.") from None
             except OSError:
                 time.sleep(0.3)
         raise SystemExit(f"The web server did not start on {url}; see var/demo/web.log.")

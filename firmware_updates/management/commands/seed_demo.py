@@ -137,10 +137,11 @@ class Command(BaseCommand):
         for i in range(sites):
             code = pick(rng, weights.items())
             spec = next(t for t in DEVICE_TYPES if t[0] == code)
-            versions = [v for v, _ in spec[2]]
+            hardware = pick(rng, HARDWARE[code])
+            # A board runs only versions built for it.
+            versions = [v for v, revisions in spec[2] if hardware in revisions]
             version = rng.choices(versions, weights=[1] * (len(versions) - 1) + [2])[0]
             channels = pick(rng, spec[4])
-            hardware = pick(rng, HARDWARE[code])
             partitions = [{"number": n, "armed": rng.random() < 0.6} for n in range(1, rng.randint(1, 4) + 1)]
             site = Site.objects.create(receiver=receiver, number=1001 + i, name=f"{rng.choice(STREETS)} {rng.randint(1, 120)}")
             token = token_generate()
