@@ -91,8 +91,21 @@ def _target_state(job: UpdateJob, execution: str, finished: str) -> str | None:
 
 def job_apply_feedback(*, job: UpdateJob, execution: str, finished: str, progress: dict | None,
                        details: list[str]) -> UpdateJob:
-    """Apply a deploymentBase feedback. Raises ActionGone for a finished job."""
-    job.refresh_from_db()
+    """Apply a deploymentBase feedback. Raises ActionGone for a finished job.
+
+    Decided under the job's row lock: an operator's cancel landing between reading the
+    state and writing the new one would otherwise be overwritten.
+    """
+    with transaction.atomic():
+        return _apply_feedback(_locked(job), execution, finished, progress, details)
+
+
+def _locked(job: UpdateJob) -> UpdateJob:
+    return UpdateJob.objects.select_for_update(no_key=True).select_related("release", "device").get(pk=job.pk)
+
+
+def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dict | None,
+                    details: list[str]) -> UpdateJob:
     if job.state not in ACTIVE_STATES:
         raise ActionGone(f"Action {job.pk} is {job.state}.")
     info = {"execution": execution, "finished": finished, "details": details}
@@ -103,7 +116,7 @@ def job_apply_feedback(*, job: UpdateJob, execution: str, finished: str, progres
         job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning", details=info)
         return job
     if execution == "canceled":
-        return job_apply_cancel_feedback(job=job, execution="closed", finished="success", details=details)
+        return _apply_cancel_feedback(job, "closed", "success", details)
     target = _target_state(job, execution, finished)
     if target is None:
         return job
@@ -123,7 +136,8 @@ def job_apply_feedback(*, job: UpdateJob, execution: str, finished: str, progres
         fields["snapshot"] = device_snapshot(job.device)
     if target in (S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED):
         fields["bytes_downloaded"] = job.bytes_total
-    job, changed = job_transition(job_id=job.pk, to_state=target, actor=ACTOR_DEVICE, details=info, **fields)
+    job, changed = job_transition(job_id=job.pk, to_state=target, actor=ACTOR_DEVICE, details=info,
+                                  allowed_from={job.state}, **fields)
     if changed and target == S.SUCCEEDED:
         job_confirm_if_version_matches(job=job, device=job.device)
     return job
@@ -131,7 +145,11 @@ def job_apply_feedback(*, job: UpdateJob, execution: str, finished: str, progres
 
 def job_apply_cancel_feedback(*, job: UpdateJob, execution: str, finished: str, details: list[str]) -> UpdateJob:
     """Apply a cancelAction feedback: `closed` acknowledges, `rejected` refuses."""
-    job.refresh_from_db()
+    with transaction.atomic():
+        return _apply_cancel_feedback(_locked(job), execution, finished, details)
+
+
+def _apply_cancel_feedback(job: UpdateJob, execution: str, finished: str, details: list[str]) -> UpdateJob:
     if job.state != S.CANCELLING:
         raise ActionGone(f"Action {job.pk} is not being cancelled (it is {job.state}).")
     info = {"execution": execution, "finished": finished, "details": details}
