@@ -36,6 +36,8 @@ class Command(BaseCommand):
                "DDI_ACTIVE_POLL_SLEEP": os.environ.get("DDI_ACTIVE_POLL_SLEEP", "00:00:05"),
                "UPDATE_WAKEUP_RETRY_AFTER": os.environ.get("UPDATE_WAKEUP_RETRY_AFTER", "60"),
                "RECONCILE_INTERVAL": os.environ.get("RECONCILE_INTERVAL", "30")}
+        # Stopped by a signal (not only Ctrl-C): still stop the children.
+        signal.signal(signal.SIGTERM, _interrupt)
         bin_dir = os.path.dirname(sys.executable)
         logs = settings.VAR_DIR / "demo"
         children = [
@@ -86,3 +88,7 @@ class Command(BaseCommand):
             except OSError:
                 time.sleep(0.3)
         raise SystemExit(f"The web server did not start on {url}; see var/demo/web.log.")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
