@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "django_celery_beat",
     "receivers",
@@ -224,6 +225,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Receivers, sites, releases, update jobs and rollouts of alarm-panel firmware.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # 3.1: a nullable object (a site's active job) is `oneOf: [ref, null]`, which strict
     # validators accept; 3.0's `nullable` beside `allOf` they do not.

@@ -75,3 +75,10 @@ def test_api_root_lists_the_resources(as_viewer):
     root = as_viewer.get("/api/v1/").json()
     assert set(root) == {"receivers", "device-types", "sites", "releases", "update-jobs", "rollouts"}
     assert root["update-jobs"] == "http://testserver/api/v1/update-jobs/"
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_api_docs_load_their_scripts_from_our_own_static_files(as_viewer, path):
+    page = as_viewer.get(path).content.decode()
+    assert "/static/drf_spectacular_sidecar/" in page
+    assert "cdn." not in page and "unpkg" not in page
