@@ -170,7 +170,7 @@ def _record_reported_progress(job: UpdateJob, progress: dict) -> None:
     archive's size, as fleetsim and our firmware send) or in percent (of == 100)."""
     if job.state not in (S.DELIVERED, S.DOWNLOADING, S.CANCELLING) or not job.bytes_total:
         return
-    cnt, of = progress["cnt"], progress["of"]
+    cnt, of = progress["cnt"], progress.get("of")  # no `of`: the device does not know the total
     if of == job.bytes_total:
         offset = cnt
     elif of == 100:
