@@ -1,0 +1,81 @@
+"""One (bench, database) run in its own process, so each gets its own Django settings.
+
+The parent (`bench/__main__.py`) sets DATABASE_URL, SECRET_KEY and VAR_DIR in our environment
+and calls `python -m bench.child NAME DB OUT.json --sizes ...`; we migrate that database,
+run the bench and write its result to OUT.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Context:
+    """What a bench's `run()` gets: where it runs and how much it may do."""
+
+    bench: str
+    db: str  # "sqlite" or "postgres"
+    sizes: list[int]
+    runs: int  # timed runs per case (after warm-up)
+    budget: float  # seconds of timed runs per case at most; fewer runs when slow
+    explain: bool  # write the plan of the slowest query of each case
+    out_dir: Path  # var/bench/
+    notes: list[str] = field(default_factory=list)
+
+    def log(self, message: str) -> None:
+        print(f"[{self.bench}/{self.db}] {message}", flush=True)
+
+    def note(self, message: str) -> None:
+        """A line the parent prints under the bench's table (and keeps in the JSON)."""
+        self.notes.append(message)
+        self.log(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.child")
+    parser.add_argument("bench")
+    parser.add_argument("db", choices=["sqlite", "postgres"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--sizes", default="")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=30.0)
+    parser.add_argument("--explain", action="store_true")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securitycenter.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from .registry import bench_module
+
+    ctx = Context(
+        bench=args.bench, db=args.db, sizes=[int(s) for s in args.sizes.split(",") if s],
+        runs=args.runs, budget=args.budget, explain=args.explain,
+        out_dir=Path(os.environ["BENCH_OUT_DIR"]),
+    )
+    started = time.monotonic()
+    result: dict = {"rows": [], "notes": ctx.notes}
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+        result.update(bench_module(args.bench).run(ctx))
+        result["notes"] = ctx.notes + [n for n in result.get("notes", []) if n not in ctx.notes]
+        status = 0
+    except Exception:  # the parent reports it and goes on with the next bench
+        result["error"] = traceback.format_exc()
+        print(result["error"], file=sys.stderr, flush=True)
+        status = 1
+    result["seconds"] = round(time.monotonic() - started, 1)
+    args.out.write_text(json.dumps(result, indent=2, default=str))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Bench fleets: one receiver per (profile, size), filled once and reused by later runs.
+
+A receiver's name records its profile, size and the fill version; a run finding the same
+name and device count reuses it (a million devices take minutes to fill, seconds to check).
+A fleet left half-filled by an interrupted run is deleted and filled again.
+
+Profiles:
+- `mixed` (statistics): three device types (50/30/20 %); ~50 % run the current version,
+  ~20 % are outdated with an active job (spread over the active states), the rest are red:
+  10 % of the fleet without an IP channel, 3 % on unsupported hardware, the others outdated
+  and eligible, half of them with a failed or cancelled job behind them. 85 % seen lately,
+  10 % days ago, 5 % never.
+- `outdated` (update all): one device type, every device outdated, eligible and online.
+"""
+
+import random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from firmware_updates.models import (
+    ACTIVE_STATES,
+    JobState,
+    Release,
+    Rollout,
+    UpdateJob,
+    UpdateJobEvent,
+)
+from receivers.models import Receiver
+from sites.models import Device, DeviceType, Site
+from sites.versions import version_key
+
+from . import fill
+
+FILL_VERSION = 1
+# (code, name, current version, outdated versions, supported hardware, share of the fleet in %)
+DEVICE_TYPES = [
+    ("nord-gsm", "Nord GSM", "5.40", ["5.30", "5.20", "5.8"], ["2.1", "2.2"], 50),
+    ("nord-lan", "Nord LAN", "3.12", ["3.10", "3.9"], ["1.0", "1.1"], 30),
+    ("nord-pro", "Nord Pro", "2.7", ["2.6", "2.5.1"], ["4.0"], 20),
+]
+UNSUPPORTED_HARDWARE = "0.9"
+PARTITIONS = [{"number": 1, "armed": True}, {"number": 2, "armed": False}]
+ACTIVE_MIX = [JobState.QUEUED] * 5 + [JobState.DELIVERED, JobState.DOWNLOADING, JobState.DOWNLOADING,
+                                       JobState.DOWNLOADED, JobState.READY]
+BENCH_USER = "bench"
+
+
+def bench_user():
+    user, created = get_user_model().objects.get_or_create(
+        username=BENCH_USER, defaults={"is_staff": True, "is_superuser": True}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def device_types_and_releases() -> list[tuple[DeviceType, Release]]:
+    pairs = []
+    for code, name, current, _, hardware, _ in DEVICE_TYPES:
+        device_type, _ = DeviceType.objects.get_or_create(code=code, defaults={"name": name})
+        release = Release.objects.filter(device_type=device_type, is_current=True).first()
+        if release is None:
+            # A placeholder archive name: these benches never download it.
+            release = Release.objects.create(
+                device_type=device_type, version=current, hardware_revisions=hardware,
+                archive=f"releases/bench-{code}-{current}.swu", filename=f"bench-{code}-{current}.swu",
+                size=300_000, sha256="0" * 64, sha1="0" * 40, md5="0" * 32, is_current=True,
+            )
+        pairs.append((device_type, release))
+    return pairs
+
+
+def fleet_ensure(ctx, *, profile: str, size: int, wakeup_url: str = "") -> Receiver:
+    code = f"{profile}-{size}"
+    marker = f"bench fleet {profile} {size} v{FILL_VERSION}"
+    receiver = Receiver.objects.filter(code=code).first()
+    if receiver and receiver.name == marker and Device.objects.filter(receiver=receiver).count() == size:
+        ctx.log(f"fleet {code}: reusing {size:,} devices")
+        return receiver
+    if receiver:
+        ctx.log(f"fleet {code}: incomplete or outdated, deleting it")
+        fleet_delete(receiver)
+    watch = fill.Stopwatch()
+    # The name is written last: a fill that dies half-way leaves a receiver that is not reused.
+    receiver = Receiver.objects.create(code=code, name=f"filling {profile} {size}", wakeup_url=wakeup_url)
+    pairs = device_types_and_releases()
+    if profile == "mixed":
+        _fill(receiver, size, _mixed_devices(size, pairs))
+    elif profile == "outdated":
+        _fill(receiver, size, _outdated_devices(size, pairs[0]))
+    else:
+        raise ValueError(profile)
+    fill.analyze()
+    Receiver.objects.filter(pk=receiver.pk).update(name=marker)
+    receiver.refresh_from_db()
+    ctx.note(f"filled fleet {code} ({size:,} devices) in {watch}")
+    return receiver
+
+
+def fleet_delete(receiver: Receiver) -> None:
+    devices = f"SELECT id FROM {Device._meta.db_table} WHERE receiver_id = %s"
+    jobs = f"SELECT id FROM {UpdateJob._meta.db_table} WHERE device_id IN ({devices})"
+    with transaction.atomic():
+        fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
+        fill.delete_where(UpdateJob, f"device_id IN ({devices})", [receiver.pk])
+        fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
+        fill.delete_where(Device, "receiver_id = %s", [receiver.pk])
+        fill.delete_where(Site, "receiver_id = %s", [receiver.pk])
+        fill.delete_where(Receiver, "id = %s", [receiver.pk])
+
+
+class _Kind:
+    """One combination of device columns, turned into driver values once, not per row."""
+
+    def __init__(self, device_type, hardware, version, channels, last_seen):
+        v = fill.column_value
+        self.values = (
+            device_type.pk, hardware, version, version_key(version), v(Device, "channels", channels),
+            bool({"gprs", "ethernet"} & set(channels)), v(Device, "partitions", PARTITIONS),
+            v(Device, "last_seen", last_seen),
+        )
+
+
+DEVICE_COLUMNS = ("id", "site_id", "receiver_id", "serial", "device_type_id", "hardware_revision",
+                  "firmware_version", "firmware_version_key", "channels", "has_ip_channel",
+                  "partitions", "last_seen")
+
+
+def _mixed_devices(size, pairs):
+    """Yields (kind, job state or None, job release) per device; seeded, so fills repeat."""
+    rng = random.Random(size)
+    now = timezone.now()
+    seen = [now - timedelta(minutes=2)] * 17 + [now - timedelta(days=2)] * 2 + [None]
+    weights = [share for *_, share in DEVICE_TYPES]
+    kinds: dict[tuple, _Kind] = {}
+
+    def kind(t, hardware, version, channels, last_seen):
+        key = (t, hardware, version, tuple(channels), last_seen)
+        if key not in kinds:
+            kinds[key] = _Kind(pairs[t][0], hardware, version, channels, last_seen)
+        return kinds[key]
+
+    for _ in range(size):
+        t = rng.choices(range(len(pairs)), weights)[0]
+        _, _, current, old, hardware, _ = DEVICE_TYPES[t]
+        release = pairs[t][1]
+        bucket = rng.randrange(100)
+        hw, channels, version, job = rng.choice(hardware), ["gprs", "gsm_voice"], rng.choice(old), None
+        if bucket < 50:
+            version = current
+            job = JobState.SUCCEEDED if bucket < 10 else None
+        elif bucket < 70:
+            job = rng.choice(ACTIVE_MIX)
+        elif bucket < 80:
+            channels = ["gsm_voice", "sms"]
+        elif bucket < 83:
+            hw = UNSUPPORTED_HARDWARE
+        elif bucket < 91:
+            job = rng.choice([JobState.FAILED, JobState.CANCELLED])
+        if bucket % 10 == 0 and channels[0] == "gprs":
+            channels = ["ethernet", "gprs"]
+        yield kind(t, hw, version, channels, rng.choice(seen)), job, release
+
+
+def _outdated_devices(size, pair):
+    device_type, release = pair
+    _, _, _, old, hardware, _ = DEVICE_TYPES[0]
+    now = timezone.now() - timedelta(minutes=1)
+    kinds = [_Kind(device_type, hw, old[0], ["gprs"], now) for hw in hardware]
+    for i in range(size):
+        yield kinds[i % len(kinds)], None, release
+
+
+def _fill(receiver: Receiver, size: int, devices) -> None:
+    site_id, device_id, job_id = fill.next_id(Site), fill.next_id(Device), fill.next_id(UpdateJob)
+    devices = list(devices)
+    now = timezone.now()
+    fill.bulk_insert(Site, ("id", "receiver_id", "number"),
+                     ((site_id + i, receiver.pk, 1000 + i) for i in range(size)))
+    fill.bulk_insert(Device, DEVICE_COLUMNS, (
+        (device_id + i, site_id + i, receiver.pk, f"{receiver.code}-{i:07d}") + kind.values
+        for i, (kind, _, _) in enumerate(devices)
+    ))
+    finished = fill.column_value(UpdateJob, "finished_at", now)
+    rows = []
+    for i, (_, state, release) in enumerate(devices):
+        if state is None:
+            continue
+        active = state in ACTIVE_STATES
+        done = release.size // 2 if state == JobState.DOWNLOADING else (0 if active else release.size)
+        reason = "Device reported failure: checksum mismatch" if state == JobState.FAILED else ""
+        rows.append((job_id + len(rows), device_id + i, release.pk, state, done, release.size, reason,
+                     None if active else finished))
+    fill.bulk_insert(UpdateJob, ("id", "device_id", "release_id", "state", "bytes_downloaded",
+                                 "bytes_total", "reason", "finished_at"), rows)
+    fill.sequences_reset(Site, Device, UpdateJob)
