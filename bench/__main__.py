@@ -116,6 +116,8 @@ def run_bench(name: str, args) -> dict:
     if ok:
         print(module.report(ok) if hasattr(module, "report") else json.dumps(ok, indent=1))
     for db, result in results.items():
+        print(f"{db}: load average {result.get('load_before')} before, {result.get('load_after')} after "
+              f"({os.cpu_count()} cores); {result.get('server')}")
         for note in result.get("notes", []):
             print(f"note ({db}): {note}")
         if result.get("error"):

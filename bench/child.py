@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=Path(os.environ["BENCH_OUT_DIR"]),
     )
     started = time.monotonic()
-    result: dict = {"rows": [], "notes": ctx.notes}
+    # Other work on the machine skews the figures: the load is kept with them.
+    result: dict = {"rows": [], "notes": ctx.notes, "load_before": _load()}
     try:
         call_command("migrate", verbosity=0, interactive=False)
         result.update(bench_module(args.bench).run(ctx))
@@ -73,8 +74,32 @@ def main(argv: list[str] | None = None) -> int:
         print(result["error"], file=sys.stderr, flush=True)
         status = 1
     result["seconds"] = round(time.monotonic() - started, 1)
+    result["load_after"] = _load()
+    result["server"] = _server_settings()
     args.out.write_text(json.dumps(result, indent=2, default=str))
     return status
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _server_settings() -> dict:
+    """The PostgreSQL settings that move these figures, as the bench found them."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        import sqlite3
+
+        return {"sqlite": sqlite3.sqlite_version}
+    names = ("server_version", "shared_buffers", "work_mem", "random_page_cost", "jit",
+             "max_parallel_workers_per_gather", "synchronous_commit")
+    found = {}
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"SHOW {name}")
+            found[name] = cursor.fetchone()[0]
+    return found
 
 
 if __name__ == "__main__":

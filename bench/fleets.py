@@ -9,13 +9,15 @@ Profiles:
   ~20 % are outdated with an active job (spread over the active states), the rest are red:
   10 % of the fleet without an IP channel, 3 % on unsupported hardware, the others outdated
   and eligible, half of them with a failed or cancelled job behind them. 85 % seen lately,
-  10 % days ago, 5 % never.
-- `outdated` (update all): one device type, every device outdated, eligible and online.
+  10 % a month ago, 5 % never.
+- `outdated` (update all): one device type, every device outdated, eligible and online;
+  5 % have a failed job from an earlier attempt behind them.
 """
 
 import random
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -34,7 +36,8 @@ from sites.versions import version_key
 
 from . import fill
 
-FILL_VERSION = 1
+# Bumped when a profile's content changes, so older fills of it are not reused.
+FILL_VERSIONS = {"mixed": 1, "outdated": 2}
 # (code, name, current version, outdated versions, supported hardware, share of the fleet in %)
 DEVICE_TYPES = [
     ("nord-gsm", "Nord GSM", "5.40", ["5.30", "5.20", "5.8"], ["2.1", "2.2"], 50),
@@ -76,11 +79,11 @@ def device_types_and_releases() -> list[tuple[DeviceType, Release]]:
 
 def fleet_ensure(ctx, *, profile: str, size: int, wakeup_url: str = "") -> Receiver:
     code = f"{profile}-{size}"
-    marker = f"bench fleet {profile} {size} v{FILL_VERSION}"
+    marker = f"bench fleet {profile} {size} v{FILL_VERSIONS[profile]}"
     receiver = Receiver.objects.filter(code=code).first()
     if receiver and receiver.name == marker and Device.objects.filter(receiver=receiver).count() == size:
         ctx.log(f"fleet {code}: reusing {size:,} devices")
-        return receiver
+        return _keep_online(receiver)
     if receiver:
         ctx.log(f"fleet {code}: incomplete or outdated, deleting it")
         fleet_delete(receiver)
@@ -94,10 +97,20 @@ def fleet_ensure(ctx, *, profile: str, size: int, wakeup_url: str = "") -> Recei
         _fill(receiver, size, _outdated_devices(size, pairs[0]))
     else:
         raise ValueError(profile)
-    fill.analyze()
+    fill.analyze(Site, Device, UpdateJob)
     Receiver.objects.filter(pk=receiver.pk).update(name=marker)
     receiver.refresh_from_db()
     ctx.note(f"filled fleet {code} ({size:,} devices) in {watch}")
+    return _keep_online(receiver)
+
+
+def _keep_online(receiver: Receiver) -> Receiver:
+    """Devices "seen lately" were seen when the fleet was filled. Rather than rewrite a million
+    last_seen values on each reuse, the receiver's poll interval grows with the fleet's age,
+    so the same devices count as online (and the stale ones, a month old, as offline)."""
+    age = timezone.now() - receiver.created_at
+    receiver.poll_sleep = timedelta(minutes=5) + age / settings.DEVICE_OFFLINE_AFTER_POLLS
+    Receiver.objects.filter(pk=receiver.pk).update(poll_sleep=receiver.poll_sleep)
     return receiver
 
 
@@ -134,7 +147,7 @@ def _mixed_devices(size, pairs):
     """Yields (kind, job state or None, job release) per device; seeded, so fills repeat."""
     rng = random.Random(size)
     now = timezone.now()
-    seen = [now - timedelta(minutes=2)] * 17 + [now - timedelta(days=2)] * 2 + [None]
+    seen = [now - timedelta(minutes=2)] * 17 + [now - timedelta(days=30)] * 2 + [None]
     weights = [share for *_, share in DEVICE_TYPES]
     kinds: dict[tuple, _Kind] = {}
 
@@ -172,7 +185,7 @@ def _outdated_devices(size, pair):
     now = timezone.now() - timedelta(minutes=1)
     kinds = [_Kind(device_type, hw, old[0], ["gprs"], now) for hw in hardware]
     for i in range(size):
-        yield kinds[i % len(kinds)], None, release
+        yield kinds[i % len(kinds)], JobState.FAILED if i % 20 == 7 else None, release
 
 
 def _fill(receiver: Receiver, size: int, devices) -> None:

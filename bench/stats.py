@@ -76,7 +76,7 @@ def report(results: dict) -> str:
                    key=lambda cs: (cs[0] != "selector", cs[1]))
     headers = ["case", "devices"]
     for db in dbs:
-        headers += [f"{db} median ms", f"{db} p95 ms", f"{db} queries", f"{db} growth"]
+        headers += [f"{db} median ms", f"{db} p95 ms", f"{db} min ms", f"{db} queries", f"{db} growth"]
     lines = []
     for case, size in cases:
         line = [case, size]
@@ -86,7 +86,7 @@ def report(results: dict) -> str:
             previous = max(smaller, key=lambda r: r["size"]) if smaller else None
             growth = ratio(row.get("median_ms"), previous and previous["median_ms"])
             label = f"x{growth} vs {fmt(previous['size'])}" if growth else None
-            line += [row.get("median_ms"), row.get("p95_ms"), row.get("queries"), label]
+            line += [row.get("median_ms"), row.get("p95_ms"), row.get("min_ms"), row.get("queries"), label]
         lines.append(line)
     out = [table(headers, lines)]
     mix_rows = [r for db in dbs[:1] for r in results[db]["rows"] if r["case"] == "selector"]

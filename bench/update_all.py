@@ -184,13 +184,14 @@ def report(results: dict) -> str:
     out.append(table(headers, lines))
     page_cases = sorted({(r["case"], r["size"]) for db in dbs for r in results[db]["rows"]
                          if "rollout" not in r["case"]}, key=lambda cs: (cs[1], "queued" in cs[0], cs[0]))
-    headers = ["page", "devices"] + [f"{db} {col}" for db in dbs for col in ("median ms", "p95 ms", "queries")]
+    headers = ["page", "devices"] + [f"{db} {col}" for db in dbs
+                                     for col in ("median ms", "p95 ms", "min ms", "queries")]
     lines = []
     for case, size in page_cases:
         line = [case, size]
         for db in dbs:
             row = find(results[db]["rows"], case=case, size=size) or {}
-            line += [row.get("median_ms"), row.get("p95_ms"), row.get("queries")]
+            line += [row.get("median_ms"), row.get("p95_ms"), row.get("min_ms"), row.get("queries")]
         lines.append(line)
     out += ["", table(headers, lines)]
     pg = results.get("postgres", {}).get("rows", [])
