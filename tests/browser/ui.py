@@ -1,0 +1,46 @@
+"""What the tests look at on the panel's pages, by the data-testid attributes the templates set."""
+
+from playwright.sync_api import expect
+
+PASSWORD = "correct horse battery"  # tests.factories.UserFactory's
+COUNTS = ("total", "outdated", "red", "yellow", "green", "not-eligible", "offline")
+
+
+def sign_in(page, user) -> None:
+    """Through the login page, as an operator does."""
+    page.goto("/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("user-menu")).to_contain_text(user.username)
+
+
+def counts(scope) -> dict[str, str]:
+    """The figures of a statistics row or of the device type page's summary."""
+    return {name: scope.get_by_test_id(f"count-{name}").inner_text().strip() for name in COUNTS}
+
+
+def site_row(page, number: int):
+    return page.locator(f'[data-testid="site-row"][data-site="{number}"]')
+
+
+def summary_count(page, name: str):
+    return page.get_by_test_id("summary").get_by_test_id(f"count-{name}")
+
+
+def queue_site(page, number) -> None:
+    """"Update using site number..." → type the number → "Update"."""
+    page.get_by_test_id("open-queue-site").click()
+    dialog = page.get_by_test_id("dialog-queue-site")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Site number").fill(str(number))
+    dialog.get_by_test_id("queue-site-submit").click()
+
+
+def open_cancel_dialog(page, number: int):
+    """"Cancel update..." on the site's row; returns the dialog."""
+    site_row(page, number).get_by_test_id("cancel-update").click()
+    dialog = page.get_by_test_id("dialog-cancel")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"Stop the update of site {number}?")
+    return dialog
