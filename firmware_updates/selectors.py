@@ -81,7 +81,8 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     """
     releases = current_releases()
     offline_since = timezone.now() - receiver.offline_after
-    devices = Device.objects.filter(receiver=receiver, device_type__isnull=False)
+    # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
+    devices = Device.objects.filter(receiver=receiver, device_type__isnull=False, site__isnull=False)
     if device_type is not None:
         devices = devices.filter(device_type=device_type)
     flag = partial(ExpressionWrapper, output_field=BooleanField())

@@ -104,8 +104,12 @@ def redirect_back(request, fallback: str):
     return redirect(fallback)
 
 
-def paginate(request, queryset, *, per_page: int = PAGE_SIZE):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+def paginate(request, queryset, *, per_page: int = PAGE_SIZE, count: int | None = None):
+    """A page of `queryset`; `count`, when the caller already knows it, saves a COUNT(*)."""
+    paginator = Paginator(queryset, per_page)
+    if count is not None:
+        paginator.count = count  # a cached_property: the instance value wins
+    return paginator.get_page(request.GET.get("page"))
 
 
 def page_links(page, path: str, **params) -> list[dict]:

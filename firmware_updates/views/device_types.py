@@ -77,7 +77,9 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     q = request.GET.get("q", "").strip()
     sites = device_type_sites(receiver=receiver, device_type=device_type, badge=badge or None,
                               site_number=q or None)
-    page = paginate(request, sites)
+    counts = {"": stats.total, Badge.RED: stats.not_planned, Badge.YELLOW: stats.updating, Badge.GREEN: stats.current}
+    # The statistics already counted every badge: no second count of the list unless searching.
+    page = paginate(request, sites, count=None if q else counts[badge])
     devices = list(page.object_list)
     jobs = UpdateJob.objects.select_related("release").in_bulk([d.active_job_id for d in devices if d.active_job_id])
     # Download progress is written to the row every few seconds; the cache has the freshest byte.
@@ -86,7 +88,6 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     rollout = _latest_rollout(receiver, device_type)
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = _page_url(receiver, device_type)
-    counts = {"": stats.total, Badge.RED: stats.not_planned, Badge.YELLOW: stats.updating, Badge.GREEN: stats.current}
     return {
         "receiver": receiver,
         "device_type": device_type,
