@@ -31,7 +31,7 @@ test-fast: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
-## make bench: benchmarks (not part of CI); see bench/README.md
+## make bench: benchmarks (not part of CI); see docs/benchmarks.md
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
