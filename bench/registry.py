@@ -22,8 +22,8 @@ BENCHES: dict[str, str | None] = {
     "stats": "bench.stats",
     "update_all": "bench.update_all",
     # Planned (device protocol and fleet simulator work): set the module path once written.
-    "ddi_poll": None,
-    "ddi_download": None,
+    "ddi_poll": "bench.ddi_poll",
+    "ddi_download": "bench.ddi_download",
     "wire": None,
     "fleet": None,
 }

@@ -1,7 +1,8 @@
 """Serving a release archive to a panel: conditional and range requests as RFC 9110 says.
 
 GPRS links drop often, so panels fetch the archive in parts and resume from the last byte
-they received, any number of times. The file is streamed in chunks (never read whole).
+they received, any number of times. The file is streamed in chunks, or handed to the
+kernel by servers that sendfile (never read whole).
 
 Download progress counts what the device has *confirmed*, not what the server wrote: a
 request for `bytes=N-` proves the device holds the first N bytes. Bytes written to the
@@ -12,11 +13,11 @@ the panel held 15 %). Devices also report progress in their feedback (services).
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +118,40 @@ def requested_range(request, size: int, etag: str):
     return range_parse(header, size)
 
 
-def _body(fh, first: int, length: int) -> Iterator[bytes]:
-    sent, remaining = first, length
-    try:
+class RangeFile:
+    """The bytes [first, first + length) of an open archive, as a file for FileResponse.
+
+    `read()` stops at the end of the range, so any WSGI server sends exactly the range; and
+    `fileno()`, with the descriptor positioned at `first`, lets a server with
+    `wsgi.file_wrapper` and sendfile (gunicorn) hand the range to the kernel instead of
+    copying it through Python in chunks (bench `ddi_download`: a third of a download's CPU).
+    Deliberately no `tell`/`seek`: FileResponse would then compute a Content-Length of its own.
+    """
+
+    def __init__(self, fh, first: int, length: int):
+        self.fh, self.remaining = fh, length
+        self.position = first
         fh.seek(first)
-        while remaining > 0:
-            chunk = fh.read(min(CHUNK_SIZE, remaining))
-            if not chunk:
-                log.error("artifact %s is shorter than recorded; body cut at %d", getattr(fh, "name", "?"), sent)
-                return
-            yield chunk
-            sent += len(chunk)
-            remaining -= len(chunk)
-    finally:
-        fh.close()
+
+    def fileno(self) -> int:
+        return self.fh.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        wanted = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        chunk = self.fh.read(wanted)
+        if not chunk:
+            log.error("artifact %s is shorter than recorded; body cut at %d",
+                      getattr(self.fh, "name", "?"), self.position)
+            self.remaining = 0
+            return b""
+        self.remaining -= len(chunk)
+        self.position += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 def _headers(response, *, etag: str, filename: str) -> None:
@@ -175,6 +196,7 @@ def serve(
     if settings.USE_X_ACCEL_REDIRECT:
         # nginx sends the bytes and evaluates Range itself.
         response = HttpResponse(status=200, content_type="application/octet-stream")
+        response["Content-Length"] = "0"  # nginx sends the body; none from us
         response["X-Accel-Redirect"] = accel_path
         _headers(response, etag=etag, filename=filename)
         if request.method == "GET":
@@ -185,11 +207,12 @@ def serve(
     else:
         fh = open_file()
         started(first)
-        response = StreamingHttpResponse(
-            _body(fh, first, length),
+        response = FileResponse(
+            RangeFile(fh, first, length),
             status=206 if wanted else 200,
             content_type="application/octet-stream",
         )
+        response.block_size = CHUNK_SIZE
     _headers(response, etag=etag, filename=filename)
     response["Content-Length"] = str(length)
     if wanted:

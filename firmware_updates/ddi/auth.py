@@ -13,11 +13,14 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from django.db.models import Model
+
 from receivers.models import Receiver
 from securitycenter.tokens import token_digest
 from sites.models import Device
 from sites.services import device_register_via_gateway
 
+from .lookup import device_by_token_digest
 from .responses import DdiError, bad_request, not_found, unauthorized
 
 MAX_TOKEN_LENGTH = 512
@@ -26,11 +29,21 @@ CONTROLLER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}$")
 TARGET, GATEWAY = "targettoken", "gatewaytoken"
 
 
+_NOT_READ = object()
+
+
 @dataclass(frozen=True)
 class Caller:
     device: Device
     receiver: Receiver
     via_gateway: bool
+    # The device's newest job (UpdateJob or None), read with the device for a TargetToken;
+    # see `latest_job()`.
+    job: Model | None | object = _NOT_READ
+
+    def latest_job(self, read):
+        """The newest job if authentication already read it, else `read(device)`."""
+        return read(self.device) if self.job is _NOT_READ else self.job
 
 
 def _credentials(request) -> tuple[str, str]:
@@ -58,21 +71,23 @@ def _refuse(tenant: str) -> DdiError:
 def authenticate(request, *, tenant: str, controller_id: str, register: bool = False) -> Caller:
     """The device the request may act for, or DdiError (401/404, 400 for a bad new serial).
 
-    One query on the happy path: the device joined with its receiver.
+    One query on the happy path with a TargetToken: the device joined with its receiver and
+    its newest job (`lookup`); with a GatewayToken, the device joined with its receiver.
     """
     scheme, token = _credentials(request)
     if not scheme:
         raise _refuse(tenant)
     digest = token_digest(token)
     if scheme == TARGET:
-        device = Device.objects.select_related("receiver").filter(token_hash=digest).first()
+        found = device_by_token_digest(digest)
+        device, job = found if found is not None else (None, None)
         if (
             device is not None
             and hmac.compare_digest(device.token_hash, digest)
             and device.serial == controller_id
             and device.receiver.code == tenant
         ):
-            return Caller(device=device, receiver=device.receiver, via_gateway=False)
+            return Caller(device=device, receiver=device.receiver, via_gateway=False, job=job)
         raise _refuse(tenant)
 
     device = (

@@ -19,6 +19,7 @@ from ..models import ACTIVE_STATES, JobState, UpdateJob
 from . import payloads
 from .artifacts import serve
 from .auth import authenticate
+from .lookup import JOB_FIELDS, release_by_pk
 from .responses import DdiError, empty_ok, error_response, json_response, not_found
 
 log = logging.getLogger(__name__)
@@ -59,24 +60,11 @@ def ddi_endpoint(*methods: str, register: bool = False):
     return decorate
 
 
-def _latest_job(device, *, with_release: bool = False) -> UpdateJob | None:
+def _latest_job(device) -> UpdateJob | None:
     """The device's newest job: its active one if it has one (at most one is active, and a new
-    job is only queued once the previous one has finished)."""
-    jobs = UpdateJob.objects.filter(device=device)
-    if with_release:
-        jobs = jobs.select_related("release__device_type")
-    else:
-        # The poll needs only these; skipping the JSON columns keeps it cheap.
-        jobs = jobs.only(
-            "pk",
-            "device_id",
-            "release_id",
-            "state",
-            "state_before_cancel",
-            "confirmed_at",
-            "finished_at",
-        )
-    return jobs.order_by("-pk").first()
+    job is only queued once the previous one has finished). Authentication reads it with the
+    device for a TargetToken; this is the GatewayToken's way, reading the same fields."""
+    return UpdateJob.objects.filter(device=device).only(*JOB_FIELDS).order_by("-pk").first()
 
 
 def _device_job(device, action_id: int) -> UpdateJob:
@@ -102,7 +90,7 @@ def _gone(job: UpdateJob) -> DdiError:
 
 @ddi_endpoint("GET", register=True)
 def poll(request, caller):
-    job = _latest_job(caller.device)
+    job = caller.latest_job(_latest_job)
     return json_response(payloads.controller_base(request, caller=caller, job=job))
 
 
@@ -173,9 +161,11 @@ def cancel_feedback(request, caller, action_id: int):
 def _downloadable_release(caller, module_id: int):
     """The release of the device's own active job, if `module_id` is it; else 404.
 
-    A cancelling or finished job's archive is no longer served (DESIGN.md 5).
+    A cancelling or finished job's archive is no longer served (DESIGN.md 5). The job is the
+    one authentication read with the device (TargetToken), so a download costs one query more:
+    the release (`lookup`).
     """
-    job = _latest_job(caller.device, with_release=True)
+    job = caller.latest_job(_latest_job)
     if (
         job is None
         or job.state not in ACTIVE_STATES
@@ -183,7 +173,10 @@ def _downloadable_release(caller, module_id: int):
         or job.release_id != module_id
     ):
         raise not_found("No such artifact for this controller.")
-    return job, job.release
+    release = release_by_pk(job.release_id)
+    if release is None:  # pragma: no cover - a job's release is protected from deletion
+        raise not_found("No such artifact for this controller.")
+    return job, release
 
 
 @ddi_endpoint("GET")

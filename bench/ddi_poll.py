@@ -1,0 +1,133 @@
+"""Bench `ddi_poll` (issue "Devices update themselves"): idle polls of 10,000 devices.
+
+wrk (bench/wrk/devices.lua) polls `GET /{tenant}/controller/v1/{serial}` as a device drawn at
+random for every request, each with its own TargetToken, against:
+
+- ours: `securitycenter.wsgi` under gunicorn, as production runs it, on this database.
+  "every poll writes": DEVICE_LAST_SEEN_RESOLUTION=0, so each poll records last_seen, as in
+  production where a device polls every 5 minutes, far past the 30 s resolution;
+  "repeat within 30 s": the default resolution, every device seen moments ago (read-only);
+- bare view: one indexed lookup in Django without apps or middleware (bench/bare_view.py),
+  on the same database and gunicorn settings: the framework's floor;
+- gooseBit (bench/goosebit.py): uvicorn, its own SQLite, 10,000 devices it registered.
+
+Every server gets the same warm-up, duration and connections. Goals: polls/s >= 5x gooseBit's
+and >= 0.6x the bare view's, p99 below gooseBit's.
+"""
+
+import os
+from datetime import timedelta
+
+from .report import find, fmt, table
+
+TITLE = "DDI idle poll, 10,000 devices: ours vs gooseBit vs a bare Django view (wrk)"
+DEFAULT_SIZES = (10_000,)
+DATABASES = ("sqlite", "postgres")
+SECONDS = float(os.environ.get("BENCH_WRK_SECONDS", 15))
+WARMUP = 3.0
+CONNECTIONS = int(os.environ.get("BENCH_WRK_CONNECTIONS", 32))
+# 2 cores, wrk on the same machine: 2 processes x 4 threads keeps both cores busy while a
+# thread waits on the database; more processes only add context switches (bench/README).
+WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", 2))
+THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", 4))
+GOAL_VS_GOOSEBIT, GOAL_VS_BARE = 5.0, 0.6
+
+
+def server_env(**extra) -> dict:
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def measure(ctx, server, targets, *, case: str, size: int, before=None, database: str | None = None) -> dict:
+    from .load import measure
+
+    return measure(ctx, [server], server.url, targets, case=case, size=size, seconds=SECONDS, warmup=WARMUP,
+                   connections=CONNECTIONS, before=before, database=database)
+
+
+def run(ctx) -> dict:
+    from django.db import connection
+
+    from . import ddi_fleet, goosebit
+    from .load import targets_write
+    from .servers import gunicorn, missing_tool, running
+
+    if why := missing_tool("wrk", "wrk"):
+        ctx.note(why)
+        return {"rows": []}
+    workdir = ctx.out_dir / "work" / f"ddi_poll-{ctx.db}"
+    rows = []
+    ctx.note(f"wrk: {CONNECTIONS} connections, 2 threads, {WARMUP:g} s warm-up, {SECONDS:g} s measured; "
+             f"gunicorn: {WORKERS} gthread workers x {THREADS} threads")
+    for size in ctx.sizes:
+        receiver = ddi_fleet.fleet_ensure(ctx, code=f"poll-{size}", size=size, version=ddi_fleet.NEW)
+        serials = ddi_fleet.serials(receiver)
+        targets = targets_write(workdir / f"targets-{size}.tsv", [
+            (f"/{receiver.code}/controller/v1/{s}", f"TargetToken {ddi_fleet.device_token(s)}") for s in serials])
+        database = connection.settings_dict["NAME"] if connection.vendor == "postgresql" else None
+        connection.close()  # the servers use the database now; keep no transaction of ours open
+
+        def seen(ago, receiver=receiver):
+            return lambda: ddi_fleet.fleet_reset(receiver, version=ddi_fleet.NEW, seen_ago=ago)
+
+        seen(timedelta(minutes=5))()
+        ours = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS,
+                        threads=THREADS, env=server_env(DEVICE_LAST_SEEN_RESOLUTION=0), probe="/api/v1/")
+        rows.append(measure(ctx, ours, targets, case="ours, every poll writes", size=size,
+                            before=seen(timedelta(minutes=5)), database=database))
+        ours = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS,
+                        threads=THREADS, env=server_env(), probe="/api/v1/")
+        rows.append(measure(ctx, ours, targets, case="ours, repeat within 30 s", size=size,
+                            before=seen(timedelta(seconds=0)), database=database))
+        bare = gunicorn("bare", app="django.core.wsgi:get_wsgi_application()", workdir=workdir,
+                        workers=WORKERS, threads=THREADS, env=server_env(DJANGO_SETTINGS_MODULE="bench.bare_view"))
+        rows.append(measure(ctx, bare, targets, case="bare Django view", size=size, database=database))
+
+        goosebit.ensure_installed(ctx.log)
+        goosebit.ensure_schema(ctx.log)
+        prefix = f"gb-poll-{size}-"
+        gb_serials = [f"{prefix}{i:06d}" for i in range(size)]
+        if goosebit.registered(prefix) < size:
+            ctx.log(f"gooseBit: registering {size:,} devices (first poll + configData each)")
+            with running(goosebit.server(workdir)) as server:
+                goosebit.register(server.url, gb_serials, sw_version=ddi_fleet.NEW)
+        gb_targets = targets_write(workdir / f"goosebit-targets-{size}.tsv", [
+            (goosebit.poll_path(s), f"TargetToken {ddi_fleet.device_token(s)}") for s in gb_serials])
+        rows.append(measure(ctx, goosebit.server(workdir), gb_targets, case="gooseBit", size=size))
+    return {"rows": rows}
+
+
+def report(results: dict) -> str:
+    out = []
+    for db in [db for db in ("sqlite", "postgres") if db in results]:
+        rows = results[db]["rows"]
+        sizes = sorted({r["size"] for r in rows})
+        for size in sizes:
+            gb = find(rows, case="gooseBit", size=size) or {}
+            bare = find(rows, case="bare Django view", size=size) or {}
+            lines = []
+            for r in (r for r in rows if r["size"] == size):
+                lines.append([r["case"], r["per_s"], r["p50_ms"], r["p99_ms"], r["bad_status"] + r["socket_errors"],
+                              r["server_cpu_ms_per_request"], r.get("db_cpu_ms_per_request"),
+                              _x(r["per_s"], gb.get("per_s")), _x(r["per_s"], bare.get("per_s"))])
+            out.append(f"\n{db}, {size:,} devices (gooseBit always on its own SQLite)")
+            out.append(table(["server", "polls/s", "p50 ms", "p99 ms", "errors", "CPU ms/poll",
+                              "PostgreSQL CPU ms/poll", "x gooseBit", "x bare view"], lines))
+            ours = find(rows, case="ours, every poll writes", size=size)
+            if ours and gb and bare:
+                out.append(_goals(ours, gb, bare))
+    return "\n".join(out)
+
+
+def _x(value, base):
+    return f"{value / base:.2f}x" if value and base else None
+
+
+def _goals(ours: dict, gb: dict, bare: dict) -> str:
+    vs_gb, vs_bare = ours["per_s"] / gb["per_s"], ours["per_s"] / bare["per_s"]
+    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    return (f"goal: >= {GOAL_VS_GOOSEBIT:g}x gooseBit's polls/s: {vs_gb:.2f}x -> {verdict(vs_gb >= GOAL_VS_GOOSEBIT)}; "
+            f">= {GOAL_VS_BARE:g}x the bare view: {vs_bare:.2f}x -> {verdict(vs_bare >= GOAL_VS_BARE)}; "
+            f"p99 below gooseBit's: {fmt(ours['p99_ms'])} vs {fmt(gb['p99_ms'])} ms -> "
+            f"{verdict(ours['p99_ms'] < gb['p99_ms'])}")

@@ -1,0 +1,121 @@
+"""The device protocol's hot reads, each one statement composed once per process.
+
+Every panel polls every few minutes and fetches its archive in many ranges, so these are the
+most frequent reads of the product (benches `ddi_poll`, `ddi_download`). Through the ORM, a
+poll took two queries and building their SQL cost more CPU than running them (~70 % of a
+poll's time went to query compilation; a download spent half its time compiling the release
+query). Here each statement is composed once per process from the models' own metadata
+(tables, columns, field converters), so a column a colleague adds is read too, and rows
+become model instances through `Model.from_db` with the fields' converters, exactly as the
+ORM builds them.
+
+- `device_by_token_digest`: the device behind a TargetToken, its receiver and its newest job;
+- `release_by_pk`: a release (what an artifact download serves).
+"""
+
+import weakref
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from receivers.models import Receiver
+from sites.models import Device
+
+from ..models import Release, UpdateJob
+
+# What a poll (views.poll, payloads.controller_base) and an artifact download (views.artifact,
+# services.job_download_progress) read of the newest job; the rest of the row is deferred, as
+# `.only()` would.
+JOB_FIELDS = ("id", "device_id", "release_id", "state", "state_before_cancel", "confirmed_at",
+              "finished_at", "bytes_downloaded", "bytes_total")
+
+
+def _fields(model, attnames=None) -> list:
+    # In the model's field order: `Model.from_db` pairs a subset of values with fields so.
+    return [f for f in model._meta.concrete_fields if attnames is None or f.attname in attnames]
+
+
+def _device_sql(q, parts) -> str:
+    device, receiver, job = (q(model._meta.db_table) for model, _, _ in parts)
+    column = lambda model, name: q(model._meta.get_field(name).column)  # noqa: E731
+    # The newest job by id: at most one job is active, and a new one is only queued once
+    # the previous one has finished, so the newest is the active one if there is one.
+    return (
+        f"FROM {device} d INNER JOIN {receiver} r ON r.{q('id')} = d.{column(Device, 'receiver')} "
+        f"LEFT OUTER JOIN {job} j ON j.{q('id')} = (SELECT MAX(x.{q('id')}) FROM {job} x "
+        f"WHERE x.{column(UpdateJob, 'device')} = d.{q('id')}) "
+        f"WHERE d.{column(Device, 'token_hash')} = %s"
+    )
+
+
+def _release_sql(q, parts) -> str:
+    return f"FROM {q(Release._meta.db_table)} rel WHERE rel.{q('id')} = %s"
+
+
+STATEMENTS = {
+    "device": (lambda: [(Device, "d", _fields(Device)), (Receiver, "r", _fields(Receiver)),
+                        (UpdateJob, "j", _fields(UpdateJob, JOB_FIELDS))], _device_sql),
+    "release": (lambda: [(Release, "rel", _fields(Release))], _release_sql),
+}
+
+
+class _Statement:
+    """One statement's SQL and per-column converters, for one database connection."""
+
+    def __init__(self, conn, name: str):
+        q = conn.ops.quote_name
+        parts_of, tail = STATEMENTS[name]
+        parts = parts_of()
+        columns = [f"{alias}.{q(f.column)}" for _model, alias, fields in parts for f in fields]
+        self.sql = f"SELECT {', '.join(columns)} {tail(q, parts)}"
+        compiler = Device.objects.none().query.get_compiler(connection=conn)
+        self.converters = compiler.get_converters(
+            [f.get_col(model._meta.db_table) for model, _, fields in parts for f in fields]
+        )
+        self.apply = compiler.apply_converters
+        self.slices, start = [], 0
+        for model, _alias, fields in parts:
+            self.slices.append((model, [f.attname for f in fields], start, start + len(fields)))
+            start += len(fields)
+
+    def row(self, conn, params) -> list | None:
+        with conn.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        return None if row is None else next(self.apply([row], self.converters))
+
+    def instance(self, conn, row, index: int):
+        model, names, start, end = self.slices[index]
+        return model.from_db(conn.alias, names, row[start:end])
+
+
+# Per connection (each thread has its own, and converters are bound to it), per statement.
+_statements: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _statement(conn, name: str) -> _Statement:
+    mine = _statements.setdefault(conn, {})
+    if name not in mine:
+        mine[name] = _Statement(conn, name)
+    return mine[name]
+
+
+def device_by_token_digest(digest: str) -> tuple[Device, UpdateJob | None] | None:
+    """(device with its receiver, its newest job or None) for a TargetToken digest, or None."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    statement = _statement(conn, "device")
+    row = statement.row(conn, [digest])
+    if row is None:
+        return None
+    device = statement.instance(conn, row, 0)
+    device.receiver = statement.instance(conn, row, 1)
+    job = statement.instance(conn, row, 2) if row[statement.slices[2][2]] is not None else None
+    if job is not None:
+        job.device = device
+    return device, job
+
+
+def release_by_pk(pk: int) -> Release | None:
+    conn = connections[DEFAULT_DB_ALIAS]
+    statement = _statement(conn, "release")
+    row = statement.row(conn, [pk])
+    return None if row is None else statement.instance(conn, row, 0)
