@@ -24,8 +24,8 @@ BENCHES: dict[str, str | None] = {
     # Planned (device protocol and fleet simulator work): set the module path once written.
     "ddi_poll": "bench.ddi_poll",
     "ddi_download": "bench.ddi_download",
-    "wire": None,
-    "fleet": None,
+    "wire": "bench.wire",
+    "fleet": "bench.fleet_update",
 }
 
 
