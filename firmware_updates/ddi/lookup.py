@@ -34,20 +34,23 @@ def _fields(model, attnames=None) -> list:
     return [f for f in model._meta.concrete_fields if attnames is None or f.attname in attnames]
 
 
-def _device_sql(q, parts) -> str:
+def _device_sql(conn, q, parts) -> str:
     device, receiver, job = (q(model._meta.db_table) for model, _, _ in parts)
     column = lambda model, name: q(model._meta.get_field(name).column)  # noqa: E731
+    joined = (f"FROM {device} d INNER JOIN {receiver} r "
+              f"ON r.{q('id')} = d.{column(Device, 'receiver')} ")
+    where = f"WHERE d.{column(Device, 'token_hash')} = %s"
     # The newest job by id: at most one job is active, and a new one is only queued once
     # the previous one has finished, so the newest is the active one if there is one.
-    return (
-        f"FROM {device} d INNER JOIN {receiver} r ON r.{q('id')} = d.{column(Device, 'receiver')} "
-        f"LEFT OUTER JOIN {job} j ON j.{q('id')} = (SELECT MAX(x.{q('id')}) FROM {job} x "
-        f"WHERE x.{column(UpdateJob, 'device')} = d.{q('id')}) "
-        f"WHERE d.{column(Device, 'token_hash')} = %s"
-    )
+    if conn.vendor == "postgresql":
+        # LATERAL halves PostgreSQL's planning time, which is most of this query's cost.
+        return (joined + f"LEFT JOIN LATERAL (SELECT * FROM {job} x WHERE x.{column(UpdateJob, 'device')} = "
+                f"d.{q('id')} ORDER BY x.{q('id')} DESC LIMIT 1) j ON TRUE " + where)
+    return (joined + f"LEFT OUTER JOIN {job} j ON j.{q('id')} = (SELECT MAX(x.{q('id')}) FROM {job} x "
+            f"WHERE x.{column(UpdateJob, 'device')} = d.{q('id')}) " + where)
 
 
-def _release_sql(q, parts) -> str:
+def _release_sql(conn, q, parts) -> str:
     return f"FROM {q(Release._meta.db_table)} rel WHERE rel.{q('id')} = %s"
 
 
@@ -66,7 +69,7 @@ class _Statement:
         parts_of, tail = STATEMENTS[name]
         parts = parts_of()
         columns = [f"{alias}.{q(f.column)}" for _model, alias, fields in parts for f in fields]
-        self.sql = f"SELECT {', '.join(columns)} {tail(q, parts)}"
+        self.sql = f"SELECT {', '.join(columns)} {tail(conn, q, parts)}"
         compiler = Device.objects.none().query.get_compiler(connection=conn)
         self.converters = compiler.get_converters(
             [f.get_col(model._meta.db_table) for model, _, fields in parts for f in fields]
