@@ -9,7 +9,12 @@ import secrets
 
 
 def token_generate() -> str:
-    return secrets.token_urlsafe(32)
+    # Never a leading "-": devices take the token on a command line (swupdate's suricatta
+    # `-k TOKEN`), where it would be read as options. SWUpdate 2022.12 then silently stops
+    # polling if the token holds a "d" (its --disable). Costs under 0.1 bit of entropy.
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
 
 
 def token_digest(token: str) -> str:

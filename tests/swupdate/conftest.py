@@ -5,6 +5,7 @@ import os
 import random
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,8 @@ from sites.models import Device, DeviceType
 from sites.services import site_create
 from tests.worker.conftest import database_url
 
-from .device import Panel
+from .device import Panel, Run
+from .link import Link
 from .server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +73,14 @@ def server(transactional_db, settings, tmp_path):
     server.stop()
 
 
+# A healthy suricatta puts a byte on its link at least every second (it polls that often,
+# also while downloading). Silence this long means swupdate 2022.12 hung itself, which it
+# does now and then on a busy machine (its threads and helper processes race): the test
+# reboots the panel, as a device's watchdog would, and says so with a warning.
+STALL_SECONDS = 8
+MAX_REBOOTS = 2
+
+
 @dataclass
 class World:
     receiver: object
@@ -78,6 +88,8 @@ class World:
     device: Device
     panel: Panel
     server: Server
+    link: Link | None = None
+    reboots: int = 0
 
     def queue(self) -> UpdateJob:
         return services.update_job_create(receiver=self.receiver, site_number=SITE, actor=None)
@@ -92,11 +104,49 @@ class World:
         return [(e.kind, e.from_state, e.to_state, e.actor_label, e.details)
                 for e in job.events.order_by("pk")]  # fmt: skip
 
-    def explain(self, link=None) -> str:
+    def open_link(self, **kwargs) -> Link:
+        """The panel's network link to the server (see Link for cuts and rate)."""
+        self.link = Link(self.server.port, **kwargs)
+        return self.link
+
+    def power_on(self, **options) -> Run:
+        """Start the panel (swupdate) behind its link."""
+        link = self.link or self.open_link()
+        run = self.panel.power_on(link.url, **options)
+        run.first_exchange = len(link.exchanges)
+        return run
+
+    @property
+    def run(self) -> Run:
+        return self.panel.runs[-1]
+
+    def exchanges(self, run: Run | None = None) -> list:
+        """What crossed the link during `run` (the latest by default)."""
+        return self.link.exchanges[(run or self.run).first_exchange :]
+
+    def wait_for(self, predicate, *, timeout: float, what: str):
+        """Wait for `predicate()` while the panel runs, rebooting it if swupdate hangs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            if self.link.idle_for() > STALL_SECONDS and self.reboots < MAX_REBOOTS:
+                self.reboots += 1
+                state = "running" if self.run.running else f"exited {self.run.process.returncode}"
+                warnings.warn(f"swupdate ({state}) sent nothing for {STALL_SECONDS} s while we waited "
+                              f"for {what}; rebooted the panel. Its log:\n{self.run.tail(15)}", stacklevel=2)  # fmt: skip
+                self.panel.reboot()
+                self.run.first_exchange = len(self.link.exchanges)
+                deadline += STALL_SECONDS
+            time.sleep(0.1)
+        raise AssertionError(f"Timed out after {timeout} s waiting for {what}\n{self.explain()}")
+
+    def explain(self) -> str:
         """What the link carried, what swupdate logged last and the server's log: for
         assertion messages."""
         run = self.panel.runs[-1] if self.panel.runs else None
-        return "\n".join([f"--- the link:\n{link.summary()}" if link else "",
+        return "\n".join([f"--- the link:\n{self.link.summary()}" if self.link else "",
                           f"--- swupdate:\n{run.tail()}" if run else "",
                           f"--- gunicorn:\n{self.server.log()[-3000:]}"])  # fmt: skip
 
@@ -126,17 +176,10 @@ def world(server, settings, vendor, tmp_path, swupdate_bin):
     workdir.mkdir()
     panel = Panel(swupdate_bin, workdir, cert_pem=cert_pem, tenant=TENANT, serial=SERIAL,
                   token=token, board="nord-gsm")  # fmt: skip
-    yield World(receiver, Release.objects.get(pk=release.pk), Device.objects.get(serial=SERIAL),
-                panel, server)  # fmt: skip
+    world = World(receiver, Release.objects.get(pk=release.pk), Device.objects.get(serial=SERIAL),
+                  panel, server)  # fmt: skip
+    yield world
     # Before the database is emptied: a panel still polling would find no tables.
     panel.power_off_all()
-
-
-def wait_for(predicate, *, timeout: float, what: str, details=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"Timed out after {timeout} s waiting for {what}\n{details()}")
+    if world.link:
+        world.link.close()

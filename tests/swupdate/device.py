@@ -7,11 +7,11 @@ from the `identify` section of its configuration file.
 """
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 # The line suricatta logs once the installer accepted the archive; a real panel would now
@@ -27,38 +27,36 @@ LINE_BUFFERED = ["stdbuf", "-oL", "-eL"] if shutil.which("stdbuf") else []
 
 
 class Run:
-    def __init__(self, process: subprocess.Popen, log_path: Path, scratch: str):
+    """One power-on: the process group, its log (first line: the command) and its options."""
+
+    def __init__(self, process: subprocess.Popen, log_path: Path, scratch: str, url: str,
+                 options: dict):  # fmt: skip
         self.process, self.log_path, self.scratch = process, log_path, scratch
+        self.url, self.options = url, options
+        self.first_exchange = 0  # where its traffic starts in its link's record
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def tail(self, lines: int = 60) -> str:
-        """The last lines of its log, without the start-up inventory of handlers."""
-        kept = [line for line in self.log().splitlines() if "print_registered" not in line
+        """The command and the last lines of its log, without the inventory of handlers."""
+        command, *rest = self.log().splitlines() or [""]
+        kept = [line for line in rest if "print_registered" not in line
                 and "lua_report_exception" not in line]  # fmt: skip
-        return "\n".join(kept[-lines:])
-
-    def wait_for(self, text: str, *, timeout: float, link=None) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(
-            f"swupdate did not log {text!r} within {timeout} s"
-            + (f"\n--- the link:\n{link.summary()}" if link else "")
-            + f"\n--- swupdate:\n{self.tail()}"
-        )
+        return "\n".join([command, *kept[-lines:]])
 
     def power_off(self) -> None:
         """SIGKILL the whole process group (suricatta and its helpers are children): a panel
         that reboots does not shut swupdate down politely, and 2022.12 ignores SIGTERM
         while it waits on the server in some states."""
-        if self.process.poll() is None:
+        try:  # the whole group, even if the main process is gone and left its helpers behind
             os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.process.wait(timeout=10)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -77,6 +75,8 @@ class Panel:
     def power_on(self, url: str, *, sw_version: str, hw_revision: str = "2.1",
                  confirm: int | None = None, retries: int = 10) -> Run:  # fmt: skip
         """Start swupdate's suricatta against `url` (the server, or a Link in front of it)."""
+        options = {"sw_version": sw_version, "hw_revision": hw_revision, "confirm": confirm,
+                   "retries": retries}  # fmt: skip
         number = len(self.runs) + 1
         config = self.workdir / f"swupdate-{number}.cfg"
         # libconfig; swupdate insists on a globals section. Suricatta sends `identify` as
@@ -93,19 +93,25 @@ class Panel:
                      f"-p 1 -r {retries} -w 1")  # fmt: skip
         if confirm is not None:
             suricatta += f" -c {confirm}"
+        command = [*LINE_BUFFERED, self.binary, "-f", str(config), "-v", "-n", "-m",
+                   "-H", f"{self.board}:{hw_revision}", "-k", str(self.cert_path), "-u", suricatta]  # fmt: skip
         # Its unix sockets live in TMPDIR, whose path must stay short (107 bytes at most).
         scratch = tempfile.mkdtemp(prefix="swu")
         log_path = self.workdir / f"swupdate-{number}.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [*LINE_BUFFERED, self.binary, "-f", str(config), "-v", "-n", "-m", "-H", f"{self.board}:{hw_revision}",
-                 "-k", str(self.cert_path), "-u", suricatta],
-                cwd=self.workdir, env={**os.environ, "TMPDIR": scratch}, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        run = Run(process, log_path, scratch)
+            log.write(f"$ {shlex.join(command)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(command, cwd=self.workdir, env={**os.environ, "TMPDIR": scratch},
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        run = Run(process, log_path, scratch, url, options)
         self.runs.append(run)
         return run
+
+    def reboot(self) -> Run:
+        """Power the last run off and on again, with the same settings."""
+        last = self.runs[-1]
+        last.power_off()
+        return self.power_on(last.url, **last.options)
 
     def power_off_all(self) -> None:
         for run in self.runs:

@@ -1,10 +1,11 @@
 """A TCP proxy on 127.0.0.1 that plays the panel's network link between swupdate and the server.
 
 It understands just enough HTTP/1.1 to find where an artifact's body starts and ends, so it
-can record every exchange, cut the connection after a number of artifact body bytes (a GPRS
-link dropping) or trickle them (a slow link). Requests pass through unchanged.
+can record every exchange, cut the connection at set offsets of the artifact (a GPRS link
+dropping) or trickle its bytes (a slow link). Requests pass through unchanged.
 """
 
+import re
 import socket
 import threading
 import time
@@ -39,8 +40,9 @@ class Cut(Exception):
 
 
 class Link:
-    """`cut_every`: drop the connection whenever the artifact bytes that crossed the link
-    reach another multiple of it. `rate`: artifact bytes per second (None: as fast as it goes)."""
+    """`cut_every`: drop the connection whenever the artifact body reaches another multiple
+    of that offset in the file (so a resumed download is cut again further on, and a new one
+    at the same places). `rate`: artifact bytes per second (None: as fast as it goes)."""
 
     def __init__(
         self, upstream_port: int, *, cut_every: int | None = None, rate: float | None = None
@@ -48,8 +50,9 @@ class Link:
         self.upstream = ("127.0.0.1", upstream_port)
         self.cut_every, self.rate = cut_every, rate
         self.exchanges: list[Exchange] = []
-        self.artifact_bytes = 0  # over all connections
         self._lock = threading.Lock()
+        self._last_activity = time.monotonic()
+        self._held = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._sockets: set[socket.socket] = set()
@@ -73,8 +76,12 @@ class Link:
         self._hold = None
         self._released.set()
 
-    def artifact_gets(self) -> list[Exchange]:
-        return [e for e in self.exchanges if e.is_artifact and e.method == "GET"]
+    def idle_for(self) -> float:
+        """Seconds since a byte last crossed the link (0 while a request is held back)."""
+        return 0.0 if self._held else time.monotonic() - self._last_activity
+
+    def artifact_gets(self, since: int = 0) -> list[Exchange]:
+        return [e for e in self.exchanges[since:] if e.is_artifact and e.method == "GET"]
 
     def summary(self) -> str:
         """The exchanges, one line each: for assertion messages."""
@@ -110,9 +117,9 @@ class Link:
         upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
         with self._lock:
             self._sockets.update((client, upstream))
+        from_client, from_server = client.makefile("rb"), upstream.makefile("rb")
         try:
             upstream.connect(self.upstream)
-            from_client, from_server = client.makefile("rb"), upstream.makefile("rb")
             while self._relay_one(client, upstream, from_client, from_server, number):
                 pass
         except (OSError, Cut, ValueError):
@@ -120,6 +127,9 @@ class Link:
         finally:
             with self._lock:
                 self._sockets.difference_update((client, upstream))
+            # A socket's file keeps it open: close both, or the descriptor outlives us.
+            for stream in (from_client, from_server):
+                stream.close()
             _close(client)
             _close(upstream)
 
@@ -134,9 +144,12 @@ class Link:
         exchange = Exchange(method, path, headers, body, connection=number)
         with self._lock:
             self.exchanges.append(exchange)
+        self._last_activity = time.monotonic()
         hold = self._hold
         if hold is not None and hold(exchange):
+            self._held += 1
             self._released.wait(timeout=120)
+            self._held -= 1
         try:
             upstream.sendall(head + body)
             return self._relay_response(exchange, client, from_server)
@@ -148,6 +161,7 @@ class Link:
             response_head = _read_head(from_server)
             if response_head is None:
                 return False
+            self._last_activity = time.monotonic()
             status_line, response_headers = _parse_head(response_head)
             exchange.status = int(status_line.split(" ", 2)[1])
             exchange.response_headers = response_headers
@@ -158,35 +172,33 @@ class Link:
         if exchange.method == "HEAD" or exchange.status in (204, 304):
             return keep_alive
         if exchange.is_artifact and "content-length" in response_headers:
-            self._relay_artifact(
-                exchange, client, from_server, int(response_headers["content-length"])
-            )
+            # Where this body starts in the file: 0, or the first byte of a 206's range.
+            first = re.match(r"bytes (\d+)-", response_headers.get("content-range", ""))
+            self._relay_artifact(exchange, client, from_server,
+                                 int(response_headers["content-length"]), int(first[1]) if first else 0)  # fmt: skip
         else:
             exchange.response_body = _read_body(from_server, response_headers, request=False)
             client.sendall(exchange.response_body)
             exchange.body_bytes = len(exchange.response_body)
         return keep_alive
 
-    def _relay_artifact(self, exchange, client, from_server, length: int) -> None:
+    def _relay_artifact(self, exchange, client, from_server, length: int, offset: int) -> None:
         remaining = length
         while remaining:
             size = min(PIECE, remaining)
             if self.cut_every:
-                with self._lock:
-                    to_cut = self.cut_every - self.artifact_bytes % self.cut_every
-                size = min(size, to_cut)
+                size = min(size, self.cut_every - offset % self.cut_every)
             piece = from_server.read(size)
             if not piece:
                 raise Cut("server closed")
             client.sendall(piece)
+            self._last_activity = time.monotonic()
             remaining -= len(piece)
+            offset += len(piece)
             exchange.body_bytes += len(piece)
-            with self._lock:
-                self.artifact_bytes += len(piece)
-                cut_now = bool(self.cut_every) and self.artifact_bytes % self.cut_every == 0
-            if cut_now and remaining:
+            if self.cut_every and offset % self.cut_every == 0 and remaining:
                 exchange.cut = True
-                raise Cut(f"cut after {exchange.body_bytes} bytes")
+                raise Cut(f"cut at byte {offset}")
             if self.rate:
                 time.sleep(len(piece) / self.rate)
 
