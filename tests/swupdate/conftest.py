@@ -156,7 +156,7 @@ class World:
 
 
 @pytest.fixture
-def world(server, settings, vendor, tmp_path, swupdate_bin):
+def world(swupdate_bin, server, settings, vendor, tmp_path):
     key_pem, cert_pem, cert_path = vendor
     settings.FIRMWARE_TRUSTED_CERTS = str(cert_path)  # release intake insists on our signature
     receiver, _gateway_token = receiver_create(code=TENANT, name="North receiver",
