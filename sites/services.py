@@ -134,10 +134,6 @@ def partitions_parse(value: str) -> list[dict]:
     return [{"number": n, "armed": armed} for n, armed in sorted(result.items())]
 
 
-def partitions_format(partitions: list[dict]) -> str:
-    return ",".join(f"{p['number']}:{'armed' if p['armed'] else 'disarmed'}" for p in partitions)
-
-
 def attributes_parse(data: dict) -> dict:
     """Read the DDI configData attributes we use (DESIGN.md 4); others are kept as they are.
 
