@@ -27,7 +27,7 @@ SECONDS = float(os.environ.get("BENCH_WRK_SECONDS", 15))
 WARMUP = 3.0
 CONNECTIONS = int(os.environ.get("BENCH_WRK_CONNECTIONS", 32))
 # 2 cores, wrk on the same machine: 2 processes x 4 threads keeps both cores busy while a
-# thread waits on the database; more processes only add context switches (bench/README).
+# thread waits on the database; more processes only add context switches (docs/benchmarks.md).
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", 2))
 THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", 4))
 GOAL_VS_GOOSEBIT, GOAL_VS_BARE = 5.0, 0.6

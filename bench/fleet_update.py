@@ -35,7 +35,10 @@ TIME_SCALE = 0.05
 ACTIVE_POLL_SLEEP = "00:01:00"
 TIMEOUT = float(os.environ.get("BENCH_FLEET_TIMEOUT", 300))
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", 2))
-THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", 4))
+# Unlike wrk's 32 busy connections, 1,000 panels keep many requests open that wait on the
+# database (about fifteen commits per update): on PostgreSQL 4 threads per worker measured
+# 513-531 updates/min, 16 threads 562-787 (load-dependent); on SQLite the same within the noise.
+THREADS = int(os.environ.get("BENCH_FLEET_GUNICORN_THREADS", 16))
 
 
 def fleet_file(path, receiver, serials) -> None:
@@ -82,7 +85,8 @@ def run(ctx) -> dict:
     release = ddi_fleet.release_ensure(ctx, workdir)
     ctx.note(f"archive {release.size:,} bytes; time scale {TIME_SCALE}; DDI_ACTIVE_POLL_SLEEP {ACTIVE_POLL_SLEEP}; "
              f"gunicorn {WORKERS} gthread workers x {THREADS} threads")
-    production = ctx.db == "postgres"
+    # BENCH_FLEET_NGINX=0/1 overrides the mode's default (nginx in front on PostgreSQL).
+    production = os.environ.get("BENCH_FLEET_NGINX", "1" if ctx.db == "postgres" else "0") == "1"
     if production and (why := missing_tool("nginx", "nginx-light")):
         ctx.note(f"{why}; Django sends the files instead")
         production = False

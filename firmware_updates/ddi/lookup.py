@@ -2,9 +2,9 @@
 
 Every panel polls every few minutes and fetches its archive in many ranges, so these are the
 most frequent reads of the product (benches `ddi_poll`, `ddi_download`). Through the ORM, a
-poll took two queries and building their SQL cost more CPU than running them (~70 % of a
-poll's time went to query compilation; a download spent half its time compiling the release
-query). Here each statement is composed once per process from the models' own metadata
+poll took two queries and building their SQL cost far more CPU than running them (more than
+half of a poll's time; a download spent half its time on the release query). Here each
+statement is composed once per process from the models' own metadata
 (tables, columns, field converters), so a column a colleague adds is read too, and rows
 become model instances through `Model.from_db` with the fields' converters, exactly as the
 ORM builds them.
