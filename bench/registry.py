@@ -21,7 +21,7 @@ from types import ModuleType
 BENCHES: dict[str, str | None] = {
     "stats": "bench.stats",
     "update_all": "bench.update_all",
-    # Planned (device protocol and fleet simulator work): set the module path once written.
+    # Device protocol and fleet simulator (issue "Devices update themselves").
     "ddi_poll": "bench.ddi_poll",
     "ddi_download": "bench.ddi_download",
     "wire": "bench.wire",

@@ -35,5 +35,8 @@ class DeviceProtocolMiddleware:
             match = self.resolver.resolve(request.path_info)
         except Resolver404:
             return self.get_response(request)
+        # As CommonMiddleware did for every request: a Host not in ALLOWED_HOSTS is refused
+        # (400) even when the answer builds no link from it.
+        request.get_host()
         request.resolver_match = match
         return match.func(request, *match.args, **match.kwargs)
