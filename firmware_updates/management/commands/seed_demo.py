@@ -138,8 +138,9 @@ class Command(BaseCommand):
             code = pick(rng, weights.items())
             spec = next(t for t in DEVICE_TYPES if t[0] == code)
             hardware = pick(rng, HARDWARE[code])
-            # A board runs only versions built for it.
-            versions = [v for v, revisions in spec[2] if hardware in revisions]
+            # A board runs only versions built for it; an old board no release supports keeps
+            # the oldest firmware (it shows as "hardware not supported").
+            versions = [v for v, revisions in spec[2] if hardware in revisions] or [spec[2][0][0]]
             version = rng.choices(versions, weights=[1] * (len(versions) - 1) + [2])[0]
             channels = pick(rng, spec[4])
             partitions = [{"number": n, "armed": rng.random() < 0.6} for n in range(1, rng.randint(1, 4) + 1)]
