@@ -29,6 +29,7 @@ EXECUTIONS = frozenset({"closed", "proceeding", "canceled", "scheduled", "reject
 FINISHED = frozenset({"success", "failure", "none"})
 MAX_DETAILS = 50
 MAX_DETAIL_LENGTH = 2000
+MAX_REPORT_EVENTS = 200  # device reports kept per job that moved nothing (log lines)
 BEFORE_DOWNLOADED = frozenset({S.QUEUED, S.DELIVERED, S.DOWNLOADING})
 
 
@@ -119,6 +120,7 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
         return _apply_cancel_feedback(job, "closed", "success", details)
     target = _target_state(job, execution, finished)
     if target is None:
+        _keep_report(job, info)
         return job
     if job.state == S.CANCELLING and target not in (S.FAILED, S.SUCCEEDED):
         # Still waiting for the cancel answer: remember how far the device got, so a refused
@@ -128,6 +130,7 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
             job_event_record(job=job, actor=ACTOR_DEVICE, kind="report", details=info)
         return job
     if target not in (S.FAILED,) and PROGRESS_ORDER.get(target, 99) <= PROGRESS_ORDER.get(job.state, -1):
+        _keep_report(job, info)
         return job  # duplicate or late report: never backwards
     fields = {}
     if target == S.FAILED:
@@ -163,6 +166,24 @@ def _apply_cancel_feedback(job: UpdateJob, execution: str, finished: str, detail
         job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning",
                          details={"message": "The device refused the cancel; the update continues.", **info})
     return job
+
+
+def _keep_report(job: UpdateJob, info: dict) -> None:
+    """A report that moves nothing still goes on the timeline when it says something: SWUpdate
+    forwards its install log as `proceeding` feedback with details, and that log is what an
+    engineer reads when a site misbehaves. Progress-only reports are shown by the progress bar,
+    an identical repeat (a GPRS retry) is kept once, and a chatty device stops adding lines
+    after MAX_REPORT_EVENTS."""
+    if not info["details"]:
+        return
+    reports = job.events.filter(kind="report")
+    last = reports.order_by("-at", "-id").values_list("details", flat=True).first()
+    if last is not None and {k: last.get(k) for k in ("execution", "finished", "details")} == \
+            {k: info[k] for k in ("execution", "finished", "details")}:
+        return
+    if reports.count() >= MAX_REPORT_EVENTS:
+        return
+    job_event_record(job=job, actor=ACTOR_DEVICE, kind="report", details=info)
 
 
 def _record_reported_progress(job: UpdateJob, progress: dict) -> None:

@@ -53,6 +53,24 @@ def test_timeline_lists_every_event_with_who_and_what(example, as_engineer, engi
     assert text_of(html, "job-reason") == "flash write error"
 
 
+def test_the_devices_install_log_is_on_the_timeline_once(example, as_engineer, engineer):
+    """SWUpdate forwards its install log as `proceeding` feedback that moves no state."""
+    job = services.update_job_create(receiver=example.receiver, site_number=1220, actor=engineer)
+    services.job_deployment_fetched(job=job)
+    services.job_apply_feedback(job=job, execution="downloaded", finished="none", progress=None, details=[])
+    report = dict(execution="proceeding", finished="none", progress=None)
+    services.job_apply_feedback(job=job, **report, details=[])
+    services.job_apply_feedback(job=job, **report, details=["Installing image rootfs.img"])
+    services.job_apply_feedback(job=job, **report, details=["Installing image rootfs.img"])  # a GPRS retry
+    services.job_apply_feedback(job=job, **report, details=[])  # progress only: on the bar, not here
+    services.job_apply_feedback(job=job, **report, details=["Image rootfs.img installed"])
+    html = as_engineer.get(site_url(example, 1220)).content
+    events = texts_of(html, "timeline-event")
+    assert "Downloaded → Installing" in events[3]
+    assert ["Installing image rootfs.img" in e for e in events[4:]] == [True, False]
+    assert "Image rootfs.img installed" in events[5]
+
+
 def test_a_red_site_offers_update_to_an_engineer_and_the_dialog_queues_it(example, as_engineer):
     html = as_engineer.get(site_url(example, 1220)).content
     [button] = find_all(html, "open-queue-site")
