@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite drives besides Python: Debian's Chromium (browser tests) and
-# Debian's swupdate (independent DDI client), nginx (production download mode). Idempotent; needs root and apt-get the first time.
+# Installs what the test suite drives besides Python: Debian's Chromium (browser tests),
+# Debian's swupdate (independent DDI client) and nginx (production download mode).
+# Idempotent; needs root and apt-get the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
