@@ -99,6 +99,10 @@ def test_update_succeeds_and_turns_green_once_swupdate_reports_the_new_version(w
     closing = history[S.SUCCEEDED]
     assert (closing["execution"], closing["finished"], closing["details"]) == (
         "closed", "success", ["Update Installed."])  # fmt: skip
+    # Every line of SWUpdate's forwarded log is on the timeline (once), not only the first.
+    logged = {tuple(f["status"].get("details") or ()) for f in reports} - {()}
+    kept = {tuple(d.get("details") or ()) for kind, *_, d in world.history(job) if kind in ("report", "transition")}
+    assert logged and logged <= kept, (logged, kept)
     confirmed = [d for kind, *_, d in world.history(job) if kind == "confirmed"]
     assert confirmed == [{"message": "The device runs 5.40."}]
     assert refused(world) == [], world.explain()
