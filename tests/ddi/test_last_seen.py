@@ -110,6 +110,28 @@ def test_a_panel_back_from_offline_is_online_in_the_api_at_once(fleet, settings,
     assert last_seen_pending() == 0
 
 
+def test_with_a_flush_interval_of_zero_every_poll_writes_at_once(fleet, settings):
+    settings.DEVICE_SEEN_FLUSH_INTERVAL = 0
+    seen_ago(A_POLL_AGO, serial=SERIAL)
+    before = timezone.now()
+
+    fleet.client().poll()
+
+    assert stored([SERIAL])[SERIAL] >= before and last_seen_pending() == 0
+
+
+def test_a_flush_never_moves_last_seen_backwards(fleet, settings):
+    """Two server processes may hold times of one panel; the later one stays."""
+    settings.DEVICE_SEEN_FLUSH_INTERVAL = 3600
+    seen_ago(A_POLL_AGO, serial=SERIAL)
+    fleet.client().poll()
+    later = timezone.now() + timedelta(seconds=5)  # written meanwhile by another process
+    Device.objects.filter(serial=SERIAL).update(last_seen=later)
+
+    assert last_seen_flush() == 0
+    assert stored([SERIAL])[SERIAL] == later
+
+
 def test_hundreds_of_polls_cost_one_update_statement_per_flush_batch(fleet, settings):
     settings.DEVICE_SEEN_FLUSH_INTERVAL = 3600  # the test flushes
     clients = panels(fleet, 120)
