@@ -171,6 +171,8 @@ X_ACCEL_REDIRECT_PREFIX = env("X_ACCEL_REDIRECT_PREFIX", default="/protected-art
 DEVICE_OFFLINE_AFTER_POLLS = env.int("DEVICE_OFFLINE_AFTER_POLLS", default=3)
 # last_seen is written at most this often per device, so idle polls stay read-only.
 DEVICE_LAST_SEEN_RESOLUTION = timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLUTION", default=30))
+# Seconds: polls gather last_seen in memory, written in bulk this often per process (0: each poll writes).
+DEVICE_SEEN_FLUSH_INTERVAL = env.float("DEVICE_SEEN_FLUSH_INTERVAL", default=10.0)
 # Download progress is written to the job at most this often (seconds) per job.
 DOWNLOAD_PROGRESS_WRITE_INTERVAL = env.float("DOWNLOAD_PROGRESS_WRITE_INTERVAL", default=2.0)
 

@@ -6,12 +6,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from receivers.models import Receiver
 from securitycenter.audit import ADDITION, operator_action_record
 from securitycenter.tokens import token_digest, token_generate
 
+from .last_seen import last_seen_record
 from .models import Channel, Device, DeviceType, Site
 from .versions import VERSION_RE, version_validate
 
@@ -95,11 +97,26 @@ def device_register_via_gateway(*, receiver: Receiver, serial: str) -> Device:
 
 
 def device_touch(*, device: Device, now=None) -> None:
-    """Record that the panel was heard from; written at most once per resolution window."""
+    """Record that the panel was heard from, at most once per DEVICE_LAST_SEEN_RESOLUTION.
+
+    A panel that keeps polling has its time written in bulk within DEVICE_SEEN_FLUSH_INTERVAL
+    (`sites.last_seen`), off the request. Written at once: a first contact, and a panel
+    that every reader counts as offline (so it turns online when it polls, not a flush
+    later); also with an interval of 0.
+    """
     now = now or timezone.now()
     if device.last_seen and now - device.last_seen < settings.DEVICE_LAST_SEEN_RESOLUTION:
         return
-    Device.objects.filter(pk=device.pk).update(last_seen=now)
+    # The statistics and the wake-up count a device offline from `offline_after` on (the panel
+    # adds a grace): the earliest any reader does, so no reader sees a returning panel late.
+    if (
+        settings.DEVICE_SEEN_FLUSH_INTERVAL
+        and device.last_seen
+        and now - device.last_seen < device.receiver.offline_after
+    ):
+        last_seen_record(device_id=device.pk, seen=now)
+    else:
+        Device.objects.filter(Q(last_seen__isnull=True) | Q(last_seen__lt=now), pk=device.pk).update(last_seen=now)
     device.last_seen = now
 
 

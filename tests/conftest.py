@@ -1,5 +1,7 @@
 import pytest
 
+from sites.last_seen import last_seen_discard
+
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
@@ -16,3 +18,12 @@ def eager_celery(settings):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _last_seen_of_this_test():
+    """Polls keep last_seen in memory until a flush (sites.last_seen); what one test's panels
+    left there must not be written into the next test's database."""
+    last_seen_discard()
+    yield
+    last_seen_discard()
