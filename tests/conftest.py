@@ -1,6 +1,21 @@
+import copy
+import os
+
 import pytest
+from django.conf import settings as django_settings
+from django.test.utils import override_settings
 
 from sites.last_seen import last_seen_discard
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_of_this_run():
+    """Cache keys of this run only: with a Redis cache that outlives the run, a recreated test
+    database reuses job ids, and an earlier run's `job-progress:<id>` would show through."""
+    caches = copy.deepcopy(django_settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-run-{os.getpid()}"
+    with override_settings(CACHES=caches):
+        yield
 
 
 @pytest.fixture(autouse=True)
