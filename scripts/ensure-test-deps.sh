@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite drives besides Python: Debian's Chromium (browser tests) and
-# Debian's swupdate (independent DDI client). Idempotent; needs root and apt-get the first time.
+# Installs what the test suite drives besides Python: Debian's Chromium (browser tests),
+# Debian's nginx (tests/nginx: production's front) and Debian's swupdate (independent DDI client). Idempotent; needs root and apt-get the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "The test suite needs: ${missing[*]} (Debian packages). Install them, or run as root." >&2

@@ -24,7 +24,7 @@ from deploy.nginx import standalone
 from tests.ddi.conftest import fleet, neighbour, signing_identity  # noqa: F401 - fixtures
 from tests.fleet.conftest import world  # noqa: F401 - fixture
 
-WINDOW = 1  # X_ACCEL_EXPIRES in these tests: short, so a test can outwait it
+WINDOW = 2  # X_ACCEL_EXPIRES in these tests: short enough to outwait, long enough for a busy CI
 # One line of the `firmware_ddi` log format.
 LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) \d+ range="[^"]*" '
                       r"cache=(?P<cache>\S+) upstream=(?P<upstream>\S+)")
