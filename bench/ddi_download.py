@@ -47,6 +47,8 @@ def nginx_config(*, port: int, gunicorn_port: int, static_root, media_root, work
 
     from deploy.nginx import standalone
 
+    from .servers import free_port
+
     prefix = workdir / "nginx"
     # On tmpfs where there is one, as production's default (/run on Debian).
     shm = Path("/dev/shm")
@@ -55,7 +57,7 @@ def nginx_config(*, port: int, gunicorn_port: int, static_root, media_root, work
     return standalone(prefix=prefix, workers=2, http_extra="    keepalive_requests 100000;",
                       listen=f"127.0.0.1:{port}", django=f"127.0.0.1:{gunicorn_port}",
                       media_root=media_root, static_root=static_root, cache_dir=cache,
-                      auth_socket=prefix / "auth.sock", access_log="off", auth_access_log="off")
+                      auth_listen=f"127.0.0.1:{free_port()}", access_log="off", auth_access_log="off")
 
 
 def run(ctx) -> dict:

@@ -21,7 +21,7 @@ DEFAULTS = {
     "media_root": "/srv/firmware/media",
     "static_root": "/srv/firmware/static",
     "cache_dir": "/run/firmware-ddi-cache",
-    "auth_socket": "/run/firmware-ddi-auth.sock",
+    "auth_listen": "127.0.0.1:8081",
     "access_log": "/var/log/nginx/firmware-access.log firmware_ddi",
     "auth_access_log": "off",
 }

@@ -17,7 +17,7 @@ def main(argv=None) -> None:
         "media_root": "MEDIA_ROOT (release archives)",
         "static_root": "STATIC_ROOT (collectstatic)",
         "cache_dir": "the authorisation cache's folder (tmpfs: its keys hold device tokens)",
-        "auth_socket": "unix socket of the authorisation cache server",
+        "auth_listen": "address of the authorisation cache server (loopback)",
         "access_log": "`access_log` arguments of the front server",
         "auth_access_log": "`access_log` arguments of the authorisation cache server",
     }

@@ -40,13 +40,13 @@ class Logged:
 
 
 class Nginx:
-    def __init__(self, prefix: Path, port: int, django: str, media_root: Path):
+    def __init__(self, prefix: Path, port: int, auth_port: int, django: str, media_root: Path):
         self.prefix, self.port = prefix, port
         self.conf = prefix / "nginx.conf"
         self.conf.write_text(standalone(
             prefix=prefix, listen=f"127.0.0.1:{port}", server_name="_", django=django,
             media_root=media_root, static_root=prefix / "static", cache_dir=prefix / "cache",
-            auth_socket=prefix / "auth.sock",  # short: a unix socket path has 107 bytes at most
+            auth_listen=f"127.0.0.1:{auth_port}",
             access_log=f"{prefix}/access.log firmware_ddi",
             auth_access_log=f"{prefix}/auth.log firmware_ddi"))
         self.process = None
@@ -96,6 +96,12 @@ class Nginx:
         return self._log("auth.log")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def nginx_binary_or_fail() -> None:
     if os.environ.get("SKIP_NGINX") == "1":
         pytest.skip("SKIP_NGINX=1")
@@ -110,11 +116,8 @@ def start_front(settings, live_server, request) -> Nginx:
     settings.X_ACCEL_EXPIRES = WINDOW
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]  # the Host devices use reaches Django
     prefix = Path(tempfile.mkdtemp(prefix="ngx", dir="/tmp"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     live = urlsplit(live_server.url)
-    front = Nginx(prefix, port, f"127.0.0.1:{live.port}", Path(settings.MEDIA_ROOT))
+    front = Nginx(prefix, free_port(), free_port(), f"127.0.0.1:{live.port}", Path(settings.MEDIA_ROOT))
     front.start()
 
     def finish():
