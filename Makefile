@@ -24,9 +24,9 @@ test: $(BIN)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
-## make test-fast: everything but the browser, swupdate and real-worker tests
+## make test-fast: everything but the browser, swupdate, nginx and real-worker tests
 test-fast: $(BIN)/.installed
-	$(BIN)/pytest -m "not browser and not swupdate and not celery_worker" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not browser and not swupdate and not nginx and not celery_worker" $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

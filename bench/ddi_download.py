@@ -8,8 +8,10 @@ turn), against:
 
 - ours, Django serving the file: gunicorn, USE_X_ACCEL_REDIRECT=0 (the embedded mode);
 - ours behind nginx: USE_X_ACCEL_REDIRECT=1, Django authenticates and answers with
-  `X-Accel-Redirect`, nginx sends the file (bench/nginx/ddi.conf, production's shape);
-- nginx serving the same file statically (the ceiling);
+  `X-Accel-Redirect`, nginx sends the file (deploy/nginx/firmware.conf, production's file),
+  twice: with X_ACCEL_EXPIRES=0 (every request asks Django) and with its default (nginx
+  reuses a device's go-ahead for that many seconds: the production setting);
+- nginx serving the same file statically from the same server's /static/ (the ceiling);
 - gooseBit (bench/goosebit.py): its download endpoint, 64 devices it registered, the same
   archive assigned to them.
 
@@ -19,6 +21,7 @@ behind nginx within 0.9x of nginx alone.
 """
 
 import os
+from pathlib import Path
 
 from .report import find, table
 
@@ -30,16 +33,31 @@ WARMUP = 2.0
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", 2))
 THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", 4))
 GOAL_VS_GOOSEBIT, GOAL_VS_NGINX = 5.0, 0.9
-NGINX_CONF = os.path.join(os.path.dirname(__file__), "nginx", "ddi.conf")
+BEHIND = "ours behind nginx (X-Accel-Redirect)"
+EVERY = "ours behind nginx, X_ACCEL_EXPIRES=0"
+# More windows to measure behind nginx, e.g. BENCH_X_ACCEL_EXPIRES=10 (seconds, comma list),
+# besides 0 (every request asks Django) and the setting's default (the goal's row).
+MORE_WINDOWS = [w.strip() for w in os.environ.get("BENCH_X_ACCEL_EXPIRES", "").split(",") if w.strip()]
 
 
-def nginx_config(*, port: int, gunicorn_port: int, archive_dir, media_root) -> str:
-    with open(NGINX_CONF) as f:
-        text = f.read()
-    for name, value in (("PORT", port), ("GUNICORN_PORT", gunicorn_port), ("ARCHIVE_DIR", archive_dir),
-                        ("MEDIA_ROOT", media_root)):
-        text = text.replace(f"@{name}@", str(value))
-    return text
+def nginx_config(*, port: int, gunicorn_port: int, static_root, media_root, workdir) -> str:
+    """deploy/nginx/firmware.conf for `bench.servers.nginx("nginx", workdir=workdir, ...)`:
+    2 workers, no access log, an empty authorisation cache."""
+    import shutil
+
+    from deploy.nginx import standalone
+
+    from .servers import free_port
+
+    prefix = workdir / "nginx"
+    # On tmpfs where there is one, as production's default (/run on Debian).
+    shm = Path("/dev/shm")
+    cache = shm / f"firmware-{workdir.name}-ddi-cache" if shm.is_dir() else prefix / "cache"
+    shutil.rmtree(cache, ignore_errors=True)  # nothing left from an earlier run
+    return standalone(prefix=prefix, workers=2, http_extra="    keepalive_requests 100000;",
+                      listen=f"127.0.0.1:{port}", django=f"127.0.0.1:{gunicorn_port}",
+                      media_root=media_root, static_root=static_root, cache_dir=cache,
+                      auth_listen=f"127.0.0.1:{free_port()}", access_log="off", auth_access_log="off")
 
 
 def run(ctx) -> dict:
@@ -82,15 +100,20 @@ def run(ctx) -> dict:
         rows.append(measure(ctx, [direct], direct.url, targets, case="ours, Django sends the file",
                             before=queue_jobs, database=database, **common))
 
-        behind = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS, threads=THREADS,
-                          env={**os.environ, "USE_X_ACCEL_REDIRECT": "1"}, probe="/api/v1/")
-        port = free_port()
-        front = nginx("nginx", workdir=workdir, port=port, config_text=nginx_config(
-            port=port, gunicorn_port=behind.port, archive_dir=archive.parent, media_root=settings.MEDIA_ROOT))
-        queue_jobs()
-        rows.append(measure(ctx, [front, behind], front.url, targets, case="ours behind nginx (X-Accel-Redirect)",
-                            before=queue_jobs, database=database, **common))
-        static = targets_write(workdir / "static-targets.tsv", [(f"/static-archive/{archive.name}", "none")])
+        windows = [(EVERY, "0"), (BEHIND, str(settings.X_ACCEL_EXPIRES))]
+        windows += [(f"ours behind nginx, X_ACCEL_EXPIRES={w}", w) for w in MORE_WINDOWS]
+        for case, window in windows:
+            behind = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS, threads=THREADS,
+                              env={**os.environ, "USE_X_ACCEL_REDIRECT": "1", "X_ACCEL_EXPIRES": window},
+                              probe="/api/v1/")
+            port = free_port()
+            front = nginx("nginx", workdir=workdir, port=port, config_text=nginx_config(
+                port=port, gunicorn_port=behind.port, static_root=archive.parent, media_root=settings.MEDIA_ROOT,
+                workdir=workdir))
+            queue_jobs()
+            rows.append(measure(ctx, [front, behind], front.url, targets, case=case, before=queue_jobs,
+                                database=database, **common))
+        static = targets_write(workdir / "static-targets.tsv", [(f"/static/{archive.name}", "none")])
         rows.append(measure(ctx, [front], front.url, static, case="nginx, static file", **common))
 
         goosebit.ensure_installed(ctx.log)
@@ -127,7 +150,7 @@ def report(results: dict) -> str:
             out.append(table(["server", "downloads/s", "MiB/s", "p50 ms", "p99 ms", "errors", "CPU ms/download",
                               "PostgreSQL CPU ms", "x gooseBit", "x nginx static"], lines))
             direct = find(rows, case="ours, Django sends the file", size=size)
-            behind = find(rows, case="ours behind nginx (X-Accel-Redirect)", size=size)
+            behind = find(rows, case=BEHIND, size=size)
             verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
             if direct and gb:
                 x = direct["per_s"] / gb["per_s"]

@@ -110,7 +110,8 @@ def run(ctx) -> dict:
         if production:
             port = free_port()
             servers.insert(0, nginx("nginx", workdir=workdir, port=port, config_text=nginx_config(
-                port=port, gunicorn_port=web.port, archive_dir=workdir, media_root=settings.MEDIA_ROOT)))
+                port=port, gunicorn_port=web.port, static_root=workdir, media_root=settings.MEDIA_ROOT,
+                workdir=workdir)))
             url = servers[0].url
         flash = workdir / "flash"
         flash.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,8 @@ def run(ctx) -> dict:
                           env={**os.environ, "USE_X_ACCEL_REDIRECT": "1"}, probe="/api/v1/")
         port = free_port()
         front = nginx("nginx", workdir=workdir, port=port, config_text=nginx_config(
-            port=port, gunicorn_port=behind.port, archive_dir=workdir, media_root=settings.MEDIA_ROOT))
+            port=port, gunicorn_port=behind.port, static_root=workdir, media_root=settings.MEDIA_ROOT,
+            workdir=workdir))
         with running(behind), running(front):
             rows.append(_run_fleet(ctx, front.url, receiver, serials, release,
                                    case="behind nginx (X-Accel-Redirect)", size=size))

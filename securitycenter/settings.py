@@ -175,6 +175,10 @@ DEVICE_LAST_SEEN_RESOLUTION = timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLU
 DEVICE_SEEN_FLUSH_INTERVAL = env.float("DEVICE_SEEN_FLUSH_INTERVAL", default=10.0)
 # Download progress is written to the job at most this often (seconds) per job.
 DOWNLOAD_PROGRESS_WRITE_INTERVAL = env.float("DOWNLOAD_PROGRESS_WRITE_INTERVAL", default=2.0)
+# Behind nginx: seconds nginx may reuse Django's go-ahead for one device's artifact request
+# (X-Accel-Expires, deploy/nginx/firmware.conf); 0 asks Django every time. Defaults to the
+# progress resolution; a cancel bites new requests once it has passed (docs/nginx.md).
+X_ACCEL_EXPIRES = env.int("X_ACCEL_EXPIRES", default=max(1, -int(-DOWNLOAD_PROGRESS_WRITE_INTERVAL // 1)))
 
 # --- Reconciliation timeouts (beat) --------------------------------------------------------
 UPDATE_WAKEUP_RETRY_AFTER = timedelta(seconds=env.int("UPDATE_WAKEUP_RETRY_AFTER", default=300))

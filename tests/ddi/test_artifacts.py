@@ -271,3 +271,44 @@ def test_artifact_list_of_the_jobs_module(fleet, action):
 
     assert reply.status == 200
     assert reply.json() == [artifact]
+
+
+def test_x_accel_go_ahead_says_how_long_nginx_may_reuse_it(fleet, action, settings):
+    settings.USE_X_ACCEL_REDIRECT = True
+    _job, client, artifact, _content = action
+    url = artifact["_links"]["download"]["href"]
+
+    settings.X_ACCEL_EXPIRES = 7
+    reused = client.request("GET", url)
+    settings.X_ACCEL_EXPIRES = 0
+    asked_each_time = client.request("GET", url)
+
+    assert reused.headers["X-Accel-Expires"] == "7"
+    assert "X-Accel-Expires" not in asked_each_time.headers
+    # nginx states Accept-Ranges of the file itself; ours would come out twice.
+    assert "Accept-Ranges" not in reused.headers
+
+
+def test_refusals_never_say_nginx_may_keep_them(fleet, action, settings, neighbour):
+    settings.USE_X_ACCEL_REDIRECT = True
+    job, client, artifact, _content = action
+    url = artifact["_links"]["download"]["href"]
+    services.update_job_cancel(job=fleet.job(job), actor=None)
+
+    refused = [client.request("GET", url), fleet.client(token="wrong").request("GET", url),
+               neighbour.request("GET", url.replace(fleet.device.serial, neighbour.serial))]
+
+    assert [r.status for r in refused] == [404, 401, 404]
+    assert not any("X-Accel-Expires" in r.headers or "X-Accel-Redirect" in r.headers for r in refused)
+
+
+def test_if_match_behind_nginx_is_answered_with_the_bytes_by_django(fleet, action, settings):
+    # nginx's static module would check If-Match against no ETag of its own and answer 412.
+    settings.USE_X_ACCEL_REDIRECT = True
+    _job, client, artifact, content = action
+    etag = f'"{fleet.release.sha256}"'
+
+    reply = client.request("GET", artifact["_links"]["download"]["href"], headers={"If-Match": etag})
+
+    assert reply.status == 200 and reply.body == content
+    assert "X-Accel-Redirect" not in reply.headers

@@ -1,0 +1,147 @@
+"""nginx in front of the live server, configured from deploy/nginx/firmware.conf as production
+is, with USE_X_ACCEL_REDIRECT on.
+
+The live server runs in the test process, so the `settings` fixture reaches it (the window,
+the progress interval). nginx is Debian's (`nginx-light`); CI installs it, and without it
+these tests fail rather than skip (set SKIP_NGINX=1 to skip them knowingly).
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from deploy.nginx import standalone
+from tests.ddi.conftest import fleet, neighbour, signing_identity  # noqa: F401 - fixtures
+from tests.fleet.conftest import world  # noqa: F401 - fixture
+
+WINDOW = 2  # X_ACCEL_EXPIRES in these tests: short enough to outwait, long enough for a busy CI
+# One line of the `firmware_ddi` log format.
+LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) \d+ range="[^"]*" '
+                      r"cache=(?P<cache>\S+) upstream=(?P<upstream>\S+)")
+
+
+@dataclass(frozen=True)
+class Logged:
+    method: str
+    path: str
+    status: int
+    cache: str  # HIT, MISS, BYPASS, EXPIRED or "-"
+    upstream: str
+
+
+class Nginx:
+    def __init__(self, prefix: Path, port: int, auth_port: int, django: str, media_root: Path):
+        self.prefix, self.port = prefix, port
+        self.conf = prefix / "nginx.conf"
+        self.conf.write_text(standalone(
+            prefix=prefix, listen=f"127.0.0.1:{port}", server_name="_", django=django,
+            media_root=media_root, static_root=prefix / "static", cache_dir=prefix / "cache",
+            auth_listen=f"127.0.0.1:{auth_port}",
+            access_log=f"{prefix}/access.log firmware_ddi",
+            auth_access_log=f"{prefix}/auth.log firmware_ddi"))
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.prefix), "-c", str(self.conf),
+             "-e", str(self.prefix / "error.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"nginx did not start:\n{self.errors()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # our own nginx's process group only
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def errors(self) -> str:
+        path = self.prefix / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _log(self, name: str) -> list[Logged]:
+        path = self.prefix / name
+        lines = path.read_text().splitlines() if path.exists() else []
+        found = [LOG_LINE.search(line) for line in lines]
+        return [Logged(m["method"], m["path"], int(m["status"]), m["cache"], m["upstream"]) for m in found if m]
+
+    def auth_log(self) -> list[Logged]:
+        """What the authorisation cache did with each artifact request, in order."""
+        return self._log("auth.log")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nginx_binary_or_fail() -> None:
+    if os.environ.get("SKIP_NGINX") == "1":
+        pytest.skip("SKIP_NGINX=1")
+    if not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+        pytest.fail("nginx is not installed: `apt-get install -y nginx-light` (or SKIP_NGINX=1)")
+
+
+def start_front(settings, live_server, request) -> Nginx:
+    nginx_binary_or_fail()
+    settings.USE_X_ACCEL_REDIRECT = True
+    settings.X_ACCEL_REDIRECT_PREFIX = "/protected-artifacts/"
+    settings.X_ACCEL_EXPIRES = WINDOW
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]  # the Host devices use reaches Django
+    prefix = Path(tempfile.mkdtemp(prefix="ngx", dir="/tmp"))
+    live = urlsplit(live_server.url)
+    front = Nginx(prefix, free_port(), free_port(), f"127.0.0.1:{live.port}", Path(settings.MEDIA_ROOT))
+    front.start()
+
+    def finish():
+        front.stop()
+        errors = front.errors()
+        shutil.rmtree(prefix, ignore_errors=True)
+        # A worker that crashed after answering would pass every assertion above it.
+        assert "exited on signal" not in errors, errors[-3000:]
+
+    request.addfinalizer(finish)
+    return front
+
+
+@pytest.fixture
+def front(fleet, settings, live_server, request) -> Nginx:  # noqa: F811
+    """nginx in front of the live server; `fleet`'s clients now speak to nginx."""
+    nginx = start_front(settings, live_server, request)
+    fleet.base_url = nginx.url
+    return nginx
+
+
+@pytest.fixture
+def world_front(world, settings, live_server, request) -> Nginx:  # noqa: F811
+    """The same for the fleetsim world of tests/fleet."""
+    nginx = start_front(settings, live_server, request)
+    world.base_url = nginx.url
+    return nginx
