@@ -12,7 +12,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Func, JSONField, OuterRef, Value
+from django.db.models import Count, Exists, F, Func, JSONField, OuterRef, Subquery, Value
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -74,8 +74,9 @@ def rollout_run(*, rollout_id: int) -> Rollout:
 def rollout_run_batch(*, rollout: Rollout) -> bool:
     """Examine the next batch of devices; returns False when none is left.
 
-    Five queries per batch whatever its size: lock the rollout, read the devices, insert the
-    jobs, insert their events, advance the cursor and counters. Jobs and events are built
+    Six queries per batch whatever its size: lock the rollout, read the devices, insert the
+    jobs, insert their events, point the devices at their jobs (Device.active_job), advance
+    the cursor and counters. Jobs and events are built
     by the database (INSERT ... SELECT) rather than one model instance each, and devices are
     read as tuples: a 100,000-device rollout spent most of its time in Python before
     (bench `update_all`, docs/benchmarks.md).
@@ -124,6 +125,7 @@ def rollout_run_batch(*, rollout: Rollout) -> bool:
             ids = [pk for pk, _ in created]
             jobs = UpdateJob.objects.filter(rollout=rollout, pk__gte=min(ids), pk__lte=max(ids))
             _events_insert(rollout=rollout, release=release, jobs=jobs, now=now)
+            _devices_point_at(jobs)
         lost_race = len(to_queue) - len(created)
         if lost_race:
             skipped["already_updating"] += lost_race
@@ -178,6 +180,12 @@ def _events_insert(*, rollout: Rollout, release, jobs, now) -> None:
         "actor_label": actor_label, "kind": "transition", "to_state": JobState.QUEUED,
         "details": {"rollout": rollout.pk, "release": release.version},
     })
+
+
+def _devices_point_at(jobs) -> None:
+    """Device.active_job for the batch's new jobs: one UPDATE for the whole batch."""
+    Device.objects.filter(pk__in=jobs.values("device_id")).update(
+        active_job=Subquery(jobs.filter(device=OuterRef("pk")).order_by().values("pk")[:1]))
 
 
 def _insert_select(model, source, values: dict, *, on_conflict_ignore: bool = False,
