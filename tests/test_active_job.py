@@ -107,7 +107,7 @@ def test_saving_a_device_read_before_its_job_was_queued_keeps_the_job(fleet):
     assert active_job_of(devices[0]) == job.pk
 
 
-def test_reconcile_repairs_drift_and_says_so(fleet, caplog):
+def test_repair_fixes_drift_and_says_so(fleet, caplog):
     receiver, _, release, devices = fleet
     lost, stale_job, wrong = queue(receiver, 1), queue(receiver, 2), queue(receiver, 3)
     feedback(stale_job, "closed", "failure")
@@ -119,21 +119,20 @@ def test_reconcile_repairs_drift_and_says_so(fleet, caplog):
     UpdateJobFactory(device=other, release=release, state=S.QUEUED)
     Device.objects.filter(pk=other.pk).update(active_job=None)
     with caplog.at_level(logging.WARNING, logger="firmware_updates.services.reconcile"):
-        found = services.reconcile()
-    assert found["active_job_repaired"] == 4
+        assert services.device_active_job_repair() == 4
     assert "Device.active_job was wrong on 4 device(s)" in caplog.text
     assert_active_jobs_recorded()
     assert active_job_of(devices[2]) == wrong.pk
-    assert services.reconcile()["active_job_repaired"] == 0
+    assert services.device_active_job_repair() == 0
 
 
-def test_reconcile_finds_nothing_to_repair_after_the_services(fleet, eager_celery, settings):
+def test_repair_finds_nothing_after_the_services(fleet, eager_celery, settings):
     receiver, nord, _, _ = fleet
     settings.ROLLOUT_BATCH_SIZE = 2
     queue(receiver, 1)
     services.rollout_start(receiver=receiver, device_type=nord, actor=None)
     assert_active_jobs_recorded()
-    assert services.reconcile()["active_job_repaired"] == 0
+    assert services.device_active_job_repair() == 0
 
 
 def test_migration_fills_the_column_from_the_active_jobs(fleet):

@@ -119,7 +119,6 @@ def reconcile(*, now=None) -> dict:
         message=f"Cancelled without acknowledgement: the device did not answer within {_minutes(ack)}; "
                 "its artifact is no longer served.",
     )
-    found["active_job_repaired"] = device_active_job_repair()
     if any(found.values()):
         log.info("reconcile: %s", found)
     return found
@@ -133,9 +132,13 @@ def device_active_job_repair() -> int:
     Two reads over the active jobs and the devices pointing at one; only when they find a
     device to fix: lock its active job, then the device (the services' lock order), and set
     the column from the jobs in a statement that starts after the locks are held.
+
+    Beat runs it every ACTIVE_JOB_REPAIR_INTERVAL, not with each reconciliation pass: the two
+    reads are proportional to the active jobs (about 0.5 s for 220,000 of them next to
+    1.1 million devices on PostgreSQL).
     """
-    active = UpdateJob.objects.filter(state__in=ACTIVE_STATES)
-    pointing_wrong = (Device.objects.filter(active_job__isnull=False)
+    active = UpdateJob.objects.filter(state__in=ACTIVE_STATES).order_by()
+    pointing_wrong = (Device.objects.filter(active_job__isnull=False).order_by()
                       .exclude(Exists(active.filter(pk=OuterRef("active_job_id"), device=OuterRef("pk"))))
                       .values_list("pk", flat=True))
     not_pointed_at = active.exclude(device__active_job=F("pk")).values_list("device_id", flat=True)

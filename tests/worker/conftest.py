@@ -72,6 +72,7 @@ def celery_worker(transactional_db, tmp_path, settings):
     from firmware_updates import schedules
 
     settings.RECONCILE_INTERVAL = 1
+    settings.ACTIVE_JOB_REPAIR_INTERVAL = 1
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     schedules.install()

@@ -126,3 +126,15 @@ def test_beat_fails_an_install_whose_device_never_came_back(celery_worker, setti
     assert failed.events.get(kind="install_timeout").actor_label == "system"
     assert_active_jobs_recorded()
     assert "Device.active_job was wrong" not in celery_worker.log_path.read_text(errors="replace")
+
+
+def test_beat_repairs_a_panel_whose_active_job_was_written_past_the_services(celery_worker):
+    receiver, nord = ReceiverFactory(), DeviceTypeFactory()
+    ReleaseFactory(device_type=nord, version="5.40")
+    device = DeviceFactory(site__receiver=receiver, site__number=7, device_type=nord)
+    job = services.update_job_create(receiver=receiver, site_number=7, actor=None)
+    Device.objects.filter(pk=device.pk).update(active_job=None)  # as raw SQL or a restored backup would
+    wait_for(lambda: Device.objects.filter(pk=device.pk, active_job=job.pk).exists(), timeout=60,
+             worker=celery_worker, what="beat's repair of Device.active_job")
+    assert "Device.active_job was wrong on 1 device(s)" in celery_worker.log_path.read_text(errors="replace")
+    assert_active_jobs_recorded()
