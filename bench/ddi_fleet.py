@@ -113,7 +113,7 @@ def fleet_reset(receiver: Receiver, *, version: str, seen_ago: timedelta | None)
         fill.delete_where(UpdateJob, f"id IN ({jobs})", [receiver.pk])
         fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
         Device.objects.filter(receiver=receiver).update(
-            firmware_version=version, firmware_version_key=version_key(version),
+            firmware_version=version, firmware_version_key=version_key(version), active_job=None,
             last_seen=None if seen_ago is None else timezone.now() - seen_ago,
         )
     fill.analyze(Device, UpdateJob)

@@ -102,6 +102,18 @@ def delete_where(model: type[models.Model], where: str, params: Sequence) -> Non
         cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where}", params)
 
 
+def active_jobs_forget(receiver_id: int) -> None:
+    """NULL `Device.active_job` on a receiver's devices, before its jobs go by `delete_where`
+    (the foreign key would refuse the commit otherwise)."""
+    from sites.models import Device
+
+    table, column = Device._meta.db_table, Device._meta.get_field("active_job").column
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {q(table)} SET {q(column)} = NULL WHERE receiver_id = %s AND {q(column)} IS NOT NULL",
+                       [receiver_id])
+
+
 class Stopwatch:
     def __init__(self):
         self.start = time.monotonic()

@@ -192,22 +192,26 @@ def _fill(receiver: Receiver, size: int, devices) -> None:
     site_id, device_id, job_id = fill.next_id(Site), fill.next_id(Device), fill.next_id(UpdateJob)
     devices = list(devices)
     now = timezone.now()
-    fill.bulk_insert(Site, ("id", "receiver_id", "number"),
-                     ((site_id + i, receiver.pk, 1000 + i) for i in range(size)))
-    fill.bulk_insert(Device, DEVICE_COLUMNS, (
-        (device_id + i, site_id + i, receiver.pk, f"{receiver.code}-{i:07d}") + kind.values
-        for i, (kind, _, _) in enumerate(devices)
-    ))
     finished = fill.column_value(UpdateJob, "finished_at", now)
-    rows = []
+    rows, active_job = [], {}
     for i, (_, state, release) in enumerate(devices):
         if state is None:
             continue
         active = state in ACTIVE_STATES
         done = release.size // 2 if state == JobState.DOWNLOADING else (0 if active else release.size)
         reason = "Device reported failure: checksum mismatch" if state == JobState.FAILED else ""
+        if active:  # Device.active_job, as the services keep it
+            active_job[i] = job_id + len(rows)
         rows.append((job_id + len(rows), device_id + i, release.pk, state, done, release.size, reason,
                      None if active else finished))
-    fill.bulk_insert(UpdateJob, ("id", "device_id", "release_id", "state", "bytes_downloaded",
-                                 "bytes_total", "reason", "finished_at"), rows)
+    # One transaction: devices and jobs point at each other (foreign keys checked at commit).
+    with transaction.atomic():
+        fill.bulk_insert(Site, ("id", "receiver_id", "number"),
+                         ((site_id + i, receiver.pk, 1000 + i) for i in range(size)))
+        fill.bulk_insert(Device, (*DEVICE_COLUMNS, "active_job_id"), (
+            (device_id + i, site_id + i, receiver.pk, f"{receiver.code}-{i:07d}") + kind.values
+            + (active_job.get(i),) for i, (kind, _, _) in enumerate(devices)
+        ))
+        fill.bulk_insert(UpdateJob, ("id", "device_id", "release_id", "state", "bytes_downloaded",
+                                     "bytes_total", "reason", "finished_at"), rows)
     fill.sequences_reset(Site, Device, UpdateJob)

@@ -147,18 +147,21 @@ def _rollouts_clear(receiver) -> None:
     from django.db import connection, transaction
 
     from firmware_updates.models import Rollout, UpdateJob, UpdateJobEvent
+    from sites.models import Device
 
     from . import fill
 
     jobs = f"SELECT id FROM {UpdateJob._meta.db_table} WHERE rollout_id IN " \
            f"(SELECT id FROM {Rollout._meta.db_table} WHERE receiver_id = %s)"
     with transaction.atomic():
+        fill.active_jobs_forget(receiver.pk)
         fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
         fill.delete_where(UpdateJob, f"id IN ({jobs})", [receiver.pk])
         fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # dead rows of the last run out of the way
-            cursor.execute(f"VACUUM ANALYZE {UpdateJob._meta.db_table}, {UpdateJobEvent._meta.db_table}")
+            cursor.execute(f"VACUUM ANALYZE {UpdateJob._meta.db_table}, {UpdateJobEvent._meta.db_table}, "
+                           f"{Device._meta.db_table}")
     folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("data_folder_in")
     if folder and Path(folder).is_dir():
         shutil.rmtree(folder)

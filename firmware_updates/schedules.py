@@ -3,18 +3,18 @@
 from django.conf import settings
 
 RECONCILE_TASK = "firmware_updates.tasks.reconcile"
+ACTIVE_JOB_REPAIR_TASK = "firmware_updates.tasks.active_job_repair"
 
 
 def install(**_kwargs) -> None:
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    every, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.RECONCILE_INTERVAL, period=IntervalSchedule.SECONDS
-    )
-    PeriodicTask.objects.update_or_create(
-        name="Reconcile firmware update jobs",
-        defaults={"task": RECONCILE_TASK, "interval": every, "enabled": True},
-    )
+    for name, task, seconds in [
+        ("Reconcile firmware update jobs", RECONCILE_TASK, settings.RECONCILE_INTERVAL),
+        ("Repair Device.active_job from the jobs", ACTIVE_JOB_REPAIR_TASK, settings.ACTIVE_JOB_REPAIR_INTERVAL),
+    ]:
+        every, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.update_or_create(name=name, defaults={"task": task, "interval": every, "enabled": True})
 
 
 def install_on_migrate(sender, **kwargs) -> None:

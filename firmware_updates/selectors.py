@@ -9,12 +9,9 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
-    FilteredRelation,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -26,7 +23,7 @@ from django.utils import timezone
 from receivers.models import Receiver
 from sites.models import Device, DeviceType, Site
 
-from .models import ACTIVE_STATES, Release, UpdateJob
+from .models import Release, UpdateJob
 
 
 class Badge:
@@ -74,10 +71,10 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     """One row per device type on the receiver; three queries whatever the fleet size.
 
     Devices are counted per combination of flags (type, current, active job, eligible,
-    offline) and the rows are summed here: each flag is computed once per device. The
-    active job is a LEFT JOIN (at most one per device, by the partial unique constraint)
-    rather than a correlated EXISTS in every count's filter, which cost four index probes
-    per device and, on PostgreSQL, a plan expensive enough to be JIT-compiled on each call.
+    offline) in one pass over the receiver's devices and the rows are summed here: each flag
+    is computed once per device. "Has an active job" is the device's own column
+    (`Device.active_job`), so no job is read: a join with the jobs made PostgreSQL hash every
+    active job of the database on each call (bench `stats`, docs/benchmarks.md).
     """
     releases = current_releases()
     offline_since = timezone.now() - receiver.offline_after
@@ -87,11 +84,9 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
         devices = devices.filter(device_type=device_type)
     flag = partial(ExpressionWrapper, output_field=BooleanField())
     groups = (
-        devices.annotate(active_job=FilteredRelation(
-            "update_jobs", condition=Q(update_jobs__state__in=ACTIVE_STATES)))
-        .annotate(
+        devices.annotate(
             is_current=_is_current(releases),
-            active=flag(Q(active_job__device__isnull=False)),  # index-only: the partial index holds device_id
+            active=flag(Q(active_job__isnull=False)),
             hw_ok=_hardware_supported(releases),
             offline=flag(Q(last_seen__isnull=True) | Q(last_seen__lt=offline_since)),
         )
@@ -127,8 +122,8 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
 
 def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str | None = None,
                       site_number: str | None = None) -> QuerySet[Device]:
-    """The sites of a type on a receiver (their devices) with `badge`, `active_job_id` and
-    `last_job_*` annotations, in site number order.
+    """The sites of a type on a receiver (their devices) with `badge` and `last_job_*`
+    annotations and the active job (`active_job`, with its release) joined, in site number order.
 
     Filtered on the site's receiver so PostgreSQL walks the (receiver, number) index in order
     and stops after a page (100k sites: ~100 ms -> under 1 ms). Panels a gateway registered
@@ -136,19 +131,17 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
     """
     release = Release.objects.filter(device_type=device_type, is_current=True).first()
     current_version = release.version if release else None
-    active = UpdateJob.objects.filter(device=OuterRef("pk"), state__in=ACTIVE_STATES)
     last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
     is_current = Q(firmware_version=current_version) if current_version else Q(pk__in=[])
     qs = (
         Device.objects.filter(receiver=receiver, site__receiver=receiver, device_type=device_type)
-        .select_related("site", "device_type")
+        .select_related("site", "device_type", "active_job__release")
         .annotate(
-            active_job_id=Subquery(active.values("pk")[:1]),
             last_job_state=Subquery(last.values("state")[:1]),
             last_job_reason=Subquery(last.values("reason")[:1]),
             badge=Case(
                 When(is_current, then=Value(Badge.GREEN)),
-                When(Exists(active), then=Value(Badge.YELLOW)),
+                When(active_job__isnull=False, then=Value(Badge.YELLOW)),
                 default=Value(Badge.RED),
                 output_field=CharField(),
             ),
@@ -170,27 +163,23 @@ def device_badge(*, device: Device, current: Release | None, has_active_job: boo
 
 def site_list(*, receiver: Receiver | None = None, number: int | None = None,
               device_type: DeviceType | None = None, badge: str | None = None) -> QuerySet[Site]:
-    """Sites with their panel, `badge` and, prefetched, `device.active_jobs` (0 or 1 job).
+    """Sites with their panel, `badge` and the panel's active job (`device.active_job`, with
+    its release) joined.
 
     Same colours as `device_badge` for every device type at once: the current release of
-    each site's type is a subquery. A site without a panel is red. Three queries a page.
+    each site's type is a subquery. A site without a panel is red. Two queries a page.
     """
     current = Release.objects.filter(device_type=OuterRef("device__device_type"), is_current=True)
-    active = UpdateJob.objects.filter(device=OuterRef("device"), state__in=ACTIVE_STATES)
     qs = (
-        Site.objects.select_related("receiver", "device__device_type")
+        Site.objects.select_related("receiver", "device__device_type", "device__active_job__release")
         .annotate(
             current_version=Subquery(current.values("version")[:1]),
             badge=Case(
                 When(device__firmware_version=F("current_version"), then=Value(Badge.GREEN)),
-                When(Exists(active), then=Value(Badge.YELLOW)),
+                When(device__active_job__isnull=False, then=Value(Badge.YELLOW)),
                 default=Value(Badge.RED),
                 output_field=CharField(),
             ),
-        )
-        .prefetch_related(
-            Prefetch("device__update_jobs", to_attr="active_jobs",
-                     queryset=UpdateJob.objects.filter(state__in=ACTIVE_STATES).select_related("release"))
         )
         .order_by("receiver__code", "number")
     )

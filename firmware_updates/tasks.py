@@ -30,3 +30,8 @@ def wakeup_devices(receiver_id: int, serials: list[str]) -> int:
 @shared_task(acks_late=True)
 def reconcile() -> dict:
     return services.reconcile()
+
+
+@shared_task(acks_late=True)
+def active_job_repair() -> int:
+    return services.device_active_job_repair()

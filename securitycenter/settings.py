@@ -187,6 +187,8 @@ UPDATE_INSTALL_TIMEOUT = timedelta(seconds=env.int("UPDATE_INSTALL_TIMEOUT", def
 UPDATE_VERSION_CONFIRM_TIMEOUT = timedelta(seconds=env.int("UPDATE_VERSION_CONFIRM_TIMEOUT", default=900))
 UPDATE_CANCEL_ACK_TIMEOUT = timedelta(seconds=env.int("UPDATE_CANCEL_ACK_TIMEOUT", default=3600))
 RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=60)
+# Seconds between checks that Device.active_job says what the jobs say (repairing any drift).
+ACTIVE_JOB_REPAIR_INTERVAL = env.int("ACTIVE_JOB_REPAIR_INTERVAL", default=900)
 ROLLOUT_BATCH_SIZE = env.int("ROLLOUT_BATCH_SIZE", default=10000)
 ROLLOUT_STALE_AFTER = timedelta(seconds=env.int("ROLLOUT_STALE_AFTER", default=120))
 WAKEUP_BATCH_SIZE = env.int("WAKEUP_BATCH_SIZE", default=500)

@@ -65,12 +65,12 @@ class DeviceAdmin(admin.ModelAdmin):
     list_select_related = ("site", "receiver", "device_type")
     autocomplete_fields = ("site", "receiver", "device_type")
     # The target token is stored only as a hash: never shown or edited here (the API rotates it).
-    readonly_fields = ("token_set", "has_ip_channel", "firmware_version_key", "attributes", "attributes_at",
-                       "last_seen", "created_at")
+    readonly_fields = ("token_set", "has_ip_channel", "firmware_version_key", "active_job", "attributes",
+                       "attributes_at", "last_seen", "created_at")
     fieldsets = (
         (None, {"fields": ("serial", "site", "receiver", "device_type")}),
         ("Panel", {"fields": ("hardware_revision", "firmware_version", "channels", "has_ip_channel", "partitions",
-                              "settings_digest")}),
+                              "settings_digest", "active_job")}),
         ("Reported", {"fields": ("attributes", "attributes_at", "last_seen", "token_set", "created_at")}),
     )
 

@@ -100,8 +100,8 @@ class SiteSerializer(serializers.Serializer):
 
     @extend_schema_field(ActiveJobSerializer(allow_null=True))
     def get_active_job(self, site):
-        jobs = getattr(getattr(site, "device", None), "active_jobs", None) or []
-        return ActiveJobSerializer(jobs[0]).data if jobs else None
+        job = _active_job(site)
+        return ActiveJobSerializer(job).data if job else None
 
 
 class CreatedDeviceSerializer(DeviceSerializer):
@@ -134,10 +134,15 @@ class TargetTokenSerializer(serializers.Serializer):
     target_token = serializers.CharField(help_text="The panel's new token; the old one no longer works.")
 
 
+def _active_job(site):
+    """The site's panel's active job, joined by `site_list` (None without a panel or a job)."""
+    device = getattr(site, "device", None)
+    return device.active_job if device is not None else None
+
+
 def overlay_progress(sites) -> None:
     """Freshest download bytes for the active jobs shown (one cache read for the page)."""
-    jobs = [job for site in sites for job in getattr(getattr(site, "device", None), "active_jobs", None) or []]
-    job_progress_overlay(jobs)
+    job_progress_overlay([_active_job(site) for site in sites])
 
 
 @extend_schema_view(

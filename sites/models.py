@@ -76,6 +76,14 @@ class Device(models.Model):
     attributes = models.JSONField(default=dict, blank=True, help_text="Last DDI configData.")
     attributes_at = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    # The device's active update job (NULL: none). A copy of what the partial unique index
+    # "one active job per device" of firmware_updates says, so fleet statistics and lists need
+    # no join with the jobs. Written only by the job services, in SQL, in the transaction that
+    # queues or finishes the job; reconciliation repairs any drift (DEVELOPERS.md).
+    active_job = models.ForeignKey(
+        "firmware_updates.UpdateJob", null=True, blank=True, editable=False, on_delete=models.SET_NULL,
+        related_name="+",
+    )
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -90,6 +98,12 @@ class Device(models.Model):
 
     def save(self, *args, **kwargs):
         self.refresh_derived()
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            # A whole-row save of an instance read earlier (admin, configData) must not put back
+            # an active_job another transaction has changed since: that column is the job
+            # services' alone.
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and f.name != "active_job"]
         super().save(*args, **kwargs)
 
     def refresh_derived(self) -> None:

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
-from firmware_updates.models import Release, UpdateJob
+from firmware_updates.models import ACTIVE_STATES, Release, UpdateJob
 from receivers.models import Receiver
 from securitycenter.tokens import token_digest
 from sites.models import Device, DeviceType, Site
@@ -89,9 +89,19 @@ class ReleaseFactory(factory.django.DjangoModelFactory):
 
 
 class UpdateJobFactory(factory.django.DjangoModelFactory):
+    """A job row in any state. An active one becomes its device's `active_job`, as the services
+    that queue jobs do (tests.consistency checks the two agree)."""
+
     class Meta:
         model = UpdateJob
+        skip_postgeneration_save = True
 
     device = factory.SubFactory(DeviceFactory)
     release = factory.SubFactory(ReleaseFactory)
     bytes_total = factory.LazyAttribute(lambda o: o.release.size)
+
+    @factory.post_generation
+    def point_device_at_it(self, create, extracted, **kwargs):
+        if create and self.state in ACTIVE_STATES:
+            Device.objects.filter(pk=self.device_id).update(active_job=self)
+            self.device.active_job_id = self.pk

@@ -1,5 +1,6 @@
-"""Races settled in the database: operator cancel against the device's `downloaded`, and
-two operators queueing the same site at once."""
+"""Races settled in the database: operator cancel against the device's `downloaded`, two
+operators queueing the same site at once, and a device's configData crossing its own
+"closed" feedback (lock order job, then device)."""
 
 import threading
 
@@ -9,6 +10,8 @@ from django.db import connection
 from firmware_updates import services
 from firmware_updates.errors import UpdateNotAllowed
 from firmware_updates.models import JobState, UpdateJob
+from sites.models import Device
+from tests.consistency import assert_active_jobs_recorded
 from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,6 +71,7 @@ def test_cancel_racing_downloaded_has_exactly_one_winner():
             winners["cancel"] += 1
         assert [to for _, to in path].count(S.CANCELLING) + [to for _, to in path].count(S.DOWNLOADED) == 1
     assert sum(winners.values()) == ROUNDS
+    assert_active_jobs_recorded()
 
 
 def test_two_operators_queueing_one_site_create_one_job():
@@ -82,3 +86,31 @@ def test_two_operators_queueing_one_site_create_one_job():
         assert len(created) == 1 and len(refused) == 2, outcomes
         assert all(r.code == "already_updating" for r in refused)
     assert UpdateJob.objects.count() == ROUNDS
+    assert_active_jobs_recorded()
+
+
+def test_config_data_crossing_the_closed_feedback_neither_deadlocks_nor_loses_the_confirmation():
+    receiver, nord = ReceiverFactory(), DeviceTypeFactory()
+    ReleaseFactory(device_type=nord, version="5.40")
+    for number in range(ROUNDS):
+        device = DeviceFactory(site__receiver=receiver, site__number=number, device_type=nord)
+        job = services.update_job_create(receiver=receiver, site_number=number, actor=None)
+        for execution in ("scheduled", "proceeding"):
+            job = services.job_apply_feedback(job=job, execution=execution, finished="none", progress=None,
+                                              details=[])
+        assert job.state == S.INSTALLING
+        # The panel is back on 5.40: it reports its version and closes the action at once.
+        closed, reported = race(
+            lambda job=job: services.job_apply_feedback(job=UpdateJob.objects.get(pk=job.pk), execution="closed",
+                                                        finished="success", progress=None, details=[]),
+            lambda device=device: services.device_report_attributes(device=Device.objects.get(pk=device.pk),
+                                                                    data={"sw_version": "5.40"}),
+        )
+        # Either order is right: if the version report lands first, it finishes the job and the
+        # late "closed" is told the action is gone (410), as for any finished action.
+        assert isinstance(closed, UpdateJob | services.ActionGone), closed
+        assert isinstance(reported, Device), reported
+        job.refresh_from_db()
+        assert job.state == S.SUCCEEDED and job.confirmed_at is not None
+        assert job.events.filter(kind="confirmed").count() == 1
+    assert_active_jobs_recorded()

@@ -8,6 +8,7 @@ from django.utils import timezone
 from firmware_updates import services
 from firmware_updates.errors import UpdateNotAllowed
 from firmware_updates.models import JobState, UpdateJob
+from tests.consistency import assert_active_jobs_recorded
 from tests.factories import (
     DeviceFactory,
     DeviceTypeFactory,
@@ -157,6 +158,7 @@ def test_reconcile_fails_installs_that_never_came_back_and_flags_unconfirmed(fle
     assert stuck.state == S.FAILED and "did not come back" in stuck.reason
     assert unconfirmed.events.filter(kind="version_unconfirmed").count() == 1
     assert services.reconcile(now=later)["version_unconfirmed"] == 0  # flagged once
+    assert_active_jobs_recorded()
 
 
 def test_rollout_queues_each_eligible_site_once_and_counts_skips(
@@ -183,3 +185,4 @@ def test_rollout_queues_each_eligible_site_once_and_counts_skips(
     rollout.save()
     services.rollout_run(rollout_id=rollout.pk)
     assert UpdateJob.objects.filter(state=S.QUEUED).count() == 5
+    assert_active_jobs_recorded()

@@ -21,7 +21,7 @@ from .jobs import (
     update_job_create,
     update_refusal,
 )
-from .reconcile import reconcile
+from .reconcile import device_active_job_repair, reconcile
 from .releases import release_create, release_create_from_path, release_mark_current
 from .rollouts import rollout_progress, rollout_run, rollout_start
 from .wakeup import WakeupFailed, wakeup_send
@@ -33,6 +33,7 @@ __all__ = [
     "Actor",
     "WakeupFailed",
     "current_release",
+    "device_active_job_repair",
     "device_report_attributes",
     "feedback_validate",
     "job_apply_cancel_feedback",

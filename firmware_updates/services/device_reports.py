@@ -255,6 +255,11 @@ def device_report_attributes(*, device: Device, data: dict, mode: str = "merge")
         raise ValidationError({"mode": f"Unknown mode {mode!r}; expected merge, replace or remove."})
     if not isinstance(data, dict) or len(data) > 200:
         raise ValidationError({"data": "'data' must be an object of at most 200 attributes."})
+    # Lock order job, then device: this writes the device and may then finish its job, while
+    # the job's own feedback locks the job and then clears Device.active_job. The other order
+    # deadlocks a configData crossing a "closed" feedback on PostgreSQL.
+    list(UpdateJob.objects.select_for_update(no_key=True).filter(device=device, state__in=ACTIVE_STATES)
+         .values_list("pk"))
     device = device_apply_attributes(device=device, data=data, mode=mode)
     job_confirm_if_version_matches(job=None, device=device)
     return device

@@ -78,10 +78,22 @@ def job_transition(
         for name, value in fields.items():
             setattr(job, name, value)
         job.save(update_fields=["state", "state_changed_at", "finished_at", *fields])
+        if to_state not in ACTIVE_STATES:
+            device_active_job_clear(job_ids=[job.pk])
         job_event_record(job=job, actor=actor, kind="transition", details=details,
                          from_state=from_state, to_state=to_state)
     log.info("job %s %s -> %s by %s", job.pk, from_state, to_state, actor.label)
     return job, True
+
+
+def device_active_job_clear(*, job_ids) -> int:
+    """Forget finished jobs on their devices (Device.active_job); one statement.
+
+    Called in the transaction that moves the jobs out of the active states, after their rows
+    are locked: the lock order is job, then device, everywhere (see device_report_attributes).
+    Only a device still pointing at one of these jobs is written.
+    """
+    return Device.objects.filter(active_job__in=job_ids).update(active_job=None)
 
 
 def site_get(*, receiver: Receiver, site_number: int) -> Site:
@@ -151,6 +163,8 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
                 device=device, release=release, created_by=actor.user, bytes_total=release.size,
                 snapshot=device_snapshot(device),
             )
+            Device.objects.filter(pk=device.pk).update(active_job=job)
+            device.active_job_id = job.pk
             job_event_record(job=job, actor=actor, kind="transition", to_state=JobState.QUEUED,
                              details={"release": release.version, "site_number": site_number})
     except IntegrityError:

@@ -81,10 +81,9 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     # The statistics already counted every badge: no second count of the list unless searching.
     page = paginate(request, sites, count=None if q else counts[badge])
     devices = list(page.object_list)
-    jobs = UpdateJob.objects.select_related("release").in_bulk([d.active_job_id for d in devices if d.active_job_id])
     # Download progress is written to the row every few seconds; the cache has the freshest byte.
-    services.job_progress_overlay(jobs.values())
-    rows = [site_row(device=d, receiver=receiver, release=release, job=jobs.get(d.active_job_id)) for d in devices]
+    services.job_progress_overlay([d.active_job for d in devices])
+    rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]
     rollout = _latest_rollout(receiver, device_type)
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = _page_url(receiver, device_type)

@@ -1,7 +1,8 @@
 """A real Celery worker with beat, in its own process, on the test database and a private broker.
 
 On the embedded default the broker is an on-disk folder of this test run; with
-CELERY_BROKER_URL=redis://… (CI's PostgreSQL pass) it is Redis, database 15.
+CELERY_BROKER_URL=redis://… (CI's PostgreSQL pass) it is Redis, database 15 (or
+TEST_WORKER_REDIS_DB).
 """
 
 import os
@@ -71,6 +72,7 @@ def celery_worker(transactional_db, tmp_path, settings):
     from firmware_updates import schedules
 
     settings.RECONCILE_INTERVAL = 1
+    settings.ACTIVE_JOB_REPAIR_INTERVAL = 1
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     schedules.install()
@@ -79,7 +81,9 @@ def celery_worker(transactional_db, tmp_path, settings):
            "PYTHONUNBUFFERED": "1", "VAR_DIR": str(tmp_path / "var")}
     saved = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
     if settings.CELERY_BROKER_URL.startswith("redis"):
-        url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/15"
+        # A database of its own, flushed first; TEST_WORKER_REDIS_DB picks another where
+        # several people share one Redis.
+        url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + os.environ.get("TEST_WORKER_REDIS_DB", "15")
         env["CELERY_BROKER_URL"] = url
         app.conf.broker_url = url
         import redis

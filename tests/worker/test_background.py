@@ -12,11 +12,13 @@ from django.utils import timezone
 from firmware_updates import services
 from firmware_updates.models import JobState, Rollout, UpdateJob
 from sites.models import Device, Site
+from tests.consistency import assert_active_jobs_recorded
 from tests.factories import (
     DeviceFactory,
     DeviceTypeFactory,
     ReceiverFactory,
     ReleaseFactory,
+    UpdateJobFactory,
     UserFactory,
 )
 
@@ -67,6 +69,10 @@ def test_worker_killed_mid_rollout_then_resumed_queues_every_site_once(celery_wo
     assert not per_device.exists()
     assert UpdateJob.objects.filter(state=JobState.QUEUED).count() == 3000
     assert all(job.events.count() == 1 for job in UpdateJob.objects.order_by("?")[:50])
+    # The batch cut by the kill was rolled back whole, pointers included: nothing for beat's
+    # reconciliation to repair (it would say so in the worker's log).
+    assert_active_jobs_recorded()
+    assert "Device.active_job was wrong" not in celery_worker.log_path.read_text(errors="replace")
 
 
 class ReceiverEndpoint(BaseHTTPRequestHandler):
@@ -112,9 +118,23 @@ def test_beat_fails_an_install_whose_device_never_came_back(celery_worker, setti
     receiver, nord = ReceiverFactory(), DeviceTypeFactory()
     release = ReleaseFactory(device_type=nord, version="5.40")
     device = DeviceFactory(site__receiver=receiver, device_type=nord)
-    job = UpdateJob.objects.create(device=device, release=release, state=JobState.INSTALLING, bytes_total=release.size)
+    job = UpdateJobFactory(device=device, release=release, state=JobState.INSTALLING)
     UpdateJob.objects.filter(pk=job.pk).update(state_changed_at=timezone.now() - timedelta(hours=2))
     failed = wait_for(lambda: UpdateJob.objects.filter(pk=job.pk, state=JobState.FAILED).first(), timeout=60,
                       worker=celery_worker, what="beat's reconciliation")
     assert "did not come back" in failed.reason
     assert failed.events.get(kind="install_timeout").actor_label == "system"
+    assert_active_jobs_recorded()
+    assert "Device.active_job was wrong" not in celery_worker.log_path.read_text(errors="replace")
+
+
+def test_beat_repairs_a_panel_whose_active_job_was_written_past_the_services(celery_worker):
+    receiver, nord = ReceiverFactory(), DeviceTypeFactory()
+    ReleaseFactory(device_type=nord, version="5.40")
+    device = DeviceFactory(site__receiver=receiver, site__number=7, device_type=nord)
+    job = services.update_job_create(receiver=receiver, site_number=7, actor=None)
+    Device.objects.filter(pk=device.pk).update(active_job=None)  # as raw SQL or a restored backup would
+    wait_for(lambda: Device.objects.filter(pk=device.pk, active_job=job.pk).exists(), timeout=60,
+             worker=celery_worker, what="beat's repair of Device.active_job")
+    assert "Device.active_job was wrong on 1 device(s)" in celery_worker.log_path.read_text(errors="replace")
+    assert_active_jobs_recorded()
