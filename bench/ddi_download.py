@@ -38,16 +38,17 @@ EVERY = "ours behind nginx, X_ACCEL_EXPIRES=0"
 # More windows to measure behind nginx, e.g. BENCH_X_ACCEL_EXPIRES=10 (seconds, comma list),
 # besides 0 (every request asks Django) and the setting's default (the goal's row).
 MORE_WINDOWS = [w.strip() for w in os.environ.get("BENCH_X_ACCEL_EXPIRES", "").split(",") if w.strip()]
+# BENCH_DOWNLOAD_NGINX_ONLY=1: only the behind-nginx windows (not 0) and the static file, for
+# quick alternating comparisons of nginx configurations (no Django-direct, no gooseBit).
+NGINX_ONLY = os.environ.get("BENCH_DOWNLOAD_NGINX_ONLY") == "1"
 
 
 def nginx_config(*, port: int, gunicorn_port: int, static_root, media_root, workdir) -> str:
     """deploy/nginx/firmware.conf for `bench.servers.nginx("nginx", workdir=workdir, ...)`:
-    2 workers, no access log, an empty authorisation cache."""
+    2 workers, no access log, an empty go-ahead cache."""
     import shutil
 
     from deploy.nginx import standalone
-
-    from .servers import free_port
 
     prefix = workdir / "nginx"
     # On tmpfs where there is one, as production's default (/run on Debian).
@@ -57,7 +58,7 @@ def nginx_config(*, port: int, gunicorn_port: int, static_root, media_root, work
     return standalone(prefix=prefix, workers=2, http_extra="    keepalive_requests 100000;",
                       listen=f"127.0.0.1:{port}", django=f"127.0.0.1:{gunicorn_port}",
                       media_root=media_root, static_root=static_root, cache_dir=cache,
-                      auth_listen=f"127.0.0.1:{free_port()}", access_log="off", auth_access_log="off")
+                      access_log="off")
 
 
 def run(ctx) -> dict:
@@ -94,13 +95,15 @@ def run(ctx) -> dict:
             connection.close()
 
         common = dict(size=size, seconds=SECONDS, warmup=WARMUP, connections=64, mode="cycle")
-        queue_jobs()
-        direct = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS, threads=THREADS,
-                          env={**os.environ, "USE_X_ACCEL_REDIRECT": "0"}, probe="/api/v1/")
-        rows.append(measure(ctx, [direct], direct.url, targets, case="ours, Django sends the file",
-                            before=queue_jobs, database=database, **common))
+        if not NGINX_ONLY:
+            queue_jobs()
+            direct = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS, threads=THREADS,
+                              env={**os.environ, "USE_X_ACCEL_REDIRECT": "0"}, probe="/api/v1/")
+            rows.append(measure(ctx, [direct], direct.url, targets, case="ours, Django sends the file",
+                                before=queue_jobs, database=database, **common))
 
-        windows = [(EVERY, "0"), (BEHIND, str(settings.X_ACCEL_EXPIRES))]
+        windows = [] if NGINX_ONLY else [(EVERY, "0")]
+        windows += [(BEHIND, str(settings.X_ACCEL_EXPIRES))]
         windows += [(f"ours behind nginx, X_ACCEL_EXPIRES={w}", w) for w in MORE_WINDOWS]
         for case, window in windows:
             behind = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS, threads=THREADS,
@@ -115,7 +118,8 @@ def run(ctx) -> dict:
                                 database=database, **common))
         static = targets_write(workdir / "static-targets.tsv", [(f"/static/{archive.name}", "none")])
         rows.append(measure(ctx, [front], front.url, static, case="nginx, static file", **common))
-
+        if NGINX_ONLY:
+            continue
         goosebit.ensure_installed(ctx.log)
         goosebit.ensure_schema(ctx.log)
         prefix = f"gb-download-{size}-"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("firmware.conf")
 
-# Production defaults (Debian). /run is tmpfs: the authorisation cache's keys hold device
+# Production defaults (Debian). /run is tmpfs: the go-ahead cache's keys hold device
 # tokens, which should not reach a disk.
 DEFAULTS = {
     "listen": "80",
@@ -21,9 +21,7 @@ DEFAULTS = {
     "media_root": "/srv/firmware/media",
     "static_root": "/srv/firmware/static",
     "cache_dir": "/run/firmware-ddi-cache",
-    "auth_listen": "127.0.0.1:8081",
     "access_log": "/var/log/nginx/firmware-access.log firmware_ddi",
-    "auth_access_log": "off",
 }
 
 

@@ -16,10 +16,8 @@ def main(argv=None) -> None:
         "django": "gunicorn's address: host:port or unix:/path",
         "media_root": "MEDIA_ROOT (release archives)",
         "static_root": "STATIC_ROOT (collectstatic)",
-        "cache_dir": "the authorisation cache's folder (tmpfs: its keys hold device tokens)",
-        "auth_listen": "address of the authorisation cache server (loopback)",
-        "access_log": "`access_log` arguments of the front server",
-        "auth_access_log": "`access_log` arguments of the authorisation cache server",
+        "cache_dir": "the go-ahead cache's folder (tmpfs: its keys hold device tokens)",
+        "access_log": "`access_log` arguments (format firmware_ddi logs the go-ahead cache's HIT/MISS)",
     }
     for name, default in DEFAULTS.items():
         parser.add_argument("--" + name.replace("_", "-"), default=default, help=f"{helps[name]} [{default}]")

@@ -40,15 +40,13 @@ class Logged:
 
 
 class Nginx:
-    def __init__(self, prefix: Path, port: int, auth_port: int, django: str, media_root: Path):
+    def __init__(self, prefix: Path, port: int, django: str, media_root: Path):
         self.prefix, self.port = prefix, port
         self.conf = prefix / "nginx.conf"
         self.conf.write_text(standalone(
             prefix=prefix, listen=f"127.0.0.1:{port}", server_name="_", django=django,
             media_root=media_root, static_root=prefix / "static", cache_dir=prefix / "cache",
-            auth_listen=f"127.0.0.1:{auth_port}",
-            access_log=f"{prefix}/access.log firmware_ddi",
-            auth_access_log=f"{prefix}/auth.log firmware_ddi"))
+            access_log=f"{prefix}/access.log firmware_ddi"))
         self.process = None
 
     @property
@@ -85,15 +83,12 @@ class Nginx:
         path = self.prefix / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def _log(self, name: str) -> list[Logged]:
-        path = self.prefix / name
+    def access_log(self) -> list[Logged]:
+        """Each request nginx answered, in order, with what the go-ahead cache did for it."""
+        path = self.prefix / "access.log"
         lines = path.read_text().splitlines() if path.exists() else []
         found = [LOG_LINE.search(line) for line in lines]
         return [Logged(m["method"], m["path"], int(m["status"]), m["cache"], m["upstream"]) for m in found if m]
-
-    def auth_log(self) -> list[Logged]:
-        """What the authorisation cache did with each artifact request, in order."""
-        return self._log("auth.log")
 
 
 def free_port() -> int:
@@ -117,7 +112,7 @@ def start_front(settings, live_server, request) -> Nginx:
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]  # the Host devices use reaches Django
     prefix = Path(tempfile.mkdtemp(prefix="ngx", dir="/tmp"))
     live = urlsplit(live_server.url)
-    front = Nginx(prefix, free_port(), free_port(), f"127.0.0.1:{live.port}", Path(settings.MEDIA_ROOT))
+    front = Nginx(prefix, free_port(), f"127.0.0.1:{live.port}", Path(settings.MEDIA_ROOT))
     front.start()
 
     def finish():

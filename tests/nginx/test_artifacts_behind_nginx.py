@@ -1,5 +1,5 @@
 """Artifacts behind a real nginx (deploy/nginx/firmware.conf) with USE_X_ACCEL_REDIRECT: one
-validator in both modes, resumes, refusals, and the short-lived authorisation cache."""
+validator in both modes, resumes, refusals, and the short-lived go-ahead cache."""
 
 import hashlib
 import time
@@ -31,7 +31,7 @@ def delivered(fleet, front, settings):
 
 
 def artifact_lines(front):
-    return [line for line in front.auth_log() if "/artifacts/" in line.path]
+    return [line for line in front.access_log() if "/artifacts/" in line.path]
 
 
 def from_cache(front) -> list[bool]:
@@ -158,4 +158,17 @@ def test_preconditions_are_answered_as_without_nginx(fleet, front, delivered):
     matched = client.request("GET", url, headers={"If-Match": etag, "Range": "bytes=10-19"})
     assert (matched.status, matched.body) == (206, content[10:20])
     assert client.request("GET", url, headers={"If-Match": '"other"'}).status == 412
-    assert {line.cache for line in artifact_lines(front)[1:]} == {"BYPASS"}
+    # Straight to Django: the go-ahead cache was not even asked.
+    assert {line.cache for line in artifact_lines(front)[1:]} == {"-"}
+
+
+def test_unsatisfiable_range_is_djangos_416_not_the_subrequests_500(fleet, front, delivered):
+    _job, client, url, content = delivered
+
+    # No go-ahead stored yet: Django answers the subrequest 416, which auth_request alone
+    # would turn into 500; the device must get Django's answer.
+    reply = client.request("GET", url, headers={"Range": f"bytes={len(content) + 10}-"})
+
+    assert reply.status == 416
+    assert reply.headers["Content-Range"] == f"bytes */{len(content)}"
+    assert reply.headers["ETag"] == f'"{fleet.release.sha256}"'
