@@ -10,7 +10,7 @@ from django.apps import apps
 from django.utils import timezone
 
 from firmware_updates import services
-from firmware_updates.models import JobState
+from firmware_updates.models import JobState, UpdateJob
 from firmware_updates.selectors import receiver_firmware_stats
 from sites.models import Device
 from tests.consistency import assert_active_jobs_recorded
@@ -143,4 +143,12 @@ def test_migration_fills_the_column_from_the_active_jobs(fleet):
     migration = importlib.import_module("sites.migrations.0003_device_active_job_fill")
     migration.fill(apps, None)
     assert active_job_of(devices[0]) == active.pk
+    assert_active_jobs_recorded()
+
+
+def test_a_panel_with_an_active_job_can_still_be_deleted(fleet):
+    receiver, _, _, devices = fleet
+    job = queue(receiver, 1)
+    devices[0].delete()
+    assert not UpdateJob.objects.filter(pk=job.pk).exists()
     assert_active_jobs_recorded()
