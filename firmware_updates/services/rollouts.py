@@ -20,7 +20,7 @@ from receivers.models import Receiver
 from sites.models import Device, DeviceType
 
 from ..errors import UpdateNotAllowed
-from ..models import ACTIVE_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
+from ..models import ACTIVE_STATES, TERMINAL_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
 from .jobs import Actor, current_release, update_refusal
 
 log = logging.getLogger(__name__)
@@ -258,4 +258,13 @@ def _wakeup_online(*, rollout: Rollout, serials: list[str]) -> None:
 def rollout_progress(*, rollout: Rollout) -> dict:
     """Counts of the rollout's jobs by state (one query)."""
     return dict(rollout.jobs.order_by().values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+
+
+def rollout_outcomes(*, rollout: Rollout) -> dict:
+    """Counts of the rollout's finished jobs by state (one query); the others are in progress
+    (`rollout.queued` minus these). Read from the (rollout, state) index, only the finished
+    entries: the panel refreshes this every few seconds, and counting all 100,000 jobs of a
+    fresh rollout took ~40 ms on PostgreSQL."""
+    return dict(rollout.jobs.filter(state__in=TERMINAL_STATES).order_by().values_list("state")
+                .annotate(n=Count("id")).values_list("state", "n"))
 
