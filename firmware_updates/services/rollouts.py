@@ -262,9 +262,9 @@ def rollout_progress(*, rollout: Rollout) -> dict:
 
 def rollout_outcomes(*, rollout: Rollout) -> dict:
     """Counts of the rollout's finished jobs by state (one query); the others are in progress
-    (`rollout.queued` minus these). Read from the (rollout, state) index, only the finished
-    entries: the panel refreshes this every few seconds, and counting all 100,000 jobs of a
-    fresh rollout took ~40 ms on PostgreSQL."""
+    (`rollout.queued` minus these). Read from a partial index of finished jobs: the panel
+    refreshes this every few seconds, and counting all 100,000 jobs of a fresh rollout by
+    state took ~40 ms on PostgreSQL."""
     return dict(rollout.jobs.filter(state__in=TERMINAL_STATES).order_by().values_list("state")
                 .annotate(n=Count("id")).values_list("state", "n"))
 
