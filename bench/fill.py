@@ -104,7 +104,7 @@ def delete_where(model: type[models.Model], where: str, params: Sequence) -> Non
 
 def active_jobs_forget(receiver_id: int) -> None:
     """NULL `Device.active_job` on a receiver's devices, before its jobs go by `delete_where`
-    (the foreign key would refuse the commit otherwise)."""
+    (they would point at jobs that are gone otherwise)."""
     from sites.models import Device
 
     table, column = Device._meta.db_table, Device._meta.get_field("active_job").column

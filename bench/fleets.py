@@ -204,7 +204,7 @@ def _fill(receiver: Receiver, size: int, devices) -> None:
             active_job[i] = job_id + len(rows)
         rows.append((job_id + len(rows), device_id + i, release.pk, state, done, release.size, reason,
                      None if active else finished))
-    # One transaction: devices and jobs point at each other (foreign keys checked at commit).
+    # One transaction: devices and jobs point at each other.
     with transaction.atomic():
         fill.bulk_insert(Site, ("id", "receiver_id", "number"),
                          ((site_id + i, receiver.pk, 1000 + i) for i in range(size)))

@@ -58,8 +58,11 @@ class Device(models.Model):
         Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="device"
     )
     # Denormalised from site so fleet statistics group by (receiver, device type) on one index.
-    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="devices")
-    serial = models.CharField(max_length=64, unique=True)
+    # No index of its own: device_fleet_idx starts with it (each index is written again by
+    # every device update that cannot stay on its page, 100,000 of them in a rollout).
+    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="devices",
+                                 db_index=False)
+    serial = models.CharField(max_length=64)
     device_type = models.ForeignKey(
         DeviceType, null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
     )
@@ -79,16 +82,26 @@ class Device(models.Model):
     # The device's active update job (NULL: none). A copy of what the partial unique index
     # "one active job per device" of firmware_updates says, so fleet statistics and lists need
     # no join with the jobs. Written only by the job services, in SQL, in the transaction that
-    # queues or finishes the job; reconciliation repairs any drift (DEVELOPERS.md).
+    # queues or finishes the job; reconciliation repairs any drift (DEVELOPERS.md). No
+    # constraint in the database: a rollout writes 100,000 of them at once, and the check of
+    # each at commit cost up to a second there; a deleted job is still forgotten (SET_NULL by
+    # Django's delete), and the repair finds any pointer to a job that is gone.
     active_job = models.ForeignKey(
         "firmware_updates.UpdateJob", null=True, blank=True, editable=False, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", db_constraint=False,
     )
-    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    # NULL (not "") for a panel without a token: unique among those that have one.
+    token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["serial"]
+        # Constraints rather than unique=True: on PostgreSQL that adds a second, LIKE-pattern
+        # index to each column, which nothing here queries by pattern.
+        constraints = [
+            models.UniqueConstraint(fields=["serial"], name="device_serial_unique"),
+            models.UniqueConstraint(fields=["token_hash"], name="device_token_hash_unique"),
+        ]
         indexes = [
             models.Index(fields=["receiver", "device_type", "firmware_version_key"], name="device_fleet_idx"),
         ]

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.db import connection
 from django.utils import timezone
 
 from firmware_updates import services
-from firmware_updates.models import JobState
+from firmware_updates.models import JobState, UpdateJob
 from firmware_updates.selectors import receiver_firmware_stats
 from sites.models import Device
 from tests.consistency import assert_active_jobs_recorded
@@ -118,9 +119,14 @@ def test_repair_fixes_drift_and_says_so(fleet, caplog):
     other = DeviceFactory(site__receiver=receiver, site__number=9)
     UpdateJobFactory(device=other, release=release, state=S.QUEUED)
     Device.objects.filter(pk=other.pk).update(active_job=None)
+    gone = DeviceFactory(site__receiver=receiver, site__number=10)
+    deleted = UpdateJobFactory(device=gone, release=release, state=S.QUEUED)
+    with connection.cursor() as cursor:  # no constraint in the database: the pointer dangles
+        cursor.execute(f"DELETE FROM {UpdateJob._meta.db_table} WHERE id = %s", [deleted.pk])
     with caplog.at_level(logging.WARNING, logger="firmware_updates.services.reconcile"):
-        assert services.device_active_job_repair() == 4
-    assert "Device.active_job was wrong on 4 device(s)" in caplog.text
+        assert services.device_active_job_repair() == 5
+    assert "Device.active_job was wrong on 5 device(s)" in caplog.text
+    assert active_job_of(gone) is None
     assert_active_jobs_recorded()
     assert active_job_of(devices[2]) == wrong.pk
     assert services.device_active_job_repair() == 0
@@ -143,4 +149,12 @@ def test_migration_fills_the_column_from_the_active_jobs(fleet):
     migration = importlib.import_module("sites.migrations.0003_device_active_job_fill")
     migration.fill(apps, None)
     assert active_job_of(devices[0]) == active.pk
+    assert_active_jobs_recorded()
+
+
+def test_a_panel_with_an_active_job_can_still_be_deleted(fleet):
+    receiver, _, _, devices = fleet
+    job = queue(receiver, 1)
+    devices[0].delete()
+    assert not UpdateJob.objects.filter(pk=job.pk).exists()
     assert_active_jobs_recorded()

@@ -23,7 +23,7 @@ from .jobs import (
 )
 from .reconcile import device_active_job_repair, reconcile
 from .releases import release_create, release_create_from_path, release_mark_current
-from .rollouts import rollout_progress, rollout_run, rollout_start
+from .rollouts import rollout_outcomes, rollout_progress, rollout_run, rollout_start
 from .wakeup import WakeupFailed, wakeup_send
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "release_create",
     "release_create_from_path",
     "release_mark_current",
+    "rollout_outcomes",
     "rollout_progress",
     "rollout_run",
     "rollout_start",

@@ -12,7 +12,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Func, JSONField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, Func, JSONField, OuterRef, Value
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from receivers.models import Receiver
 from sites.models import Device, DeviceType
 
 from ..errors import UpdateNotAllowed
-from ..models import ACTIVE_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
+from ..models import ACTIVE_STATES, TERMINAL_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
 from .jobs import Actor, current_release, update_refusal
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ def rollout_run_batch(*, rollout: Rollout) -> bool:
     """Examine the next batch of devices; returns False when none is left.
 
     Five queries per batch whatever its size: lock the rollout, read the devices, insert the
-    jobs and point the devices at them (Device.active_job; on SQLite a sixth query), insert
-    their events, advance the cursor and counters. Jobs and events are built
+    jobs and point the devices at them (Device.active_job; on SQLite a sixth statement, run
+    for each new job), insert their events, advance the cursor and counters. Jobs and events are built
     by the database (INSERT ... SELECT) rather than one model instance each, and devices are
     read as tuples: a 100,000-device rollout spent most of its time in Python before
     (bench `update_all`, docs/benchmarks.md).
@@ -112,7 +112,8 @@ def rollout_run_batch(*, rollout: Rollout) -> bool:
         # The shorter id list of the two: usually few devices are refused.
         chosen = in_batch.filter(pk__in=to_queue) if len(to_queue) < len(refused) else in_batch.exclude(
             pk__in=refused)
-        created = _jobs_insert(rollout=rollout, release=release, devices=chosen, now=now) if to_queue else []
+        created = _jobs_insert(rollout=rollout, release=release, devices=chosen, now=now,
+                               device_ids=(locked.cursor, devices[-1].pk)) if to_queue else []
         if created is None:  # no INSERT ... RETURNING (SQLite < 3.35): read them back
             created = list(
                 UpdateJob.objects.filter(rollout=rollout, device_id__gt=locked.cursor, device_id__lte=devices[-1].pk)
@@ -126,7 +127,7 @@ def rollout_run_batch(*, rollout: Rollout) -> bool:
             jobs = UpdateJob.objects.filter(rollout=rollout, pk__gte=min(ids), pk__lte=max(ids))
             _events_insert(rollout=rollout, release=release, jobs=jobs, now=now)
             if not _jobs_insert_points_devices():
-                _devices_point_at(jobs)
+                _devices_point_at(created)
         lost_race = len(to_queue) - len(created)
         if lost_race:
             skipped["already_updating"] += lost_race
@@ -163,14 +164,16 @@ def _jobs_insert_points_devices() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _jobs_insert(*, rollout: Rollout, release, devices, now) -> list[tuple[int, int]] | None:
+def _jobs_insert(*, rollout: Rollout, release, devices, now, device_ids: tuple[int, int]) -> list[tuple[int, int]] | None:
     """Queue a job for each of `devices` (a queryset); returns (job id, device id) of those
     created, or None where the database cannot say (then the caller reads them back).
 
     The snapshot is device_snapshot() computed by the database. ON CONFLICT DO NOTHING: the
     partial unique index keeps the job an operator queued between our read and this insert.
     On PostgreSQL the same statement points the devices at their new jobs (Device.active_job)
-    from the inserted rows: no second pass over the jobs, no extra query per batch.
+    from the inserted rows: no second pass over the jobs, no extra query per batch. The
+    batch's id range (`device_ids`: after the first, up to the second) bounds the devices
+    the UPDATE reads: without it PostgreSQL hashed the whole device table for each batch.
     """
     snapshot = JSONObject(partitions=_AsJSON(F("partitions")), settings_digest=F("settings_digest"),
                           firmware_version=F("firmware_version"))
@@ -178,9 +181,11 @@ def _jobs_insert(*, rollout: Rollout, release, devices, now) -> list[tuple[int, 
     if _jobs_insert_points_devices():
         q = connection.ops.quote_name
         device = q(Device._meta.db_table)
+        after, last = (int(i) for i in device_ids)
         wrap = (f"WITH new AS ({{insert}}), pointed AS (UPDATE {device} SET "
                 f"{q(Device._meta.get_field('active_job').column)} = new.{q('id')} FROM new "
-                f"WHERE {device}.{q('id')} = new.{q('device_id')}) SELECT {q('id')}, {q('device_id')} FROM new")
+                f"WHERE {device}.{q('id')} = new.{q('device_id')} AND {device}.{q('id')} > {after} "
+                f"AND {device}.{q('id')} <= {last}) SELECT {q('id')}, {q('device_id')} FROM new")
     return _insert_select(UpdateJob, devices, {
         "device_id": F("pk"), "release_id": Value(release.pk), "rollout_id": Value(rollout.pk),
         "created_by_id": Value(rollout.created_by_id), "state": Value(JobState.QUEUED),
@@ -197,11 +202,15 @@ def _events_insert(*, rollout: Rollout, release, jobs, now) -> None:
     })
 
 
-def _devices_point_at(jobs) -> None:
-    """Device.active_job for the batch's new jobs, where the INSERT cannot do it (SQLite):
-    one UPDATE for the whole batch (SQLite looks each device's job up by index)."""
-    Device.objects.filter(pk__in=jobs.values("device_id")).update(
-        active_job=Subquery(jobs.filter(device=OuterRef("pk")).order_by().values("pk")[:1]))
+def _devices_point_at(created: list[tuple[int, int]]) -> None:
+    """Device.active_job for the batch's new jobs (job id, device id), where the INSERT
+    cannot do it (SQLite): one prepared UPDATE by primary key, executed for each pair. A
+    correlated subquery over the batch's jobs made SQLite walk the rollout's jobs once per
+    device (100 s for 100,000 devices)."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {q(Device._meta.db_table)} SET {q(Device._meta.get_field('active_job').column)} "
+                           f"= %s WHERE {q('id')} = %s", created)
 
 
 def _insert_select(model, source, values: dict, *, on_conflict_ignore: bool = False,
@@ -249,4 +258,13 @@ def _wakeup_online(*, rollout: Rollout, serials: list[str]) -> None:
 def rollout_progress(*, rollout: Rollout) -> dict:
     """Counts of the rollout's jobs by state (one query)."""
     return dict(rollout.jobs.order_by().values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+
+
+def rollout_outcomes(*, rollout: Rollout) -> dict:
+    """Counts of the rollout's finished jobs by state (one query); the others are in progress
+    (`rollout.queued` minus these). Read from a partial index of finished jobs: the panel
+    refreshes this every few seconds, and counting all 100,000 jobs of a fresh rollout by
+    state took ~40 ms on PostgreSQL."""
+    return dict(rollout.jobs.filter(state__in=TERMINAL_STATES).order_by().values_list("state")
+                .annotate(n=Count("id")).values_list("state", "n"))
 

@@ -61,7 +61,7 @@ def _latest_rollout(receiver, device_type) -> RolloutView | None:
                .select_related("release", "created_by").order_by("-created_at", "-pk").first())
     if rollout is None:
         return None
-    return RolloutView(rollout, services.rollout_progress(rollout=rollout))
+    return RolloutView(rollout, services.rollout_outcomes(rollout=rollout))
 
 
 def _capabilities(user) -> dict:

@@ -165,7 +165,7 @@ def empty_stats(device_type, release) -> FirmwareStatsRow:
 @dataclass
 class RolloutView:
     rollout: Rollout
-    job_states: dict = field(default_factory=dict)
+    job_states: dict = field(default_factory=dict)  # finished jobs by state (services.rollout_outcomes)
 
     @property
     def open(self) -> bool:
@@ -199,8 +199,7 @@ class RolloutView:
 
     @property
     def in_progress(self) -> int:
-        return sum(n for state, n in self.job_states.items()
-                   if state not in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED))
+        return max(0, self.rollout.queued - self.succeeded - self.failed - self.cancelled)
 
     @property
     def done_percent(self) -> float:

@@ -111,6 +111,23 @@ def test_update_all_starts_a_rollout_that_queues_the_eligible_outdated_sites(
     assert text_of(html, "count-yellow") == "8" and text_of(html, "count-red") == "2"
 
 
+def test_rollout_panel_counts_finished_jobs_and_the_rest_as_in_progress(
+    example, as_manager, eager_celery, django_capture_on_commit_callbacks
+):
+    from firmware_updates import services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        as_manager.post(example.page + "update-all/", **HTMX)
+    jobs = list(UpdateJob.objects.filter(rollout__isnull=False).order_by("pk"))
+    assert len(jobs) == 4
+    services.job_apply_feedback(job=jobs[0], execution="closed", finished="success", progress=None, details=[])
+    services.job_apply_feedback(job=jobs[1], execution="closed", finished="failure", progress=None, details=["x"])
+    services.update_job_cancel(job=jobs[2], actor=None)
+    html = as_manager.get(example.page).content
+    assert text_of(html, "rollout-done") == "1"
+    assert " ".join(text_of(html, "rollout-outcomes").split()) == "1 in progress · 1 failed · 1 cancelled"
+
+
 def test_update_all_twice_joins_the_open_rollout(example, as_manager):
     # Without an eager worker the rollout stays open: a second request joins it.
     as_manager.post(example.page + "update-all/", **HTMX)
