@@ -26,6 +26,7 @@ from sites.models import Device, DeviceType, Site
 from sites.versions import version_key
 
 from . import fill
+from .fleets import fleet_delete
 
 FILL_VERSION = 1
 DEVICE_TYPE = ("bench-panel", "Bench panel")
@@ -89,18 +90,6 @@ def fleet_ensure(ctx, *, code: str, size: int, version: str) -> Receiver:
     receiver.refresh_from_db()
     ctx.note(f"filled fleet {code} ({size:,} devices with tokens) in {watch}")
     return receiver
-
-
-def fleet_delete(receiver: Receiver) -> None:
-    devices = f"SELECT id FROM {Device._meta.db_table} WHERE receiver_id = %s"
-    jobs = f"SELECT id FROM {UpdateJob._meta.db_table} WHERE device_id IN ({devices})"
-    with transaction.atomic():
-        fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
-        fill.delete_where(UpdateJob, f"device_id IN ({devices})", [receiver.pk])
-        fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
-        fill.delete_where(Device, "receiver_id = %s", [receiver.pk])
-        fill.delete_where(Site, "receiver_id = %s", [receiver.pk])
-        fill.delete_where(Receiver, "id = %s", [receiver.pk])
 
 
 def fleet_reset(receiver: Receiver, *, version: str, seen_ago: timedelta | None) -> None:

@@ -72,14 +72,19 @@ class _Buffer:
 
     def record(self, device_id: int, seen: datetime) -> None:
         with self._cond:
+            self._merge_locked([(device_id, seen)])
+            if self._thread is None:
+                self._start()
+
+    def _merge_locked(self, items) -> None:
+        """Keep the latest time of each device and arm the next flush (caller holds _cond)."""
+        for device_id, seen in items:
             known = self._pending.get(device_id)
             if known is None or seen > known:
                 self._pending[device_id] = seen
-            if self._deadline is None:
-                self._deadline = time.monotonic() + settings.DEVICE_SEEN_FLUSH_INTERVAL
-                self._cond.notify()
-            if self._thread is None:
-                self._start()
+        if self._deadline is None:
+            self._deadline = time.monotonic() + settings.DEVICE_SEEN_FLUSH_INTERVAL
+            self._cond.notify()
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="last-seen-flusher", daemon=True)
@@ -130,13 +135,7 @@ class _Buffer:
         with self._cond:
             if generation != self._generation:
                 return
-            for device_id, seen in items:
-                known = self._pending.get(device_id)
-                if known is None or seen > known:
-                    self._pending[device_id] = seen
-            if self._deadline is None:
-                self._deadline = time.monotonic() + settings.DEVICE_SEEN_FLUSH_INTERVAL
-                self._cond.notify()
+            self._merge_locked(items)
 
     def discard(self) -> None:
         with self._cond:
