@@ -67,7 +67,7 @@ def run(ctx) -> dict:
 
     from . import ddi_fleet, goosebit
     from .load import measure, targets_write
-    from .servers import free_port, gunicorn, missing_tool, nginx, running
+    from .servers import free_port, gunicorn, missing_tool, nginx
 
     for tool, package in (("wrk", "wrk"), ("nginx", "nginx-light")):
         if why := missing_tool(tool, package):
@@ -120,14 +120,8 @@ def run(ctx) -> dict:
         rows.append(measure(ctx, [front], front.url, static, case="nginx, static file", **common))
         if NGINX_ONLY:
             continue
-        goosebit.ensure_installed(ctx.log)
-        goosebit.ensure_schema(ctx.log)
-        prefix = f"gb-download-{size}-"
-        gb_serials = [f"{prefix}{i:04d}" for i in range(size)]
-        if goosebit.registered(prefix) < size:
-            ctx.log(f"gooseBit: registering {size} devices running {ddi_fleet.OLD}")
-            with running(goosebit.server(workdir)) as server:
-                goosebit.register(server.url, gb_serials, sw_version=ddi_fleet.OLD)
+        gb_serials = goosebit.devices_ensure(ctx.log, workdir, prefix=f"gb-download-{size}-", size=size, width=4,
+                                             sw_version=ddi_fleet.OLD)
         goosebit.assign_software(gb_serials, archive, version=ddi_fleet.NEW)
         gb_targets = targets_write(workdir / f"goosebit-targets-{size}.tsv", [
             (goosebit.download_path(s), "TargetToken none") for s in gb_serials])

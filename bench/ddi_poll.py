@@ -74,7 +74,7 @@ def run(ctx) -> dict:
 
     from . import ddi_fleet, goosebit
     from .load import targets_write
-    from .servers import gunicorn, missing_tool, running
+    from .servers import gunicorn, missing_tool
 
     if why := missing_tool("wrk", "wrk"):
         ctx.note(why)
@@ -122,14 +122,8 @@ def run(ctx) -> dict:
                         workers=WORKERS, threads=THREADS, env=server_env(DJANGO_SETTINGS_MODULE="bench.bare_view"))
         rows.append(measure(ctx, bare, targets, case="bare Django view", size=size, database=database))
 
-        goosebit.ensure_installed(ctx.log)
-        goosebit.ensure_schema(ctx.log)
-        prefix = f"gb-poll-{size}-"
-        gb_serials = [f"{prefix}{i:06d}" for i in range(size)]
-        if goosebit.registered(prefix) < size:
-            ctx.log(f"gooseBit: registering {size:,} devices (first poll + configData each)")
-            with running(goosebit.server(workdir)) as server:
-                goosebit.register(server.url, gb_serials, sw_version=ddi_fleet.NEW)
+        gb_serials = goosebit.devices_ensure(ctx.log, workdir, prefix=f"gb-poll-{size}-", size=size, width=6,
+                                             sw_version=ddi_fleet.NEW)
         gb_targets = targets_write(workdir / f"goosebit-targets-{size}.tsv", [
             (goosebit.poll_path(s), f"TargetToken {ddi_fleet.device_token(s)}") for s in gb_serials])
         rows.append(measure(ctx, goosebit.server(workdir), gb_targets, case="gooseBit", size=size))

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .servers import HOST, ROOT, Server, free_port
+from .servers import HOST, ROOT, Server, free_port, running
 
 VERSION = "0.2.12"
 VENV = ROOT / "var" / "bench" / "goosebit-venv"
@@ -119,6 +119,19 @@ def register(url: str, serials: list[str], *, sw_version: str, concurrency: int 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
     asyncio.run(main())
+
+
+def devices_ensure(log, workdir: Path, *, prefix: str, size: int, width: int, sw_version: str) -> list[str]:
+    """`size` devices named prefix + number, registered (first poll + configData each) unless
+    an earlier run did; gooseBit installed and its schema created first."""
+    ensure_installed(log)
+    ensure_schema(log)
+    serials = [f"{prefix}{i:0{width}d}" for i in range(size)]
+    if registered(prefix) < size:
+        log(f"gooseBit: registering {size:,} devices running {sw_version}")
+        with running(server(workdir)) as started:
+            register(started.url, serials, sw_version=sw_version)
+    return serials
 
 
 def assign_software(serials: list[str], archive: Path, *, version: str) -> None:

@@ -78,6 +78,20 @@ def stored(serials) -> dict:
     return dict(Device.objects.filter(serial__in=serials).values_list("serial", "last_seen"))
 
 
+def polled_panels(fleet, count: int):
+    """`count` panels last seen a poll interval ago, each polled once now (times held, not
+    written: the caller sets a long flush interval). Returns (clients, serials, their stored
+    times before the polls, the time just before the polls)."""
+    clients = panels(fleet, count)
+    serials = [c.serial for c in clients]
+    seen_ago(A_POLL_AGO, serial__in=serials)
+    earlier = stored(serials)
+    before = timezone.now()
+    for client in clients:
+        client.poll()
+    return clients, serials, earlier, before
+
+
 def test_a_polling_panel_shows_as_seen_in_the_api_within_the_flush_interval(fleet, settings, api_site):
     settings.DEVICE_SEEN_FLUSH_INTERVAL = 1.0
     seen_ago(A_POLL_AGO, serial=SERIAL)
@@ -158,11 +172,7 @@ def test_hundreds_of_polls_cost_one_update_statement_per_flush_batch(fleet, sett
 
 def test_a_device_deleted_before_the_flush_costs_no_other_device_its_time(fleet, settings):
     settings.DEVICE_SEEN_FLUSH_INTERVAL = 3600
-    clients = panels(fleet, 3)
-    seen_ago(A_POLL_AGO, serial__in=[c.serial for c in clients])
-    before = timezone.now()
-    for client in clients:
-        client.poll()
+    clients, _serials, _earlier, before = polled_panels(fleet, 3)
 
     Device.objects.filter(serial=clients[1].serial).delete()
 
@@ -192,13 +202,7 @@ def refuse_updates_of(device_id: int):
 
 def test_a_row_the_database_refuses_costs_no_other_device_its_time(fleet, settings):
     settings.DEVICE_SEEN_FLUSH_INTERVAL = 3600
-    clients = panels(fleet, 9)
-    serials = [c.serial for c in clients]
-    seen_ago(A_POLL_AGO, serial__in=serials)
-    earlier = stored(serials)
-    before = timezone.now()
-    for client in clients:
-        client.poll()
+    clients, serials, earlier, before = polled_panels(fleet, 9)
     refused = clients[4].serial
     create, drop = refuse_updates_of(Device.objects.get(serial=refused).pk)
     with connection.cursor() as cursor:
@@ -220,13 +224,7 @@ def test_a_row_the_database_refuses_costs_no_other_device_its_time(fleet, settin
 
 def test_a_flush_the_database_cannot_take_keeps_every_time_for_the_next_flush(fleet, settings):
     settings.DEVICE_SEEN_FLUSH_INTERVAL = 3600
-    clients = panels(fleet, 3)
-    serials = [c.serial for c in clients]
-    seen_ago(A_POLL_AGO, serial__in=serials)
-    earlier = stored(serials)
-    before = timezone.now()
-    for client in clients:
-        client.poll()
+    clients, serials, earlier, before = polled_panels(fleet, 3)
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_rows():  # another process's long transaction on these devices
