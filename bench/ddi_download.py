@@ -11,7 +11,10 @@ turn), against:
   `X-Accel-Redirect`, nginx sends the file (deploy/nginx/firmware.conf, production's file),
   twice: with X_ACCEL_EXPIRES=0 (every request asks Django) and with its default (nginx
   reuses a device's go-ahead for that many seconds: the production setting);
-- nginx serving the same file statically from the same server's /static/ (the ceiling);
+- nginx serving the same file statically from the same server's /static/ (the ceiling),
+  measured in turns with "ours behind nginx" at the default window: five slices each,
+  alternating, from the one nginx (bench.load.measure_alternating), so the ratio the goal
+  is about compares the same machine at the same minutes;
 - gooseBit (bench/goosebit.py): its download endpoint, 64 devices it registered, the same
   archive assigned to them.
 
@@ -35,6 +38,8 @@ THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", 4))
 GOAL_VS_GOOSEBIT, GOAL_VS_NGINX = 5.0, 0.9
 BEHIND = "ours behind nginx (X-Accel-Redirect)"
 EVERY = "ours behind nginx, X_ACCEL_EXPIRES=0"
+STATIC = "nginx, static file"
+ROUNDS = 5
 # More windows to measure behind nginx, e.g. BENCH_X_ACCEL_EXPIRES=10 (seconds, comma list),
 # besides 0 (every request asks Django) and the setting's default (the goal's row).
 MORE_WINDOWS = [w.strip() for w in os.environ.get("BENCH_X_ACCEL_EXPIRES", "").split(",") if w.strip()]
@@ -66,7 +71,7 @@ def run(ctx) -> dict:
     from django.db import connection
 
     from . import ddi_fleet, goosebit
-    from .load import measure, targets_write
+    from .load import measure, measure_alternating, targets_write
     from .servers import free_port, gunicorn, missing_tool, nginx
 
     for tool, package in (("wrk", "wrk"), ("nginx", "nginx-light")):
@@ -102,10 +107,9 @@ def run(ctx) -> dict:
             rows.append(measure(ctx, [direct], direct.url, targets, case="ours, Django sends the file",
                                 before=queue_jobs, database=database, **common))
 
-        windows = [] if NGINX_ONLY else [(EVERY, "0")]
-        windows += [(BEHIND, str(settings.X_ACCEL_EXPIRES))]
-        windows += [(f"ours behind nginx, X_ACCEL_EXPIRES={w}", w) for w in MORE_WINDOWS]
-        for case, window in windows:
+        static = targets_write(workdir / "static-targets.tsv", [(f"/static/{archive.name}", "none")])
+
+        def behind_nginx(window: str):
             behind = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS, threads=THREADS,
                               env={**os.environ, "USE_X_ACCEL_REDIRECT": "1", "X_ACCEL_EXPIRES": window},
                               probe="/api/v1/")
@@ -113,11 +117,22 @@ def run(ctx) -> dict:
             front = nginx("nginx", workdir=workdir, port=port, config_text=nginx_config(
                 port=port, gunicorn_port=behind.port, static_root=archive.parent, media_root=settings.MEDIA_ROOT,
                 workdir=workdir))
+            return front, behind
+
+        windows = [] if NGINX_ONLY else [(EVERY, "0")]
+        windows += [(f"ours behind nginx, X_ACCEL_EXPIRES={w}", w) for w in MORE_WINDOWS]
+        for case, window in windows:
+            front, behind = behind_nginx(window)
             queue_jobs()
             rows.append(measure(ctx, [front, behind], front.url, targets, case=case, before=queue_jobs,
                                 database=database, **common))
-        static = targets_write(workdir / "static-targets.tsv", [(f"/static/{archive.name}", "none")])
-        rows.append(measure(ctx, [front], front.url, static, case="nginx, static file", **common))
+        # The goal's pair, from the same nginx, in turns (bench.load.measure_alternating).
+        front, behind = behind_nginx(str(settings.X_ACCEL_EXPIRES))
+        queue_jobs()
+        rows += measure_alternating(ctx, [
+            {"case": BEHIND, "servers": [front, behind], "url": front.url, "targets": targets, "before": queue_jobs},
+            {"case": STATIC, "servers": [front], "url": front.url, "targets": static},
+        ], database=database, rounds=ROUNDS, **common)
         if NGINX_ONLY:
             continue
         gb_serials = goosebit.devices_ensure(ctx.log, workdir, prefix=f"gb-download-{size}-", size=size, width=4,
@@ -139,7 +154,7 @@ def report(results: dict) -> str:
         rows = results[db]["rows"]
         for size in sorted({r["size"] for r in rows}):
             gb = find(rows, case="gooseBit", size=size) or {}
-            static = find(rows, case="nginx, static file", size=size) or {}
+            static = find(rows, case=STATIC, size=size) or {}
             lines = [[r["case"], r["per_s"], round(r["per_s"] * r["bytes_per_request"] / 2**20, 1), r["p50_ms"],
                       r["p99_ms"], r["bad_status"] + r["socket_errors"], r["server_cpu_ms_per_request"],
                       r.get("db_cpu_ms_per_request"), _x(r["per_s"], gb.get("per_s")),

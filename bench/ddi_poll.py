@@ -16,7 +16,9 @@ random for every request, each with its own TargetToken, against:
   on the same database and gunicorn settings: the framework's floor;
 - gooseBit (bench/goosebit.py): uvicorn, its own SQLite, 10,000 devices it registered.
 
-Every server gets the same warm-up, duration and connections. Goals, for the headline case:
+Every server gets the same warm-up, duration and connections. The headline case and the bare
+view are measured in turns, five slices each, alternating (bench.load.measure_alternating), so
+their ratio compares the same machine at the same minutes. Goals, for the headline case:
 polls/s >= 5x gooseBit's and >= 0.6x the bare view's, p99 below gooseBit's. After that case
 the bench counts the devices whose last_seen the run wrote (the servers have stopped, so their
 workers wrote what they held at exit) against those wrk polled.
@@ -41,6 +43,8 @@ GOAL_VS_GOOSEBIT, GOAL_VS_BARE = 5.0, 0.6
 MARKS_SEEN = "ours, every poll marks seen"
 WRITES_AT_ONCE = "ours, every poll writes at once"
 READ_ONLY = "ours, repeat within 30 s"
+BARE = "bare Django view"
+ROUNDS = 5
 
 
 def _seen_written(receiver, *, since, requests: int, size: int) -> dict:
@@ -73,7 +77,7 @@ def run(ctx) -> dict:
     from django.utils import timezone
 
     from . import ddi_fleet, goosebit
-    from .load import targets_write
+    from .load import measure_alternating, targets_write
     from .servers import gunicorn, missing_tool
 
     if why := missing_tool("wrk", "wrk"):
@@ -101,9 +105,17 @@ def run(ctx) -> dict:
             ddi_fleet.fleet_reset(receiver, version=ddi_fleet.NEW, seen_ago=timedelta(minutes=5))
             marked["start"] = timezone.now()
 
+        # The goal's pair in turns (bench.load.measure_alternating): both servers run
+        # throughout, each idle while the other's slice runs.
         ours = gunicorn("ours", app="securitycenter.wsgi", workdir=workdir, workers=WORKERS,
                         threads=THREADS, env=server_env(DEVICE_LAST_SEEN_RESOLUTION=0), probe="/api/v1/")
-        row = measure(ctx, ours, targets, case=MARKS_SEEN, size=size, before=measured_from_now, database=database)
+        bare = gunicorn("bare", app="django.core.wsgi:get_wsgi_application()", workdir=workdir,
+                        workers=WORKERS, threads=THREADS, env=server_env(DJANGO_SETTINGS_MODULE="bench.bare_view"))
+        row, bare_row = measure_alternating(ctx, [
+            {"case": MARKS_SEEN, "servers": [ours], "url": ours.url, "targets": targets,
+             "before": measured_from_now},
+            {"case": BARE, "servers": [bare], "url": bare.url, "targets": targets},
+        ], size=size, seconds=SECONDS, warmup=WARMUP, connections=CONNECTIONS, rounds=ROUNDS, database=database)
         row.update(_seen_written(receiver, since=marked["start"], requests=row["requests"], size=size))
         ctx.note(f"{MARKS_SEEN}: last_seen written for {row['devices_written']:,} devices, "
                  f"{row['devices_polled_expected']:,} expected from {row['requests']:,} random polls "
@@ -118,9 +130,7 @@ def run(ctx) -> dict:
                         threads=THREADS, env=server_env(), probe="/api/v1/")
         rows.append(measure(ctx, ours, targets, case=READ_ONLY, size=size,
                             before=seen(timedelta(seconds=0)), database=database))
-        bare = gunicorn("bare", app="django.core.wsgi:get_wsgi_application()", workdir=workdir,
-                        workers=WORKERS, threads=THREADS, env=server_env(DJANGO_SETTINGS_MODULE="bench.bare_view"))
-        rows.append(measure(ctx, bare, targets, case="bare Django view", size=size, database=database))
+        rows.append(bare_row)
 
         gb_serials = goosebit.devices_ensure(ctx.log, workdir, prefix=f"gb-poll-{size}-", size=size, width=6,
                                              sw_version=ddi_fleet.NEW)
@@ -137,7 +147,7 @@ def report(results: dict) -> str:
         sizes = sorted({r["size"] for r in rows})
         for size in sizes:
             gb = find(rows, case="gooseBit", size=size) or {}
-            bare = find(rows, case="bare Django view", size=size) or {}
+            bare = find(rows, case=BARE, size=size) or {}
             lines = []
             for r in (r for r in rows if r["size"] == size):
                 lines.append([r["case"], r["per_s"], r["p50_ms"], r["p99_ms"], r["bad_status"] + r["socket_errors"],

@@ -43,6 +43,7 @@ def run_wrk(url: str, targets: Path, *, seconds: float, connections: int, thread
         "socket_errors": raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
         "bytes_per_request": round(raw["bytes"] / requests) if requests else 0,
         "connections": connections,
+        "quantiles_ms": [q / 1000 for q in raw.get("quantiles_us", [])],
     }
 
 
@@ -70,6 +71,7 @@ def measure(ctx, servers: list, url: str, targets: Path, *, case: str, size: int
         cpu = {s.name: s.cpu_seconds() for s in servers}
         db = db_cpu()
         figures = run_wrk(url, targets, seconds=seconds, connections=connections, mode=mode)
+        figures.pop("quantiles_ms")
         cpu = {s.name: s.cpu_seconds() - cpu[s.name] for s in servers}
         db = cpu_since(db, db_cpu())
     per = 1000 / max(1, figures["requests"])
@@ -82,3 +84,95 @@ def measure(ctx, servers: list, url: str, targets: Path, *, case: str, size: int
             + ", ".join(f"{n} {v}" for n, v in row["cpu_ms_per_request_by_server"].items())
             + (f", PostgreSQL {row['db_cpu_ms_per_request']}" if database else ""))
     return row
+
+
+def measure_alternating(ctx, cases: list[dict], *, size: int, seconds: float, warmup: float,
+                        connections: int, rounds: int = 5, mode: str = "random",
+                        database: str | None = None) -> list[dict]:
+    """Cases measured in turns: `rounds` slices of `seconds / rounds` each, case after case,
+    with every case's servers running throughout (idle while another case's slice runs).
+
+    For a ratio of two cases (ours against a floor or a ceiling): on a shared machine the
+    background load drifts over a minute, and two runs one after the other see different
+    machines; slices taken in turns see the same one. Each case: `case` (name), `servers`
+    (the front first), `url`, `targets`, and `before` (called once, after the warm-up).
+    Rows as `measure`'s, summed over the slices; percentiles of the slices' latencies merged
+    (`merged_percentile`), max the highest, and `slices` keeps each slice's requests per second and p99.
+    """
+    from contextlib import ExitStack
+
+    from .report import fmt
+    from .servers import cpu_by_pid, cpu_since, postgres_backend_pids, running
+
+    def db_cpu():
+        return cpu_by_pid(postgres_backend_pids(database)) if database else {}
+
+    slices: dict[str, list[tuple[dict, dict, float]]] = {c["case"]: [] for c in cases}
+    with ExitStack() as stack:
+        started = []
+        for case in cases:
+            for server in reversed(case["servers"]):
+                if not any(server is s for s in started):
+                    stack.enter_context(running(server))
+                    started.append(server)
+        for case in cases:
+            if warmup:
+                run_wrk(case["url"], case["targets"], seconds=warmup, connections=connections, mode=mode)
+        for case in cases:
+            if case.get("before"):
+                case["before"]()
+        for _ in range(rounds):
+            for case in cases:
+                servers = case["servers"]
+                cpu = {s.name: s.cpu_seconds() for s in servers}
+                db = db_cpu()
+                figures = run_wrk(case["url"], case["targets"], seconds=seconds / rounds,
+                                  connections=connections, mode=mode)
+                cpu = {s.name: s.cpu_seconds() - cpu[s.name] for s in servers}
+                slices[case["case"]].append((figures, cpu, cpu_since(db, db_cpu())))
+    rows = []
+    for case in cases:
+        taken = slices[case["case"]]
+        requests = sum(f["requests"] for f, _, _ in taken)
+        wall = sum(f["seconds"] for f, _, _ in taken)
+        per = 1000 / max(1, requests)
+        cpu = {name: sum(c[name] for _, c, _ in taken) for name in taken[0][1]}
+        row = {
+            "case": case["case"], "size": size, "requests": requests, "seconds": round(wall, 2),
+            "per_s": round(requests / wall, 1) if wall else 0.0,
+            "p50_ms": merged_percentile(taken, 50),
+            "p90_ms": merged_percentile(taken, 90),
+            "p99_ms": merged_percentile(taken, 99),
+            "max_ms": max(f["max_ms"] for f, _, _ in taken),
+            "bad_status": sum(f["bad_status"] for f, _, _ in taken),
+            "socket_errors": sum(f["socket_errors"] for f, _, _ in taken),
+            "bytes_per_request": round(sum(f["bytes_per_request"] * f["requests"] for f, _, _ in taken)
+                                       / max(1, requests)),
+            "connections": connections,
+            "slices": [{"per_s": f["per_s"], "p99_ms": f["p99_ms"]} for f, _, _ in taken],
+            "server_cpu_ms_per_request": round(sum(cpu.values()) * per, 3),
+            "cpu_ms_per_request_by_server": {name: round(v * per, 3) for name, v in cpu.items()},
+            "db_cpu_ms_per_request": round(sum(d for _, _, d in taken) * per, 3) if database else None,
+        }
+        turns = ", ".join(f"{fmt(x['per_s'])}/s p99 {x['p99_ms']}" for x in row["slices"])
+        ctx.log(f"{row['case']} (in turns, {rounds} slices: {turns}): "
+                f"{fmt(row['per_s'])}/s, p99 {row['p99_ms']} ms, {row['bad_status']} bad answers, "
+                f"{row['socket_errors']} socket errors, {row['bytes_per_request']:,} bytes/request, CPU ms/request "
+                + ", ".join(f"{n} {v}" for n, v in row["cpu_ms_per_request_by_server"].items())
+                + (f", PostgreSQL {row['db_cpu_ms_per_request']}" if database else ""))
+        rows.append(row)
+    return rows
+
+
+def merged_percentile(taken: list, p: float) -> float:
+    """The p-th percentile of several wrk runs' latencies together: each run's 999 quantiles
+    (0.1 % steps) stand for a thousandth of its requests each."""
+    points = sorted((q, f["requests"] / len(f["quantiles_ms"]))
+                    for f, *_ in taken for q in f["quantiles_ms"])
+    total = sum(weight for _, weight in points)
+    seen = 0.0
+    for value, weight in points:
+        seen += weight
+        if seen >= total * p / 100:
+            return round(value, 2)
+    return round(points[-1][0], 2) if points else 0.0

@@ -46,11 +46,17 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  -- The latency distribution as its 0.1 % .. 99.9 % quantiles, so that runs taken in turns
+  -- can be merged into one distribution (bench/load.py).
+  local quantiles = {}
+  for i = 1, 999 do
+    quantiles[i] = string.format("%d", latency:percentile(i / 10))
+  end
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "bytes": %d, "connect": %d, "read": %d, ' ..
     '"write": %d, "status": %d, "timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, ' ..
-    '"max_us": %d, "mean_us": %.1f}\n',
+    '"max_us": %d, "mean_us": %.1f, "quantiles_us": [%s]}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
     e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, latency.mean))
+    latency.max, latency.mean, table.concat(quantiles, ",")))
 end

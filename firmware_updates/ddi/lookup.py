@@ -9,6 +9,10 @@ statement is composed once per process from the models' own metadata
 become model instances through `Model.from_db` with the fields' converters, exactly as the
 ORM builds them.
 
+On PostgreSQL the statements are also prepared, once per connection (`_cursor`): planning
+the device statement cost the database more than running it (bench `ddi_poll`: database CPU
+per poll 0.43 -> 0.18 ms, polls 0.66x -> 0.84x the bare view's).
+
 - `device_by_token_digest`: the device behind a TargetToken, its receiver and its newest job;
 - `release_by_pk`: a release (what an artifact download serves).
 """
@@ -81,7 +85,7 @@ class _Statement:
             start += len(fields)
 
     def row(self, conn, params) -> list | None:
-        with conn.cursor() as cursor:
+        with _cursor(conn) as cursor:
             cursor.execute(self.sql, params)
             row = cursor.fetchone()
         return None if row is None else next(self.apply([row], self.converters))
@@ -89,6 +93,29 @@ class _Statement:
     def instance(self, conn, row, index: int):
         model, names, start, end = self.slices[index]
         return model.from_db(conn.alias, names, row[start:end])
+
+
+def _cursor(conn):
+    """A cursor for the hot statements. On PostgreSQL (with DATABASE_PREPARED_STATEMENTS, the
+    default) one that binds parameters on the server, so psycopg prepares each statement on a
+    connection's first use and later executions skip parsing and planning; everything else
+    in the product keeps Django's client-side binding, which psycopg never prepares.
+    Through Django's own wrapper, so errors, the query log and execute wrappers work as ever.
+    """
+    if conn.vendor != "postgresql" or conn.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        return conn.cursor()
+    from django.db.backends.postgresql import base
+
+    # As Django's BaseDatabaseWrapper._cursor() and create_cursor(), with another class.
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    with conn.wrap_database_errors:
+        conn.validate_thread_sharing()
+        cursor = base.ServerBindingCursor(conn.connection)
+        tzloader = conn.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, base.Format.TEXT)
+        if conn.timezone != tzloader.timezone:
+            base.register_tzloader(conn.timezone, cursor)
+        return conn.make_debug_cursor(cursor) if conn.queries_logged else conn.make_cursor(cursor)
 
 
 # Per connection (each thread has its own, and converters are bound to it), per statement.

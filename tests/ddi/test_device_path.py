@@ -2,6 +2,7 @@
 the skipped middleware used to guarantee still holds, and only DDI paths take it."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from firmware_updates import services
@@ -51,3 +52,17 @@ def test_browser_pages_still_get_the_whole_middleware(world):
 
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL's")
+def test_polls_read_through_a_prepared_statement_and_see_each_change(world):
+    client = Client(HTTP_AUTHORIZATION=f"TargetToken {world.token}")
+
+    assert "deploymentBase" not in client.get(POLL).json().get("_links", {})
+    services.update_job_create(receiver=world.receiver, site_number=101, actor=None)
+    assert "deploymentBase" in client.get(POLL).json()["_links"]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("token_hash" in statement for statement in prepared), prepared
