@@ -63,7 +63,7 @@ def nginx_config(*, port: int, gunicorn_port: int, static_root, media_root, work
     return standalone(prefix=prefix, workers=2, http_extra="    keepalive_requests 100000;",
                       listen=f"127.0.0.1:{port}", django=f"127.0.0.1:{gunicorn_port}",
                       media_root=media_root, static_root=static_root, cache_dir=cache,
-                      access_log="off")
+                      access_log=os.environ.get("BENCH_NGINX_ACCESS_LOG", "off"))
 
 
 def run(ctx) -> dict:

@@ -172,3 +172,32 @@ def test_unsatisfiable_range_is_djangos_416_not_the_subrequests_500(fleet, front
     assert reply.status == 416
     assert reply.headers["Content-Range"] == f"bytes */{len(content)}"
     assert reply.headers["ETag"] == f'"{fleet.release.sha256}"'
+
+
+def test_while_django_renews_a_go_ahead_the_devices_other_requests_do_not_pile_on_it(
+    fleet, front, delivered
+):
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from django.db import transaction
+
+    from firmware_updates.models import UpdateJob
+
+    job, client, url, content = delivered
+    assert client.request("GET", url).body == content
+    time.sleep(WINDOW + 1.2)  # the go-ahead has expired
+
+    with ThreadPoolExecutor(5) as pool:
+        # Django is slow to renew: the renewal's progress write waits on this lock.
+        with transaction.atomic():
+            UpdateJob.objects.select_for_update().filter(pk=job.pk).exists()
+            burst = [pool.submit(client.request, "GET", url) for _ in range(5)]
+            done, waiting = wait(burst, timeout=15, return_when=FIRST_COMPLETED)
+            done, waiting = wait(burst, timeout=2)
+            # One request asks Django and waits; the others took the expired go-ahead.
+            assert len(waiting) == 1 and len(done) == 4
+        replies = [future.result(timeout=15) for future in burst]
+
+    assert all(reply.status == 200 and reply.body == content for reply in replies)
+    asked = [line.cache for line in artifact_lines(front)[1:]]
+    assert sorted(asked) == ["EXPIRED"] + ["UPDATING"] * 4, asked
