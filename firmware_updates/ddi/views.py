@@ -25,8 +25,18 @@ from .responses import DdiError, empty_ok, error_response, json_response, not_fo
 log = logging.getLogger(__name__)
 
 
-def ddi_endpoint(*methods: str, register: bool = False):
-    """Method check, device authentication, `device_touch`, and errors as ExceptionInfo."""
+# Refusals nginx may keep for the window like a go-ahead (deploy/nginx/firmware.conf): they
+# depend on the token, the URL and the job, never on Range (a 416 does, and is not kept).
+KEPT_REFUSALS = frozenset({401, 403, 404, 410})
+
+
+def ddi_endpoint(*methods: str, register: bool = False, artifact: bool = False):
+    """Method check, device authentication, `device_touch`, and errors as ExceptionInfo.
+
+    `artifact`: behind nginx, a refusal says nginx may keep it for X_ACCEL_EXPIRES as it
+    keeps a go-ahead, so that a refused renewal replaces the go-ahead nginx renews in the
+    background; the device still gets Django's own answer each time (docs/nginx.md).
+    """
 
     def decorate(view):
         @csrf_exempt
@@ -49,6 +59,8 @@ def ddi_endpoint(*methods: str, register: bool = False):
                 response = error_response(error)
                 if error.status == 405:
                     response["Allow"] = ", ".join(methods)
+                if artifact and error.status in KEPT_REFUSALS and _go_ahead_window():
+                    response["X-Accel-Expires"] = str(settings.X_ACCEL_EXPIRES)
                 return response
             except ValidationError as exc:
                 return error_response(
@@ -58,6 +70,10 @@ def ddi_endpoint(*methods: str, register: bool = False):
         return endpoint
 
     return decorate
+
+
+def _go_ahead_window() -> bool:
+    return settings.USE_X_ACCEL_REDIRECT and settings.X_ACCEL_EXPIRES > 0
 
 
 def _latest_job(device) -> UpdateJob | None:
@@ -185,7 +201,7 @@ def artifact_list(request, caller, module_id: int):
     return json_response([payloads.artifact(request, caller=caller, release=release)])
 
 
-@ddi_endpoint("GET", "HEAD")
+@ddi_endpoint("GET", "HEAD", artifact=True)
 def artifact(request, caller, module_id: int, filename: str):
     job, release = _downloadable_release(caller, module_id)
     if filename == release.filename:
