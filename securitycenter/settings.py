@@ -182,8 +182,9 @@ DEVICE_SEEN_FLUSH_INTERVAL = env.float("DEVICE_SEEN_FLUSH_INTERVAL", default=10.
 # Download progress is written to the job at most this often (seconds) per job.
 DOWNLOAD_PROGRESS_WRITE_INTERVAL = env.float("DOWNLOAD_PROGRESS_WRITE_INTERVAL", default=2.0)
 # Behind nginx: seconds nginx may reuse Django's go-ahead for one device's artifact request
-# (X-Accel-Expires, deploy/nginx/firmware.conf); 0 asks Django every time. Defaults to the
-# progress resolution; a cancel bites new requests once it has passed (docs/nginx.md).
+# (X-Accel-Expires, deploy/nginx/firmware.conf), then renews it in the background; 0 asks
+# Django every time. Defaults to the progress resolution; a cancel bites new requests once it
+# has passed and one request has renewed it (docs/nginx.md).
 X_ACCEL_EXPIRES = env.int("X_ACCEL_EXPIRES", default=max(1, -int(-DOWNLOAD_PROGRESS_WRITE_INTERVAL // 1)))
 
 # --- Reconciliation timeouts (beat) --------------------------------------------------------
