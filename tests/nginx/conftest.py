@@ -6,6 +6,7 @@ the progress interval). nginx is Debian's (`nginx-light`); CI installs it, and w
 these tests fail rather than skip (set SKIP_NGINX=1 to skip them knowingly).
 """
 
+import http.client
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -84,10 +86,27 @@ class Nginx:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def access_log(self) -> list[Logged]:
-        """Each request nginx answered, in order, with what the go-ahead cache did for it."""
+        """Each request nginx answered, in order, with what the go-ahead cache did for it.
+
+        nginx logs a request just after sending its answer, so a client that has the answer
+        may read the log a moment before the line is there. A marker request first: its
+        line (from the one worker, which handles events in order) comes after theirs.
+        """
         path = self.prefix / "access.log"
-        lines = path.read_text().splitlines() if path.exists() else []
-        found = [LOG_LINE.search(line) for line in lines]
+        marker = f"/static/log-marker-{uuid.uuid4().hex}"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", marker)
+            conn.getresponse().read()
+        finally:
+            conn.close()
+        deadline = time.monotonic() + 10
+        while True:
+            lines = path.read_text().splitlines() if path.exists() else []
+            if any(marker in line for line in lines) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        found = [LOG_LINE.search(line) for line in lines if "/static/log-marker-" not in line]
         return [Logged(m["method"], m["path"], int(m["status"]), m["cache"], m["upstream"]) for m in found if m]
 
 
