@@ -114,8 +114,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # The device protocol's hot reads (firmware_updates/ddi/lookup.py) run as prepared
     # statements: psycopg prepares them on a connection's first use (threshold 0); every
-    # other query keeps Django's client-side binding, which is never prepared. Off (0) for a
-    # pooler in transaction mode that cannot keep prepared statements (PgBouncer < 1.21).
+    # other query keeps Django's client-side binding, which is never prepared.
+    # DATABASE_PREPARED_STATEMENTS=0 for a pooler in transaction mode that cannot keep
+    # prepared statements (PgBouncer < 1.21).
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 
