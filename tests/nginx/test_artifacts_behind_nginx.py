@@ -3,11 +3,13 @@ validator in both modes, resumes, refusals, and the short-lived go-ahead cache."
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
+from django.db import transaction
 
 from firmware_updates import services
-from firmware_updates.models import JobState
+from firmware_updates.models import JobState, UpdateJob
 
 from ..ddi.client import eventually, raw_get
 from .conftest import WINDOW
@@ -186,12 +188,6 @@ def test_unsatisfiable_range_is_djangos_416_not_the_subrequests_500(fleet, front
 def test_while_django_renews_a_go_ahead_the_devices_requests_are_served_and_ask_it_once(
     fleet, front, delivered
 ):
-    from concurrent.futures import ThreadPoolExecutor, wait
-
-    from django.db import transaction
-
-    from firmware_updates.models import UpdateJob
-
     job, client, url, content = delivered
     assert client.request("GET", url).body == content
     time.sleep(WINDOW + 1.2)  # the go-ahead has expired
