@@ -52,38 +52,10 @@ def measure(ctx, servers: list, url: str, targets: Path, *, case: str, size: int
             database: str | None = None) -> dict:
     """Start `servers` (the first one last: it fronts the others), warm up, run wrk for
     `seconds`; figures plus the CPU of every server's processes per request (and, on
-    PostgreSQL, of the backends serving `database`)."""
-    from contextlib import ExitStack
-
-    from .report import fmt
-    from .servers import cpu_by_pid, cpu_since, postgres_backend_pids, running
-
-    def db_cpu():
-        return cpu_by_pid(postgres_backend_pids(database)) if database else {}
-
-    with ExitStack() as stack:
-        for server in reversed(servers):
-            stack.enter_context(running(server))
-        if warmup:
-            run_wrk(url, targets, seconds=warmup, connections=connections, mode=mode)
-        if before:
-            before()
-        cpu = {s.name: s.cpu_seconds() for s in servers}
-        db = db_cpu()
-        figures = run_wrk(url, targets, seconds=seconds, connections=connections, mode=mode)
-        figures.pop("quantiles_ms")
-        cpu = {s.name: s.cpu_seconds() - cpu[s.name] for s in servers}
-        db = cpu_since(db, db_cpu())
-    per = 1000 / max(1, figures["requests"])
-    row = {"case": case, "size": size, **figures,
-           "server_cpu_ms_per_request": round(sum(cpu.values()) * per, 3),
-           "cpu_ms_per_request_by_server": {name: round(v * per, 3) for name, v in cpu.items()},
-           "db_cpu_ms_per_request": round(db * per, 3) if database else None}
-    ctx.log(f"{case}: {fmt(row['per_s'])}/s, p99 {row['p99_ms']} ms, {row['bad_status']} bad answers, "
-            f"{row['socket_errors']} socket errors, {row['bytes_per_request']:,} bytes/request, CPU ms/request "
-            + ", ".join(f"{n} {v}" for n, v in row["cpu_ms_per_request_by_server"].items())
-            + (f", PostgreSQL {row['db_cpu_ms_per_request']}" if database else ""))
-    return row
+    PostgreSQL, of the backends serving `database`). One case in one slice."""
+    one = {"case": case, "servers": servers, "url": url, "targets": targets, "before": before}
+    return measure_alternating(ctx, [one], size=size, seconds=seconds, warmup=warmup,
+                               connections=connections, rounds=1, mode=mode, database=database)[0]
 
 
 def measure_alternating(ctx, cases: list[dict], *, size: int, seconds: float, warmup: float,
@@ -126,7 +98,8 @@ def measure_alternating(ctx, cases: list[dict], *, size: int, seconds: float, wa
                 servers = case["servers"]
                 cpu = {s.name: s.cpu_seconds() for s in servers}
                 db = db_cpu()
-                figures = run_wrk(case["url"], case["targets"], seconds=seconds / rounds,
+                # wrk takes whole seconds.
+                figures = run_wrk(case["url"], case["targets"], seconds=max(1, round(seconds / rounds)),
                                   connections=connections, mode=mode)
                 cpu = {s.name: s.cpu_seconds() - cpu[s.name] for s in servers}
                 slices[case["case"]].append((figures, cpu, cpu_since(db, db_cpu())))
@@ -155,7 +128,7 @@ def measure_alternating(ctx, cases: list[dict], *, size: int, seconds: float, wa
             "db_cpu_ms_per_request": round(sum(d for _, _, d in taken) * per, 3) if database else None,
         }
         turns = ", ".join(f"{fmt(x['per_s'])}/s p99 {x['p99_ms']}" for x in row["slices"])
-        ctx.log(f"{row['case']} (in turns, {rounds} slices: {turns}): "
+        ctx.log(f"{row['case']}{f' (in turns, {rounds} slices: {turns})' if rounds > 1 else ''}: "
                 f"{fmt(row['per_s'])}/s, p99 {row['p99_ms']} ms, {row['bad_status']} bad answers, "
                 f"{row['socket_errors']} socket errors, {row['bytes_per_request']:,} bytes/request, CPU ms/request "
                 + ", ".join(f"{n} {v}" for n, v in row["cpu_ms_per_request_by_server"].items())
