@@ -169,6 +169,8 @@ def test_cancel_during_a_slow_download_is_acknowledged_by_swupdate(world):
     paths = [(e.method, e.path.rsplit("/", 2)[-2:]) for e in link.exchanges]
     assert ("GET", ["cancelAction", str(job.pk)]) in paths
     ack = next(e for e in link.exchanges if e.path.endswith(f"/cancelAction/{job.pk}/feedback"))
+    # The job is cancelled as the server commits; its answer may still be on its way back.
+    world.wait_for(lambda: ack.ended, timeout=10, what="our answer to the acknowledgement")
     status = json.loads(ack.body)["status"]
     assert (status["execution"], status["result"]["finished"]) == ("closed", "success")
     assert status["details"] == ["cancellation acknowledged."] and ack.status == 200
