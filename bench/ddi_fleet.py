@@ -19,9 +19,9 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from core.tokens import token_digest
 from firmware_updates.models import Release, Rollout, UpdateJob, UpdateJobEvent
 from receivers.models import Receiver
-from securitycenter.tokens import token_digest
 from sites.models import Device, DeviceType, Site
 from sites.versions import version_key
 

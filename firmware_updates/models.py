@@ -60,34 +60,68 @@ class JobState(models.TextChoices):
 
 
 S = JobState
-# The one table of allowed transitions (DESIGN.md section 3). Forward jumps are allowed because
-# devices skip reports (SWUpdate never sends downloaded/scheduled) and links lose them.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.QUEUED: frozenset({S.DELIVERED, S.DOWNLOADING, S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED,
-                         S.FAILED, S.CANCELLED}),
-    S.DELIVERED: frozenset({S.DOWNLOADING, S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED, S.FAILED,
-                            S.CANCELLING}),
-    S.DOWNLOADING: frozenset({S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED, S.FAILED, S.CANCELLING}),
-    S.DOWNLOADED: frozenset({S.READY, S.INSTALLING, S.SUCCEEDED, S.FAILED}),
-    S.READY: frozenset({S.INSTALLING, S.SUCCEEDED, S.FAILED}),
-    S.INSTALLING: frozenset({S.SUCCEEDED, S.FAILED}),
-    # Device refused the cancel: back to where it was (delivered/downloading/downloaded...).
-    S.CANCELLING: frozenset({S.CANCELLED, S.FAILED, S.DELIVERED, S.DOWNLOADING, S.DOWNLOADED, S.READY,
-                             S.INSTALLING, S.SUCCEEDED}),
-    S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
+# The forward order of a job, written once (DESIGN.md 3). Every allowed transition below is
+# derived from it, so a state added here is placed in the table by where it stands.
+FORWARD_ORDER = (S.QUEUED, S.DELIVERED, S.DOWNLOADING, S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED)
+PROGRESS_ORDER = {state: rank for rank, state in enumerate(FORWARD_ORDER)}
+# Until the device has the whole file: the operator may still cancel (seed: "Update Process
+# Stopping"), and the device's byte count is the job's progress.
+DOWNLOAD_INCOMPLETE = frozenset(FORWARD_ORDER[:PROGRESS_ORDER[S.DOWNLOADED]])
+# A cancel the device must acknowledge: it already has the command (cancelAction, DDI).
+CANCEL_NEEDS_DEVICE = DOWNLOAD_INCOMPLETE - {S.QUEUED}
+
+
+def _transitions() -> dict[str, frozenset[str]]:
+    """The one table of allowed transitions, derived from the forward order:
+
+    - forward jumps: devices skip reports (SWUpdate never sends downloaded/scheduled) and
+      links lose them; never backwards (a late report is stale);
+    - any state before succeeded may fail;
+    - queued -> cancelled at once; delivered/downloading -> cancelling, then cancelled when
+      the device acknowledges, or back to where the device says it is when it refuses
+      (it had finished the download), or failed.
+    """
+    table = {state: set(FORWARD_ORDER[rank + 1:]) | {S.FAILED} for rank, state in enumerate(FORWARD_ORDER)}
+    table[S.SUCCEEDED] = set()
+    table[S.QUEUED].add(S.CANCELLED)
+    for state in CANCEL_NEEDS_DEVICE:
+        table[state].add(S.CANCELLING)
+    table[S.CANCELLING] = {*FORWARD_ORDER[1:], S.CANCELLED, S.FAILED}
+    table[S.FAILED] = table[S.CANCELLED] = set()
+    return {state: frozenset(targets) for state, targets in table.items()}
+
+
+TRANSITIONS: dict[str, frozenset[str]] = _transitions()
 ACTIVE_STATES = frozenset(state for state, targets in TRANSITIONS.items() if targets)
 TERMINAL_STATES = frozenset(JobState.values) - ACTIVE_STATES
-CANCELLABLE_STATES = frozenset({S.QUEUED, S.DELIVERED, S.DOWNLOADING})
-# Forward order used to ignore stale feedback; cancelling sits outside it.
-PROGRESS_ORDER = {state: rank for rank, state in enumerate(
-    [S.QUEUED, S.DELIVERED, S.DOWNLOADING, S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED])}
+CANCELLABLE_STATES = DOWNLOAD_INCOMPLETE
+# The poll offers the action (deploymentBase); a cancelling job offers cancelAction instead.
+DELIVERABLE_STATES = ACTIVE_STATES - {S.CANCELLING}
+# The device holds the command: the panel shows bytes of the total.
+TRANSFER_STATES = ACTIVE_STATES - {S.QUEUED}
+# The device may still be fetching bytes: its reported progress is the job's.
+DOWNLOAD_UNDER_WAY = CANCEL_NEEDS_DEVICE | {S.CANCELLING}
 
 
 def is_terminal(state: str) -> bool:
     return state in TERMINAL_STATES
+
+
+def is_active(state: str) -> bool:
+    return state in ACTIVE_STATES
+
+
+def is_cancellable(state: str) -> bool:
+    """Cancel is still possible: the device does not have the whole file yet."""
+    return state in CANCELLABLE_STATES
+
+
+def is_deliverable(state: str) -> bool:
+    return state in DELIVERABLE_STATES
+
+
+def download_incomplete(state: str) -> bool:
+    return state in DOWNLOAD_INCOMPLETE
 
 
 def transition_allowed(from_state: str, to_state: str) -> bool:

@@ -1,22 +1,31 @@
-"""`receivers/`: receiving servers, their gateway tokens and firmware statistics (DESIGN.md 5)."""
+"""`receivers/`: receiving servers and their gateway tokens (DESIGN.md 5).
+
+The firmware statistics of a receiver (`receivers/{code}/firmware-stats/`) are the update
+app's: firmware_updates/apis/receivers.py extends this view set with them."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from firmware_updates.selectors import receiver_firmware_stats
-from securitycenter.api_support import ErrorSerializer
-from securitycenter.permissions import (
+from core.api_support import ErrorSerializer
+from core.permissions import (
     ADD_RECEIVER,
     CHANGE_RECEIVER,
-    VIEW_DEVICE,
     VIEW_RECEIVER,
     ActionPermission,
 )
 
 from . import services
 from .models import Receiver, code_validator
+
+
+def receiver_field(**kwargs) -> serializers.SlugRelatedField:
+    """A receiver named by its code in a request body; an unknown code is a 400 on the field."""
+    return serializers.SlugRelatedField(
+        slug_field="code", queryset=Receiver.objects.all(), help_text="Receiver code.",
+        error_messages={"does_not_exist": "No receiver has the code {value}."}, **kwargs,
+    )
 
 
 class ReceiverInputSerializer(serializers.Serializer):
@@ -51,19 +60,6 @@ class GatewayTokenSerializer(serializers.Serializer):
     gateway_token = serializers.CharField(help_text="The new token; the old one no longer works.")
 
 
-class FirmwareStatsSerializer(serializers.Serializer):
-    device_type = serializers.CharField(source="device_type.code")
-    device_type_name = serializers.CharField(source="device_type.name")
-    current_version = serializers.CharField(allow_null=True)
-    total = serializers.IntegerField()
-    current = serializers.IntegerField(help_text="Green: run the current version.")
-    outdated = serializers.IntegerField(help_text="updating + not_planned.")
-    updating = serializers.IntegerField(help_text="Yellow: outdated, an update is under way.")
-    not_planned = serializers.IntegerField(help_text="Red: outdated, nothing planned.")
-    not_eligible = serializers.IntegerField(help_text="Of the red: no GPRS/Ethernet channel or hardware not supported.")
-    offline = serializers.IntegerField(help_text="Of the red: not heard from lately.")
-
-
 @extend_schema_view(
     list=extend_schema(summary="Receivers"),
     retrieve=extend_schema(summary="One receiver"),
@@ -84,7 +80,6 @@ class ReceiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         "retrieve": (VIEW_RECEIVER,),
         "create": (ADD_RECEIVER,),
         "gateway_token": (CHANGE_RECEIVER,),
-        "firmware_stats": (VIEW_RECEIVER, VIEW_DEVICE),
     }
 
     def get_serializer_class(self):
@@ -107,12 +102,3 @@ class ReceiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def gateway_token(self, request, code=None):
         token = services.receiver_gateway_token_rotate(receiver=self.get_object(), actor=request.user)
         return Response({"gateway_token": token})
-
-    @extend_schema(
-        summary="Firmware statistics: one row per device type on the receiver",
-        responses={200: FirmwareStatsSerializer(many=True), 404: ErrorSerializer},
-    )
-    @action(detail=True, methods=["get"], url_path="firmware-stats", pagination_class=None)
-    def firmware_stats(self, request, code=None):
-        rows = receiver_firmware_stats(receiver=self.get_object())
-        return Response(FirmwareStatsSerializer(rows, many=True).data)

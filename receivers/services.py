@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
-from securitycenter.audit import ADDITION, operator_action_record
-from securitycenter.tokens import token_digest, token_generate
+from core.audit import ADDITION, operator_action_record
+from core.tokens import token_digest, token_generate
 
 from .models import Receiver
 

@@ -3,10 +3,15 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from firmware_updates.apis import ReleaseViewSet, RolloutViewSet, UpdateJobViewSet
-from receivers.apis import ReceiverViewSet
-from securitycenter.api_support import TokenObtainView
-from sites.apis import DeviceTypeViewSet, SiteViewSet
+from core.api_support import TokenObtainView
+from firmware_updates.apis import (
+    ReceiverViewSet,
+    ReleaseViewSet,
+    RolloutViewSet,
+    SiteViewSet,
+    UpdateJobViewSet,
+)
+from sites.apis import DeviceTypeViewSet
 
 # DefaultRouter: /api/v1/ lists the resources in the browsable API; no ".json" suffix routes.
 router = DefaultRouter()

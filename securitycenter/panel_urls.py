@@ -6,8 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from firmware_updates import views as firmware
-from receivers import views as receivers
-from sites import views as sites
+from firmware_updates.views import receivers, sites
 
 RECEIVER = "receivers/<str:code>/"
 DEVICE_TYPE = RECEIVER + "software-update/<str:device_type_code>/"

@@ -1,42 +1,27 @@
-"""`device-types/` and `sites/` with their panels, badges and active jobs (DESIGN.md 5)."""
+"""`device-types/`, and the shapes of a site's panel in the management API (DESIGN.md 5).
 
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    extend_schema,
-    extend_schema_field,
-    extend_schema_view,
-)
+The `sites/` endpoint shows badges and update jobs, so it is the update app's
+(firmware_updates/apis/sites.py); it reads and writes panels with the serializers here."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from firmware_updates.apis import ActiveJobSerializer
-from firmware_updates.selectors import Badge, site_list
-from firmware_updates.services import job_progress_overlay
-from receivers.models import Receiver
-from securitycenter.api_support import (
-    ErrorSerializer,
-    device_type_field,
-    query_object,
-    receiver_field,
-)
-from securitycenter.permissions import (
-    ADD_DEVICE,
-    ADD_DEVICE_TYPE,
-    ADD_SITE,
-    CHANGE_DEVICE,
-    VIEW_DEVICE,
-    VIEW_DEVICE_TYPE,
-    VIEW_SITE,
-    ActionPermission,
-)
+from core.api_support import ErrorSerializer
+from core.permissions import ADD_DEVICE_TYPE, VIEW_DEVICE_TYPE, ActionPermission
+from receivers.apis import receiver_field
 
 from . import services
 from .models import Channel, DeviceType, code_validator
 from .versions import version_validate
 
-BADGES = (Badge.GREEN, Badge.YELLOW, Badge.RED)
+
+def device_type_field(**kwargs) -> serializers.SlugRelatedField:
+    """A device type named by its code in a request body, e.g. nord-gsm."""
+    return serializers.SlugRelatedField(
+        slug_field="code", queryset=DeviceType.objects.all(), help_text="Device type code, e.g. nord-gsm.",
+        error_messages={"does_not_exist": "No device type has the code {value}."}, **kwargs,
+    )
 
 
 class DeviceTypeSerializer(serializers.Serializer):
@@ -86,30 +71,8 @@ class DeviceSerializer(serializers.Serializer):
         return services.device_is_online(device=device, receiver=receiver)
 
 
-class SiteSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    receiver = serializers.CharField(source="receiver.code")
-    number = serializers.IntegerField()
-    name = serializers.CharField()
-    badge = serializers.ChoiceField(
-        choices=BADGES, help_text="green: current version; yellow: outdated, updating; red: outdated, nothing planned."
-    )
-    device = DeviceSerializer(allow_null=True)
-    active_job = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-
-    @extend_schema_field(ActiveJobSerializer(allow_null=True))
-    def get_active_job(self, site):
-        job = _active_job(site)
-        return ActiveJobSerializer(job).data if job else None
-
-
 class CreatedDeviceSerializer(DeviceSerializer):
     target_token = serializers.CharField(help_text="Shown only in this answer: `Authorization: TargetToken <token>`.")
-
-
-class SiteCreatedSerializer(SiteSerializer):
-    device = CreatedDeviceSerializer()
 
 
 class DeviceInputSerializer(serializers.Serializer):
@@ -134,93 +97,3 @@ class TargetTokenSerializer(serializers.Serializer):
     target_token = serializers.CharField(help_text="The panel's new token; the old one no longer works.")
 
 
-def _active_job(site):
-    """The site's panel's active job, joined by `site_list` (None without a panel or a job)."""
-    device = getattr(site, "device", None)
-    return device.active_job if device is not None else None
-
-
-def overlay_progress(sites) -> None:
-    """Freshest download bytes for the active jobs shown (one cache read for the page)."""
-    job_progress_overlay([_active_job(site) for site in sites])
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="Sites with their panel, badge and active update job",
-        parameters=[
-            OpenApiParameter("receiver", str, description="Receiver code."),
-            OpenApiParameter("number", int, description="Site number."),
-            OpenApiParameter("device_type", str, description="Device type code."),
-            OpenApiParameter("badge", str, enum=BADGES),
-        ],
-    ),
-    retrieve=extend_schema(summary="One site"),
-    create=extend_schema(
-        summary="Create a site with its panel",
-        request=SiteInputSerializer,
-        responses={201: SiteCreatedSerializer, 400: ErrorSerializer},
-    ),
-)
-class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = SiteSerializer
-    permission_classes = [ActionPermission]
-    action_permissions = {
-        "list": (VIEW_SITE, VIEW_DEVICE),
-        "retrieve": (VIEW_SITE, VIEW_DEVICE),
-        "create": (ADD_SITE, ADD_DEVICE),
-        "device_token": (CHANGE_DEVICE,),
-    }
-
-    def get_serializer_class(self):
-        # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
-        return SiteInputSerializer if self.action == "create" else super().get_serializer_class()
-
-    def get_queryset(self):
-        if self.action != "list":
-            return site_list()
-        request = self.request
-        number = request.query_params.get("number")
-        if number and not number.isdigit():
-            raise ValidationError({"number": "Give the site number as digits."})
-        badge = request.query_params.get("badge") or None
-        if badge and badge not in BADGES:
-            raise ValidationError({"badge": f"Unknown badge {badge!r}; use green, yellow or red."})
-        return site_list(
-            receiver=query_object(request, "receiver", Receiver.objects.all()),
-            device_type=query_object(request, "device_type", DeviceType.objects.all(), what="device type"),
-            number=int(number) if number else None,
-            badge=badge,
-        )
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        overlay_progress(page or [])
-        return page
-
-    def get_object(self):
-        site = super().get_object()
-        overlay_progress([site])
-        return site
-
-    def create(self, request):
-        data = SiteInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        device = values.pop("device")
-        site, token = services.site_create(**values, **device, actor=request.user)
-        site = site_list().get(pk=site.pk)
-        site.device.target_token = token
-        return Response(SiteCreatedSerializer(site).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(
-        summary="Issue the panel a new TargetToken",
-        request=None,
-        responses={200: TargetTokenSerializer, 404: ErrorSerializer},
-    )
-    @action(detail=True, methods=["post"], url_path="device/token")
-    def device_token(self, request, pk=None):
-        device = getattr(self.get_object(), "device", None)
-        if device is None:
-            raise NotFound("This site has no panel registered.")
-        return Response({"target_token": services.device_token_rotate(device=device, actor=request.user)})

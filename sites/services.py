@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit import ADDITION, operator_action_record
+from core.tokens import token_digest, token_generate
 from receivers.models import Receiver
-from securitycenter.audit import ADDITION, operator_action_record
-from securitycenter.tokens import token_digest, token_generate
 
 from .last_seen import last_seen_record
 from .models import Channel, Device, DeviceType, Site

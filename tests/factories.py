@@ -6,9 +6,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
+from core.tokens import token_digest
 from firmware_updates.models import ACTIVE_STATES, Release, UpdateJob
 from receivers.models import Receiver
-from securitycenter.tokens import token_digest
 from sites.models import Device, DeviceType, Site
 
 

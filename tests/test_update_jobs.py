@@ -44,7 +44,7 @@ def feedback(job, execution, finished="none", details=()):
         ({"channels": ["gsm_voice", "sms"]}, "no_ip_channel", "Site 1204 has no GPRS or Ethernet channel."),
         ({"hardware_revision": "1.0"}, "hardware_not_supported", "Hardware revision 1.0 of Site 1204"),
         ({"firmware_version": "5.40"}, "already_current", "Site 1204 already runs 5.40."),
-        ({"firmware_version": "5.50"}, "would_downgrade", "Site 1204 runs 5.50, newer than 5.40."),
+        ({"firmware_version": "5.50"}, "would_downgrade", "Site 1204 runs 5.50, newer than 5.40: that would downgrade it."),
     ],
 )
 def test_queue_refusals_name_the_reason(fleet, device_kwargs, code, words):

@@ -1,7 +1,11 @@
-"""Management API of firmware updates: releases, update jobs, rollouts (DESIGN.md 5)."""
+"""Management API of firmware updates (DESIGN.md 5): releases, update jobs, rollouts, and the
+endpoints that show update state: sites with their badges, receivers' firmware statistics."""
 
 from .jobs import ActiveJobSerializer, UpdateJobViewSet
+from .receivers import ReceiverViewSet
 from .releases import ReleaseViewSet
 from .rollouts import RolloutViewSet
+from .sites import SiteViewSet
 
-__all__ = ["ActiveJobSerializer", "ReleaseViewSet", "RolloutViewSet", "UpdateJobViewSet"]
+__all__ = ["ActiveJobSerializer", "ReceiverViewSet", "ReleaseViewSet", "RolloutViewSet", "SiteViewSet",
+           "UpdateJobViewSet"]

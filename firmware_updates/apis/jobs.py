@@ -6,8 +6,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from securitycenter.api_support import ErrorSerializer, RefusalSerializer, receiver_field
-from securitycenter.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_UPDATE_JOB, ActionPermission
+from core.api_support import ErrorSerializer, RefusalSerializer
+from core.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_UPDATE_JOB, ActionPermission
+from receivers.apis import receiver_field
 
 from .. import services
 from ..models import JobState, Release, UpdateJob, UpdateJobEvent

@@ -5,8 +5,8 @@ from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from securitycenter.api_support import ErrorSerializer
-from securitycenter.permissions import (
+from core.api_support import ErrorSerializer
+from core.permissions import (
     MARK_RELEASE_CURRENT,
     UPLOAD_RELEASE,
     VIEW_RELEASE,

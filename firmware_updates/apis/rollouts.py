@@ -13,20 +13,18 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from securitycenter.api_support import (
-    ErrorSerializer,
-    RefusalSerializer,
-    device_type_field,
-    receiver_field,
-)
-from securitycenter.permissions import START_ROLLOUT, VIEW_ROLLOUT, ActionPermission
+from core.api_support import ErrorSerializer, RefusalSerializer
+from core.permissions import START_ROLLOUT, VIEW_ROLLOUT, ActionPermission
+from receivers.apis import receiver_field
+from sites.apis import device_type_field
 
 from .. import services
+from ..eligibility import RULES
 from ..models import Rollout, UpdateJob
 from .jobs import ReleaseRefSerializer
 
-SKIP_REASONS = ("no_ip_channel", "hardware_not_supported", "already_current", "would_downgrade",
-                "already_updating", "wrong_device_type")
+# What a rollout may skip a device for: the eligibility rule's refusals.
+SKIP_REASONS = tuple(refusal.value for refusal in RULES)
 
 
 @extend_schema_field({

@@ -1,6 +1,6 @@
 """Who is calling: a panel with its TargetToken, or a receiver's gateway with its GatewayToken.
 
-Both tokens are stored as SHA-256 digests (securitycenter.tokens). A TargetToken is found
+Both tokens are stored as SHA-256 digests (core.tokens). A TargetToken is found
 by its digest (unique index) and must belong to the controllerId and tenant of the URL; a
 GatewayToken may act for any device of its receiver and registers an unknown controller on
 its first poll, as hawkBit does.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from django.db.models import Model
 
+from core.tokens import token_digest
 from receivers.models import Receiver
-from securitycenter.tokens import token_digest
 from sites.models import Device
 from sites.services import device_register_via_gateway
 

@@ -14,7 +14,7 @@ from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.urls import reverse
 from django.utils.dateparse import parse_duration
 
-from ..models import ACTIVE_STATES, JobState, UpdateJob
+from ..models import JobState, UpdateJob, is_active
 from ..services import feedback_validate
 from .responses import DdiError, bad_request
 
@@ -71,7 +71,7 @@ def controller_base(request, *, caller, job: UpdateJob | None) -> dict:
     idle = caller.receiver.poll_sleep
     sleep = idle
     links = {}
-    if job is not None and job.state in ACTIVE_STATES:
+    if job is not None and is_active(job.state):
         active = parse_duration(settings.DDI_ACTIVE_POLL_SLEEP) or timedelta(seconds=10)
         sleep = min(idle, active)
         if job.state == JobState.CANCELLING:

@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sites.services import device_touch
 
 from .. import services
-from ..models import ACTIVE_STATES, JobState, UpdateJob
+from ..models import JobState, UpdateJob, is_deliverable
 from . import payloads
 from .artifacts import serve
 from .auth import authenticate
@@ -121,7 +121,7 @@ def config_data(request, caller):
 def deployment_base(request, caller, action_id: int):
     count = payloads.history_count(request)
     job = _device_job(caller.device, action_id)
-    if job.state not in ACTIVE_STATES or job.state == JobState.CANCELLING:
+    if not is_deliverable(job.state):
         raise not_found(
             f"Action {job.pk} has nothing to deploy ({job.get_state_display().lower()})."
         )
@@ -184,8 +184,7 @@ def _downloadable_release(caller, module_id: int):
     job = caller.latest_job(_latest_job)
     if (
         job is None
-        or job.state not in ACTIVE_STATES
-        or job.state == JobState.CANCELLING
+        or not is_deliverable(job.state)
         or job.release_id != module_id
     ):
         raise not_found("No such artifact for this controller.")

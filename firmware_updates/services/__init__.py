@@ -15,11 +15,12 @@ from .jobs import (
     ACTOR_SYSTEM,
     Actor,
     current_release,
+    current_release_required,
     job_event_record,
     job_transition,
+    jobs_transition_bulk,
     update_job_cancel,
     update_job_create,
-    update_refusal,
 )
 from .reconcile import device_active_job_repair, reconcile
 from .releases import release_create, release_create_from_path, release_mark_current
@@ -33,6 +34,7 @@ __all__ = [
     "Actor",
     "WakeupFailed",
     "current_release",
+    "current_release_required",
     "device_active_job_repair",
     "device_report_attributes",
     "feedback_validate",
@@ -43,6 +45,7 @@ __all__ = [
     "job_event_record",
     "job_progress_overlay",
     "job_transition",
+    "jobs_transition_bulk",
     "reconcile",
     "release_create",
     "release_create_from_path",
@@ -53,6 +56,5 @@ __all__ = [
     "rollout_start",
     "update_job_cancel",
     "update_job_create",
-    "update_refusal",
     "wakeup_send",
 ]

@@ -19,7 +19,15 @@ from django.utils import timezone
 from sites.models import Device
 from sites.services import device_apply_attributes
 
-from ..models import ACTIVE_STATES, PROGRESS_ORDER, JobState, UpdateJob
+from ..models import (
+    ACTIVE_STATES,
+    DOWNLOAD_INCOMPLETE,
+    DOWNLOAD_UNDER_WAY,
+    PROGRESS_ORDER,
+    JobState,
+    UpdateJob,
+    is_active,
+)
 from .jobs import ACTOR_DEVICE, device_snapshot, job_event_record, job_transition
 
 log = logging.getLogger(__name__)
@@ -30,7 +38,6 @@ FINISHED = frozenset({"success", "failure", "none"})
 MAX_DETAILS = 50
 MAX_DETAIL_LENGTH = 2000
 MAX_REPORT_EVENTS = 200  # device reports kept per job that moved nothing (log lines)
-BEFORE_DOWNLOADED = frozenset({S.QUEUED, S.DELIVERED, S.DOWNLOADING})
 
 
 class ActionGone(Exception):
@@ -83,7 +90,7 @@ def _target_state(job: UpdateJob, execution: str, finished: str) -> str | None:
     if execution in ("proceeding", "resumed", "download"):
         # The same word means "downloading" before the file is complete and "installing" after.
         effective = job.state_before_cancel if job.state == S.CANCELLING else job.state
-        if effective in BEFORE_DOWNLOADED:
+        if effective in DOWNLOAD_INCOMPLETE:
             return S.DOWNLOADING
         if execution != "download":
             return S.INSTALLING
@@ -107,7 +114,7 @@ def _locked(job: UpdateJob) -> UpdateJob:
 
 def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dict | None,
                     details: list[str]) -> UpdateJob:
-    if job.state not in ACTIVE_STATES:
+    if not is_active(job.state):
         raise ActionGone(f"Action {job.pk} is {job.state}.")
     info = {"execution": execution, "finished": finished, "details": details}
     if progress:
@@ -189,7 +196,7 @@ def _keep_report(job: UpdateJob, info: dict) -> None:
 def _record_reported_progress(job: UpdateJob, progress: dict) -> None:
     """The device's own count is the best measure of what it holds: `of` in bytes (the
     archive's size, as fleetsim and our firmware send) or in percent (of == 100)."""
-    if job.state not in (S.DELIVERED, S.DOWNLOADING, S.CANCELLING) or not job.bytes_total:
+    if job.state not in DOWNLOAD_UNDER_WAY or not job.bytes_total:
         return
     cnt, of = progress["cnt"], progress.get("of")  # no `of`: the device does not know the total
     if of == job.bytes_total:
@@ -244,7 +251,7 @@ def job_progress_overlay(jobs) -> None:
     fresh = cache.get_many([_progress_key(j.pk) for j in jobs])
     for job in jobs:
         value = fresh.get(_progress_key(job.pk))
-        if value and value > job.bytes_downloaded and job.state in ACTIVE_STATES:
+        if value and value > job.bytes_downloaded and is_active(job.state):
             job.bytes_downloaded = min(value, job.bytes_total or value)
 
 
@@ -279,7 +286,7 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
             return
     if job.confirmed_at or device.firmware_version != job.release.version:
         return
-    if job.state in ACTIVE_STATES:
+    if is_active(job.state):
         job, _ = job_transition(job_id=job.pk, to_state=S.SUCCEEDED, actor=ACTOR_DEVICE,
                                 details={"message": f"The device reports version {device.firmware_version}."},
                                 bytes_downloaded=job.bytes_total)

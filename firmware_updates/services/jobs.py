@@ -9,16 +9,16 @@ from django.utils import timezone
 
 from receivers.models import Receiver
 from sites.models import Device, Site
-from sites.versions import version_key
 
-from ..errors import UpdateNotAllowed
+from ..eligibility import update_refusal
+from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
-    ACTIVE_STATES,
-    CANCELLABLE_STATES,
     JobState,
     Release,
     UpdateJob,
     UpdateJobEvent,
+    is_active,
+    is_cancellable,
     transition_allowed,
 )
 
@@ -73,17 +73,48 @@ def job_transition(
         now = timezone.now()
         job.state = to_state
         job.state_changed_at = now
-        if to_state not in ACTIVE_STATES:
+        if not is_active(to_state):
             job.finished_at = now
         for name, value in fields.items():
             setattr(job, name, value)
         job.save(update_fields=["state", "state_changed_at", "finished_at", *fields])
-        if to_state not in ACTIVE_STATES:
+        if not is_active(to_state):
             device_active_job_clear(job_ids=[job.pk])
         job_event_record(job=job, actor=actor, kind="transition", details=details,
                          from_state=from_state, to_state=to_state)
     log.info("job %s %s -> %s by %s", job.pk, from_state, to_state, actor.label)
     return job, True
+
+
+def jobs_transition_bulk(*, jobs, from_state: str, to_state: str, actor: Actor, kind: str, reason: str) -> int:
+    """Move every job of `jobs` that is in `from_state` to `to_state`, with one event each:
+    the fleet-sized counterpart of `job_transition` (reconciliation's timeouts), a constant
+    number of statements whatever the count. Rows another transaction holds are left for
+    the next pass (skip locked) rather than waited for.
+    """
+    if not transition_allowed(from_state, to_state):
+        raise ValueError(f"A job may not go from {from_state} to {to_state}.")
+    now = timezone.now()
+    finished = {} if is_active(to_state) else {"finished_at": now}
+    with transaction.atomic():
+        ids = list(jobs.filter(state=from_state).select_for_update(skip_locked=True).values_list("pk", flat=True))
+        if not ids:
+            return 0
+        UpdateJob.objects.filter(pk__in=ids, state=from_state).update(
+            state=to_state, state_changed_at=now, reason=reason, **finished)
+        if finished:
+            device_active_job_clear(job_ids=ids)
+        jobs_event_bulk(ids, actor=actor, kind=kind, message=reason, from_state=from_state, to_state=to_state)
+    log.info("%d job(s) %s -> %s by %s (%s)", len(ids), from_state, to_state, actor.label, kind)
+    return len(ids)
+
+
+def jobs_event_bulk(ids, *, actor: Actor, kind: str, message: str, from_state: str = "", to_state: str = "") -> None:
+    UpdateJobEvent.objects.bulk_create(
+        [UpdateJobEvent(job_id=pk, actor=actor.user, actor_label=actor.label, kind=kind, from_state=from_state,
+                        to_state=to_state, details={"message": message}) for pk in ids],
+        batch_size=5000,
+    )
 
 
 def device_active_job_clear(*, job_ids) -> int:
@@ -102,61 +133,39 @@ def site_get(*, receiver: Receiver, site_number: int) -> Site:
             receiver=receiver, number=site_number
         )
     except Site.DoesNotExist:
-        raise UpdateNotAllowed(
-            f"Site {site_number} does not exist on receiver {receiver.code}.", code="unknown_site"
-        ) from None
+        raise UpdateNotAllowed(Refusal.UNKNOWN_SITE, site_number=site_number, receiver=receiver.code) from None
 
 
 def current_release(*, device_type) -> Release | None:
     return Release.objects.filter(device_type=device_type, is_current=True).first()
 
 
-def update_refusal(*, device: Device, release: Release, site_number, has_active_job: bool) -> tuple[str, str] | None:
-    """Why `device` may not be moved to `release`, as (code, words), or None if it may.
-
-    The one eligibility rule, used for single sites, rollouts and statistics alike.
-    """
-    label = f"Site {site_number}" if site_number is not None else f"Device {device.serial}"
-    if device.device_type_id != release.device_type_id:
-        return "wrong_device_type", f"{label} is a {device.device_type or 'device of unknown type'}, not a {release.device_type}."
-    if device.firmware_version == release.version:
-        return "already_current", f"{label} already runs {release.version}."
-    if not device.has_ip_channel:
-        return "no_ip_channel", f"{label} has no GPRS or Ethernet channel."
-    if not release.supports(device.hardware_revision):
-        supported = ", ".join(release.hardware_revisions) or "none"
-        return "hardware_not_supported", (
-            f"Hardware revision {device.hardware_revision or 'unknown'} of {label} "
-            f"is not supported by {release.device_type} {release.version} (supports {supported})."
-        )
-    if has_active_job:
-        return "already_updating", f"{label} is already being updated."
-    if device.firmware_version and version_key(device.firmware_version) > release.version_key:
-        return "would_downgrade", f"{label} runs {device.firmware_version}, newer than {release.version}."
-    return None
+def current_release_required(*, device_type) -> Release:
+    """The current release of `device_type`, or the refusal that there is none."""
+    release = current_release(device_type=device_type)
+    if release is None:
+        raise UpdateNotAllowed(Refusal.NO_CURRENT_RELEASE, device_type=device_type)
+    return release
 
 
 def update_job_create(*, receiver: Receiver, site_number: int, actor, release: Release | None = None) -> UpdateJob:
     """Queue one site for update (the canary, "Update using site number...").
 
-    Raises UpdateNotAllowed with the reason when the site may not be updated.
+    Raises UpdateNotAllowed with the reason when the site may not be updated: the
+    eligibility rule (firmware_updates/eligibility.py), asked of the jobs table.
     """
     actor = Actor.of(actor)
     site = site_get(receiver=receiver, site_number=site_number)
+    name = f"Site {site_number}"
     device = getattr(site, "device", None)
     if device is None:
-        raise UpdateNotAllowed(f"Site {site_number} has no panel registered.", code="no_device")
+        raise UpdateNotAllowed(Refusal.NO_DEVICE, site=name)
     if release is None:
         if device.device_type is None:
-            raise UpdateNotAllowed(f"The device type of site {site_number} is not known yet.", code="unknown_device_type")
-        release = current_release(device_type=device.device_type)
-        if release is None:
-            raise UpdateNotAllowed(f"{device.device_type} has no current release.", code="no_current_release")
-    active = UpdateJob.objects.filter(device=device, state__in=ACTIVE_STATES).exists()
-    refusal = update_refusal(device=device, release=release, site_number=site_number, has_active_job=active)
-    if refusal:
-        code, reason = refusal
-        raise UpdateNotAllowed(reason, code=code)
+            raise UpdateNotAllowed(Refusal.UNKNOWN_DEVICE_TYPE, site=name)
+        release = current_release_required(device_type=device.device_type)
+    if refusal := update_refusal(device=device, release=release, site=name):
+        raise refusal
     try:
         with transaction.atomic():
             job = UpdateJob.objects.create(
@@ -169,7 +178,7 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
                              details={"release": release.version, "site_number": site_number})
     except IntegrityError:
         # The partial unique index settled a race with another queue request.
-        raise UpdateNotAllowed(f"Site {site_number} is already being updated.", code="already_updating") from None
+        raise UpdateNotAllowed(Refusal.ALREADY_UPDATING, site=name) from None
     _wakeup_on_commit(receiver=receiver, serials=[device.serial])
     return job
 
@@ -197,8 +206,8 @@ def update_job_cancel(*, job: UpdateJob, actor) -> UpdateJob:
     with transaction.atomic():
         locked = UpdateJob.objects.select_for_update(no_key=True).get(pk=job.pk)
         state = locked.state
-        if state not in CANCELLABLE_STATES:
-            raise UpdateNotAllowed(_cancel_refusal(locked), code=_cancel_refusal_code(state))
+        if not is_cancellable(state):
+            raise _cancel_refusal(locked)
         if state == JobState.QUEUED:
             job, _ = job_transition(job_id=job.pk, to_state=JobState.CANCELLED, actor=actor,
                                     reason=f"Cancelled by {actor.label}.")
@@ -208,18 +217,9 @@ def update_job_cancel(*, job: UpdateJob, actor) -> UpdateJob:
     return job
 
 
-def _cancel_refusal_code(state: str) -> str:
-    if state in (JobState.DOWNLOADED, JobState.READY, JobState.INSTALLING):
-        return "already_downloaded"
-    if state == JobState.CANCELLING:
-        return "already_cancelling"
-    return "finished"
-
-
-def _cancel_refusal(job: UpdateJob) -> str:
-    code = _cancel_refusal_code(job.state)
-    if code == "already_downloaded":
-        return "The device has already downloaded the update; it can no longer be cancelled."
-    if code == "already_cancelling":
-        return "The update is already being cancelled; waiting for the device to acknowledge."
-    return f"The update has already finished ({job.get_state_display().lower()})."
+def _cancel_refusal(job: UpdateJob) -> UpdateNotAllowed:
+    if job.state == JobState.CANCELLING:
+        return UpdateNotAllowed(Refusal.ALREADY_CANCELLING)
+    if is_active(job.state):
+        return UpdateNotAllowed(Refusal.ALREADY_DOWNLOADED)
+    return UpdateNotAllowed(Refusal.FINISHED, state=job.get_state_display().lower())

@@ -15,7 +15,7 @@ from django.utils import timezone
 from sites.models import Device
 
 from ..models import ACTIVE_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
-from .jobs import ACTOR_SYSTEM, device_active_job_clear
+from .jobs import ACTOR_SYSTEM, jobs_event_bulk, jobs_transition_bulk
 
 log = logging.getLogger(__name__)
 S = JobState
@@ -27,34 +27,10 @@ def _flagged(kind: str):
     return Exists(UpdateJobEvent.objects.filter(job=OuterRef("pk"), kind=kind))
 
 
-def _bulk_event(ids, *, kind: str, message: str, from_state: str = "", to_state: str = "") -> None:
-    UpdateJobEvent.objects.bulk_create(
-        [UpdateJobEvent(job_id=pk, actor_label=ACTOR_SYSTEM.label, kind=kind, from_state=from_state,
-                        to_state=to_state, details={"message": message}) for pk in ids],
-        batch_size=5000,
-    )
-
-
-def _bulk_transition(queryset, *, from_state: str, to_state: str, kind: str, message: str) -> int:
-    """Move every job of `queryset` in `from_state` to `to_state`, with one event each."""
-    now = timezone.now()
-    with transaction.atomic():
-        ids = list(queryset.filter(state=from_state).select_for_update(skip_locked=True).values_list("pk", flat=True))
-        if not ids:
-            return 0
-        UpdateJob.objects.filter(pk__in=ids, state=from_state).update(
-            state=to_state, state_changed_at=now, finished_at=now, reason=message
-        )
-        if to_state not in ACTIVE_STATES:
-            device_active_job_clear(job_ids=ids)
-        _bulk_event(ids, kind=kind, message=message, from_state=from_state, to_state=to_state)
-    return len(ids)
-
-
 def _flag_once(queryset, *, kind: str, message: str) -> int:
     with transaction.atomic():
         ids = list(queryset.exclude(_flagged(kind)).values_list("pk", flat=True)[:10000])
-        _bulk_event(ids, kind=kind, message=message)
+        jobs_event_bulk(ids, actor=ACTOR_SYSTEM, kind=kind, message=message)
     return len(ids)
 
 
@@ -101,10 +77,10 @@ def reconcile(*, now=None) -> dict:
         message=f"No download progress for {_minutes(stalled)}; the device may be offline.",
     )
     timeout = settings.UPDATE_INSTALL_TIMEOUT
-    found["install_timeout"] = _bulk_transition(
-        UpdateJob.objects.filter(state_changed_at__lt=now - timeout),
-        from_state=S.INSTALLING, to_state=S.FAILED, kind="install_timeout",
-        message=f"The device did not come back within {_minutes(timeout)} after starting the install.",
+    found["install_timeout"] = jobs_transition_bulk(
+        jobs=UpdateJob.objects.filter(state_changed_at__lt=now - timeout),
+        from_state=S.INSTALLING, to_state=S.FAILED, actor=ACTOR_SYSTEM, kind="install_timeout",
+        reason=f"The device did not come back within {_minutes(timeout)} after starting the install.",
     )
     confirm = settings.UPDATE_VERSION_CONFIRM_TIMEOUT
     found["version_unconfirmed"] = _flag_once(
@@ -113,10 +89,10 @@ def reconcile(*, now=None) -> dict:
         message=f"The device reported success but has not reported the new version within {_minutes(confirm)}.",
     )
     ack = settings.UPDATE_CANCEL_ACK_TIMEOUT
-    found["cancel_unacknowledged"] = _bulk_transition(
-        UpdateJob.objects.filter(state_changed_at__lt=now - ack),
-        from_state=S.CANCELLING, to_state=S.CANCELLED, kind="cancel_timeout",
-        message=f"Cancelled without acknowledgement: the device did not answer within {_minutes(ack)}; "
+    found["cancel_unacknowledged"] = jobs_transition_bulk(
+        jobs=UpdateJob.objects.filter(state_changed_at__lt=now - ack),
+        from_state=S.CANCELLING, to_state=S.CANCELLED, actor=ACTOR_SYSTEM, kind="cancel_timeout",
+        reason=f"Cancelled without acknowledgement: the device did not answer within {_minutes(ack)}; "
                 "its artifact is no longer served.",
     )
     if any(found.values()):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from securitycenter.audit import operator_action_record
+from core.audit import operator_action_record
 from sites.models import DeviceType
 
 from .. import swu

@@ -7,7 +7,7 @@ second insert for the same device a no-op, so a batch replayed twice queues nobo
 """
 
 import logging
-from collections import Counter, namedtuple
+from collections import Counter
 from functools import partial
 
 from django.conf import settings
@@ -19,9 +19,10 @@ from django.utils import timezone
 from receivers.models import Receiver
 from sites.models import Device, DeviceType
 
-from ..errors import UpdateNotAllowed
-from ..models import ACTIVE_STATES, TERMINAL_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
-from .jobs import Actor, current_release, update_refusal
+from ..eligibility import ELIGIBLE, active_job_exists, refusal_expression
+from ..errors import Refusal
+from ..models import TERMINAL_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
+from .jobs import Actor, current_release_required
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,7 @@ def rollout_start(*, receiver: Receiver, device_type: DeviceType, actor) -> tupl
     A duplicate request while one is open returns the open one (unique constraint).
     """
     actor = Actor.of(actor)
-    release = current_release(device_type=device_type)
-    if release is None:
-        raise UpdateNotAllowed(f"{device_type} has no current release.", code="no_current_release")
+    release = current_release_required(device_type=device_type)
     open_rollout = Rollout.objects.filter(receiver=receiver, device_type=device_type).exclude(
         state=Rollout.State.DONE
     ).first()
@@ -83,40 +82,32 @@ def rollout_run_batch(*, rollout: Rollout) -> bool:
     """
     release = rollout.release
     batch_size = settings.ROLLOUT_BATCH_SIZE
-    active = UpdateJob.objects.filter(device=OuterRef("pk"), state__in=ACTIVE_STATES)
     with transaction.atomic():
         locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        # The eligibility rule, asked of the jobs table (a decision that writes).
         batch = (
             Device.objects.filter(receiver_id=rollout.receiver_id, device_type_id=rollout.device_type_id,
                                   pk__gt=locked.cursor)
-            .annotate(has_active_job=Exists(active))
+            .annotate(refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
             .order_by("pk")
         )
-        devices = [_DeviceFacts(*row, device_type=rollout.device_type)
-                   for row in batch.values_list(*_DeviceFacts._fields[:-1])[:batch_size]]
+        devices = list(batch.values_list("pk", "serial", "refusal")[:batch_size])
         if not devices:
             return False
-        skipped = Counter()
-        to_queue, refused = [], []
-        for device in devices:
-            # Only the refusal's code is kept (counted), so no site number for its words.
-            refusal = update_refusal(device=device, release=release, site_number=None,
-                                     has_active_job=device.has_active_job)
-            if refusal:
-                skipped[refusal[0]] += 1
-                refused.append(device.pk)
-            else:
-                to_queue.append(device.pk)
+        skipped = Counter(refusal for _, _, refusal in devices if refusal != ELIGIBLE)
+        to_queue = [pk for pk, _, refusal in devices if refusal == ELIGIBLE]
+        refused = [pk for pk, _, refusal in devices if refusal != ELIGIBLE]
+        last = devices[-1][0]
         now = timezone.now()
-        in_batch = batch.filter(pk__lte=devices[-1].pk)
+        in_batch = batch.filter(pk__lte=last)
         # The shorter id list of the two: usually few devices are refused.
         chosen = in_batch.filter(pk__in=to_queue) if len(to_queue) < len(refused) else in_batch.exclude(
             pk__in=refused)
         created = _jobs_insert(rollout=rollout, release=release, devices=chosen, now=now,
-                               device_ids=(locked.cursor, devices[-1].pk)) if to_queue else []
+                               device_ids=(locked.cursor, last)) if to_queue else []
         if created is None:  # no INSERT ... RETURNING (SQLite < 3.35): read them back
             created = list(
-                UpdateJob.objects.filter(rollout=rollout, device_id__gt=locked.cursor, device_id__lte=devices[-1].pk)
+                UpdateJob.objects.filter(rollout=rollout, device_id__gt=locked.cursor, device_id__lte=last)
                 .exclude(Exists(UpdateJobEvent.objects.filter(job=OuterRef("pk"))))
                 .values_list("pk", "device_id")
             )
@@ -130,22 +121,15 @@ def rollout_run_batch(*, rollout: Rollout) -> bool:
                 _devices_point_at(created)
         lost_race = len(to_queue) - len(created)
         if lost_race:
-            skipped["already_updating"] += lost_race
+            skipped[Refusal.ALREADY_UPDATING.value] += lost_race
         merged = Counter(locked.skipped) + skipped
         Rollout.objects.filter(pk=rollout.pk).update(
-            cursor=devices[-1].pk, processed=locked.processed + len(devices),
+            cursor=last, processed=locked.processed + len(devices),
             queued=locked.queued + len(created), skipped=dict(merged), heartbeat_at=now,
         )
-        serials = {d.pk: d.serial for d in devices}
+        serials = {pk: serial for pk, serial, _ in devices}
         _wakeup_online(rollout=rollout, serials=[serials[device_id] for _, device_id in created])
     return len(devices) == batch_size
-
-
-# What update_refusal reads of a device, read as a tuple: a model instance per device cost
-# more than the whole insert. Add the attribute here if update_refusal comes to read another.
-_DeviceFacts = namedtuple("_DeviceFacts", ["pk", "serial", "device_type_id", "hardware_revision",
-                                           "firmware_version", "has_ip_channel", "has_active_job",
-                                           "device_type"])
 
 
 class _AsJSON(Func):

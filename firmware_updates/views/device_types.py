@@ -10,22 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from receivers.models import Receiver
-from securitycenter.permissions import (
-    CANCEL_UPDATE,
-    QUEUE_SITE,
-    START_ROLLOUT,
-    VIEW_SITE,
-    VIEW_UPDATE_JOB,
-)
-from sites.models import DeviceType
-
-from .. import services
-from ..errors import UpdateNotAllowed
-from ..forms import CancelUpdateForm, QueueSiteForm
-from ..models import JobState, Rollout, UpdateJob
-from ..selectors import Badge, device_type_sites, receiver_firmware_stats
-from .common import (
+from core.panel import (
     htmx_action_response,
     is_partial,
     page_links,
@@ -36,6 +21,22 @@ from .common import (
     render_live,
     require,
 )
+from core.permissions import (
+    CANCEL_UPDATE,
+    QUEUE_SITE,
+    START_ROLLOUT,
+    VIEW_SITE,
+    VIEW_UPDATE_JOB,
+)
+from receivers.models import Receiver
+from sites.models import DeviceType
+
+from .. import services
+from ..badges import Badge
+from ..errors import UpdateNotAllowed
+from ..forms import CancelUpdateForm, QueueSiteForm
+from ..models import JobState, Rollout, UpdateJob
+from ..selectors import device_type_sites, receiver_firmware_stats
 from .presenters import RolloutView, StatsView, empty_stats, site_row
 
 BADGE_FILTERS = [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"), (Badge.GREEN, "Green")]
@@ -73,7 +74,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     stats = _stats(receiver, device_type)
     release = stats.current_release
     badge = request.GET.get("badge", "")
-    badge = badge if badge in (Badge.RED, Badge.YELLOW, Badge.GREEN) else ""
+    badge = badge if badge in Badge.ALL else ""
     q = request.GET.get("q", "").strip()
     sites = device_type_sites(receiver=receiver, device_type=device_type, badge=badge or None,
                               site_number=q or None)
@@ -144,9 +145,7 @@ def site_queue(request, code: str, device_type_code: str):
     if form.is_valid():
         number = form.cleaned_data["site_number"]
         try:
-            release = services.current_release(device_type=device_type)
-            if release is None:
-                raise UpdateNotAllowed(f"{device_type} has no current release.", code="no_current_release")
+            release = services.current_release_required(device_type=device_type)
             # The page's type is explicit: a site of another type is refused, not silently
             # updated to its own type's release.
             services.update_job_create(receiver=receiver, site_number=number, actor=request.user, release=release)

@@ -1,27 +1,35 @@
 """What the panel shows about a device, a job or a rollout, computed once per request.
 
 Pure functions over rows already loaded (no queries), so a page of 50 sites costs the same
-few queries whatever it shows. Eligibility words come from services.update_refusal: the panel
-never decides on its own which panel may be updated.
+few queries whatever it shows. Eligibility comes from the rule's code the list was annotated
+with (firmware_updates/eligibility.py): the panel never decides on its own which panel may be
+updated.
 """
 
 from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from core.panel import percent
 from sites.models import Channel, Device
 from sites.services import device_is_online
 
-from ..models import CANCELLABLE_STATES, JobState, Release, Rollout, UpdateJob
-from ..selectors import Badge, FirmwareStatsRow
-from ..services import update_refusal
-from .common import SKIP_REASONS, percent
+from ..badges import Badge
+from ..eligibility import ELIGIBLE, refusal_words
+from ..errors import Refusal
+from ..models import (
+    TRANSFER_STATES,
+    JobState,
+    Release,
+    Rollout,
+    UpdateJob,
+    is_active,
+    is_cancellable,
+)
+from ..selectors import FirmwareStatsRow
 
 BADGE_WORDS = {Badge.GREEN: "Current", Badge.YELLOW: "Updating", Badge.RED: "Not planned"}
 CHANNEL_WORDS = dict(Channel.choices)
-# States in which the device moves bytes: their progress bar shows bytes of the total.
-TRANSFER_STATES = {JobState.DELIVERED, JobState.DOWNLOADING, JobState.DOWNLOADED, JobState.READY,
-                   JobState.INSTALLING, JobState.CANCELLING}
 
 
 @dataclass
@@ -48,12 +56,12 @@ class JobView:
 
     @property
     def cancellable(self) -> bool:
-        return self.job.state in CANCELLABLE_STATES
+        return is_cancellable(self.job.state)
 
     @property
     def can_show_cancel(self) -> bool:
         """Cancelling is already under way: the button would only be refused."""
-        return self.job.state != JobState.CANCELLING and self.job.is_active
+        return self.job.state != JobState.CANCELLING and is_active(self.job.state)
 
     @property
     def hint(self) -> str:
@@ -112,7 +120,7 @@ def channel_list(device: Device) -> list[dict]:
 
 
 def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJob | None, now=None) -> SiteRow:
-    """`device` comes from selectors.device_type_sites (badge and last_job_* annotated)."""
+    """`device` comes from selectors.device_type_sites (badge, refusal and last_job_* annotated)."""
     now = now or timezone.now()
     online = device_is_online(device=device, receiver=receiver, now=now)
     row = SiteRow(device=device, badge=device.badge, online=online,
@@ -122,9 +130,10 @@ def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJo
     if release is None:
         row.reason, row.reason_kind = "No current release for this device type.", "no_release"
         return row
-    refusal = update_refusal(device=device, release=release, site_number=row.site_number, has_active_job=False)
-    if refusal:
-        row.reason, row.reason_kind = refusal[1], "not_eligible"
+    if device.refusal != ELIGIBLE:
+        name = f"Site {row.site_number}" if row.site_number is not None else f"Device {device.serial}"
+        refusal = refusal_words(device.refusal, device=device, release=release, site=name)
+        row.reason, row.reason_kind = refusal.reason, "not_eligible"
     elif device.last_job_state == JobState.FAILED:
         row.reason, row.reason_kind = f"Last update failed: {device.last_job_reason or 'no reason given'}", "last_failure"
     elif device.last_job_state == JobState.CANCELLED:
@@ -132,6 +141,12 @@ def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJo
     else:
         row.reason, row.reason_kind = "Not queued for update.", "not_queued"
     return row
+
+
+def skipped_words(counts: dict | None) -> list[tuple[str, int]]:
+    """Counts by refusal code as (short words, count), most frequent first."""
+    return sorted(((Refusal.short_of(code), n) for code, n in (counts or {}).items() if n),
+                  key=lambda item: -item[1])
 
 
 @dataclass
@@ -156,6 +171,11 @@ class StatsView:
         """Red sites a rollout would queue (offline ones included: they start when they connect)."""
         return self.row.not_planned - self.row.not_eligible
 
+    @property
+    def not_eligible_reasons(self) -> list[tuple[str, int]]:
+        """(short reason, count) of the red a rollout would skip, most frequent first."""
+        return skipped_words(self.row.not_eligible_reasons)
+
 
 def empty_stats(device_type, release) -> FirmwareStatsRow:
     return FirmwareStatsRow(device_type=device_type, current_release=release, total=0, current=0, updating=0,
@@ -177,9 +197,7 @@ class RolloutView:
 
     @property
     def skipped(self) -> list[tuple[str, int]]:
-        return sorted(((SKIP_REASONS.get(code, code.replace("_", " ")), n)
-                       for code, n in (self.rollout.skipped or {}).items() if n),
-                      key=lambda item: -item[1])
+        return skipped_words(self.rollout.skipped)
 
     @property
     def skipped_total(self) -> int:

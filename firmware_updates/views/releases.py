@@ -6,14 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from securitycenter.permissions import MARK_RELEASE_CURRENT, UPLOAD_RELEASE, VIEW_RELEASE
+from core.panel import require
+from core.permissions import MARK_RELEASE_CURRENT, UPLOAD_RELEASE, VIEW_RELEASE
 from sites.models import DeviceType
 
 from .. import services
 from ..errors import ReleaseRejected
 from ..forms import ReleaseUploadForm
 from ..models import Release
-from .common import require
 
 
 def _release_page(request, form: ReleaseUploadForm | None = None, status: int = 200):

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from core.permissions import ENGINEERS, MANAGERS, VIEWERS
 from firmware_updates.swu import build_archive
-from securitycenter.permissions import ENGINEERS, MANAGERS, VIEWERS
 from tests.factories import UserFactory
 
 

@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
+from core.permissions import MANAGERS, VIEWERS
 from firmware_updates.models import JobState, UpdateJob
-from securitycenter.permissions import MANAGERS, VIEWERS
 
 from .conftest import operator, swu_archive
 

@@ -4,8 +4,8 @@ managers start rollouts and manage releases, receivers, sites and device types."
 import pytest
 from django.contrib.auth.models import Group
 
+from core.permissions import ENGINEERS, GROUPS, MANAGERS, VIEWERS
 from firmware_updates.models import JobState, Release, Rollout, UpdateJob
-from securitycenter.permissions import ENGINEERS, GROUPS, MANAGERS, VIEWERS
 from sites.models import Site
 from tests.factories import (
     DeviceFactory,

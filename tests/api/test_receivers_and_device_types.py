@@ -6,8 +6,8 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 
+from core.tokens import token_digest
 from receivers.models import Receiver
-from securitycenter.tokens import token_digest
 from sites.models import DeviceType
 from tests.factories import (
     DeviceFactory,
@@ -97,7 +97,8 @@ def test_firmware_stats_rows_match_the_seed_example(as_viewer):
     rows = as_viewer.get("/api/v1/receivers/north/firmware-stats/").json()
     assert rows == [{
         "device_type": "nord-gsm", "device_type_name": "Nord GSM", "current_version": "5.40", "total": 20,
-        "current": 10, "outdated": 10, "updating": 4, "not_planned": 6, "not_eligible": 1, "offline": 6,
+        "current": 10, "outdated": 10, "updating": 4, "not_planned": 6, "not_eligible": 1,
+            "not_eligible_reasons": {"no_ip_channel": 1}, "offline": 6,
     }]
 
 

@@ -64,7 +64,7 @@ def test_an_explicit_release_is_used(fleet, as_engineer):
         ({"hardware_revision": "1.0"}, "hardware_not_supported",
          "Hardware revision 1.0 of Site 1204 is not supported by Nord GSM 5.40 (supports 2.1, 2.2)."),
         ({"firmware_version": "5.40"}, "already_current", "Site 1204 already runs 5.40."),
-        ({"firmware_version": "5.50"}, "would_downgrade", "Site 1204 runs 5.50, newer than 5.40."),
+        ({"firmware_version": "5.50"}, "would_downgrade", "Site 1204 runs 5.50, newer than 5.40: that would downgrade it."),
     ],
 )
 def test_refusals_are_409_with_the_reason_in_words(fleet, as_engineer, device_kwargs, code, detail):

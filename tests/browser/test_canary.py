@@ -5,8 +5,8 @@ without the operator reloading the page."""
 import pytest
 from playwright.sync_api import expect
 
+from core.permissions import ENGINEERS
 from firmware_updates.models import JobState, UpdateJob
-from securitycenter.permissions import ENGINEERS
 
 from .conftest import operator
 from .panels import PANEL_FIELDS, SERIAL, live_fleet, panel_spec

@@ -4,9 +4,9 @@ device has downloaded the whole file; after that the dialog says why not."""
 import pytest
 from playwright.sync_api import expect
 
+from core.permissions import ENGINEERS
 from firmware_updates import services
 from firmware_updates.models import JobState, UpdateJob
-from securitycenter.permissions import ENGINEERS
 
 from .conftest import operator
 from .panels import PANEL_FIELDS, SERIAL, live_fleet, panel_spec

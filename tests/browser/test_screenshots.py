@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from securitycenter.permissions import ENGINEERS, MANAGERS
+from core.permissions import ENGINEERS, MANAGERS
 
 from .conftest import VIEWPORT, operator
 from .showcase import seed_showcase

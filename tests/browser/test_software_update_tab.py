@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from securitycenter.permissions import ENGINEERS, VIEWERS
+from core.permissions import ENGINEERS, VIEWERS
 
 from .conftest import operator
 from .ui import counts, sign_in

@@ -4,8 +4,8 @@ sites" queues every outdated eligible site; the page shows the rollout's figures
 import pytest
 from playwright.sync_api import expect
 
+from core.permissions import MANAGERS
 from firmware_updates.models import JobState, Rollout, UpdateJob
-from securitycenter.permissions import MANAGERS
 
 from .conftest import operator
 from .ui import counts, sign_in, site_row

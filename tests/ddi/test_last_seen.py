@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from securitycenter.permissions import VIEWERS
+from core.permissions import VIEWERS
 from sites.last_seen import FLUSH_BATCH, last_seen_flush, last_seen_pending
 from sites.models import Device
 from sites.services import site_create

@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
+from core.permissions import ENGINEERS, MANAGERS, VIEWERS
 from firmware_updates.models import JobState
-from securitycenter.permissions import ENGINEERS, MANAGERS, VIEWERS
 from tests.factories import (
     DeviceFactory,
     DeviceTypeFactory,

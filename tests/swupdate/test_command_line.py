@@ -6,7 +6,7 @@ switches polling off without a word (a panel that never asks for its update). So
 tokens we issue never start with "-". No swupdate needed to check that.
 """
 
-from securitycenter.tokens import token_generate
+from core.tokens import token_generate
 
 
 def test_issued_tokens_never_start_with_a_dash():

@@ -19,11 +19,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from core.tokens import token_digest, token_generate
 from firmware_updates import services, swu
 from firmware_updates.models import Release
 from receivers.models import Receiver
 from receivers.services import receiver_create
-from securitycenter.tokens import token_digest, token_generate
 from sites.models import Device, DeviceType, Site
 
 DEMO_DIR = settings.VAR_DIR / "demo"

@@ -1,7 +1,7 @@
 """Pieces every management API module shares: error shapes for the schema, filter lookups,
 and the token endpoint.
 
-Kept apart from `securitycenter/api.py`, which DRF imports while it is still loading its own
+Kept apart from `core/api.py`, which DRF imports while it is still loading its own
 generic views (pagination and exception handler settings): this module imports views.
 """
 
@@ -22,26 +22,6 @@ class RefusalSerializer(ErrorSerializer):
     """409: not allowed now; `code` is a stable machine name for the reason."""
 
     code = serializers.CharField()
-
-
-def receiver_field(**kwargs) -> serializers.SlugRelatedField:
-    """A receiver named by its code in a request body; an unknown code is a 400 on the field."""
-    from receivers.models import Receiver
-
-    return serializers.SlugRelatedField(
-        slug_field="code", queryset=Receiver.objects.all(), help_text="Receiver code.",
-        error_messages={"does_not_exist": "No receiver has the code {value}."}, **kwargs,
-    )
-
-
-def device_type_field(**kwargs) -> serializers.SlugRelatedField:
-    """A device type named by its code in a request body, e.g. nord-gsm."""
-    from sites.models import DeviceType
-
-    return serializers.SlugRelatedField(
-        slug_field="code", queryset=DeviceType.objects.all(), help_text="Device type code, e.g. nord-gsm.",
-        error_messages={"does_not_exist": "No device type has the code {value}."}, **kwargs,
-    )
 
 
 def query_object(request, param: str, queryset, *, field: str = "code", what: str = ""):

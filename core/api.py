@@ -1,6 +1,5 @@
 """API infrastructure shared by every app: pagination and the one exception handler."""
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -9,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from firmware_updates.errors import ReleaseRejected, UpdateNotAllowed
+from .errors import Refused, Rejected
 
 
 class Pagination(PageNumberPagination):
@@ -28,16 +27,19 @@ class Pagination(PageNumberPagination):
 
 
 def exception_handler(exc, context):
-    """Domain errors become 4xx with `detail` in plain words (DESIGN.md 5)."""
-    if isinstance(exc, UpdateNotAllowed):
+    """Domain errors become 4xx with `detail` in plain words (DESIGN.md 5).
+
+    Only "not found" of the URL's object is a 404 (DRF's Http404 from get_object). A row
+    missing inside a service (DoesNotExist) is a bug or a race: it stays a server error,
+    logged with its traceback, rather than a 404 that names a model to the client.
+    """
+    if isinstance(exc, Refused):
         return Response({"detail": exc.reason, "code": exc.code}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, ReleaseRejected):
+    if isinstance(exc, Rejected):
         return Response({"detail": exc.reason, exc.field: [exc.reason]}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(errors)
-    if isinstance(exc, ObjectDoesNotExist):
-        return Response({"detail": str(exc) or "Not found."}, status=status.HTTP_404_NOT_FOUND)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, ValidationError):
         # Field errors stay as DRF gives them; `detail` sums them up in one sentence.

@@ -1,7 +1,7 @@
 """Who may do what: one list of permission names for the management API and the panel.
 
 Operators act by Django model permission (DESIGN.md 8), granted through three groups that
-`securitycenter/groups.py` creates after every `migrate`:
+`core/groups.py` creates after every `migrate`:
 
 ============  =========================================================================
 group         may

@@ -3,7 +3,7 @@
 Connected from ReceiversConfig.ready. `post_migrate` fires once per app and Django creates
 each app's permissions in its own handler, so the handler here first makes sure the
 permissions of every app it grants exist, then sets each group to exactly its list in
-securitycenter/permissions.py (a permission removed from the list is taken away too).
+core/permissions.py (a permission removed from the list is taken away too).
 """
 
 from django.apps import apps as global_apps

@@ -20,23 +20,13 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import trigger_client_event
 
-from securitycenter.permissions import CAPABILITY, granting_group
+from .permissions import CAPABILITY, granting_group
 
 PAGE_SIZE = 50
 # Seconds between refreshes of a live region: quick while something moves, slow otherwise
 # so a page left open still notices what other operators did.
 POLL_ACTIVE = 4
 POLL_IDLE = 30
-
-# Why a rollout skipped a device (codes of services.update_refusal), in operators' words.
-SKIP_REASONS = {
-    "no_ip_channel": "no GPRS or Ethernet channel",
-    "hardware_not_supported": "hardware revision not supported",
-    "already_current": "already current",
-    "already_updating": "already being updated",
-    "would_downgrade": "runs a newer version",
-    "wrong_device_type": "another device type",
-}
 
 
 def refusal_words(perm: str) -> str:

@@ -4,17 +4,18 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from firmware_updates import services
-from firmware_updates.forms import CancelUpdateForm, QueueSiteForm
-from firmware_updates.models import JobState, UpdateJob, UpdateJobEvent
-from firmware_updates.selectors import Badge, device_badge
-from firmware_updates.views.common import poll_trigger, render_live, require
-from firmware_updates.views.presenters import BADGE_WORDS, JobView, channel_list
+from core.panel import poll_trigger, render_live, require
+from core.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_SITE, VIEW_UPDATE_JOB
 from receivers.models import Receiver
-from securitycenter.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_SITE, VIEW_UPDATE_JOB
+from sites.models import Site
 from sites.services import device_is_online
 
-from .models import Site
+from .. import services
+from ..badges import Badge, device_badge
+from ..eligibility import update_refusal
+from ..forms import CancelUpdateForm, QueueSiteForm
+from ..models import JobState, UpdateJob, UpdateJobEvent
+from .presenters import BADGE_WORDS, JobView, channel_list
 
 STATE_WORDS = dict(JobState.choices)
 
@@ -75,10 +76,10 @@ def site_detail(request, code: str, number: int):
         services.job_progress_overlay([active])
         if device.device_type_id:
             release = services.current_release(device_type=device.device_type)
-        badge = device_badge(device=device, current=release, has_active_job=active is not None)
+        badge = device_badge(device=device, current_version=release.version if release else None,
+                             has_active_job=active is not None)
         if badge == Badge.RED and release is not None:
-            refusal = services.update_refusal(device=device, release=release, site_number=site.number,
-                                              has_active_job=False)
+            refusal = update_refusal(device=device, release=release, site=f"Site {site.number}")
     online = device_is_online(device=device, receiver=receiver) if device else False
     context = {
         "receiver": receiver,
@@ -90,7 +91,7 @@ def site_detail(request, code: str, number: int):
         "release": release,
         "badge": badge,
         "badge_label": BADGE_WORDS[badge],
-        "refusal": refusal[1] if refusal else "",
+        "refusal": refusal.reason if refusal else "",
         "active": JobView(active, device, online) if active else None,
         "timeline": _timeline(jobs),
         "live_url": request.path,

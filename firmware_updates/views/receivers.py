@@ -1,11 +1,13 @@
-"""Engineering panel: receivers, and a receiver's tabs "Site software update" and "Sites"."""
+"""Engineering panel: receivers, and a receiver's tabs "Site software update" and "Sites".
+
+The update app's, as every page showing badges and statistics is; the registry apps
+(receivers, sites) have no pages of their own but the admin's."""
 
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from firmware_updates.selectors import Badge, receiver_firmware_stats, site_list
-from firmware_updates.views.common import (
+from core.panel import (
     duration_words,
     page_links,
     paginate,
@@ -15,11 +17,13 @@ from firmware_updates.views.common import (
     render_live,
     require,
 )
-from firmware_updates.views.presenters import BADGE_WORDS, StatsView
-from securitycenter.permissions import VIEW_DEVICE_TYPE, VIEW_RECEIVER, VIEW_SITE
+from core.permissions import VIEW_DEVICE_TYPE, VIEW_RECEIVER, VIEW_SITE
+from receivers.models import Receiver
 from sites.models import Site
 
-from .models import Receiver
+from ..badges import Badge
+from ..selectors import receiver_firmware_stats, site_list
+from .presenters import BADGE_WORDS, StatsView
 
 
 @require()
@@ -77,7 +81,7 @@ def receiver_sites(request, code: str):
     """The tab "Sites": every site of the receiver with its panel and badge."""
     receiver = get_object_or_404(Receiver, code=code)
     badge = request.GET.get("badge", "")
-    badge = badge if badge in (Badge.RED, Badge.YELLOW, Badge.GREEN) else ""
+    badge = badge if badge in Badge.ALL else ""
     q = request.GET.get("q", "").strip()
     sites = site_list(receiver=receiver, badge=badge or None)
     if q:

@@ -1,0 +1,89 @@
+"""Which panel may be moved to a release, and why not: the one eligibility rule.
+
+Seed: only panels with an IP channel (GPRS or Ethernet) are updated remotely; never a
+downgrade; a panel already current or already updating is left alone. The rule is one
+ordered list of conditions written once, as SQL, and evaluated by the database for every
+reader: the statistics and the badges' split of the red, the device type page's reasons,
+"Update software at all sites" (its preview counts and the rollout's skips) and the queueing
+of one site. Each device gets the code of the first condition it meets ("" when none: it
+may be queued).
+
+The order puts the badge's own conditions first (current: green; updating: yellow; the
+same conditions as `badges.badge_expression`), so a
+device's refusal says its colour too: every other refusal is a red panel that cannot be
+queued (`not_eligible`, counted by reason), and "" a red panel a rollout would queue.
+"""
+
+from django.db.models import CharField, Exists, OuterRef, Q, Value, When
+from django.db.models.expressions import Case
+
+from sites.models import Device
+
+from .badges import has_active_job, runs_version
+from .errors import Refusal, UpdateNotAllowed
+from .models import ACTIVE_STATES, Release, UpdateJob
+
+ELIGIBLE = ""
+# The rule, in order: a device is refused for the first that holds.
+RULES = (Refusal.ALREADY_CURRENT, Refusal.ALREADY_UPDATING, Refusal.NO_IP_CHANNEL,
+         Refusal.HARDWARE_NOT_SUPPORTED, Refusal.WOULD_DOWNGRADE)
+
+
+def _conditions(release: Release, active: Q) -> list[tuple[Refusal, Q]]:
+    # "\0": no device has that revision, so a release supporting none refuses every device
+    # (an empty IN list would make Django drop the condition).
+    supported = release.hardware_revisions or ["\0"]
+    condition = {
+        Refusal.ALREADY_CURRENT: runs_version(release.version),
+        Refusal.ALREADY_UPDATING: active,
+        Refusal.NO_IP_CHANNEL: Q(has_ip_channel=False),
+        Refusal.HARDWARE_NOT_SUPPORTED: ~Q(hardware_revision__in=supported),
+        Refusal.WOULD_DOWNGRADE: Q(firmware_version_key__gt=release.version_key),
+    }
+    return [(refusal, condition[refusal]) for refusal in RULES]
+
+
+def refusal_expression(releases: dict[int, Release], *, active: Q | Exists | None = None) -> Case:
+    """Each device's refusal code for the release of its type in `releases` (device type id ->
+    release), "" where it may be queued; a type with no release there: no_current_release.
+
+    `active` says which devices already have an active job: by default the device's column,
+    which displays read; decisions that write pass the jobs table itself
+    (`active_job_exists()`), which the partial unique index keeps true under races.
+    """
+    active = has_active_job() if active is None else active
+    whens = []
+    for type_id, release in releases.items():
+        of_type = Q(device_type_id=type_id)
+        whens += [When(of_type & condition, then=Value(refusal.value))
+                  for refusal, condition in _conditions(release, active)]
+        whens.append(When(of_type, then=Value(ELIGIBLE)))
+    return Case(*whens, default=Value(Refusal.NO_CURRENT_RELEASE.value), output_field=CharField())
+
+
+def active_job_exists() -> Exists:
+    """The jobs table's own answer: has the device (OuterRef pk) an active job?"""
+    return Exists(UpdateJob.objects.filter(device=OuterRef("pk"), state__in=ACTIVE_STATES))
+
+
+def refusal_words(code: str, *, device: Device, release: Release, site: str) -> UpdateNotAllowed:
+    """The refusal `code` of `device` for `release` in an operator's words (`site`: how to name
+    the panel, "Site 12")."""
+    return UpdateNotAllowed(
+        Refusal(code), site=site, version=release.version, release=f"{release.device_type} {release.version}",
+        firmware_version=device.firmware_version, hardware_revision=device.hardware_revision or "unknown",
+        supported=", ".join(release.hardware_revisions) or "none", device_type=device.device_type,
+        release_type=release.device_type,
+    )
+
+
+def update_refusal(*, device: Device, release: Release, site: str) -> UpdateNotAllowed | None:
+    """Why `device` may not be moved to `release` now (None if it may): the rule above for one
+    device, asked of the jobs table (one query). A device of another type is refused by name.
+    """
+    if device.device_type_id != release.device_type_id:
+        return refusal_words(Refusal.WRONG_DEVICE_TYPE.value, device=device, release=release, site=site)
+    code = (Device.objects.filter(pk=device.pk)
+            .annotate(refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
+            .values_list("refusal", flat=True).get())
+    return refusal_words(code, device=device, release=release, site=site) if code else None
