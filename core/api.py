@@ -1,8 +1,9 @@
 """API infrastructure shared by every app: pagination and the one exception handler."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -33,6 +34,9 @@ def exception_handler(exc, context):
     missing inside a service (DoesNotExist) is a bug or a race: it stays a server error,
     logged with its traceback, rather than a 404 that names a model to the client.
     """
+    if isinstance(exc, Http404):
+        # get_object's own words name the model ("No UpdateJob matches the given query.").
+        exc = NotFound()
     if isinstance(exc, Refused):
         return Response({"detail": exc.reason, "code": exc.code}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Rejected):

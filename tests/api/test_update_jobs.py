@@ -179,3 +179,19 @@ def test_job_list_takes_a_constant_number_of_queries(fleet, as_viewer, django_as
         response = as_viewer.get("/api/v1/update-jobs/?page_size=50")
     assert len(response.json()["results"]) == 50
     assert all(len(j["history"]) == 1 for j in response.json()["results"])
+
+
+def test_only_the_urls_object_is_a_404_a_row_missing_inside_a_service_is_a_server_error():
+    """A DoesNotExist raised inside a service is a bug or a race, not "not found": the one
+    exception handler leaves it to Django (500, logged with its traceback) instead of a 404
+    whose detail names a model."""
+    from core.api import exception_handler
+    from firmware_updates.models import UpdateJob
+
+    assert exception_handler(UpdateJob.DoesNotExist("UpdateJob matching query does not exist."), {}) is None
+
+
+def test_an_unknown_job_in_the_url_is_a_404_in_plain_words(as_engineer):
+    response = as_engineer.post("/api/v1/update-jobs/424242/cancel/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
