@@ -35,6 +35,16 @@ class Refusal(enum.Enum):
     )
     WOULD_DOWNGRADE = ("would_downgrade", "would downgrade",
                        "{site} runs {firmware_version}, newer than {version}: that would downgrade it.")
+    # Rollouts.
+    NOTHING_TO_QUEUE = ("nothing_to_queue", "nothing to queue",
+                        "No {device_type} site on receiver {receiver} can be queued ({reasons}).")
+    ROLLOUT_ENDED = "rollout_ended", "rollout ended", "Rollout #{rollout} has already ended ({state})."
+    ROLLOUT_NOT_PAUSED = "rollout_not_paused", "not paused", "Rollout #{rollout} is not paused ({state})."
+    ROLLOUT_NOT_RUNNING = "rollout_not_running", "not running", "Rollout #{rollout} is not running ({state})."
+    NO_NEXT_WAVE = "no_next_wave", "no next wave", "Rollout #{rollout} is in its last wave already."
+    ROLLOUT_STILL_OPEN = ("rollout_still_open", "rollout still open",
+                          "Rollout #{rollout} is still {state}: stop it or let it complete first.")
+    NO_FAILED_SITES = "no_failed_sites", "no failed sites", "No site of rollout #{rollout} failed."
     # Cancelling.
     ALREADY_DOWNLOADED = ("already_downloaded", "already downloaded",
                           "The device has already downloaded the update; it can no longer be cancelled.")

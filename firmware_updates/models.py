@@ -129,24 +129,43 @@ def transition_allowed(from_state: str, to_state: str) -> bool:
 
 
 class Rollout(models.Model):
-    """One operator request covering every outdated site of a device type on a receiver."""
+    """One operator request covering every outdated site of a device type on a receiver,
+    queued in waves (a canary first) that stop themselves when the firmware fails."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
+        PENDING = "pending", "Starting"
         RUNNING = "running", "Running"
-        DONE = "done", "Done"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped"
+        COMPLETED = "completed", "Completed"
+
+    OPEN_STATES = (State.PENDING, State.RUNNING, State.PAUSED)
 
     receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="rollouts")
     device_type = models.ForeignKey("sites.DeviceType", on_delete=models.PROTECT, related_name="rollouts")
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="rollouts")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    paused_reason = models.TextField(blank=True)
     total = models.PositiveIntegerField(default=0, help_text="Devices of the type on the receiver.")
+    eligible = models.PositiveIntegerField(default=0, help_text="Sites it could queue when it started.")
     processed = models.PositiveIntegerField(default=0)
     queued = models.PositiveIntegerField(default=0)
+    joined_late = models.PositiveIntegerField(default=0, help_text="Sites queued after they became eligible.")
     skipped = models.JSONField(default=dict, blank=True, help_text="{reason: count}")
-    # Resume point: the highest device id already examined, so a re-run after a dead worker
-    # continues instead of starting over.
-    cursor = models.BigIntegerField(default=0)
+    # The conditions (issue "Safe fleet rollouts"; hawkBit's success and error conditions).
+    success_threshold_percent = models.PositiveSmallIntegerField(default=90)
+    error_threshold_percent = models.PositiveSmallIntegerField(null=True, blank=True, default=10)
+    error_threshold_count = models.PositiveIntegerField(null=True, blank=True)
+    error_threshold_min = models.PositiveIntegerField(default=5)
+    approve_each_wave = models.BooleanField(default=False)
+    install_window_start = models.TimeField(null=True, blank=True)
+    install_window_end = models.TimeField(null=True, blank=True)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # The wave being queued or watched (1-based); 0 before the first starts.
+    current_wave = models.PositiveSmallIntegerField(default=0)
+    # Resume point in the rollout's spread order (`spread_key`): the last device examined,
+    # so a re-run after a dead worker continues instead of starting over.
+    cursor = models.BigIntegerField(default=-1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -159,16 +178,90 @@ class Rollout(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            # Duplicate "update all" requests join the running rollout instead of starting another.
+            # Duplicate "update all" requests join the open rollout instead of starting another.
             models.UniqueConstraint(
                 fields=["receiver", "device_type"],
-                condition=~Q(state="done"),
+                condition=Q(state__in=["pending", "running", "paused"]),
                 name="one_open_rollout_per_receiver_and_type",
             )
         ]
+        indexes = [models.Index(fields=["receiver", "device_type", "-created_at"], name="rollout_history_idx")]
 
     def __str__(self):
         return f"Rollout #{self.pk} {self.device_type} on {self.receiver.code}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+
+class RolloutWave(models.Model):
+    """One wave of a rollout: the sites queued together, watched before the next starts."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Stopped"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveSmallIntegerField()
+    # The rollout's queued count once this wave is queued; NULL: every site left (the last).
+    target = models.PositiveIntegerField(null=True, blank=True)
+    size = models.PositiveIntegerField(default=0, help_text="Sites planned when the rollout started.")
+    queued = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    queueing_done = models.BooleanField(default=False)
+    # Failures an operator accepted by resuming the wave after a halt: its error condition
+    # counts only the ones after.
+    failures_accepted = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rollout", "number"]
+        constraints = [models.UniqueConstraint(fields=["rollout", "number"], name="rollout_wave_number_unique")]
+
+    def __str__(self):
+        return f"Wave {self.number} of rollout #{self.rollout_id}"
+
+
+class RolloutEvent(models.Model):
+    """A rollout's history: who started, paused, resumed, advanced or stopped it, and what it
+    decided by itself (a wave started, an automatic pause with its reason, completion)."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    kind = models.CharField(max_length=32)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} rollout #{self.rollout_id} {self.kind} by {self.actor_label}"
+
+
+class Webhook(models.Model):
+    """Where a receiver's Security Center wants rollout events (POST, JSON, signed with
+    HMAC-SHA256 of the body under `secret`; firmware_updates/services/notifications.py)."""
+
+    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200, help_text="Shared secret of the HMAC-SHA256 signature.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["receiver", "url"]
+
+    def __str__(self):
+        return f"{self.receiver.code} -> {self.url}"
 
 
 class UpdateJob(models.Model):
@@ -177,12 +270,16 @@ class UpdateJob(models.Model):
     device = models.ForeignKey("sites.Device", on_delete=models.CASCADE, related_name="update_jobs")
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="update_jobs")
     rollout = models.ForeignKey(Rollout, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    wave = models.ForeignKey(RolloutWave, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
     # Where a cancelling job returns when the device refuses the cancel.
     state_before_cancel = models.CharField(max_length=16, choices=JobState.choices, blank=True)
     bytes_downloaded = models.PositiveBigIntegerField(default=0)
     bytes_total = models.PositiveBigIntegerField(default=0)
     reason = models.TextField(blank=True, help_text="Why it failed or was cancelled.")
+    # Set by reconciliation when the device went quiet (stalled_download, version_unconfirmed,
+    # install_timeout): counted as a failure by the rollout's error condition.
+    timed_out = models.CharField(max_length=32, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     # Partitions and settings digest before install, compared after the device returns.
     snapshot = models.JSONField(default=dict, blank=True)
@@ -210,6 +307,8 @@ class UpdateJob(models.Model):
             # rollout's insert of 100,000 queued jobs adds nothing to it.
             models.Index(fields=["rollout", "state"], condition=Q(state__in=sorted(TERMINAL_STATES)),
                          name="update_job_rollout_done_idx"),
+            # A wave's outcome, counted each time one of its jobs ends (the automatic halt).
+            models.Index(fields=["wave", "state"], condition=Q(wave__isnull=False), name="update_job_wave_idx"),
         ]
 
     def __str__(self):

@@ -5,6 +5,7 @@ from celery import shared_task
 from receivers.models import Receiver
 
 from . import services
+from .models import Webhook
 
 
 @shared_task(acks_late=True)
@@ -25,6 +26,21 @@ def wakeup_devices(receiver_id: int, serials: list[str]) -> int:
     if receiver is None:
         return 0
     return services.wakeup_send(receiver=receiver, serials=serials)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(services.WebhookFailed,),
+    retry_backoff=5,
+    retry_backoff_max=900,
+    retry_jitter=True,
+    max_retries=12,
+)
+def webhook_deliver(webhook_id: int, body: str) -> int:
+    webhook = Webhook.objects.filter(pk=webhook_id, is_active=True).first()
+    if webhook is None:
+        return 0
+    return services.webhook_send(webhook=webhook, body=body)
 
 
 @shared_task(acks_late=True)

@@ -199,6 +199,7 @@ RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=60)
 # Seconds between checks that Device.active_job says what the jobs say (repairing any drift).
 ACTIVE_JOB_REPAIR_INTERVAL = env.int("ACTIVE_JOB_REPAIR_INTERVAL", default=900)
 ROLLOUT_BATCH_SIZE = env.int("ROLLOUT_BATCH_SIZE", default=10000)
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)
 ROLLOUT_STALE_AFTER = timedelta(seconds=env.int("ROLLOUT_STALE_AFTER", default=120))
 WAKEUP_BATCH_SIZE = env.int("WAKEUP_BATCH_SIZE", default=500)
 WAKEUP_TIMEOUT = env.float("WAKEUP_TIMEOUT", default=5.0)

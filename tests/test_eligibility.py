@@ -107,11 +107,17 @@ def test_statistics_refusal_list_and_rollout_agree_on_every_panel(nord, case):
     (listed,) = device_type_sites(receiver=receiver, device_type=nord_type)
     assert listed.refusal == expected
 
-    # The rollout queues exactly the eligible panel and counts the others by the same code.
-    rollout = services.rollout_run(rollout_id=services.rollout_start(
-        receiver=receiver, device_type=nord_type, actor=None)[0].pk)
-    assert rollout.queued == (1 if expected == ELIGIBLE else 0)
-    assert rollout.skipped == ({} if expected == ELIGIBLE else {expected: 1})
+    # The rollout queues exactly the eligible panel; with nothing to queue it is refused,
+    # naming the same reason.
+    if expected == ELIGIBLE:
+        rollout = services.rollout_run(rollout_id=services.rollout_start(
+            receiver=receiver, device_type=nord_type, actor=None)[0].pk)
+        assert (rollout.queued, rollout.skipped) == (1, {})
+    else:
+        with pytest.raises(UpdateNotAllowed) as refused:
+            services.rollout_start(receiver=receiver, device_type=nord_type, actor=None)
+        assert refused.value.code == "nothing_to_queue"
+        assert f"(1 {Refusal(expected).short})" in refused.value.reason
 
 
 def test_a_panel_newer_than_the_current_release_would_downgrade_everywhere(nord, eager_celery,

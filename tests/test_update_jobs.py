@@ -173,16 +173,19 @@ def test_rollout_queues_each_eligible_site_once_and_counts_skips(
     DeviceFactory(site__receiver=receiver, site__number=12, device_type=nord, firmware_version="6.0")
     queue(receiver, 4)
     with django_capture_on_commit_callbacks(execute=True):
-        rollout, created = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory())
+        rollout, created = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory(),
+                                                  waves=[100])
     rollout.refresh_from_db()
-    assert created and rollout.state == "done"
+    # One wave of every site: all queued; the rollout runs until their updates finish.
+    assert created and rollout.state == "running" and rollout.eligible == 4
     assert rollout.queued == 4
     assert rollout.skipped == {"no_ip_channel": 1, "already_current": 1, "would_downgrade": 1,
                                "already_updating": 1}
     assert UpdateJob.objects.filter(state=S.QUEUED).count() == 5
     # Re-running a finished or interrupted rollout queues nobody twice.
-    rollout.state, rollout.cursor = "running", 0
+    rollout.cursor = -1
     rollout.save()
+    rollout.waves.update(queueing_done=False)
     services.rollout_run(rollout_id=rollout.pk)
     assert UpdateJob.objects.filter(state=S.QUEUED).count() == 5
     assert_active_jobs_recorded()

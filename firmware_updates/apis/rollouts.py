@@ -3,6 +3,7 @@
 from collections import defaultdict
 
 from django.db.models import Count
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -11,6 +12,8 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer, RefusalSerializer
@@ -20,7 +23,7 @@ from sites.apis import device_type_field
 
 from .. import services
 from ..eligibility import RULES
-from ..models import Rollout, UpdateJob
+from ..models import Rollout, RolloutEvent, RolloutWave, UpdateJob
 from .jobs import ReleaseRefSerializer
 
 # What a rollout may skip a device for: the eligibility rule's refusals.
@@ -37,21 +40,67 @@ class CountsField(serializers.DictField):
     child = serializers.IntegerField()
 
 
+class WaveSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField(help_text="Sites planned for the wave when the rollout started.")
+    queued = serializers.IntegerField()
+    succeeded = serializers.IntegerField(help_text="Updated, the new version confirmed by the panel.")
+    failed = serializers.IntegerField(help_text="Failed or timed out.")
+    state = serializers.ChoiceField(choices=RolloutWave.State.choices)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class RolloutEventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField(help_text="started, wave_started, advanced, paused, halted, awaiting_approval, "
+                                           "resumed, stopped, completed.")
+    actor = serializers.CharField(source="actor_label", help_text='An operator\'s name, or "system".')
+    details = serializers.DictField()
+
+
+class InstallWindowSerializer(serializers.Serializer):
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+
+    def validate(self, data):
+        if data["start"] == data["end"]:
+            raise serializers.ValidationError("An install window needs different start and end times.")
+        return data
+
+
 class RolloutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     receiver = serializers.CharField(source="receiver.code")
     device_type = serializers.CharField(source="device_type.code")
     release = ReleaseRefSerializer()
-    state = serializers.ChoiceField(choices=Rollout.State.choices, help_text="done once every device was examined.")
+    state = serializers.ChoiceField(
+        choices=Rollout.State.choices,
+        help_text="pending (first wave not started yet), running, paused (see paused_reason), stopped, "
+                  "completed (every job of it finished).")
+    paused_reason = serializers.CharField(help_text="Why it is paused: an operator, a failed wave, an approval.")
     total = serializers.IntegerField(help_text="Devices of the type on the receiver when it started.")
+    eligible = serializers.IntegerField(help_text="Sites it could queue when it started.")
     processed = serializers.IntegerField(help_text="Devices examined so far.")
     queued = serializers.IntegerField(help_text="Update jobs created.")
+    joined_late = serializers.IntegerField(help_text="Of the queued: sites that became eligible while it ran.")
     skipped = CountsField()
+    current_wave = serializers.IntegerField()
+    waves = serializers.SerializerMethodField()
+    success_threshold_percent = serializers.IntegerField()
+    error_threshold_percent = serializers.IntegerField(allow_null=True)
+    error_threshold_count = serializers.IntegerField(allow_null=True)
+    error_threshold_min = serializers.IntegerField()
+    approve_each_wave = serializers.BooleanField()
+    install_window = serializers.SerializerMethodField()
+    retry_of = serializers.IntegerField(source="retry_of_id", allow_null=True)
     progress = serializers.SerializerMethodField(help_text="The rollout's jobs by state.")
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
                           "example": {"queued": 12, "downloading": 3, "succeeded": 40}})
@@ -61,10 +110,70 @@ class RolloutSerializer(serializers.Serializer):
             return counts.get(rollout.pk, {})
         return services.rollout_progress(rollout=rollout)
 
+    @extend_schema_field(WaveSerializer(many=True))
+    def get_waves(self, rollout):
+        waves = self.context.get("waves")
+        return WaveSerializer(waves.get(rollout.pk, []) if waves is not None else waves_of([rollout])[rollout.pk],
+                              many=True).data
+
+    @extend_schema_field(InstallWindowSerializer(allow_null=True))
+    def get_install_window(self, rollout):
+        if rollout.install_window_start is None:
+            return None
+        return InstallWindowSerializer({"start": rollout.install_window_start, "end": rollout.install_window_end}).data
+
+    def get_duration_seconds(self, rollout) -> int | None:
+        if rollout.started_at is None:
+            return None
+        return int(((rollout.finished_at or timezone.now()) - rollout.started_at).total_seconds())
+
+    @extend_schema_field(RolloutEventSerializer(many=True))
+    def get_history(self, rollout):
+        events = self.context.get("history")
+        if events is None:
+            events = rollout.events.all()
+        else:
+            events = events.get(rollout.pk, [])
+        return RolloutEventSerializer(events, many=True).data
+
 
 class RolloutCreateSerializer(serializers.Serializer):
     receiver = receiver_field()
     device_type = device_type_field()
+    waves = serializers.ListField(
+        child=serializers.FloatField(min_value=0.01, max_value=100), required=False, min_length=1, max_length=20,
+        help_text="Cumulative percentages of the eligible sites, e.g. [1, 10, 100] (the default, whose first "
+                  "wave is at least 1 and at most 20 sites). The last wave always takes every site left.")
+    wave_counts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, min_length=1, max_length=20,
+        help_text="Instead of `waves`: cumulative site counts, e.g. [5, 50].")
+    success_threshold_percent = serializers.IntegerField(
+        min_value=0, max_value=100, default=90,
+        help_text="The next wave starts once this share of the wave's jobs succeeded with the version confirmed.")
+    error_threshold_percent = serializers.IntegerField(
+        min_value=0, max_value=100, default=10, allow_null=True,
+        help_text="Pause when more than this share of the wave's finished jobs failed or timed out.")
+    error_threshold_count = serializers.IntegerField(
+        min_value=0, required=False, allow_null=True, default=None,
+        help_text="Pause when more than this many of the wave's jobs failed or timed out.")
+    error_threshold_min = serializers.IntegerField(
+        min_value=1, default=5, help_text="The error condition is applied once this many jobs have finished.")
+    approve_each_wave = serializers.BooleanField(
+        default=False, help_text="Pause after each successful wave until an operator resumes.")
+    install_window = InstallWindowSerializer(
+        required=False, allow_null=True, default=None,
+        help_text="Daily window in the receiver's time zone; outside it panels download but do not install. "
+                  "Default: the receiver's own window, if it has one.")
+
+    def validate(self, data):
+        if data.get("waves") and data.get("wave_counts"):
+            raise serializers.ValidationError({"waves": "Give waves as percentages or as counts, not both."})
+        for name in ("waves", "wave_counts"):
+            values = data.get(name) or []
+            if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+                raise serializers.ValidationError({name: "Waves are cumulative: each value larger than the one "
+                                                         "before."})
+        return data
 
 
 def progress_by_rollout(rollouts) -> dict[int, dict[str, int]]:
@@ -77,24 +186,57 @@ def progress_by_rollout(rollouts) -> dict[int, dict[str, int]]:
     return counts
 
 
+def waves_of(rollouts) -> dict[int, list[RolloutWave]]:
+    """The waves of a page of rollouts with their succeeded and failed counts: two queries."""
+    by_rollout: dict[int, list[RolloutWave]] = defaultdict(list)
+    waves = {w.pk: w for w in RolloutWave.objects.filter(rollout__in=[r.pk for r in rollouts])}
+    for wave in waves.values():
+        wave.succeeded = wave.failed = 0
+        by_rollout[wave.rollout_id].append(wave)
+    for wave_id, succeeded, failed in services.wave_outcomes(wave_ids=list(waves)):
+        waves[wave_id].succeeded, waves[wave_id].failed = succeeded, failed
+    return {r.pk: sorted(by_rollout[r.pk], key=lambda w: w.number) for r in rollouts}
+
+
+def history_of(rollouts) -> dict[int, list]:
+    events = defaultdict(list)
+    for event in RolloutEvent.objects.filter(rollout__in=[r.pk for r in rollouts]).order_by("at", "pk"):
+        events[event.rollout_id].append(event)
+    return events
+
+
+CONTROL_RESPONSES = {200: RolloutSerializer, 404: ErrorSerializer, 409: RefusalSerializer}
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Rollouts, newest first",
         parameters=[
             OpenApiParameter("receiver", OpenApiTypes.STR, description="Receiver code."),
             OpenApiParameter("device_type", OpenApiTypes.STR, description="Device type code."),
+            OpenApiParameter("state", OpenApiTypes.STR, enum=Rollout.State.values),
         ],
     ),
-    retrieve=extend_schema(summary="One rollout with its progress"),
+    retrieve=extend_schema(summary="One rollout with its waves, progress and history"),
     create=extend_schema(
-        summary="Update software at all sites of a device type on a receiver",
-        description="Queues every eligible device of the type on the receiver whose version is not the current "
-        "release (never a downgrade); the others are counted under `skipped` by reason. Runs as a "
-        "background task (in the request when CELERY_TASK_ALWAYS_EAGER is set). 201: a new rollout. "
-        "202: a rollout of this type on this receiver is still open; it is returned instead of a second one.",
+        summary="Update software at all sites of a device type on a receiver, in waves",
+        description="Queues the eligible outdated sites of the type on the receiver in waves (never a downgrade): "
+        "a canary first, the next wave once the current one reached its success condition, a pause by itself "
+        "when its error condition is met. Sites it may not queue are counted under `skipped` by reason. "
+        "201: a new rollout. 202: a rollout of this type on this receiver is still open; it is returned "
+        "instead of a second one. 409: nothing to queue, with the reasons.",
         request=RolloutCreateSerializer,
         responses={201: RolloutSerializer, 202: RolloutSerializer, 400: ErrorSerializer, 409: RefusalSerializer},
     ),
+    pause=extend_schema(summary="Pause: nothing new is queued; jobs under way go on", request=None,
+                        responses=CONTROL_RESPONSES),
+    resume=extend_schema(summary="Resume a paused rollout (also approves the next wave)", request=None,
+                         responses=CONTROL_RESPONSES),
+    stop=extend_schema(summary="Stop: cancel every job still cancellable; the others finish", request=None,
+                       responses=CONTROL_RESPONSES),
+    advance=extend_schema(summary="Start the next wave now", request=None, responses=CONTROL_RESPONSES),
+    retry_failed=extend_schema(summary="A new rollout of only the sites whose job failed", request=None,
+                               responses={201: RolloutSerializer, 404: ErrorSerializer, 409: RefusalSerializer}),
 )
 class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = RolloutSerializer
@@ -103,6 +245,11 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "list": (VIEW_ROLLOUT,),
         "retrieve": (VIEW_ROLLOUT,),
         "create": (START_ROLLOUT,),
+        "pause": (START_ROLLOUT,),
+        "resume": (START_ROLLOUT,),
+        "stop": (START_ROLLOUT,),
+        "advance": (START_ROLLOUT,),
+        "retry_failed": (START_ROLLOUT,),
     }
 
     def get_serializer_class(self):
@@ -111,26 +258,55 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         qs = Rollout.objects.select_related("receiver", "device_type", "release", "created_by")
+        if self.action != "list":
+            return qs
         params = self.request.query_params
         if code := params.get("receiver"):
             qs = qs.filter(receiver__code=code)
         if code := params.get("device_type"):
             qs = qs.filter(device_type__code=code)
+        if state := params.get("state"):
+            if state not in Rollout.State.values:
+                raise ValidationError({"state": f"Unknown state {state!r}; use {', '.join(Rollout.State.values)}."})
+            qs = qs.filter(state=state)
         return qs.order_by("-created_at", "-pk")
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
-        context = {**self.get_serializer_context(), "progress": progress_by_rollout(page)}
+        context = {**self.get_serializer_context(), "progress": progress_by_rollout(page), "waves": waves_of(page),
+                   "history": history_of(page)}
         return self.get_paginated_response(RolloutSerializer(page, many=True, context=context).data)
 
     def create(self, request):
         data = RolloutCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        window = values.pop("install_window")
         rollout, created = services.rollout_start(
-            receiver=data.validated_data["receiver"], device_type=data.validated_data["device_type"],
-            actor=request.user,
-        )
+            **values, actor=request.user, install_window=(window["start"], window["end"]) if window else None)
+        return self._answer(rollout, status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
+
+    def _answer(self, rollout, code=status.HTTP_200_OK):
         # Read it again: with an eager Celery the fan-out has already run by now.
-        rollout = self.get_queryset().get(pk=rollout.pk)
-        return Response(RolloutSerializer(rollout).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
+        return Response(RolloutSerializer(self.get_queryset().get(pk=rollout.pk)).data, status=code)
+
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._answer(services.rollout_pause(rollout=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._answer(services.rollout_resume(rollout=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        return self._answer(services.rollout_stop(rollout=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"])
+    def advance(self, request, pk=None):
+        return self._answer(services.rollout_advance(rollout=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"], url_path="retry-failed")
+    def retry_failed(self, request, pk=None):
+        retry = services.rollout_retry_failed(rollout=self.get_object(), actor=request.user)
+        return self._answer(retry, status.HTTP_201_CREATED)

@@ -22,9 +22,26 @@ from .jobs import (
     update_job_cancel,
     update_job_create,
 )
+from .notifications import WebhookFailed, rollout_notify, webhook_send
 from .reconcile import device_active_job_repair, reconcile
 from .releases import release_create, release_create_from_path, release_mark_current
-from .rollouts import rollout_outcomes, rollout_progress, rollout_run, rollout_start
+from .rollout_control import (
+    rollout_advance,
+    rollout_evaluate,
+    rollout_pause,
+    rollout_resume,
+    rollout_retry_failed,
+    rollout_stop,
+    wave_counts,
+    wave_outcomes,
+)
+from .rollouts import (
+    rollout_late_joiners,
+    rollout_outcomes,
+    rollout_progress,
+    rollout_run,
+    rollout_start,
+)
 from .wakeup import WakeupFailed, wakeup_send
 
 __all__ = [
@@ -33,6 +50,7 @@ __all__ = [
     "ActionGone",
     "Actor",
     "WakeupFailed",
+    "WebhookFailed",
     "current_release",
     "current_release_required",
     "device_active_job_repair",
@@ -50,11 +68,22 @@ __all__ = [
     "release_create",
     "release_create_from_path",
     "release_mark_current",
+    "rollout_advance",
+    "rollout_evaluate",
+    "rollout_late_joiners",
+    "rollout_notify",
     "rollout_outcomes",
+    "rollout_pause",
     "rollout_progress",
+    "rollout_resume",
+    "rollout_retry_failed",
     "rollout_run",
     "rollout_start",
+    "rollout_stop",
     "update_job_cancel",
     "update_job_create",
     "wakeup_send",
+    "wave_counts",
+    "wave_outcomes",
+    "webhook_send",
 ]

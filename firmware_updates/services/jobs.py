@@ -25,6 +25,7 @@ from ..models import (
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+BULK_CHUNK = 5000
 DEVICE = "device"
 
 
@@ -80,33 +81,46 @@ def job_transition(
         job.save(update_fields=["state", "state_changed_at", "finished_at", *fields])
         if not is_active(to_state):
             device_active_job_clear(job_ids=[job.pk])
+            _rollouts_evaluate_after_commit([(job.rollout_id, job.pk, to_state)])
         job_event_record(job=job, actor=actor, kind="transition", details=details,
                          from_state=from_state, to_state=to_state)
     log.info("job %s %s -> %s by %s", job.pk, from_state, to_state, actor.label)
     return job, True
 
 
-def jobs_transition_bulk(*, jobs, from_state: str, to_state: str, actor: Actor, kind: str, reason: str) -> int:
+def jobs_transition_bulk(*, jobs, from_state: str, to_state: str, actor: Actor, kind: str, reason: str,
+                         skip_locked: bool = True, fields: dict | None = None) -> int:
     """Move every job of `jobs` that is in `from_state` to `to_state`, with one event each:
-    the fleet-sized counterpart of `job_transition` (reconciliation's timeouts), a constant
-    number of statements whatever the count. Rows another transaction holds are left for
-    the next pass (skip locked) rather than waited for.
+    the fleet-sized counterpart of `job_transition` (reconciliation's timeouts, a rollout's
+    stop), a constant number of statements per 5,000 jobs. With `skip_locked`, rows another
+    transaction holds are left for the next pass rather than waited for.
     """
     if not transition_allowed(from_state, to_state):
         raise ValueError(f"A job may not go from {from_state} to {to_state}.")
     now = timezone.now()
-    finished = {} if is_active(to_state) else {"finished_at": now}
+    changes = {"state": to_state, "state_changed_at": now, "reason": reason, **(fields or {})}
+    if not is_active(to_state):
+        changes["finished_at"] = now
     with transaction.atomic():
-        ids = list(jobs.filter(state=from_state).select_for_update(skip_locked=True).values_list("pk", flat=True))
-        if not ids:
-            return 0
-        UpdateJob.objects.filter(pk__in=ids, state=from_state).update(
-            state=to_state, state_changed_at=now, reason=reason, **finished)
-        if finished:
-            device_active_job_clear(job_ids=ids)
-        jobs_event_bulk(ids, actor=actor, kind=kind, message=reason, from_state=from_state, to_state=to_state)
-    log.info("%d job(s) %s -> %s by %s (%s)", len(ids), from_state, to_state, actor.label, kind)
-    return len(ids)
+        rows = list(jobs.filter(state=from_state).select_for_update(skip_locked=skip_locked)
+                    .values_list("pk", "rollout_id").order_by("pk"))
+        for start in range(0, len(rows), BULK_CHUNK):
+            ids = [pk for pk, _ in rows[start:start + BULK_CHUNK]]
+            UpdateJob.objects.filter(pk__in=ids, state=from_state).update(**changes)
+            if not is_active(to_state):
+                device_active_job_clear(job_ids=ids)
+            jobs_event_bulk(ids, actor=actor, kind=kind, message=reason, from_state=from_state, to_state=to_state)
+        if not is_active(to_state):
+            _rollouts_evaluate_after_commit([(rollout_id, pk, to_state) for pk, rollout_id in rows])
+    if rows:
+        log.info("%d job(s) %s -> %s by %s (%s)", len(rows), from_state, to_state, actor.label, kind)
+    return len(rows)
+
+
+def _rollouts_evaluate_after_commit(job_rollouts) -> None:
+    from .rollout_control import rollouts_evaluate_after_commit
+
+    rollouts_evaluate_after_commit(job_rollouts)
 
 
 def jobs_event_bulk(ids, *, actor: Actor, kind: str, message: str, from_state: str = "", to_state: str = "") -> None:

@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from sites.models import Device
 
-from ..models import ACTIVE_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
+from ..models import ACTIVE_STATES, JobState, Rollout, RolloutWave, UpdateJob, UpdateJobEvent
 from .jobs import ACTOR_SYSTEM, jobs_event_bulk, jobs_transition_bulk
+from .rollout_control import rollout_evaluate, rollouts_evaluate_after_commit
+from .rollouts import rollout_late_joiners
 
 log = logging.getLogger(__name__)
 S = JobState
@@ -28,9 +30,14 @@ def _flagged(kind: str):
 
 
 def _flag_once(queryset, *, kind: str, message: str) -> int:
+    """Record a timeout on each job of `queryset` not flagged yet (event + `timed_out`); a job
+    of a rollout counts as failed there from now on."""
     with transaction.atomic():
-        ids = list(queryset.exclude(_flagged(kind)).values_list("pk", flat=True)[:10000])
+        rows = list(queryset.exclude(_flagged(kind)).values_list("pk", "rollout_id")[:10000])
+        ids = [pk for pk, _ in rows]
+        UpdateJob.objects.filter(pk__in=ids, timed_out="").update(timed_out=kind)
         jobs_event_bulk(ids, actor=ACTOR_SYSTEM, kind=kind, message=message)
+        rollouts_evaluate_after_commit([(rollout_id, pk, "timed_out") for pk, rollout_id in rows])
     return len(ids)
 
 
@@ -45,15 +52,26 @@ def reconcile(*, now=None) -> dict:
     now = now or timezone.now()
     found = {}
 
-    # A rollout whose worker died mid-way: run it again; it resumes after its last batch.
+    # A rollout whose worker died mid-way through a wave's fan-out (or before its first):
+    # run it again; it resumes after its last batch.
     quiet = Q(heartbeat_at__lt=now - settings.ROLLOUT_STALE_AFTER) | Q(
         heartbeat_at__isnull=True, created_at__lt=now - settings.ROLLOUT_STALE_AFTER)
-    stale = list(Rollout.objects.exclude(state=Rollout.State.DONE).filter(quiet).values_list("pk", flat=True))
+    queueing = Exists(RolloutWave.objects.filter(rollout=OuterRef("pk"), number=OuterRef("current_wave"),
+                                                 queueing_done=False))
+    stale = list(Rollout.objects.filter(Q(state=Rollout.State.PENDING) | Q(queueing, state=Rollout.State.RUNNING))
+                 .filter(quiet).values_list("pk", flat=True))
     for rollout_id in stale:
         transaction.on_commit(partial(rollout_run.delay, rollout_id))
     if stale:
         Rollout.objects.filter(pk__in=stale).update(heartbeat_at=now)
     found["rollout_resumed"] = len(stale)
+
+    # Running rollouts: sites that became eligible join; the conditions are decided again
+    # (a timeout found below, or a decision lost with a worker, is acted on here at the latest).
+    running = list(Rollout.objects.filter(state=Rollout.State.RUNNING).exclude(pk__in=stale))
+    found["late_joiners"] = sum(rollout_late_joiners(rollout=rollout) for rollout in running)
+    for rollout in running:
+        rollout_evaluate(rollout_id=rollout.pk)
 
     # Queued jobs of online devices whose wake-up was never sent or is old: push again.
     retry_before = now - settings.UPDATE_WAKEUP_RETRY_AFTER
@@ -80,6 +98,7 @@ def reconcile(*, now=None) -> dict:
     found["install_timeout"] = jobs_transition_bulk(
         jobs=UpdateJob.objects.filter(state_changed_at__lt=now - timeout),
         from_state=S.INSTALLING, to_state=S.FAILED, actor=ACTOR_SYSTEM, kind="install_timeout",
+        fields={"timed_out": "install_timeout"},
         reason=f"The device did not come back within {_minutes(timeout)} after starting the install.",
     )
     confirm = settings.UPDATE_VERSION_CONFIRM_TIMEOUT

@@ -1,135 +1,293 @@
-"""Rollouts: "Update software at all sites" for one device type on one receiver.
+"""Rollouts: "Update software at all sites" for one device type on one receiver, in waves.
 
-The fan-out walks the fleet in id order, one batch per transaction, and stores its cursor
-with the batch: a worker killed mid-way loses at most the uncommitted batch, and a re-run
-continues after the last committed one. The partial unique index on active jobs makes a
-second insert for the same device a no-op, so a batch replayed twice queues nobody twice.
+A rollout plans its waves when it starts (default: a canary of 1 % of the eligible sites, at
+least 1 and at most 20, then 10 %, then the rest; `plan_waves`) and queues one wave at a
+time. Within a wave the sites are spread over the receiver: the fan-out walks the fleet in
+the rollout's spread order (`spread_key`, a fixed scramble of the device id), not by site
+number. When the next wave starts is decided by rollout_control (success and error
+conditions, pause, approval).
+
+The fan-out walks one batch per transaction and stores its cursor with the batch: a worker
+killed mid-way loses at most the uncommitted batch, and a re-run continues after the last
+committed one. The partial unique index on active jobs makes a second insert for the same
+device a no-op, so a batch replayed twice queues nobody twice.
 """
 
 import logging
+import math
 from collections import Counter
 from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Func, JSONField, OuterRef, Value
-from django.db.models.functions import JSONObject
+from django.db.models import BigIntegerField, Count, F, Func, JSONField, Q, Value
+from django.db.models.functions import JSONObject, Mod
 from django.utils import timezone
 
 from receivers.models import Receiver
 from sites.models import Device, DeviceType
 
 from ..eligibility import ELIGIBLE, active_job_exists, refusal_expression
-from ..errors import Refusal
-from ..models import TERMINAL_STATES, JobState, Rollout, UpdateJob, UpdateJobEvent
+from ..errors import Refusal, UpdateNotAllowed
+from ..models import (
+    TERMINAL_STATES,
+    JobState,
+    Rollout,
+    RolloutEvent,
+    RolloutWave,
+    UpdateJob,
+    UpdateJobEvent,
+)
 from .jobs import Actor, current_release_required
 
 log = logging.getLogger(__name__)
 
+DEFAULT_WAVES = (1, 10, 100)  # cumulative percentages of the eligible sites
+CANARY_MIN, CANARY_MAX = 1, 20
+# Knuth's multiplicative hash: odd, so id -> id * K mod 2^32 is a bijection for ids below
+# 2^32. Consecutive ids land far apart, so a wave of N sites is spread over the receiver.
+_SPREAD_FACTOR, _SPREAD_MODULUS = 2654435761, 2**32
+FANOUT_END = _SPREAD_MODULUS  # the cursor once every device was examined
 
-def rollout_start(*, receiver: Receiver, device_type: DeviceType, actor) -> tuple[Rollout, bool]:
-    """Start (or join) the rollout of the current release; returns (rollout, created).
 
-    A duplicate request while one is open returns the open one (unique constraint).
+def spread_key():
+    """Each device's place in every rollout's order (unique per device)."""
+    return Mod(F("pk") * Value(_SPREAD_FACTOR, output_field=BigIntegerField()),
+               Value(_SPREAD_MODULUS, output_field=BigIntegerField()), output_field=BigIntegerField())
+
+
+def plan_waves(*, eligible: int, percents=None, counts=None) -> list[int | None]:
+    """Cumulative queued targets of the waves, the last None (every site left).
+
+    `percents` (cumulative, e.g. [1, 10, 100]) or `counts` (cumulative site counts); by
+    default the canary is 1 % clamped to 1..20 sites. Waves that would queue nobody are
+    merged with the next, so a small fleet may get a single wave.
+    """
+    if counts:
+        targets = [int(c) for c in counts]
+    else:
+        targets = [math.ceil(eligible * p / 100) for p in (percents or DEFAULT_WAVES)]
+        if not percents:
+            targets[0] = min(max(targets[0], CANARY_MIN), CANARY_MAX)
+    plan, previous = [], 0
+    for target in targets:
+        target = max(target, 1)
+        if target > previous and target < eligible:
+            plan.append(target)
+            previous = target
+    return [*plan, None]
+
+
+def rollout_devices(rollout: Rollout):
+    """The devices the rollout may queue: its type on its receiver; a retry, only the sites
+    whose job failed (or timed out) in the rollout it retries."""
+    devices = Device.objects.filter(receiver_id=rollout.receiver_id, device_type_id=rollout.device_type_id)
+    if rollout.retry_of_id:
+        failed = UpdateJob.objects.filter(rollout_id=rollout.retry_of_id).filter(
+            Q(state=JobState.FAILED) | ~Q(timed_out=""))
+        devices = devices.filter(pk__in=failed.values("device_id"))
+    return devices
+
+
+def _refusal_counts(rollout: Rollout) -> Counter:
+    """Refusal code -> devices of the rollout, "" for those it would queue (one query)."""
+    rows = (rollout_devices(rollout)
+            .annotate(refusal=refusal_expression({rollout.release.device_type_id: rollout.release},
+                                                 active=active_job_exists()))
+            .values_list("refusal").annotate(n=Count("id")).order_by())
+    return Counter(dict(rows))
+
+
+def rollout_start(*, receiver: Receiver, device_type: DeviceType, actor, waves=None, wave_counts=None,
+                  success_threshold_percent: int = 90, error_threshold_percent: int | None = 10,
+                  error_threshold_count: int | None = None, error_threshold_min: int = 5,
+                  approve_each_wave: bool = False, install_window=None, retry_of: Rollout | None = None,
+                  ) -> tuple[Rollout, bool]:
+    """Start (or join) the rollout of the current release in waves; returns (rollout, created).
+
+    A duplicate request while one is open returns the open one (unique constraint). A
+    rollout with nothing to queue is refused (UpdateNotAllowed nothing_to_queue) with the
+    reasons, not started. `install_window` is (start, end) times, or None for the receiver's.
     """
     actor = Actor.of(actor)
     release = current_release_required(device_type=device_type)
-    open_rollout = Rollout.objects.filter(receiver=receiver, device_type=device_type).exclude(
-        state=Rollout.State.DONE
-    ).first()
+    open_rollout = Rollout.objects.filter(receiver=receiver, device_type=device_type,
+                                          state__in=Rollout.OPEN_STATES).first()
     if open_rollout:
         return open_rollout, False
+    rollout = Rollout(
+        receiver=receiver, device_type=device_type, release=release, created_by=actor.user, retry_of=retry_of,
+        success_threshold_percent=success_threshold_percent, error_threshold_percent=error_threshold_percent,
+        error_threshold_count=error_threshold_count, error_threshold_min=error_threshold_min,
+        approve_each_wave=approve_each_wave,
+    )
+    if install_window:
+        rollout.install_window_start, rollout.install_window_end = install_window
+    counts = _refusal_counts(rollout)
+    eligible = counts.pop(ELIGIBLE, 0)
+    if not eligible:
+        raise UpdateNotAllowed(Refusal.NOTHING_TO_QUEUE, device_type=device_type, receiver=receiver.name,
+                               reasons=_reasons_words(counts))
+    plan = plan_waves(eligible=eligible, percents=waves, counts=wave_counts)
     try:
         with transaction.atomic():
-            rollout = Rollout.objects.create(
-                receiver=receiver, device_type=device_type, release=release, created_by=actor.user,
-                total=Device.objects.filter(receiver=receiver, device_type=device_type).count(),
-            )
+            rollout.total = sum(counts.values()) + eligible
+            rollout.eligible = eligible
+            rollout.save()
+            previous = 0
+            for number, target in enumerate(plan, start=1):
+                RolloutWave.objects.create(rollout=rollout, number=number, target=target,
+                                           size=(target or eligible) - previous)
+                previous = target or eligible
+            rollout_event_record(rollout=rollout, actor=actor, kind="started", details={
+                "release": release.version, "eligible": eligible, "waves": [w or eligible for w in plan]})
     except IntegrityError:
-        return Rollout.objects.filter(receiver=receiver, device_type=device_type).exclude(
-            state=Rollout.State.DONE).get(), False
+        return Rollout.objects.get(receiver=receiver, device_type=device_type, state__in=Rollout.OPEN_STATES), False
     from ..tasks import rollout_run
 
     transaction.on_commit(partial(rollout_run.delay, rollout.pk))
     return rollout, True
 
 
+def _reasons_words(counts: Counter) -> str:
+    return "; ".join(f"{n} {Refusal.short_of(code)}" for code, n in counts.most_common()) or "no sites"
+
+
+def rollout_event_record(*, rollout: Rollout, actor: Actor, kind: str, details: dict | None = None) -> RolloutEvent:
+    return RolloutEvent.objects.create(rollout=rollout, actor=actor.user, actor_label=actor.label, kind=kind,
+                                       details=details or {})
+
+
 def rollout_run(*, rollout_id: int) -> Rollout:
-    """Queue every eligible outdated device of the rollout, batch by batch; safe to re-run."""
+    """Queue the rollout's current wave, batch by batch; safe to re-run.
+
+    A pending rollout starts its first wave here. Returns once the wave is queued, or at
+    once when the rollout is paused or ended (nothing new is queued then).
+    """
+    from .rollout_control import rollout_evaluate, wave_start
+
     rollout = Rollout.objects.select_related("release", "receiver", "device_type", "created_by").get(pk=rollout_id)
-    if rollout.state == Rollout.State.DONE:
-        return rollout
     if rollout.state == Rollout.State.PENDING:
-        now = timezone.now()
-        Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.RUNNING, started_at=now, heartbeat_at=now)
-    while rollout_run_batch(rollout=rollout):
+        wave_start(rollout_id=rollout.pk, actor=None)
+    while rollout_run_batch(rollout_id=rollout.pk):
         pass
-    Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.DONE, finished_at=timezone.now())
+    rollout_evaluate(rollout_id=rollout.pk)
     rollout.refresh_from_db()
-    log.info("rollout %s done: %s queued, skipped %s", rollout.pk, rollout.queued, rollout.skipped)
     return rollout
 
 
-def rollout_run_batch(*, rollout: Rollout) -> bool:
-    """Examine the next batch of devices; returns False when none is left.
+def rollout_run_batch(*, rollout_id: int) -> bool:
+    """Queue the next batch of the current wave; returns False when nothing is left to do now.
 
-    Five queries per batch whatever its size: lock the rollout, read the devices, insert the
-    jobs and point the devices at them (Device.active_job; on SQLite a sixth statement, run
-    for each new job), insert their events, advance the cursor and counters. Jobs and events are built
-    by the database (INSERT ... SELECT) rather than one model instance each, and devices are
-    read as tuples: a 100,000-device rollout spent most of its time in Python before
-    (bench `update_all`, docs/benchmarks.md).
+    A constant number of queries per batch whatever its size: lock the rollout and its
+    wave, read the devices (with their refusal, from the jobs table), insert the jobs and
+    point the devices at them (Device.active_job; on SQLite one more statement, executed per
+    new job), insert their events, advance the cursor and counters. Jobs and events are
+    built by the database (INSERT ... SELECT), and devices are read as tuples: a
+    100,000-device rollout spent most of its time in Python before (bench `update_all`).
     """
-    release = rollout.release
-    batch_size = settings.ROLLOUT_BATCH_SIZE
     with transaction.atomic():
-        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
-        # The eligibility rule, asked of the jobs table (a decision that writes).
-        batch = (
-            Device.objects.filter(receiver_id=rollout.receiver_id, device_type_id=rollout.device_type_id,
-                                  pk__gt=locked.cursor)
-            .annotate(refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
-            .order_by("pk")
-        )
-        devices = list(batch.values_list("pk", "serial", "refusal")[:batch_size])
-        if not devices:
+        rollout = (Rollout.objects.select_for_update(of=("self",)).select_related("release", "receiver", "created_by")
+                   .get(pk=rollout_id))
+        if rollout.state != Rollout.State.RUNNING:
             return False
-        skipped = Counter(refusal for _, _, refusal in devices if refusal != ELIGIBLE)
-        to_queue = [pk for pk, _, refusal in devices if refusal == ELIGIBLE]
-        refused = [pk for pk, _, refusal in devices if refusal != ELIGIBLE]
-        last = devices[-1][0]
+        wave = RolloutWave.objects.select_for_update().filter(rollout=rollout, number=rollout.current_wave).first()
+        if wave is None or wave.queueing_done:
+            return False
+        release = rollout.release
+        batch_size = settings.ROLLOUT_BATCH_SIZE
+        room = None if wave.target is None else max(wave.target - rollout.queued, 0)
+        batch = (rollout_devices(rollout)
+                 .annotate(spread=spread_key(),
+                           refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
+                 .filter(spread__gt=rollout.cursor).order_by("spread"))
+        rows = list(batch.values_list("pk", "serial", "refusal", "spread")[:batch_size]) if room != 0 else []
+        examined, to_queue, skipped = [], [], Counter()
+        for row in rows:
+            if room is not None and len(to_queue) >= room:
+                break
+            examined.append(row)
+            if row[2] == ELIGIBLE:
+                to_queue.append(row[0])
+            else:
+                skipped[row[2]] += 1
+        exhausted = len(rows) < batch_size and len(examined) == len(rows)
         now = timezone.now()
-        in_batch = batch.filter(pk__lte=last)
-        # The shorter id list of the two: usually few devices are refused.
-        chosen = in_batch.filter(pk__in=to_queue) if len(to_queue) < len(refused) else in_batch.exclude(
-            pk__in=refused)
-        created = _jobs_insert(rollout=rollout, release=release, devices=chosen, now=now,
-                               device_ids=(locked.cursor, last)) if to_queue else []
-        if created is None:  # no INSERT ... RETURNING (SQLite < 3.35): read them back
-            created = list(
-                UpdateJob.objects.filter(rollout=rollout, device_id__gt=locked.cursor, device_id__lte=last)
-                .exclude(Exists(UpdateJobEvent.objects.filter(job=OuterRef("pk"))))
-                .values_list("pk", "device_id")
-            )
+        created = []
+        if to_queue:
+            created = _jobs_insert(rollout=rollout, wave=wave, release=release,
+                                   devices=Device.objects.filter(pk__in=to_queue), now=now,
+                                   device_ids=(min(to_queue) - 1, max(to_queue)))
+            if created is None:  # no INSERT ... RETURNING (SQLite < 3.35): read them back
+                created = list(UpdateJob.objects.filter(wave=wave, device_id__in=to_queue, state=JobState.QUEUED,
+                                                        created_at=now).values_list("pk", "device_id"))
         if created:
             # Ids grow, and the lock keeps other runs of this rollout out: this batch's jobs are
-            # the rollout's jobs between the lowest and highest new id.
+            # the wave's jobs between the lowest and highest new id.
             ids = [pk for pk, _ in created]
-            jobs = UpdateJob.objects.filter(rollout=rollout, pk__gte=min(ids), pk__lte=max(ids))
-            _events_insert(rollout=rollout, release=release, jobs=jobs, now=now)
+            jobs = UpdateJob.objects.filter(wave=wave, pk__gte=min(ids), pk__lte=max(ids))
+            _events_insert(rollout=rollout, wave=wave, release=release, jobs=jobs, now=now)
             if not _jobs_insert_points_devices():
                 _devices_point_at(created)
         lost_race = len(to_queue) - len(created)
         if lost_race:
             skipped[Refusal.ALREADY_UPDATING.value] += lost_race
-        merged = Counter(locked.skipped) + skipped
+        queued = rollout.queued + len(created)
+        cursor = FANOUT_END if exhausted else (examined[-1][3] if examined else rollout.cursor)
         Rollout.objects.filter(pk=rollout.pk).update(
-            cursor=last, processed=locked.processed + len(devices),
-            queued=locked.queued + len(created), skipped=dict(merged), heartbeat_at=now,
+            cursor=cursor, processed=rollout.processed + len(examined), queued=queued,
+            skipped=dict(Counter(rollout.skipped) + skipped), heartbeat_at=now,
         )
-        serials = {pk: serial for pk, serial, _ in devices}
+        wave_full = wave.target is not None and queued >= wave.target
+        RolloutWave.objects.filter(pk=wave.pk).update(queued=wave.queued + len(created),
+                                                      queueing_done=wave_full or exhausted)
+        if exhausted:
+            # Every device was examined: the later waves have nobody left to queue.
+            RolloutWave.objects.filter(rollout=rollout, number__gt=wave.number).update(queueing_done=True)
+        serials = {pk: serial for pk, serial, _, _ in examined}
         _wakeup_online(rollout=rollout, serials=[serials[device_id] for _, device_id in created])
-    return len(devices) == batch_size
+    return not (wave_full or exhausted)
+
+
+def rollout_late_joiners(*, rollout: Rollout) -> int:
+    """Queue, into the current wave (or the last), the sites that became eligible after the
+    fan-out passed them: a panel registered, a channel added, hardware replaced. Devices
+    the fan-out has not reached yet are left to it. A constant number of queries."""
+    with transaction.atomic():
+        rollout = (Rollout.objects.select_for_update(of=("self",)).select_related("release", "receiver", "created_by")
+                   .get(pk=rollout.pk))
+        if rollout.state != Rollout.State.RUNNING:
+            return 0
+        wave = RolloutWave.objects.filter(rollout=rollout, number=rollout.current_wave).first()
+        if wave is None:
+            return 0
+        release = rollout.release
+        devices = (rollout_devices(rollout)
+                   .annotate(spread=spread_key(),
+                             refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
+                   .filter(spread__lte=rollout.cursor, refusal=ELIGIBLE))
+        ids = list(devices.values_list("pk", flat=True)[:settings.ROLLOUT_BATCH_SIZE])
+        if not ids:
+            return 0
+        now = timezone.now()
+        created = _jobs_insert(rollout=rollout, wave=wave, release=release, devices=Device.objects.filter(pk__in=ids),
+                               now=now, device_ids=(min(ids) - 1, max(ids)))
+        if created is None:
+            created = list(UpdateJob.objects.filter(wave=wave, device_id__in=ids, created_at=now)
+                           .values_list("pk", "device_id"))
+        if created:
+            job_ids = [pk for pk, _ in created]
+            _events_insert(rollout=rollout, wave=wave, release=release, now=now,
+                           jobs=UpdateJob.objects.filter(pk__in=job_ids))
+            if not _jobs_insert_points_devices():
+                _devices_point_at(created)
+            Rollout.objects.filter(pk=rollout.pk).update(queued=F("queued") + len(created),
+                                                         joined_late=F("joined_late") + len(created))
+            RolloutWave.objects.filter(pk=wave.pk).update(queued=F("queued") + len(created))
+            serials = dict(Device.objects.filter(pk__in=[d for _, d in created]).values_list("pk", "serial"))
+            _wakeup_online(rollout=rollout, serials=list(serials.values()))
+            log.info("rollout %s: %d late joiner(s) queued in wave %s", rollout.pk, len(created), wave.number)
+    return len(created)
 
 
 class _AsJSON(Func):
@@ -148,7 +306,8 @@ def _jobs_insert_points_devices() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _jobs_insert(*, rollout: Rollout, release, devices, now, device_ids: tuple[int, int]) -> list[tuple[int, int]] | None:
+def _jobs_insert(*, rollout: Rollout, wave: RolloutWave, release, devices, now,
+                 device_ids: tuple[int, int]) -> list[tuple[int, int]] | None:
     """Queue a job for each of `devices` (a queryset); returns (job id, device id) of those
     created, or None where the database cannot say (then the caller reads them back).
 
@@ -157,7 +316,8 @@ def _jobs_insert(*, rollout: Rollout, release, devices, now, device_ids: tuple[i
     On PostgreSQL the same statement points the devices at their new jobs (Device.active_job)
     from the inserted rows: no second pass over the jobs, no extra query per batch. The
     batch's id range (`device_ids`: after the first, up to the second) bounds the devices
-    the UPDATE reads: without it PostgreSQL hashed the whole device table for each batch.
+    the UPDATE reads (after the first, up to the second): without it PostgreSQL hashed the
+    whole device table for each batch.
     """
     snapshot = JSONObject(partitions=_AsJSON(F("partitions")), settings_digest=F("settings_digest"),
                           firmware_version=F("firmware_version"))
@@ -172,17 +332,18 @@ def _jobs_insert(*, rollout: Rollout, release, devices, now, device_ids: tuple[i
                 f"AND {device}.{q('id')} <= {last}) SELECT {q('id')}, {q('device_id')} FROM new")
     return _insert_select(UpdateJob, devices, {
         "device_id": F("pk"), "release_id": Value(release.pk), "rollout_id": Value(rollout.pk),
+        "wave_id": Value(wave.pk),
         "created_by_id": Value(rollout.created_by_id), "state": Value(JobState.QUEUED),
         "bytes_total": Value(release.size), "snapshot": snapshot, "created_at": now, "state_changed_at": now,
     }, on_conflict_ignore=True, returning=("id", "device_id"), wrap=wrap)
 
 
-def _events_insert(*, rollout: Rollout, release, jobs, now) -> None:
+def _events_insert(*, rollout: Rollout, wave: RolloutWave, release, jobs, now) -> None:
     actor_label = rollout.created_by.get_username() if rollout.created_by else "system"
     _insert_select(UpdateJobEvent, jobs, {
         "job_id": F("pk"), "at": now, "actor_id": Value(rollout.created_by_id),
         "actor_label": actor_label, "kind": "transition", "to_state": JobState.QUEUED,
-        "details": {"rollout": rollout.pk, "release": release.version},
+        "details": {"rollout": rollout.pk, "wave": wave.number, "release": release.version},
     })
 
 

@@ -189,7 +189,7 @@ class RolloutView:
 
     @property
     def open(self) -> bool:
-        return self.rollout.state != Rollout.State.DONE
+        return self.rollout.is_open
 
     @property
     def examined_percent(self) -> float:

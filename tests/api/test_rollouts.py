@@ -14,8 +14,9 @@ from tests.factories import (
 S_QUEUED = "queued"
 
 
-def start(client, receiver="north", device_type="nord-gsm"):
-    return client.post("/api/v1/rollouts/", {"receiver": receiver, "device_type": device_type}, format="json")
+def start(client, receiver="north", device_type="nord-gsm", **options):
+    return client.post("/api/v1/rollouts/", {"receiver": receiver, "device_type": device_type, **options},
+                       format="json")
 
 
 @pytest.fixture
@@ -44,11 +45,11 @@ def test_update_all_queues_every_eligible_outdated_site_once_and_counts_the_rest
     mixed_fleet, as_manager, manager, eager_celery
 ):
     receiver, nord, release, outdated = mixed_fleet
-    response = start(as_manager)
+    response = start(as_manager, waves=[100])
     assert response.status_code == 201
     body = response.json()
-    # Eager Celery: the fan-out ran inside the request.
-    assert body["state"] == "done"
+    # Eager Celery: the fan-out ran inside the request; one wave of every site, still running.
+    assert body["state"] == "running" and body["eligible"] == 5
     assert body["queued"] == 5
     assert body["skipped"] == {"no_ip_channel": 2, "hardware_not_supported": 1, "already_current": 2,
                                "would_downgrade": 1, "already_updating": 1}
@@ -63,11 +64,9 @@ def test_update_all_queues_every_eligible_outdated_site_once_and_counts_the_rest
 
 @pytest.mark.django_db(transaction=True)
 def test_a_duplicate_update_all_creates_no_duplicate_jobs(mixed_fleet, as_manager, eager_celery):
-    first = start(as_manager).json()
-    second = start(as_manager)
-    assert second.status_code == 201
-    assert second.json()["queued"] == 0
-    assert second.json()["skipped"]["already_updating"] == 1 + first["queued"]
+    first = start(as_manager, waves=[100]).json()
+    second = start(as_manager, waves=[100])
+    assert second.status_code == 202 and second.json()["id"] == first["id"]
     assert UpdateJob.objects.filter(state=S_QUEUED).count() == first["queued"] == 5
     for serial in mixed_fleet[3]:
         assert UpdateJob.objects.filter(device__serial=serial).count() == 1
@@ -109,7 +108,7 @@ def test_rollout_detail_and_list_show_job_progress(as_viewer, django_assert_max_
     receiver = ReceiverFactory(code="north")
     nord = DeviceTypeFactory()
     release = ReleaseFactory(device_type=nord)
-    rollouts = [Rollout.objects.create(receiver=receiver, device_type=nord, release=release, state="done")
+    rollouts = [Rollout.objects.create(receiver=receiver, device_type=nord, release=release, state="completed")
                 for _ in range(50)]
     for state in ("queued", "downloading", "downloading", "succeeded"):
         UpdateJobFactory(device=DeviceFactory(site__receiver=receiver), release=release, rollout=rollouts[0],

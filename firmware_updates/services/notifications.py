@@ -1,0 +1,74 @@
+"""Rollout events for the Security Center: webhooks configured per receiver.
+
+Each event is POSTed as JSON to every active webhook of the rollout's receiver by a Celery
+task (after the commit that decided it), retried with back-off while the endpoint fails.
+The body is signed: `X-Signature-SHA256: sha256=<hex HMAC-SHA256 of the body under the
+webhook's secret>`, so the console can check it came from us (docs/webhooks.md).
+
+Events: wave.started, rollout.paused (with the reason), rollout.resumed, rollout.completed,
+rollout.stopped, job.failed.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Rollout, Webhook
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Signature-SHA256"
+
+
+class WebhookFailed(Exception):
+    """The endpoint did not answer 2xx; the task retries with back-off."""
+
+
+def rollout_notify(*, rollout: Rollout, event: str, **data) -> int:
+    """Send `event` about `rollout` to its receiver's webhooks once this transaction commits
+    (one query for the webhooks); returns how many will be sent."""
+    hooks = list(Webhook.objects.filter(receiver_id=rollout.receiver_id, is_active=True).values_list("pk", flat=True))
+    if not hooks:
+        return 0
+    body = json.dumps({
+        "event": event,
+        "at": timezone.now().isoformat(),
+        "rollout": {"id": rollout.pk, "receiver": rollout.receiver.code, "device_type": rollout.device_type.code,
+                    "release": rollout.release.version, "state": rollout.state},
+        **data,
+    }, sort_keys=True)
+    from ..tasks import webhook_deliver
+
+    for pk in hooks:
+        transaction.on_commit(partial(webhook_deliver.delay, pk, body))
+    return len(hooks)
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_send(*, webhook: Webhook, body: str) -> int:
+    """POST one event; returns the status. Network I/O: runs outside any transaction."""
+    data = body.encode()
+    request = urllib.request.Request(webhook.url, data=data, method="POST", headers={
+        "Content-Type": "application/json", SIGNATURE_HEADER: signature(webhook.secret, data),
+        "User-Agent": "securitycenter-firmware/1"})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise WebhookFailed(f"{webhook.url} answered {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise WebhookFailed(f"{webhook.url} unreachable: {exc}") from None
+    if not 200 <= status < 300:
+        raise WebhookFailed(f"{webhook.url} answered {status}")
+    log.info("webhook %s: %s delivered", webhook.pk, json.loads(body).get("event"))
+    return status

@@ -1,0 +1,333 @@
+"""A rollout's decisions: when a wave starts, when the rollout halts by itself, and the
+operator's controls (pause, resume, stop, advance now, retry failed sites).
+
+Every decision locks the rollout row first and checks its state there, so two operators
+pressing stop and resume at once, or a device report racing an operator, have one winner
+and the loser a clear refusal. The automatic halt is decided when a job of the rollout
+ends (`rollout_job_ended`, after the job's commit), not only by beat's reconciliation
+pass, so it bites within seconds of the failure that crosses the threshold.
+
+Counting a wave: succeeded = succeeded with the new version confirmed; failed = failed or
+timed out (reconciliation's timeouts: stalled download, never came back after install,
+success without the new version); cancelled jobs count neither way.
+"""
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ..errors import Refusal, UpdateNotAllowed
+from ..models import ACTIVE_STATES, JobState, Rollout, RolloutWave, UpdateJob
+from . import notifications
+from .jobs import ACTOR_SYSTEM, Actor, jobs_transition_bulk
+from .rollouts import rollout_event_record, rollout_start
+
+log = logging.getLogger(__name__)
+S = JobState
+R = Rollout.State
+W = RolloutWave.State
+
+
+@dataclass(frozen=True)
+class WaveCounts:
+    jobs: int
+    succeeded: int  # with the new version confirmed
+    failed: int  # failed or timed out
+    cancelled: int
+    open: int  # still active, or succeeded and waiting for the version
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed
+
+
+def wave_counts(wave: RolloutWave) -> WaveCounts:
+    """One query over the wave's jobs (index update_job_wave_idx)."""
+    timed_out = ~Q(timed_out="")
+    counts = UpdateJob.objects.filter(wave=wave).aggregate(
+        jobs=Count("id"),
+        succeeded=Count("id", filter=Q(state=S.SUCCEEDED, confirmed_at__isnull=False) & ~timed_out),
+        failed=Count("id", filter=Q(state=S.FAILED) | timed_out),
+        cancelled=Count("id", filter=Q(state=S.CANCELLED) & ~timed_out),
+        open=Count("id", filter=(Q(state__in=ACTIVE_STATES) | Q(state=S.SUCCEEDED, confirmed_at__isnull=True))
+                   & ~timed_out),
+    )
+    return WaveCounts(**counts)
+
+
+def _locked(rollout_id: int) -> Rollout:
+    return (Rollout.objects.select_for_update(of=("self",)).select_related("receiver", "device_type", "release")
+            .get(pk=rollout_id))
+
+
+def _wave(rollout: Rollout, number: int | None = None) -> RolloutWave | None:
+    return RolloutWave.objects.filter(rollout=rollout, number=number or rollout.current_wave).first()
+
+
+def _error_breached(rollout: Rollout, wave: RolloutWave, counts: WaveCounts) -> str | None:
+    """The error condition's reason, or None: more than the threshold of the wave's finished
+    jobs failed or timed out, once at least `error_threshold_min` have finished."""
+    failed = counts.failed - wave.failures_accepted
+    finished = counts.finished - wave.failures_accepted
+    if finished < max(rollout.error_threshold_min, 1) or failed <= 0:
+        return None
+    pct, limit = rollout.error_threshold_percent, rollout.error_threshold_count
+    if pct is not None and failed * 100 > pct * finished:
+        return (f"Wave {wave.number}: {failed} of {finished} finished updates failed or timed out "
+                f"(more than {pct} %).")
+    if limit is not None and failed > limit:
+        return f"Wave {wave.number}: {failed} updates failed or timed out (more than {limit})."
+    return None
+
+
+def _pause(rollout: Rollout, *, reason: str, actor: Actor, kind: str = "paused") -> None:
+    Rollout.objects.filter(pk=rollout.pk).update(state=R.PAUSED, paused_reason=reason)
+    rollout.state, rollout.paused_reason = R.PAUSED, reason
+    rollout_event_record(rollout=rollout, actor=actor, kind=kind, details={"reason": reason})
+    notifications.rollout_notify(rollout=rollout, event="rollout.paused", reason=reason, paused_by=actor.label)
+    log.warning("rollout %s paused: %s", rollout.pk, reason)
+
+
+def _next_wave_start(rollout: Rollout, *, actor: Actor, kind: str = "wave_started") -> RolloutWave | None:
+    """Start the wave after the current one (rollout locked); None if it was the last."""
+    wave = _wave(rollout, rollout.current_wave + 1)
+    if wave is None:
+        return None
+    now = timezone.now()
+    state = {"state": R.RUNNING, "paused_reason": "", "current_wave": wave.number, "heartbeat_at": now}
+    if rollout.started_at is None:
+        state["started_at"] = now
+    Rollout.objects.filter(pk=rollout.pk).update(**state)
+    for name, value in state.items():
+        setattr(rollout, name, value)
+    RolloutWave.objects.filter(pk=wave.pk).update(state=W.RUNNING, started_at=now)
+    rollout_event_record(rollout=rollout, actor=actor, kind=kind, details={"wave": wave.number, "size": wave.size})
+    notifications.rollout_notify(rollout=rollout, event="wave.started", wave=wave.number, size=wave.size)
+    from ..tasks import rollout_run
+
+    transaction.on_commit(partial(rollout_run.delay, rollout.pk))
+    return wave
+
+
+def wave_start(*, rollout_id: int, actor) -> RolloutWave | None:
+    """Start the first wave of a pending rollout (the fan-out task's first step)."""
+    with transaction.atomic():
+        rollout = _locked(rollout_id)
+        if rollout.state != R.PENDING:
+            return None
+        return _next_wave_start(rollout, actor=Actor.of(actor))
+
+
+def _complete_if_done(rollout: Rollout) -> bool:
+    """Completed: every wave queued, the last one decided, and every job of it finished."""
+    if RolloutWave.objects.filter(rollout=rollout).filter(Q(queueing_done=False) | Q(state=W.PENDING)).exists():
+        return False
+    if UpdateJob.objects.filter(rollout=rollout, state__in=ACTIVE_STATES).exists():
+        return False
+    now = timezone.now()
+    Rollout.objects.filter(pk=rollout.pk).update(state=R.COMPLETED, finished_at=now, paused_reason="")
+    rollout.state = R.COMPLETED
+    rollout_event_record(rollout=rollout, actor=ACTOR_SYSTEM, kind="completed", details={"queued": rollout.queued})
+    notifications.rollout_notify(rollout=rollout, event="rollout.completed", queued=rollout.queued)
+    log.info("rollout %s completed", rollout.pk)
+    return True
+
+
+def rollout_evaluate(*, rollout_id: int) -> str:
+    """Apply the current wave's conditions; returns what was decided ("" for nothing).
+
+    Error condition -> pause with the reason. Once the wave is queued: success condition
+    -> next wave (or a pause for approval, if asked); every job finished without reaching
+    it -> pause. The last wave decided and every job finished -> completed.
+    """
+    with transaction.atomic():
+        rollout = _locked(rollout_id)
+        if rollout.state != R.RUNNING:
+            return ""
+        wave = _wave(rollout)
+        if wave is None:
+            return ""
+        if wave.state == W.RUNNING:
+            counts = wave_counts(wave)
+            now = timezone.now()
+            if reason := _error_breached(rollout, wave, counts):
+                RolloutWave.objects.filter(pk=wave.pk).update(state=W.FAILED, finished_at=now)
+                _pause(rollout, reason=reason, actor=ACTOR_SYSTEM, kind="halted")
+                return "halted"
+            if not wave.queueing_done:
+                return ""
+            required = rollout.success_threshold_percent
+            base = counts.jobs - counts.cancelled
+            if counts.succeeded * 100 >= required * base:
+                RolloutWave.objects.filter(pk=wave.pk).update(state=W.SUCCEEDED, finished_at=now)
+                wave.state = W.SUCCEEDED
+                if _wave(rollout, wave.number + 1) is not None:
+                    if rollout.approve_each_wave:
+                        _pause(rollout, actor=ACTOR_SYSTEM, kind="awaiting_approval", reason=(
+                            f"Wave {wave.number} succeeded ({counts.succeeded} of {base} confirmed); "
+                            f"resume to start wave {wave.number + 1}."))
+                        return "awaiting_approval"
+                    _next_wave_start(rollout, actor=ACTOR_SYSTEM)
+                    return "wave_started"
+            elif counts.open == 0:
+                RolloutWave.objects.filter(pk=wave.pk).update(state=W.FAILED, finished_at=now)
+                _pause(rollout, actor=ACTOR_SYSTEM, kind="halted", reason=(
+                    f"Wave {wave.number} ended with {counts.succeeded} of {base} updates confirmed "
+                    f"({required} % required)."))
+                return "halted"
+        if wave.state == W.SUCCEEDED and _complete_if_done(rollout):
+            return "completed"
+    return ""
+
+
+def rollout_jobs_ended(*, rollout_id: int, failed_job_ids: list[int]) -> None:
+    """Jobs of the rollout reached a final state (or timed out): tell the Security Center of
+    each failure, then decide once (runs after the jobs' commit)."""
+    rollout = Rollout.objects.select_related("receiver", "device_type", "release").filter(pk=rollout_id).first()
+    if rollout is None:
+        return
+    for job in UpdateJob.objects.filter(pk__in=failed_job_ids).select_related("device__site"):
+        site = job.device.site
+        notifications.rollout_notify(rollout=rollout, event="job.failed", job=job.pk, serial=job.device.serial,
+                                     site_number=site.number if site else None, reason=job.reason)
+    rollout_evaluate(rollout_id=rollout_id)
+
+
+def rollouts_evaluate_after_commit(job_rollouts) -> None:
+    """Once this transaction commits, decide each rollout of `job_rollouts` ((rollout id, job
+    id, state or "timed_out"), ...) once, after telling of its failed jobs."""
+    failed: dict[int, list[int]] = {}
+    for rollout_id, job_id, state in job_rollouts:
+        if rollout_id is not None:
+            failed.setdefault(rollout_id, [])
+            if state in (S.FAILED, "timed_out"):
+                failed[rollout_id].append(job_id)
+    for rollout_id, job_ids in failed.items():
+        transaction.on_commit(partial(rollout_jobs_ended, rollout_id=rollout_id, failed_job_ids=job_ids))
+
+
+# --- The operator's controls ------------------------------------------------------------------
+
+def rollout_pause(*, rollout: Rollout, actor) -> Rollout:
+    """Nothing new is queued while paused; jobs already under way go on."""
+    actor = Actor.of(actor)
+    with transaction.atomic():
+        rollout = _locked(rollout.pk)
+        if rollout.state not in (R.PENDING, R.RUNNING):
+            raise _refusal(rollout, Refusal.ROLLOUT_NOT_RUNNING)
+        _pause(rollout, reason=f"Paused by {actor.label}.", actor=actor)
+    return rollout
+
+
+def rollout_resume(*, rollout: Rollout, actor) -> Rollout:
+    """Go on: a halted wave continues (the failures so far accepted), a wave that is over
+    (succeeded and waiting for approval, or ended) gives way to the next."""
+    actor = Actor.of(actor)
+    with transaction.atomic():
+        rollout = _locked(rollout.pk)
+        if rollout.state != R.PAUSED:
+            raise _refusal(rollout, Refusal.ROLLOUT_NOT_PAUSED)
+        wave = _wave(rollout)
+        rollout_event_record(rollout=rollout, actor=actor, kind="resumed", details={"wave": rollout.current_wave})
+        notifications.rollout_notify(rollout=rollout, event="rollout.resumed", resumed_by=actor.label)
+        counts = wave_counts(wave) if wave else None
+        if wave is None or (wave.queueing_done and counts.open == 0) or wave.state == W.SUCCEEDED:
+            if _next_wave_start(rollout, actor=actor) is None:
+                Rollout.objects.filter(pk=rollout.pk).update(state=R.RUNNING, paused_reason="")
+                rollout.state = R.RUNNING
+                _complete_if_done(rollout)
+        else:
+            Rollout.objects.filter(pk=rollout.pk).update(state=R.RUNNING, paused_reason="",
+                                                         heartbeat_at=timezone.now())
+            RolloutWave.objects.filter(pk=wave.pk).update(state=W.RUNNING, finished_at=None,
+                                                          failures_accepted=counts.failed)
+            rollout.state = R.RUNNING
+            from ..tasks import rollout_run
+
+            transaction.on_commit(partial(rollout_run.delay, rollout.pk))
+    rollout.refresh_from_db()
+    return rollout
+
+
+def rollout_advance(*, rollout: Rollout, actor) -> Rollout:
+    """Start the next wave now, whatever the current one's condition says."""
+    actor = Actor.of(actor)
+    with transaction.atomic():
+        rollout = _locked(rollout.pk)
+        if not rollout.is_open:
+            raise _refusal(rollout, Refusal.ROLLOUT_ENDED)
+        if _wave(rollout, rollout.current_wave + 1) is None:
+            raise _refusal(rollout, Refusal.NO_NEXT_WAVE)
+        RolloutWave.objects.filter(rollout=rollout, number=rollout.current_wave, queueing_done=False).update(
+            queueing_done=True)
+        _next_wave_start(rollout, actor=actor, kind="advanced")
+    rollout.refresh_from_db()
+    return rollout
+
+
+def rollout_stop(*, rollout: Rollout, actor) -> Rollout:
+    """Cancel every job of the rollout still cancellable; the others finish. Ends "stopped"."""
+    actor = Actor.of(actor)
+    with transaction.atomic():
+        rollout = _locked(rollout.pk)
+        if not rollout.is_open:
+            raise _refusal(rollout, Refusal.ROLLOUT_ENDED)
+        now = timezone.now()
+        reason = f"Rollout #{rollout.pk} stopped by {actor.label}."
+        jobs = UpdateJob.objects.filter(rollout=rollout)
+        cancelled = jobs_transition_bulk(jobs=jobs, from_state=S.QUEUED, to_state=S.CANCELLED, actor=actor,
+                                         kind="transition", reason=reason, skip_locked=False)
+        for state in (S.DELIVERED, S.DOWNLOADING):
+            cancelled += jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLING, actor=actor,
+                                              kind="transition", reason=reason, skip_locked=False,
+                                              fields={"state_before_cancel": state})
+        Rollout.objects.filter(pk=rollout.pk).update(state=R.STOPPED, finished_at=now, paused_reason="")
+        RolloutWave.objects.filter(rollout=rollout, state__in=[W.PENDING, W.RUNNING]).update(
+            state=W.STOPPED, finished_at=now)
+        rollout.state = R.STOPPED
+        rollout_event_record(rollout=rollout, actor=actor, kind="stopped", details={"cancelled": cancelled})
+        notifications.rollout_notify(rollout=rollout, event="rollout.stopped", stopped_by=actor.label,
+                                     cancelled=cancelled)
+    rollout.refresh_from_db()
+    return rollout
+
+
+def rollout_retry_failed(*, rollout: Rollout, actor) -> Rollout:
+    """A new rollout of only the sites whose job failed (or timed out) in `rollout`, with
+    its conditions; `rollout` must have ended."""
+    rollout.refresh_from_db()
+    if rollout.is_open:
+        raise _refusal(rollout, Refusal.ROLLOUT_STILL_OPEN)
+    if not UpdateJob.objects.filter(rollout=rollout).filter(Q(state=S.FAILED) | ~Q(timed_out="")).exists():
+        raise _refusal(rollout, Refusal.NO_FAILED_SITES)
+    other = Rollout.objects.filter(receiver=rollout.receiver, device_type=rollout.device_type,
+                                   state__in=Rollout.OPEN_STATES).first()
+    if other is not None:
+        raise _refusal(other, Refusal.ROLLOUT_STILL_OPEN)
+    window = ((rollout.install_window_start, rollout.install_window_end)
+              if rollout.install_window_start is not None else None)
+    retry, _ = rollout_start(
+        receiver=rollout.receiver, device_type=rollout.device_type, actor=actor, retry_of=rollout,
+        success_threshold_percent=rollout.success_threshold_percent,
+        error_threshold_percent=rollout.error_threshold_percent, error_threshold_count=rollout.error_threshold_count,
+        error_threshold_min=rollout.error_threshold_min, approve_each_wave=rollout.approve_each_wave,
+        install_window=window,
+    )
+    return retry
+
+
+def _refusal(rollout: Rollout, refusal: Refusal) -> UpdateNotAllowed:
+    return UpdateNotAllowed(refusal, rollout=rollout.pk, state=rollout.get_state_display().lower())
+
+
+def wave_outcomes(*, wave_ids: list[int]) -> list[tuple[int, int, int]]:
+    """(wave id, succeeded, failed) for many waves in one query, counted as `wave_counts` does."""
+    timed_out = ~Q(timed_out="")
+    return list(UpdateJob.objects.filter(wave_id__in=wave_ids).order_by().values("wave_id").annotate(
+        succeeded=Count("id", filter=Q(state=S.SUCCEEDED, confirmed_at__isnull=False) & ~timed_out),
+        failed=Count("id", filter=Q(state=S.FAILED) | timed_out),
+    ).values_list("wave_id", "succeeded", "failed"))
