@@ -51,8 +51,8 @@ def inspect_archive(
     """Check an archive read from `fileobj` (binary, from its current position); raise
     ArchiveError with the reason, or describe it.
 
-    With `trusted_certs_pem`, a signature by one of those certificates (or one they issued)
-    is required; without, a signature is optional but must still be intact.
+    With `trusted_certs_pem`, a signature whose certificate chains to one of those (as
+    `openssl cms -verify -CAfile` decides; see signing.verify) is required; without, a signature is optional but must still be intact.
     """
     reader = cpio.Reader(fileobj, max_size=max_size)
     first = cpio.read_member(reader, 1)

@@ -3,7 +3,9 @@
 `cryptography` signs but cannot verify CMS, so verification parses the SignedData with
 asn1crypto and checks each step with cryptography's primitives: the messageDigest
 attribute against the content, the signature over the DER SET of signed attributes, the
-certificate's purpose (as OpenSSL's S/MIME signing purpose, SWUpdate's default) and trust.
+certificate's purpose (as OpenSSL's S/MIME signing purpose, SWUpdate's default) and trust:
+the chain from the signer to a trusted root, built and judged as OpenSSL's X509_verify_cert
+does for SWUpdate's CMS_verify (`openssl cms -verify -CAfile trusted.pem`).
 """
 
 import datetime as dt
@@ -16,7 +18,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from .errors import ArchiveError
 
@@ -24,6 +26,17 @@ MAX_SIGNATURE_SIZE = 64 * 1024
 # sha1 and md5 are refused: a collision would let a forged sw-description reuse a signature.
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 _BAD_SIG = "sw-description.sig is not a valid CMS signature"
+# Certificates from the signer to the root, both included. OpenSSL allows 100; vendors use 2-4,
+# and the bound keeps the work on a hostile signature small.
+MAX_CHAIN = 8
+# Critical extensions OpenSSL knows and either checks like this module or, without
+# -policy_check, ignores. OpenSSL refuses a certificate with any other critical extension, and
+# so does this module. (Name constraints, which OpenSSL enforces, are refused below.)
+_UNDERSTOOD_CRITICAL = {
+    ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE, ExtensionOID.EXTENDED_KEY_USAGE,
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ExtensionOID.CERTIFICATE_POLICIES,
+    ExtensionOID.POLICY_CONSTRAINTS, ExtensionOID.POLICY_MAPPINGS, ExtensionOID.INHIBIT_ANY_POLICY,
+}  # fmt: skip
 
 
 def sign(content: bytes, *, key_pem: bytes, cert_pem: bytes) -> bytes:
@@ -71,7 +84,9 @@ def make_signing_identity(common_name: str = "Firmware signing") -> tuple[bytes,
 def verify(content: bytes, signature: bytes, *, trusted_certs_pem: bytes | None) -> str:
     """Check a detached CMS signature over `content`; return the signer's subject (RFC 4514).
 
-    With `trusted_certs_pem` the signer must be one of those certificates or issued by one.
+    With `trusted_certs_pem` the signer's certificate must chain, through certificates the
+    signature carries (`openssl cms -sign -certfile`), to a self-signed one of those, as
+    `openssl cms -verify -CAfile` decides with SWUpdate's default purpose (smimesign).
     """
     trusted = load_trusted(trusted_certs_pem) if trusted_certs_pem is not None else None
     if len(signature) > MAX_SIGNATURE_SIZE:
@@ -80,6 +95,7 @@ def verify(content: bytes, signature: bytes, *, trusted_certs_pem: bytes | None)
         signed_data = _signed_data(signature)
         signer_info = _only_signer(signed_data)
         cert = _signer_certificate(signed_data, signer_info, trusted or [])
+        included = _included_certificates(signed_data)
         hash_name = _hash_name(signer_info["digest_algorithm"])
         signed_bytes = _signed_bytes(signer_info, content, hash_name)
         _check_signature(cert, signer_info, signed_bytes, hash_name)
@@ -90,7 +106,7 @@ def verify(content: bytes, signature: bytes, *, trusted_certs_pem: bytes | None)
         raise ArchiveError(_BAD_SIG) from None
     _check_purpose(cert)
     if trusted is not None:
-        _check_trust(cert, trusted)
+        _check_trust(cert, included, trusted)
     return cert.subject.rfc4514_string()
 
 
@@ -145,6 +161,14 @@ def _signer_certificate(signed_data, signer_info, trusted) -> x509.Certificate:
         if matches:
             return x509.load_der_x509_certificate(candidate.dump())
     raise ArchiveError("sw-description.sig does not include the signing certificate")
+
+
+def _included_certificates(signed_data) -> list[x509.Certificate]:
+    return [
+        x509.load_der_x509_certificate(choice.chosen.dump())
+        for choice in signed_data["certificates"] or []
+        if choice.name == "certificate"
+    ]
 
 
 def _hash_name(algorithm) -> str:
@@ -205,61 +229,184 @@ def _check_signature(
 
 
 def _check_purpose(cert: x509.Certificate) -> None:
-    """Refuse what SWUpdate's default --cert-purpose (emailProtection) refuses."""
+    """Refuse what SWUpdate's default --cert-purpose (OpenSSL's smimesign) refuses."""
     subject = cert.subject.rfc4514_string()
-    try:
-        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        usages = None
-    allowed = {ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
-    if usages is not None and not allowed & set(usages):
+    usages = _extension(cert, x509.ExtendedKeyUsage)
+    # Only emailProtection: OpenSSL does not take anyExtendedKeyUsage for it.
+    if usages is not None and ExtendedKeyUsageOID.EMAIL_PROTECTION not in usages:
         raise ArchiveError(
             f"the signing certificate ({subject}) is not for e-mail protection "
             "(extendedKeyUsage), so SWUpdate would refuse it"
         )
-    try:
-        key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
-    if not (key_usage.digital_signature or key_usage.content_commitment):
+    key_usage = _extension(cert, x509.KeyUsage)
+    if key_usage is not None and not (key_usage.digital_signature or key_usage.content_commitment):
         raise ArchiveError(f"the signing certificate ({subject}) may not sign (keyUsage)")
 
 
-def _check_trust(cert: x509.Certificate, trusted: list[x509.Certificate]) -> None:
-    subject = cert.subject.rfc4514_string()
-    _check_validity(cert, subject)
-    if cert in trusted:
-        return
-    for anchor in trusted:
-        if _is_ca(anchor) and anchor.subject == cert.issuer:
-            try:
-                cert.verify_directly_issued_by(anchor)
-            except (ValueError, TypeError, InvalidSignature):
-                continue
-            _check_validity(anchor, anchor.subject.rfc4514_string())
-            return
-    raise ArchiveError(f"the archive is signed by {subject}, which is not a trusted signer")
+def _check_trust(signer: x509.Certificate, included, trusted: list[x509.Certificate]) -> None:
+    """Refuse what OpenSSL's X509_verify_cert refuses for SWUpdate (default flags)."""
+    chain = _build_chain(signer, included, trusted)
+    for depth, cert in enumerate(chain):
+        subject = _name(cert)
+        # OpenSSL checks the dates of every certificate, the trusted root's too.
+        _check_validity(cert, subject)
+        critical = [e.oid for e in _extensions(cert) if e.critical]
+        unknown = [oid.dotted_string for oid in critical if oid not in _UNDERSTOOD_CRITICAL]
+        if unknown:
+            raise _untrusted(signer, f"{subject} has a critical extension this check does not "
+                                     f"know ({', '.join(unknown)})")  # fmt: skip
+        if _extension(cert, x509.NameConstraints) is not None:
+            raise _untrusted(signer, f"{subject} has name constraints, which are not supported")
+        if depth > 0:
+            _check_issuer(signer, cert, subject, is_root=depth == len(chain) - 1)
+            _check_path_length(signer, cert, subject, below=chain[1:depth])
+
+
+def _build_chain(signer, included, trusted) -> list[x509.Certificate]:
+    """[signer, its issuer, ..., a self-signed trusted certificate], as OpenSSL builds it.
+
+    Each issuer is looked for among the trusted certificates first, and among those the
+    signature carries only while no trusted one is in the chain. So a trusted intermediate
+    counts only with its root in the bundle: SWUpdate does not set X509_V_FLAG_PARTIAL_CHAIN.
+    """
+    chain = [signer]
+    while not (chain[-1] in trusted and _self_signed(chain[-1])):
+        top = chain[-1]
+        if _self_signed(top):
+            raise _untrusted(signer, f"its chain ends at {_name(top)}, which is not trusted"
+                             if top != signer else None)  # fmt: skip
+        reached_trust = any(cert in trusted for cert in chain)
+        issuer = _find_issuer(top, [trusted] if reached_trust else [trusted, included], chain)
+        if issuer is None:
+            if reached_trust:
+                where = "is not trusted (a trusted certificate needs its issuers, up to a root, too)"
+            else:
+                where = "is neither trusted nor included in the signature"
+            raise _untrusted(signer, f"the issuer of {_name(top)}, {top.issuer.rfc4514_string()}, "
+                                     f"{where}")  # fmt: skip
+        if len(chain) == MAX_CHAIN:
+            raise _untrusted(signer, f"its certificate chain is longer than {MAX_CHAIN} certificates")
+        chain.append(issuer)
+    return chain
+
+
+def _find_issuer(cert, pools, chain) -> x509.Certificate | None:
+    """The first pool's certificate that issued `cert`, one valid now if there is (a renewed CA
+    next to the old one); None if no pool has one. Skipping what is already in the chain
+    stops loops of CAs that issued each other."""
+    named = []
+    for pool in pools:
+        candidates = [c for c in pool if c.subject == cert.issuer and _key_id_matches(c, cert)
+                      and c not in chain]  # fmt: skip
+        named += candidates
+        # OpenSSL picks by name and key identifier, then fails on the signature; checking it
+        # here passes over a same-name CA with another key (never accepting more: a chain
+        # found is a chain whose every signature verifies).
+        issuers = [c for c in candidates if _signed_by(cert, c)]
+        if issuers:
+            return min(issuers, key=lambda c: not _valid_now(c))
+    if named:
+        raise _untrusted(chain[0], f"the signature on the certificate of {_name(cert)} does not "
+                                   f"verify with the key of {_name(named[0])} (altered, or "
+                                   "issued by another key of that name)")  # fmt: skip
+    return None
+
+
+def _check_issuer(signer, cert, subject: str, *, is_root: bool) -> None:
+    """What OpenSSL's check_chain asks of a certificate that issued another."""
+    usage = _extension(cert, x509.KeyUsage)
+    if usage is not None and not usage.key_cert_sign:
+        raise _untrusted(signer, f"{subject} may not issue certificates (keyUsage lacks keyCertSign)")
+    constraints = _extension(cert, x509.BasicConstraints)
+    if constraints is not None:
+        is_ca = constraints.ca
+    else:
+        # OpenSSL still takes an old-style trusted root: X.509 v1, or keyUsage keyCertSign
+        # without basicConstraints. An intermediate must say CA:TRUE.
+        is_ca = is_root and (cert.version == x509.Version.v1 or usage is not None)
+    if not is_ca:
+        missing = "CA:FALSE" if constraints is not None else "no basicConstraints"
+        raise _untrusted(signer, f"{subject} is not a certificate authority ({missing})")
+    # SWUpdate's purpose applies to the issuers too: an extendedKeyUsage must allow it.
+    usages = _extension(cert, x509.ExtendedKeyUsage)
+    if usages is not None and ExtendedKeyUsageOID.EMAIL_PROTECTION not in usages:
+        raise _untrusted(signer, f"{subject} is limited to other uses than e-mail protection "
+                                 "(extendedKeyUsage), so SWUpdate would refuse it")  # fmt: skip
+
+
+def _check_path_length(signer, cert, subject: str, *, below: list[x509.Certificate]) -> None:
+    constraints = _extension(cert, x509.BasicConstraints)
+    limit = constraints.path_length if constraints is not None else None
+    # Self-issued certificates (a CA's key rollover) do not count (RFC 5280 6.1.4, OpenSSL).
+    count = sum(1 for c in below if c.subject != c.issuer)
+    if limit is not None and count > limit:
+        raise _untrusted(signer, f"{subject} allows {limit} intermediate certificates below it "
+                                 f"(pathlen), the chain has {count}")  # fmt: skip
+
+
+def _untrusted(signer: x509.Certificate, why: str | None) -> ArchiveError:
+    reason = f"the archive is signed by {_name(signer)}, which is not a trusted signer"
+    return ArchiveError(f"{reason}: {why}" if why else reason)
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    """OpenSSL's notion: its own issuer by name and key identifier. A trust anchor's
+    signature over itself proves nothing and is not checked (OpenSSL neither)."""
+    return cert.subject == cert.issuer and _key_id_matches(cert, cert)
+
+
+def _key_id_matches(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
+    """`cert`'s authorityKeyIdentifier, where present, names `issuer` (X509_check_akid)."""
+    aki = _extension(cert, x509.AuthorityKeyIdentifier)
+    if aki is None:
+        return True
+    ski = _extension(issuer, x509.SubjectKeyIdentifier)
+    if aki.key_identifier is not None and ski is not None and aki.key_identifier != ski.digest:
+        return False
+    serial = aki.authority_cert_serial_number
+    return serial is None or serial == issuer.serial_number
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 def _check_validity(cert: x509.Certificate, subject: str) -> None:
-    now = dt.datetime.now(dt.UTC)
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+    if not _valid_now(cert):
         raise ArchiveError(
             f"the certificate of {subject} is valid only from {cert.not_valid_before_utc:%Y-%m-%d} "
             f"to {cert.not_valid_after_utc:%Y-%m-%d}"
         )
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def _valid_now(cert: x509.Certificate) -> bool:
+    return cert.not_valid_before_utc <= dt.datetime.now(dt.UTC) <= cert.not_valid_after_utc
+
+
+def _name(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+def _extensions(cert: x509.Certificate) -> x509.Extensions:
     try:
-        if not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            return False
-    except x509.ExtensionNotFound:
-        return False
+        return cert.extensions
+    except (x509.DuplicateExtension, ValueError):
+        # OpenSSL refuses such certificates as well (invalid or duplicate extensions).
+        raise ArchiveError(
+            f"the certificate of {_name(cert)} has malformed or repeated extensions"
+        ) from None
+
+
+def _extension(cert: x509.Certificate, kind):
+    """The value of the extension of class `kind`, or None."""
     try:
-        return cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+        return _extensions(cert).get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
-        return True
+        return None
 
 
 def _key_usage(**granted: bool) -> x509.KeyUsage:
