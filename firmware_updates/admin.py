@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from . import services
 from .errors import ReleaseRejected, UpdateNotAllowed
 from .forms import ReleaseUploadForm
-from .models import Release, Rollout, UpdateJob, UpdateJobEvent
+from .models import Release, Rollout, UpdateJob, UpdateJobEvent, Webhook
 
 
 @admin.register(Release)
@@ -151,16 +151,29 @@ class UpdateJobAdmin(admin.ModelAdmin):
 
 @admin.register(Rollout)
 class RolloutAdmin(admin.ModelAdmin):
-    list_display = ("id", "receiver", "device_type", "release", "state", "total", "processed", "queued",
+    list_display = ("id", "receiver", "device_type", "release", "state", "current_wave", "queued",
                     "skipped", "created_by", "created_at", "finished_at")
     list_filter = ("state", "receiver", "device_type")
     search_fields = ("receiver__code", "device_type__name", "release__version")
     list_select_related = ("receiver", "device_type", "release", "created_by")
-    readonly_fields = ("receiver", "device_type", "release", "state", "total", "processed", "queued", "skipped",
-                       "cursor", "created_by", "created_at", "started_at", "finished_at", "heartbeat_at")
+    readonly_fields = ("receiver", "device_type", "release", "state", "paused_reason", "current_wave", "total",
+                       "eligible", "processed", "queued", "joined_late", "skipped", "success_threshold_percent",
+                       "error_threshold_percent", "error_threshold_count", "error_threshold_min",
+                       "approve_each_wave", "install_window_start", "install_window_end", "retry_of", "cursor",
+                       "created_by", "created_at", "started_at", "finished_at", "heartbeat_at")
 
     def has_add_permission(self, request):
         return False  # "Update software at all sites" in the panel or POST rollouts/ starts one
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    """Where each receiver's Security Center hears of rollouts (docs/webhooks.md)."""
+
+    list_display = ("receiver", "url", "is_active", "created_at")
+    list_filter = ("is_active", "receiver")
+    search_fields = ("url", "receiver__code")
+    list_select_related = ("receiver",)
