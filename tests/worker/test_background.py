@@ -42,10 +42,11 @@ def test_rollout_fans_out_in_the_worker(celery_worker):
     ReleaseFactory(device_type=nord, version="5.40")
     make_fleet(receiver, nord, 95)
     DeviceFactory(site__receiver=receiver, device_type=nord, channels=["sms"])
-    rollout, created = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory())
+    rollout, created = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory(),
+                                              waves=[100])
     assert created
-    done = wait_for(lambda: Rollout.objects.filter(pk=rollout.pk, state="done").first(), timeout=60,
-                    worker=celery_worker, what="the rollout to finish")
+    done = wait_for(lambda: Rollout.objects.filter(pk=rollout.pk, queued=95, processed=96).first(), timeout=60,
+                    worker=celery_worker, what="the rollout's one wave to be queued")
     assert (done.queued, done.skipped) == (95, {"no_ip_channel": 1})
     assert UpdateJob.objects.filter(rollout=rollout, state=JobState.QUEUED).count() == 95
 
@@ -54,7 +55,7 @@ def test_worker_killed_mid_rollout_then_resumed_queues_every_site_once(celery_wo
     receiver, nord = ReceiverFactory(), DeviceTypeFactory()
     ReleaseFactory(device_type=nord, version="5.40")
     make_fleet(receiver, nord, 3000)
-    rollout, _ = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory())
+    rollout, _ = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory(), waves=[100])
     wait_for(lambda: Rollout.objects.get(pk=rollout.pk).processed > 0, timeout=60, interval=0.01,
              worker=celery_worker, what="the first batch")
     celery_worker.kill()
@@ -62,8 +63,8 @@ def test_worker_killed_mid_rollout_then_resumed_queues_every_site_once(celery_wo
     assert at_kill.state == "running" and 0 < at_kill.processed < 3000, "the rollout must be cut mid-way"
     # A new worker; beat finds the rollout quiet and runs it again from its cursor.
     celery_worker.start()
-    done = wait_for(lambda: Rollout.objects.filter(pk=rollout.pk, state="done").first(), timeout=120,
-                    worker=celery_worker, what="the resumed rollout to finish")
+    done = wait_for(lambda: Rollout.objects.filter(pk=rollout.pk, queued=3000).first(), timeout=120,
+                    worker=celery_worker, what="the resumed rollout to queue every site")
     assert done.queued == 3000 and done.processed == 3000
     per_device = UpdateJob.objects.values("device").annotate(n=Count("id")).filter(n__gt=1)
     assert not per_device.exists()
