@@ -197,11 +197,14 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
         release = rollout.release
         batch_size = settings.ROLLOUT_BATCH_SIZE
         room = None if wave.target is None else max(wave.target - rollout.queued, 0)
+        if room == 0:  # late joiners already filled it
+            RolloutWave.objects.filter(pk=wave.pk).update(queueing_done=True)
+            return False
         batch = (rollout_devices(rollout)
                  .annotate(spread=spread_key(),
                            refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
                  .filter(spread__gt=rollout.cursor).order_by("spread"))
-        rows = list(batch.values_list("pk", "serial", "refusal", "spread")[:batch_size]) if room != 0 else []
+        rows = list(batch.values_list("pk", "serial", "refusal", "spread")[:batch_size])
         examined, to_queue, skipped = [], [], Counter()
         for row in rows:
             if room is not None and len(to_queue) >= room:
