@@ -23,7 +23,7 @@ from .jobs import (
     update_job_create,
 )
 from .reconcile import device_active_job_repair, reconcile
-from .releases import release_create, release_create_from_path, release_mark_current
+from .releases import release_create, release_create_from_path, release_mark_current, release_update
 from .rollouts import rollout_outcomes, rollout_progress, rollout_run, rollout_start
 from .wakeup import WakeupFailed, wakeup_send
 
@@ -50,6 +50,7 @@ __all__ = [
     "release_create",
     "release_create_from_path",
     "release_mark_current",
+    "release_update",
     "rollout_outcomes",
     "rollout_progress",
     "rollout_run",
