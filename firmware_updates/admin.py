@@ -1,6 +1,7 @@
 """Django admin for releases, update jobs and rollouts. Writes go through the services, as
-in the panel and the API: a release is added by uploading its archive, a job is cancelled
-with update_job_cancel, and jobs and rollouts are otherwise read-only here."""
+in the panel and the API (which also record the operator's action): a release is added by
+uploading its archive and described with release_update, a job is cancelled with
+update_job_cancel, and jobs and rollouts are otherwise read-only here."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import AdminErrorList, AdminForm
@@ -9,6 +10,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin_support import AuditedByServices, form_changes
+
 from . import services
 from .errors import ReleaseRejected, UpdateNotAllowed
 from .forms import ReleaseUploadForm
@@ -16,7 +19,7 @@ from .models import Release, Rollout, UpdateJob, UpdateJobEvent, Webhook
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
     list_display = ("__str__", "device_type", "version", "is_current", "hardware_revisions", "size",
                     "sha256_short", "signer", "created_by", "created_at")
     list_filter = ("device_type", "is_current")
@@ -45,7 +48,6 @@ class ReleaseAdmin(admin.ModelAdmin):
             except ReleaseRejected as exc:
                 form.add_error("archive", f"The archive was refused: {exc.reason}")
             else:
-                self.log_addition(request, release, [{"added": {}}])
                 self.message_user(request, f"{release} uploaded. Use “Mark selected release current” to offer it "
                                            "to the panels.", messages.SUCCESS)
                 return redirect(reverse("admin:firmware_updates_release_change", args=[release.pk]))
@@ -67,6 +69,9 @@ class ReleaseAdmin(admin.ModelAdmin):
         response = self.render_change_form(request, context, add=True, form_url=form_url)
         response.template_name = ["admin/firmware_updates/release/upload.html"]
         return response
+
+    def save_model(self, request, obj, form, change):
+        services.release_update(release=obj, actor=request.user, **form_changes(form))
 
     @admin.action(description="Mark selected release current", permissions=["change"])
     def mark_current(self, request, queryset):
@@ -113,6 +118,11 @@ class UpdateJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # queue sites from the panel or the API: they check eligibility
+
+    def has_change_permission(self, request, obj=None):
+        # "change" lets the list cancel jobs (the action); a job's own page only shows it: its
+        # Save would write back the whole row as read, over what the device reported meanwhile.
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request, obj=None):
         return False  # the history is the audit trail
@@ -164,6 +174,9 @@ class RolloutAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # "Update software at all sites" in the panel or POST rollouts/ starts one
+
+    def has_change_permission(self, request, obj=None):
+        return False  # written by its run (services.rollout_run) alone: a Save would put back old counters
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from core.audit import ADDITION, operator_action_record
+from core.audit import ADDITION, fields_update, operator_action_record
 from core.tokens import token_digest, token_generate
 
 from .models import Receiver
@@ -24,6 +24,19 @@ def receiver_create(
     return receiver, token
 
 
+# What operators may change of a receiver. Not its code: it is the DDI tenant in every one of
+# its panels' URLs, so a new code would cut them all off.
+RECEIVER_FIELDS = ("name", "wakeup_url", "poll_sleep")
+
+
+@transaction.atomic
+def receiver_update(*, receiver: Receiver, actor=None, **changes) -> Receiver:
+    """Change a receiver's name, wake-up URL or poll sleep. Raises ValidationError naming the field."""
+    fields_update(receiver, actor=actor, changes=changes, allowed=RECEIVER_FIELDS, clean=True)
+    return receiver
+
+
+@transaction.atomic
 def receiver_gateway_token_rotate(*, receiver: Receiver, actor=None) -> str:
     """Replace the gateway token; the old one stops working at once."""
     token = token_generate()

@@ -1,16 +1,41 @@
-from django.contrib import admin
+"""Django admin for device types, sites and their panels. Writes go through sites.services, as
+in the API: the same rules (shown on the form's fields) and the same audit record."""
 
+from django.contrib import admin, messages
+
+from core.admin_support import AuditedByServices, ServiceCheckedForm, form_changes
+
+from . import services
 from .models import Device, DeviceType, Site
 
 
 @admin.register(DeviceType)
-class DeviceTypeAdmin(admin.ModelAdmin):
+class DeviceTypeAdmin(AuditedByServices, admin.ModelAdmin):
     list_display = ("name", "code")
     search_fields = ("name", "code")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code is the board name its releases' archives carry: set once.
+        return ("code",) if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.device_type_update(device_type=obj, actor=request.user, **form_changes(form))
+        else:
+            created = services.device_type_create(code=obj.code, name=obj.name, actor=request.user)
+            obj.pk = created.pk
+
+
+class DeviceForm(ServiceCheckedForm):
+    """A panel's fields, checked by the rule of the API and the services (device_fields_validate)."""
+
+    def service_check(self, **values):
+        services.device_fields_validate(device=self.instance if self.instance.pk else None, **values)
 
 
 class DeviceInline(admin.StackedInline):
     model = Device
+    form = DeviceForm
     extra = 0
     max_num = 1
     can_delete = False
@@ -19,26 +44,76 @@ class DeviceInline(admin.StackedInline):
     readonly_fields = ("last_seen", "token_set")
     autocomplete_fields = ("device_type",)
 
+    def has_add_permission(self, request, obj=None):
+        return False  # a panel comes with its site (site_create) or registers through its gateway
+
     @admin.display(description="Target token", boolean=True)
     def token_set(self, obj):
         return bool(obj.token_hash)
 
 
+class SiteForm(ServiceCheckedForm):
+    def service_check(self, **values):
+        services.site_fields_validate(site=self.instance, **values)  # as stored: the form changes it later
+
+
+PANEL_FIELDS = ("serial", "device_type", "hardware_revision", "firmware_version", "channels", "partitions")
+
+
+class SiteAddForm(ServiceCheckedForm):
+    """A site with its panel, as site_create takes them (it also issues the panel's TargetToken)."""
+
+    serial = Device._meta.get_field("serial").formfield()
+    device_type = Device._meta.get_field("device_type").formfield(required=True)
+    hardware_revision = Device._meta.get_field("hardware_revision").formfield()
+    firmware_version = Device._meta.get_field("firmware_version").formfield()
+    channels = Device._meta.get_field("channels").formfield()
+    partitions = Device._meta.get_field("partitions").formfield()
+
+    def service_check(self, *, receiver=None, number=None, name=None, **panel):
+        if receiver is not None and number is not None:
+            services.site_fields_validate(receiver=receiver, number=number)
+        services.device_fields_validate(**panel)
+
+
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(AuditedByServices, admin.ModelAdmin):
     list_display = ("number", "name", "receiver", "panel_serial", "panel_type", "panel_firmware", "created_at")
     list_filter = ("receiver", "device__device_type")
     search_fields = ("=number", "name", "device__serial")
     list_select_related = ("receiver", "device__device_type")
     autocomplete_fields = ("receiver",)
+    form = SiteForm
     inlines = (DeviceInline,)
 
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SiteAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ("receiver", "number", "name")}), ("Panel", {"fields": PANEL_FIELDS})]
+        return super().get_fieldsets(request, obj)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # Moved to another receiver, the site's panel goes along (site_update).
+            services.site_update(site=obj, actor=request.user, **form_changes(form))
+            return
+        site, token = services.site_create(actor=request.user, **form.cleaned_data)
+        obj.pk = site.pk  # the admin answers with `obj`: it becomes the row the service wrote
+        obj.refresh_from_db()
+        self.message_user(request, f"TargetToken of panel {site.device.serial}: {token} — set it in the panel now: "
+                                   "it is stored only as a hash and is not shown again.", messages.WARNING)
+
     def save_formset(self, request, form, formset, change):
-        # The panel's receiver is denormalised from its site (fleet statistics group on it).
-        for device in formset.save(commit=False):
-            device.receiver_id = form.instance.receiver_id
-            device.save()
-        formset.save_m2m()
+        for device_form in formset.forms:
+            if device_form.instance.pk and device_form.has_changed():
+                services.device_update(device=device_form.instance, actor=request.user, **form_changes(device_form))
 
     @admin.display(description="Panel", ordering="device__serial")
     def panel_serial(self, obj):
@@ -57,15 +132,17 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(AuditedByServices, admin.ModelAdmin):
     list_display = ("serial", "site", "receiver", "device_type", "hardware_revision", "firmware_version",
                     "has_ip_channel", "last_seen")
     list_filter = ("receiver", "device_type", "has_ip_channel", "hardware_revision")
     search_fields = ("serial", "=site__number", "firmware_version")
     list_select_related = ("site", "receiver", "device_type")
-    autocomplete_fields = ("site", "receiver", "device_type")
+    autocomplete_fields = ("site", "device_type")
+    form = DeviceForm
     # The target token is stored only as a hash: never shown or edited here (the API rotates it).
-    readonly_fields = ("token_set", "has_ip_channel", "firmware_version_key", "active_job", "attributes",
+    # The receiver is the site's (device_update moves the panel with a site on another receiver).
+    readonly_fields = ("receiver", "token_set", "has_ip_channel", "firmware_version_key", "active_job", "attributes",
                        "attributes_at", "last_seen", "created_at")
     fieldsets = (
         (None, {"fields": ("serial", "site", "receiver", "device_type")}),
@@ -73,6 +150,18 @@ class DeviceAdmin(admin.ModelAdmin):
                               "settings_digest", "active_job")}),
         ("Reported", {"fields": ("attributes", "attributes_at", "last_seen", "token_set", "created_at")}),
     )
+
+    def has_add_permission(self, request):
+        return False  # a panel comes with its site (Add site, POST sites/) or registers through its gateway
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "site":
+            field.widget.can_add_related = False  # a new site comes with a panel of its own (site_create)
+        return field
+
+    def save_model(self, request, obj, form, change):
+        services.device_update(device=obj, actor=request.user, **form_changes(form))
 
     @admin.display(description="Target token", boolean=True)
     def token_set(self, obj):

@@ -9,7 +9,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.audit import ADDITION, operator_action_record
+from core.audit import (
+    ADDITION,
+    changed_fields,
+    changes_message,
+    fields_update,
+    operator_action_record,
+)
 from core.tokens import token_digest, token_generate
 from receivers.models import Receiver
 
@@ -20,6 +26,11 @@ from .versions import VERSION_RE, version_validate
 PARTITION_RE = re.compile(r"^\s*(\d{1,3})\s*:\s*(armed|disarmed)\s*$")
 MAX_PARTITIONS = 64
 KNOWN_CHANNELS = frozenset(Channel.values)
+HARDWARE_REVISION_MAX = Device._meta.get_field("hardware_revision").max_length
+SITE_FIELDS = ("receiver", "number", "name")
+# What operators may change of a panel; the rest is its own report (configData) or derived.
+DEVICE_FIELDS = ("site", "serial", "device_type", "hardware_revision", "firmware_version", "channels", "partitions",
+                 "settings_digest")
 
 
 @transaction.atomic
@@ -37,30 +48,146 @@ def site_create(
     actor=None,
 ) -> tuple[Site, str]:
     """Create a site with its panel; returns the site and the panel's TargetToken (shown once)."""
-    if firmware_version:
-        version_validate(firmware_version)
-    channels = channels_validate(channels or [])
-    if Site.objects.filter(receiver=receiver, number=number).exists():
-        raise ValidationError({"number": f"Site {number} already exists on receiver {receiver.code}."})
-    if Device.objects.filter(serial=serial).exists():
-        raise ValidationError({"serial": f"A device with serial {serial} is already registered."})
+    site_fields_validate(receiver=receiver, number=number)
+    panel = device_fields_validate(
+        serial=serial, hardware_revision=hardware_revision, firmware_version=firmware_version,
+        channels=channels or [], partitions=partitions or [],
+    )
     site = Site.objects.create(receiver=receiver, number=number, name=name)
     token = token_generate()
-    Device.objects.create(
-        site=site,
-        receiver=receiver,
-        serial=serial,
-        device_type=device_type,
-        hardware_revision=hardware_revision,
-        firmware_version=firmware_version,
-        channels=channels,
-        partitions=partitions or [],
-        token_hash=token_digest(token),
-    )
+    Device.objects.create(site=site, receiver=receiver, device_type=device_type, token_hash=token_digest(token),
+                          **panel)
     operator_action_record(actor=actor, obj=site, message=f"Created with panel {serial}.", flag=ADDITION)
     return site, token
 
 
+def site_fields_validate(*, site: Site | None = None, **fields) -> None:
+    """The rule for a site's fields as operators give them (site_create, site_update, the admin).
+
+    `site`: the site being changed, as stored. Raises ValidationError naming the field.
+    """
+    receiver = fields.get("receiver", site.receiver if site else None)
+    number = fields.get("number", site.number if site else None)
+    if {"receiver", "number"} & set(fields):
+        clash = Site.objects.filter(receiver=receiver, number=number)
+        if clash.exclude(pk=site.pk).exists() if site else clash.exists():
+            raise ValidationError({"number": f"Site {number} already exists on receiver {receiver.code}."})
+    if site is not None and "receiver" in fields and receiver.pk != site.receiver_id:
+        if Device.objects.filter(site=site, active_job__isnull=False).exists():
+            raise ValidationError({"receiver": _move_refusal(f"Site {site.number}'s panel", "the site")})
+
+
+def _move_refusal(panel: str, what: str) -> str:
+    # A panel's update is its receiver's: the job was queued there (its rollout, its wake-ups),
+    # and the panel's DDI URLs carry the receiver's code, which must be the device's receiver
+    # (firmware_updates/ddi/auth.py). Moved mid-update, the panel's next request for its
+    # download is refused and the job stalls on a receiver the panel no longer belongs to.
+    # So a move waits until no job is active: it ends, or the operator cancels it.
+    return f"{panel} is being updated: wait for the update to end, or cancel it, before moving {what} to " \
+           "another receiver."
+
+
+@transaction.atomic
+def site_update(*, site: Site, actor=None, **changes) -> Site:
+    """Change a site's receiver, number or name; moved to another receiver, its panel goes along.
+
+    The panel's receiver is a copy of its site's (fleet statistics and wake-ups go by it), so
+    both are written here, in one transaction. Refused while the panel is being updated
+    (`_move_refusal`). Raises ValidationError naming the field.
+    """
+    current = Site.objects.select_for_update().select_related("receiver").get(pk=site.pk)
+    changes = changed_fields(current, changes, SITE_FIELDS)
+    site_fields_validate(site=current, **changes)
+    words = []
+    if "receiver" in changes:
+        device = Device.objects.filter(site=current).first()
+        # Asked again by the write itself: a job queued since the check above keeps the panel,
+        # and so the site, where they are.
+        if device and not Device.objects.filter(pk=device.pk, active_job__isnull=True).update(
+            receiver=changes["receiver"]
+        ):
+            raise ValidationError({"receiver": _move_refusal(f"Site {current.number}'s panel", "the site")})
+        words.append(f"moved from {current.receiver} to {changes['receiver']}"
+                     + (f" with panel {device.serial}" if device else ""))
+    if "number" in changes:
+        words.append(f"number {current.number} changed to {changes['number']}")
+    if "name" in changes:
+        words.append("name changed")
+    if changes:
+        Site.objects.filter(pk=site.pk).update(**changes)
+        message = "; ".join(words)
+        operator_action_record(actor=actor, obj=site, message=f"{message[0].upper()}{message[1:]}.")
+    for name, value in changes.items():
+        setattr(site, name, value)
+    return site
+
+
+def device_fields_validate(*, device: Device | None = None, **fields) -> dict:
+    """The rule for a panel's fields as operators give them (API, admin, site_create, device_update).
+
+    Checks the fields given and returns them normalised (channels and partitions sorted).
+    `device`: the panel being changed, as stored. Raises ValidationError naming each field.
+    """
+    errors = {}
+    checks = {"firmware_version": _firmware_version_checked, "hardware_revision": _hardware_revision_checked,
+              "channels": channels_validate, "partitions": partitions_validate}
+    for name, check in checks.items():
+        if name in fields:
+            try:
+                fields[name] = check(fields[name])
+            except ValidationError as exc:
+                errors[name] = exc.messages
+    others = Device.objects.exclude(pk=device.pk) if device else Device.objects.all()
+    if "serial" in fields and others.filter(serial=fields["serial"]).exists():
+        errors["serial"] = [f"A device with serial {fields['serial']} is already registered."]
+    if (site := fields.get("site")) is not None:
+        if others.filter(site=site).exists():
+            errors["site"] = [f"{site} already has a panel."]
+        elif device and device.active_job_id and site.receiver_id != device.receiver_id:
+            errors["site"] = [_move_refusal(f"Panel {device.serial}", "it")]
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def _firmware_version_checked(value: str) -> str:
+    if value:  # unknown until the panel reports it
+        version_validate(value)
+    return value
+
+
+def _hardware_revision_checked(value: str) -> str:
+    if len(value) > HARDWARE_REVISION_MAX:
+        raise ValidationError(f"Give the board revision as a short text such as 2.1 (at most "
+                              f"{HARDWARE_REVISION_MAX} characters).")
+    return value
+
+
+@transaction.atomic
+def device_update(*, device: Device, actor=None, **changes) -> Device:
+    """Change what operators may of a panel (DEVICE_FIELDS); given a site on another receiver,
+    the panel moves to it (refused while it is being updated, `_move_refusal`).
+
+    Writes only the columns that change (and their derived ones): never one written meanwhile
+    by someone else (its receiver by site_update, `active_job` by the job services). Raises
+    ValidationError naming the field.
+    """
+    current = Device.objects.select_for_update().get(pk=device.pk)
+    changes = device_fields_validate(device=current, **changed_fields(current, changes, DEVICE_FIELDS))
+    if changes.get("site") is not None:
+        changes["receiver"] = changes["site"].receiver
+    for name, value in changes.items():
+        setattr(current, name, value)
+        setattr(device, name, value)
+    if changes:
+        current.save(update_fields=[*changes, "firmware_version_key", "has_ip_channel"])
+        device.refresh_derived()
+        names = [name for name in changes if name != "receiver"]
+        operator_action_record(actor=actor, obj=device, message=changes_message(Device, names))
+    return device
+
+
+@transaction.atomic
 def device_token_rotate(*, device: Device, actor=None) -> str:
     """Issue a new TargetToken for the panel; the old one stops working at once."""
     token = token_generate()
@@ -77,6 +204,13 @@ def device_type_create(*, code: str, name: str, actor=None) -> DeviceType:
     device_type.full_clean()
     device_type.save()
     operator_action_record(actor=actor, obj=device_type, message="Created.", flag=ADDITION)
+    return device_type
+
+
+@transaction.atomic
+def device_type_update(*, device_type: DeviceType, actor=None, name: str) -> DeviceType:
+    """Rename a device type. Its code stays: it is the board name its releases' archives carry."""
+    fields_update(device_type, actor=actor, changes={"name": name}, allowed=["name"], clean=True)
     return device_type
 
 
@@ -136,6 +270,22 @@ def channels_validate(channels) -> list[str]:
             {"channels": f"Unknown channel {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_CHANNELS))}."}
         )
     return sorted(set(channels))
+
+
+def partitions_validate(partitions) -> list[dict]:
+    """[{"number": 1, "armed": true}, ...] as operators give it; returned in number order."""
+    message = 'Give partitions as [{"number": 1, "armed": true}, ...], numbered 1 to 999.'
+    if not isinstance(partitions, list):
+        raise ValidationError(message)
+    result = {}
+    for item in partitions:
+        if not (isinstance(item, dict) and set(item) == {"number", "armed"} and type(item["number"]) is int
+                and 0 < item["number"] < 1000 and isinstance(item["armed"], bool)):
+            raise ValidationError(message)
+        result[item["number"]] = item["armed"]
+    if len(result) > MAX_PARTITIONS:
+        raise ValidationError(f"More than {MAX_PARTITIONS} partitions.")
+    return [{"number": n, "armed": armed} for n, armed in sorted(result.items())]
 
 
 def partitions_parse(value: str) -> list[dict]:

@@ -24,7 +24,7 @@ from .jobs import (
 )
 from .notifications import WebhookFailed, rollout_notify, webhook_send
 from .reconcile import device_active_job_repair, reconcile
-from .releases import release_create, release_create_from_path, release_mark_current
+from .releases import release_create, release_create_from_path, release_mark_current, release_update
 from .rollout_control import (
     rollout_advance,
     rollout_evaluate,
@@ -68,6 +68,7 @@ __all__ = [
     "release_create",
     "release_create_from_path",
     "release_mark_current",
+    "release_update",
     "rollout_advance",
     "rollout_evaluate",
     "rollout_late_joiners",

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from core.audit import operator_action_record
+from core.audit import ADDITION, fields_update, operator_action_record
 from sites.models import DeviceType
 
 from .. import swu
@@ -27,6 +27,7 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
 
     `archive` is a file object (Django UploadedFile or open file). Raises ReleaseRejected with
     the reason (truncated, bad hash, bad signature, unknown device type, duplicate version...).
+    The upload is recorded as `created_by`'s action, whichever entry it came through.
     """
     name = Path(getattr(archive, "name", "") or "firmware.swu").name
     size = getattr(archive, "size", None)
@@ -72,6 +73,7 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
     try:
         with transaction.atomic():
             release.save()
+            operator_action_record(actor=created_by, obj=release, message="Uploaded.", flag=ADDITION)
     except IntegrityError:
         release.archive.delete(save=False)
         raise ReleaseRejected(f"{device_type.name} {info.version} already exists.", field="version") from None
@@ -82,6 +84,13 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
 def release_create_from_path(*, path: Path, created_by=None) -> Release:
     with open(path, "rb") as fh:
         return release_create(archive=File(fh, name=Path(path).name), created_by=created_by)
+
+
+@transaction.atomic
+def release_update(*, release: Release, actor=None, description: str) -> Release:
+    """Change a release's description: the rest was read from its archive and stays as it was."""
+    fields_update(release, actor=actor, changes={"description": description}, allowed=["description"])
+    return release
 
 
 @transaction.atomic

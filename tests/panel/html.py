@@ -49,3 +49,64 @@ def text_of(html, testid: str) -> str:
 
 def texts_of(html, testid: str) -> list[str]:
     return [element["text"] for element in find_all(html, testid)]
+
+
+class _FormReader(HTMLParser):
+    def __init__(self, form_id: str):
+        super().__init__(convert_charrefs=True)
+        self.form_id = form_id
+        self.inside = False
+        self.values: dict[str, list[str]] = {}
+        self._select: dict | None = None  # {"name", "first", "chosen"}: a multiple one needs no default
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        if not self.inside or "disabled" in attrs:
+            return
+        name = attrs.get("name")
+        if tag == "input" and name:
+            kind = attrs.get("type", "text")
+            if kind in ("submit", "button", "file", "image", "reset"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.values.setdefault(name, []).append(attrs.get("value", "on" if kind == "checkbox" else ""))
+        elif tag == "select" and name:
+            self._select = {"name": name, "first": None, "chosen": "multiple" in attrs}
+        elif tag == "option" and self._select is not None:
+            value = attrs.get("value", "")
+            if self._select["first"] is None:
+                self._select["first"] = value
+            if "selected" in attrs:
+                self._select["chosen"] = True
+                self.values.setdefault(self._select["name"], []).append(value)
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name] = [""]
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select" and self._select is not None:
+            # A single select with nothing selected submits its first option, as a browser does.
+            if not self._select["chosen"] and self._select["first"] is not None:
+                self.values[self._select["name"]] = [self._select["first"]]
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            # Browsers drop the newline that may follow <textarea>.
+            self.values[self._textarea][0] = self.values[self._textarea][0].removeprefix("\n")
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea][0] += data
+
+
+def form_values(html: str | bytes, form_id: str) -> dict:
+    """What a browser would submit from the form with id `form_id`, as it stands (no button)."""
+    reader = _FormReader(form_id)
+    reader.feed(html.decode() if isinstance(html, bytes) else html)
+    return {name: values[0] if len(values) == 1 else values for name, values in reader.values.items()}

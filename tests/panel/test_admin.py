@@ -1,14 +1,23 @@
 """Django admin: every model's list renders; writes go through the services."""
 
 import io
+import re
 
 import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core.tokens import token_digest
 from firmware_updates.models import JobState, Release, Rollout, UpdateJobEvent
+from firmware_updates.selectors import receiver_firmware_stats
 from firmware_updates.swu import build_archive
+from receivers.models import Receiver
+from sites.models import Device, DeviceType, Site
+from tests.factories import ReceiverFactory, SiteFactory
 
 from .conftest import operator, signed_in
+from .html import form_values
 
 pytestmark = pytest.mark.django_db
 S = JobState
@@ -117,3 +126,204 @@ def test_staff_without_permissions_cannot_reach_the_models(example):
     assert client.post("/admin/firmware_updates/updatejob/", {
         "action": "cancel_selected", "_selected_action": [example.jobs[1211].pk]}).status_code == 403
     assert example.jobs[1211].__class__.objects.get(pk=example.jobs[1211].pk).state == S.QUEUED
+
+
+# The admin writes through the services (issue 8 item 5): the same rules, the same audit record.
+
+def history(obj) -> list[tuple[int, str, str]]:
+    """The operator's actions on `obj` as its admin "History" page lists them."""
+    entries = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
+    return [(e.action_flag, e.change_message, e.user.username) for e in entries.order_by("pk")]
+
+
+def change_form(client, url: str, form_id: str, **changes):
+    """POST the admin form at `url` as a browser would after the operator changed `changes`."""
+    return client.post(url, {**form_values(client.get(url).content, form_id), **changes})
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def shown_token(response, words: str) -> str:
+    [message] = [m for m in messages_of(response) if words in m]
+    return re.search(r": (\S+) —", message)[1]
+
+
+@pytest.fixture
+def south(db):
+    return ReceiverFactory(code="south", name="South")
+
+
+def test_moving_a_site_to_another_receiver_moves_its_panel_and_is_recorded(admin_client, example, south):
+    device = example.device(1220)
+    url = f"/admin/sites/site/{device.site.pk}/change/"
+    response = change_form(admin_client, url, "site_form", receiver=south.pk)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    device.refresh_from_db()
+    assert (device.site.receiver, device.receiver) == (south, south)
+    # The fleet statistics group by the panel's receiver: the site now counts on South's page.
+    [stats] = receiver_firmware_stats(receiver=south)
+    assert stats.total == 1
+    assert history(device.site) == [(CHANGE, "Moved from North (north) to South (south) with panel NG001220.",
+                                     "root")]
+
+
+def test_a_site_whose_panel_is_being_updated_is_not_moved(admin_client, example, south):
+    device = example.device(1213)  # downloading
+    url = f"/admin/sites/site/{device.site.pk}/change/"
+    response = change_form(admin_client, url, "site_form", receiver=south.pk)
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["receiver"]
+    assert error == ("Site 1213's panel is being updated: wait for the update to end, or cancel it, before moving "
+                     "the site to another receiver.")
+    device.refresh_from_db()
+    assert (device.site.receiver, device.receiver) == (example.receiver, example.receiver)
+    assert history(device.site) == []
+
+
+def test_giving_a_panel_a_site_on_another_receiver_moves_the_panel(admin_client, example, south):
+    device = example.device(1220)
+    empty_site = SiteFactory(receiver=south, number=7)
+    response = change_form(admin_client, f"/admin/sites/device/{device.pk}/change/", "device_form",
+                           site=empty_site.pk)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    device.refresh_from_db()
+    assert (device.site, device.receiver) == (empty_site, south)
+
+
+REFUSED_PANEL_FIELDS = [
+    ("channels", '["gprs", "pigeon"]',
+     "Unknown channel pigeon; known: ethernet, gprs, gsm_voice, pstn, radio, sms."),
+    ("firmware_version", "5.4a", "'5.4a' is not a firmware version: use numbers separated by dots, e.g. 5.40."),
+    ("partitions", '[{"number": 1, "armed": "yes"}]',
+     'Give partitions as [{"number": 1, "armed": true}, ...], numbered 1 to 999.'),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), REFUSED_PANEL_FIELDS)
+def test_device_admin_refuses_what_the_services_refuse_on_the_field(admin_client, example, field, value, message):
+    device = example.device(1220)
+    response = change_form(admin_client, f"/admin/sites/device/{device.pk}/change/", "device_form",
+                           **{field: value})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [message]
+    assert Device.objects.get(pk=device.pk).channels == ["gprs"]
+    assert Device.objects.get(pk=device.pk).firmware_version == "5.30"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), REFUSED_PANEL_FIELDS)
+def test_site_admin_refuses_what_the_services_refuse_on_its_panel(admin_client, example, field, value, message):
+    device = example.device(1220)
+    response = change_form(admin_client, f"/admin/sites/site/{device.site.pk}/change/", "site_form",
+                           **{f"device-0-{field}": value})
+    assert response.status_code == 200
+    [formset] = response.context["inline_admin_formsets"]
+    assert formset.formset.errors[0][field] == [message]
+    assert Device.objects.get(pk=device.pk).firmware_version == "5.30"
+
+
+def test_panel_edits_in_the_site_admin_go_through_the_service(admin_client, example):
+    device = example.device(1220)
+    response = change_form(admin_client, f"/admin/sites/site/{device.site.pk}/change/", "site_form",
+                           **{"device-0-channels": '["sms", "ethernet"]', "device-0-firmware_version": "5.40"})
+    assert response.status_code == 302
+    device.refresh_from_db()
+    assert (device.channels, device.has_ip_channel, device.firmware_version) == (["ethernet", "sms"], True, "5.40")
+    assert history(device) == [(CHANGE, "Changed firmware version, channels.", "root")]
+    assert history(device.site) == []
+
+
+def test_a_site_added_in_the_admin_gets_its_panel_and_a_target_token_shown_once(admin_client, example):
+    form = form_values(admin_client.get("/admin/sites/site/add/").content, "site_form")
+    response = admin_client.post("/admin/sites/site/add/", {
+        **form, "receiver": example.receiver.pk, "number": 1301, "name": "Bakery", "serial": "NG001301",
+        "device_type": example.nord.pk, "hardware_revision": "2.1", "firmware_version": "5.30",
+        "channels": '["gprs"]', "partitions": '[{"number": 1, "armed": true}]'}, follow=True)
+    site = Site.objects.get(receiver=example.receiver, number=1301)
+    token = shown_token(response, "TargetToken")
+    assert (site.device.serial, site.device.receiver, site.device.token_hash) == (
+        "NG001301", example.receiver, token_digest(token))
+    assert history(site) == [(ADDITION, "Created with panel NG001301.", "root")]
+    assert token not in admin_client.get(f"/admin/sites/site/{site.pk}/change/").content.decode()
+
+
+def test_a_site_added_in_the_admin_with_a_bad_channel_is_refused_on_the_field(admin_client, example):
+    form = form_values(admin_client.get("/admin/sites/site/add/").content, "site_form")
+    response = admin_client.post("/admin/sites/site/add/", {
+        **form, "receiver": example.receiver.pk, "number": 1301, "serial": "NG001301",
+        "device_type": example.nord.pk, "channels": '["pigeon"]', "partitions": "[]"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["channels"] == [REFUSED_PANEL_FIELDS[0][2]]
+    assert not Site.objects.filter(number=1301).exists()
+
+
+def test_a_receiver_added_in_the_admin_gets_a_gateway_token_shown_once(admin_client):
+    form = form_values(admin_client.get("/admin/receivers/receiver/add/").content, "receiver_form")
+    response = admin_client.post("/admin/receivers/receiver/add/", {
+        **form, "code": "south", "name": "South", "wakeup_url": "", "poll_sleep": "00:05:00"}, follow=True)
+    receiver = Receiver.objects.get(code="south")
+    token = shown_token(response, "Gateway token")
+    assert receiver.gateway_token_hash == token_digest(token)
+    assert history(receiver) == [(ADDITION, "Created.", "root")]
+    assert token not in admin_client.get(f"/admin/receivers/receiver/{receiver.pk}/change/").content.decode()
+
+
+def test_receiver_edits_in_the_admin_are_recorded_by_the_service(admin_client, example):
+    url = f"/admin/receivers/receiver/{example.receiver.pk}/change/"
+    response = change_form(admin_client, url, "receiver_form", name="North hall", poll_sleep="00:10:00")
+    assert response.status_code == 302
+    receiver = Receiver.objects.get(pk=example.receiver.pk)
+    assert (receiver.code, receiver.name, receiver.poll_sleep.total_seconds()) == ("north", "North hall", 600)
+    assert history(receiver) == [(CHANGE, "Changed name, poll sleep.", "root")]
+
+
+def test_a_device_type_added_in_the_admin_is_recorded_by_the_service(admin_client, example):
+    form = form_values(admin_client.get("/admin/sites/devicetype/add/").content, "devicetype_form")
+    admin_client.post("/admin/sites/devicetype/add/", {**form, "code": "vega-lan", "name": "Vega LAN"})
+    assert history(DeviceType.objects.get(code="vega-lan")) == [(ADDITION, "Created.", "root")]
+
+
+def swu_upload(version: str) -> SimpleUploadedFile:
+    out = io.BytesIO()
+    build_archive(out, device_type="nord-gsm", version=version, hardware_revisions=["2.2"],
+                  images=[("fw.bin", b"image" * 100)])
+    return SimpleUploadedFile(f"nord-gsm-{version}.swu", out.getvalue())
+
+
+# Where each entry uploads a release, and how it marks one current.
+RELEASE_ENTRIES = {
+    "admin": ("/admin/firmware_updates/release/add/",
+              lambda pk: ("/admin/firmware_updates/release/", {"action": "mark_current", "_selected_action": [pk]})),
+    "panel": ("/releases/upload/", lambda pk: (f"/releases/{pk}/mark-current/", {})),
+    "api": ("/api/v1/releases/", lambda pk: (f"/api/v1/releases/{pk}/mark-current/", {})),
+}
+
+
+@pytest.mark.parametrize("entry", RELEASE_ENTRIES)
+def test_a_release_upload_and_mark_current_are_recorded_once_whatever_the_entry(admin_client, example, entry):
+    upload_url, mark_current = RELEASE_ENTRIES[entry]
+    assert admin_client.post(upload_url, {"archive": swu_upload("5.50"), "description": ""}).status_code in (201, 302)
+    release = Release.objects.get(version="5.50")
+    assert admin_client.post(*mark_current(release.pk)).status_code in (200, 302)
+    assert Release.objects.get(pk=release.pk).is_current
+    assert history(release) == [(ADDITION, "Uploaded.", "root"), (CHANGE, "Marked current.", "root")]
+
+
+def test_a_release_description_edited_in_the_admin_is_recorded_by_the_service(admin_client, example):
+    url = f"/admin/firmware_updates/release/{example.release.pk}/change/"
+    assert change_form(admin_client, url, "release_form", description="Fixes GPRS roaming").status_code == 302
+    assert Release.objects.get(pk=example.release.pk).description == "Fixes GPRS roaming"
+    assert history(example.release) == [(CHANGE, "Changed description.", "root")]
+
+
+def test_job_and_rollout_pages_show_them_and_save_nothing(admin_client, example):
+    from firmware_updates import services
+
+    rollout, _ = services.rollout_start(receiver=example.receiver, device_type=example.nord, actor=None)
+    for obj, form_id in [(example.jobs[1211], "updatejob_form"), (rollout, "rollout_form")]:
+        url = f"/admin/firmware_updates/{obj._meta.model_name}/{obj.pk}/change/"
+        page = admin_client.get(url)
+        assert page.status_code == 200 and b'name="_save"' not in page.content, url
+        # A Save would write back the whole row as read, over what the device or the run wrote since.
+        assert change_form(admin_client, url, form_id).status_code == 403, url
