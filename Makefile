@@ -28,8 +28,12 @@ test: $(BIN)/.installed
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -m "not browser and not swupdate and not nginx and not celery_worker" $(PYTEST_ARGS)
 
+## make lint: ruff, the import contracts ([tool.importlinter] in pyproject.toml) and no model
+## change without its migration (makemigrations needs no database server: embedded default)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 ## make bench: benchmarks (not part of CI); see docs/benchmarks.md
 bench: $(BIN)/.installed

@@ -72,9 +72,11 @@ def run(ctx) -> dict:
     from django.conf import settings
     from django.db import connection
 
+    from testing.servers import free_port
+
     from . import ddi_fleet, goosebit
     from .load import measure, measure_alternating, targets_write
-    from .servers import free_port, gunicorn, missing_tool, nginx
+    from .servers import gunicorn, missing_tool, nginx
 
     for tool, package in (("wrk", "wrk"), ("nginx", "nginx-light")):
         if why := missing_tool(tool, package):

@@ -65,6 +65,8 @@ def run(ctx) -> dict:
     from django.conf import settings
     from django.db import connection
 
+    from testing.servers import free_port, running
+
     from . import ddi_fleet
     from .ddi_download import nginx_config
     from .servers import (
@@ -72,12 +74,10 @@ def run(ctx) -> dict:
         cpu_by_pid,
         cpu_seconds,
         cpu_since,
-        free_port,
         gunicorn,
         missing_tool,
         nginx,
         postgres_backend_pids,
-        running,
         tree_pids,
     )
 

@@ -24,7 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .servers import HOST, ROOT, Server, free_port, running
+from testing.servers import HOST, free_port, running
+
+from .servers import ROOT, Server
 
 VERSION = "0.2.12"
 VENV = ROOT / "var" / "bench" / "goosebit-venv"

@@ -73,8 +73,10 @@ def measure_alternating(ctx, cases: list[dict], *, size: int, seconds: float, wa
     """
     from contextlib import ExitStack
 
+    from testing.servers import running
+
     from .report import fmt
-    from .servers import cpu_by_pid, cpu_since, postgres_backend_pids, running
+    from .servers import cpu_by_pid, cpu_since, postgres_backend_pids
 
     def db_cpu():
         return cpu_by_pid(postgres_backend_pids(database)) if database else {}

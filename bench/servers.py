@@ -1,31 +1,20 @@
 """Servers the device-protocol benches start and stop: gunicorn (ours, or the bare Django view),
-uvicorn (gooseBit) and nginx. Loopback only; each runs in its own process group, stopped by
-its own pid when the bench ends, whatever happens.
+uvicorn (gooseBit) and nginx, as `testing.servers.Server`s (shared with the tests) whose CPU
+time the benches read.
 
 Also the CPU time of a process and its children, read from /proc (no psutil needed).
 """
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
+from testing import servers
+from testing.servers import HOST, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def missing_tool(name: str, package: str) -> str | None:
@@ -34,70 +23,14 @@ def missing_tool(name: str, package: str) -> str | None:
     return f"{name} is not installed: `apt-get install -y {package}` (Debian), then run again"
 
 
-def _ready(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
-    except urllib.error.HTTPError:
-        return True  # any HTTP answer: the application is loaded
-    except OSError:
-        return False
-    return True
-
-
-class Server:
-    """One server process group; `url` is its base URL."""
-
-    def __init__(self, name: str, cmd: list[str], *, port: int, env: dict, cwd: Path, log: Path,
-                 probe: str = "/"):
-        self.name, self.cmd, self.port, self.env, self.cwd, self.log = name, cmd, port, env, cwd, log
-        self.probe = probe
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self, timeout: float = 60) -> "Server":
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if _ready(self.url + self.probe):
-                return self
-            time.sleep(0.2)
-        self.stop()
-        tail = self.log.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{self.name} did not start (see {self.log}):\n{tail}")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        # Our own child's process group only (it was started in a session of its own).
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+class Server(servers.Server):
+    """A server whose CPU time (its processes and their children) the bench reads."""
 
     def pids(self) -> list[int]:
         return tree_pids(self.process.pid) if self.process else []
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pids())
-
-
-@contextmanager
-def running(server: Server):
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def gunicorn(name: str, *, app: str, env: dict, workdir: Path, workers: int, threads: int,

@@ -71,9 +71,11 @@ def run(ctx) -> dict:
     from django.conf import settings
     from django.db import connection
 
+    from testing.servers import free_port, running
+
     from . import ddi_fleet
     from .ddi_download import nginx_config
-    from .servers import free_port, gunicorn, missing_tool, nginx, running
+    from .servers import gunicorn, missing_tool, nginx
 
     workdir = ctx.out_dir / "work" / f"wire-{ctx.db}"
     release = ddi_fleet.release_ensure(ctx, workdir)

@@ -63,7 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Device protocol requests go straight to their views; the rest is for browsers.
+    # Device protocol requests go straight to their views, through SecurityMiddleware's HTTPS
+    # redirect and HSTS only (firmware_updates/ddi/middleware.py); the rest is for browsers.
     "firmware_updates.ddi.middleware.DeviceProtocolMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -152,7 +153,15 @@ MEDIA_URL = "media/"
 if not DEBUG and not EMBEDDED:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    # Behind nginx (deploy/nginx/firmware.conf sets X-Forwarded-Proto to its own $scheme,
+    # replacing any the client sent): a request is secure when it reached nginx over TLS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS redirect and HSTS, for browsers and devices alike (firmware_updates/ddi/middleware.py).
+# Off by default: panels that speak plain HTTP would be redirected to an https they cannot use.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmem://")

@@ -1,11 +1,13 @@
 import copy
 import os
+from typing import NamedTuple
 
 import pytest
 from django.conf import settings as django_settings
 from django.test.utils import override_settings
 
 from sites.last_seen import last_seen_discard
+from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -42,3 +44,29 @@ def _last_seen_of_this_test():
     last_seen_discard()
     yield
     last_seen_discard()
+
+
+class FleetRows(NamedTuple):
+    receiver: object
+    device_type: object
+    release: object
+    devices: list
+
+
+@pytest.fixture
+def fleet_sites() -> list[int]:
+    """The site numbers `fleet` gives a panel; a test module overrides it for another fleet."""
+    return [1204]
+
+
+@pytest.fixture
+def fleet(db, fleet_sites) -> FleetRows:
+    """Rows only, no server: receiver `north`, device type Nord GSM with its current release
+    5.40 (boards 2.1 and 2.2, 400,000 bytes) and, on each of `fleet_sites`, a panel `NG<site>`
+    (board 2.1, 5.30, GPRS). tests/ddi's own `fleet` (a live server, a signed archive)
+    replaces it there."""
+    receiver, nord = ReceiverFactory(code="north"), DeviceTypeFactory()
+    release = ReleaseFactory(device_type=nord, version="5.40", size=400_000)
+    devices = [DeviceFactory(site__receiver=receiver, site__number=number, device_type=nord,
+                             serial=f"NG{number}") for number in fleet_sites]
+    return FleetRows(receiver, nord, release, devices)

@@ -17,9 +17,6 @@ from sites.models import Device
 from tests.consistency import assert_active_jobs_recorded
 from tests.factories import (
     DeviceFactory,
-    DeviceTypeFactory,
-    ReceiverFactory,
-    ReleaseFactory,
     UpdateJobFactory,
 )
 
@@ -28,11 +25,9 @@ S = JobState
 
 
 @pytest.fixture
-def fleet():
-    receiver, nord = ReceiverFactory(code="north"), DeviceTypeFactory()
-    release = ReleaseFactory(device_type=nord, version="5.40")
-    devices = [DeviceFactory(site__receiver=receiver, site__number=n, device_type=nord) for n in range(1, 4)]
-    return receiver, nord, release, devices
+def fleet_sites():
+    """`fleet` with three panels, on sites 1 to 3."""
+    return [1, 2, 3]
 
 
 def queue(receiver, number):

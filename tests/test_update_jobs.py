@@ -11,9 +11,6 @@ from firmware_updates.models import JobState, UpdateJob
 from tests.consistency import assert_active_jobs_recorded
 from tests.factories import (
     DeviceFactory,
-    DeviceTypeFactory,
-    ReceiverFactory,
-    ReleaseFactory,
     UserFactory,
 )
 
@@ -22,11 +19,9 @@ S = JobState
 
 
 @pytest.fixture
-def fleet():
-    receiver = ReceiverFactory(code="north")
-    nord = DeviceTypeFactory()
-    release = ReleaseFactory(device_type=nord, version="5.40", hardware_revisions=["2.1", "2.2"])
-    return receiver, nord, release
+def fleet_sites():
+    """`fleet` without panels: each test adds its own."""
+    return []
 
 
 def queue(receiver, number, user=None):
@@ -48,7 +43,7 @@ def feedback(job, execution, finished="none", details=()):
     ],
 )
 def test_queue_refusals_name_the_reason(fleet, device_kwargs, code, words):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1204, device_type=nord, **device_kwargs)
     with pytest.raises(UpdateNotAllowed) as refused:
         queue(receiver, 1204)
@@ -58,7 +53,7 @@ def test_queue_refusals_name_the_reason(fleet, device_kwargs, code, words):
 
 
 def test_second_queue_request_is_refused_as_already_updating(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=7, device_type=nord)
     job = queue(receiver, 7)
     assert job.state == S.QUEUED and job.events.get().actor_label.startswith("operator")
@@ -67,13 +62,13 @@ def test_second_queue_request_is_refused_as_already_updating(fleet):
 
 
 def test_unknown_site_is_refused(fleet):
-    receiver, _, _ = fleet
+    receiver, _, _, _ = fleet
     with pytest.raises(UpdateNotAllowed, match="Site 99 does not exist on receiver north"):
         queue(receiver, 99)
 
 
 def test_cancel_while_queued_cancels_at_once(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord)
     job = services.update_job_cancel(job=queue(receiver, 1), actor=UserFactory(username="anna"))
     assert job.state == S.CANCELLED
@@ -81,7 +76,7 @@ def test_cancel_while_queued_cancels_at_once(fleet):
 
 
 def test_cancel_during_download_waits_for_the_device(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord)
     job = feedback(queue(receiver, 1), "download")
     assert job.state == S.DOWNLOADING
@@ -92,7 +87,7 @@ def test_cancel_during_download_waits_for_the_device(fleet):
 
 
 def test_cancel_is_refused_once_download_completed(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord)
     job = feedback(queue(receiver, 1), "downloaded")
     with pytest.raises(UpdateNotAllowed, match="already downloaded") as refused:
@@ -101,7 +96,7 @@ def test_cancel_is_refused_once_download_completed(fleet):
 
 
 def test_device_refusing_cancel_returns_job_to_where_it_was(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord)
     job = services.update_job_cancel(job=feedback(queue(receiver, 1), "download"), actor=None)
     # The device finished the download before it saw the cancel.
@@ -112,7 +107,7 @@ def test_device_refusing_cancel_returns_job_to_where_it_was(fleet):
 
 
 def test_duplicate_and_late_feedback_never_move_backwards(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord)
     job = queue(receiver, 1)
     for execution in ("download", "downloaded", "scheduled", "download", "downloaded", "scheduled"):
@@ -123,7 +118,7 @@ def test_duplicate_and_late_feedback_never_move_backwards(fleet):
 
 
 def test_feedback_for_finished_action_is_gone(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord)
     job = feedback(queue(receiver, 1), "closed", "failure", ["sha256 mismatch of fw.bin"])
     assert job.state == S.FAILED and job.reason == "sha256 mismatch of fw.bin"
@@ -132,7 +127,7 @@ def test_feedback_for_finished_action_is_gone(fleet):
 
 
 def test_success_turns_green_only_when_device_reports_the_version(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     device = DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord, settings_digest="abc")
     job = feedback(feedback(queue(receiver, 1), "scheduled"), "proceeding")
     assert job.state == S.INSTALLING and job.snapshot["settings_digest"] == "abc"
@@ -146,7 +141,7 @@ def test_success_turns_green_only_when_device_reports_the_version(fleet):
 
 
 def test_reconcile_fails_installs_that_never_came_back_and_flags_unconfirmed(fleet, settings):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     DeviceFactory(site__receiver=receiver, site__number=1, device_type=nord)
     DeviceFactory(site__receiver=receiver, site__number=2, device_type=nord)
     stuck = feedback(feedback(queue(receiver, 1), "scheduled"), "proceeding")
@@ -164,7 +159,7 @@ def test_reconcile_fails_installs_that_never_came_back_and_flags_unconfirmed(fle
 def test_rollout_queues_each_eligible_site_once_and_counts_skips(
     fleet, settings, eager_celery, django_capture_on_commit_callbacks
 ):
-    receiver, nord, _ = fleet
+    receiver, nord, _, _ = fleet
     settings.ROLLOUT_BATCH_SIZE = 3
     for n in range(5):
         DeviceFactory(site__receiver=receiver, site__number=n, device_type=nord)

@@ -8,9 +8,7 @@ from core.permissions import ENGINEERS, GROUPS, MANAGERS, VIEWERS
 from firmware_updates.models import JobState, Release, Rollout, UpdateJob
 from sites.models import Site
 from tests.factories import (
-    DeviceFactory,
     DeviceTypeFactory,
-    ReceiverFactory,
     ReleaseFactory,
     UpdateJobFactory,
     UserFactory,
@@ -19,15 +17,6 @@ from tests.factories import (
 from .conftest import client_for, swu_archive
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fleet():
-    receiver = ReceiverFactory(code="north")
-    nord = DeviceTypeFactory()
-    release = ReleaseFactory(device_type=nord, version="5.40")
-    device = DeviceFactory(site__receiver=receiver, site__number=1204, device_type=nord)
-    return receiver, nord, release, device
 
 
 def group_perms(name):
@@ -82,7 +71,7 @@ def test_viewer_cannot_queue_a_site(fleet, as_viewer):
 
 
 def test_viewer_cannot_cancel_an_update(fleet, as_viewer):
-    job = UpdateJobFactory(device=fleet[3], release=fleet[2])
+    job = UpdateJobFactory(device=fleet.devices[0], release=fleet.release)
     response = as_viewer.post(f"/api/v1/update-jobs/{job.pk}/cancel/")
     assert response.status_code == 403
     job.refresh_from_db()
@@ -110,7 +99,7 @@ def test_engineer_cannot_upload_a_release(as_engineer):
 
 
 def test_engineer_cannot_mark_a_release_current(fleet, as_engineer):
-    other = ReleaseFactory(device_type=fleet[1], version="5.50", is_current=False)
+    other = ReleaseFactory(device_type=fleet.device_type, version="5.50", is_current=False)
     assert as_engineer.post(f"/api/v1/releases/{other.pk}/mark-current/").status_code == 403
     other.refresh_from_db()
     assert not other.is_current

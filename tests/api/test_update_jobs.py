@@ -6,7 +6,6 @@ from firmware_updates import services
 from firmware_updates.models import JobState, UpdateJob
 from tests.factories import (
     DeviceFactory,
-    DeviceTypeFactory,
     ReceiverFactory,
     ReleaseFactory,
     UpdateJobFactory,
@@ -14,15 +13,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 S = JobState
-
-
-@pytest.fixture
-def fleet():
-    receiver = ReceiverFactory(code="north")
-    nord = DeviceTypeFactory()
-    release = ReleaseFactory(device_type=nord, version="5.40", size=400_000)
-    DeviceFactory(site__receiver=receiver, site__number=1204, device_type=nord, serial="NG1204")
-    return receiver, nord, release
 
 
 def queue(client, number=1204, **extra):
@@ -35,7 +25,7 @@ def report(job_id, execution, finished="none"):
 
 
 def test_queueing_a_site_answers_201_with_the_job_and_who_queued_it(fleet, as_engineer, engineer):
-    release = fleet[2]
+    release = fleet.release
     response = queue(as_engineer)
     assert response.status_code == 201
     job = response.json()
@@ -52,7 +42,7 @@ def test_queueing_a_site_answers_201_with_the_job_and_who_queued_it(fleet, as_en
 
 
 def test_an_explicit_release_is_used(fleet, as_engineer):
-    older = ReleaseFactory(device_type=fleet[1], version="5.35", is_current=False)
+    older = ReleaseFactory(device_type=fleet.device_type, version="5.35", is_current=False)
     response = queue(as_engineer, release=older.pk)
     assert response.status_code == 201 and response.json()["release"]["version"] == "5.35"
 
@@ -68,7 +58,7 @@ def test_an_explicit_release_is_used(fleet, as_engineer):
     ],
 )
 def test_refusals_are_409_with_the_reason_in_words(fleet, as_engineer, device_kwargs, code, detail):
-    DeviceFactory(site__receiver=fleet[0], site__number=77, device_type=fleet[1], **device_kwargs)
+    DeviceFactory(site__receiver=fleet.receiver, site__number=77, device_type=fleet.device_type, **device_kwargs)
     response = queue(as_engineer, number=77)
     assert response.status_code == 409
     assert response.json() == {"detail": detail.replace("1204", "77"), "code": code}
@@ -140,7 +130,7 @@ def test_cancel_of_unknown_job_is_404(as_engineer):
 
 
 def test_detail_shows_device_reports_in_the_history_and_freshest_progress(fleet, as_viewer, engineer):
-    job = services.update_job_create(receiver=fleet[0], site_number=1204, actor=engineer)
+    job = services.update_job_create(receiver=fleet.receiver, site_number=1204, actor=engineer)
     report(job.pk, "download")
     job.refresh_from_db()
     services.job_download_progress(job=job, offset=100_000)
@@ -152,7 +142,7 @@ def test_detail_shows_device_reports_in_the_history_and_freshest_progress(fleet,
 
 
 def test_list_filters_by_receiver_state_and_site_number(fleet, as_viewer):
-    receiver, nord, release = fleet
+    receiver, nord, release, _ = fleet
     south = ReceiverFactory(code="south")
     UpdateJobFactory(device=DeviceFactory(site__receiver=receiver, site__number=1), release=release)
     UpdateJobFactory(device=DeviceFactory(site__receiver=receiver, site__number=2), release=release, state="failed")
@@ -171,7 +161,7 @@ def test_list_filters_by_receiver_state_and_site_number(fleet, as_viewer):
 
 
 def test_job_list_takes_a_constant_number_of_queries(fleet, as_viewer, django_assert_max_num_queries):
-    receiver, nord, release = fleet
+    receiver, nord, release, _ = fleet
     for n in range(50):
         job = UpdateJobFactory(device=DeviceFactory(site__receiver=receiver, site__number=n + 1), release=release)
         services.job_event_record(job=job, actor=services.ACTOR_SYSTEM, kind="transition", to_state="queued")

@@ -1,8 +1,14 @@
 """The device protocol's short way through Django (firmware_updates/ddi/middleware.py): what
-the skipped middleware used to guarantee still holds, and only DDI paths take it."""
+the skipped middleware used to guarantee still holds, only DDI paths take it, and the HTTPS
+redirect and HSTS apply to devices as to browsers."""
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import connection
+from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
 
 from firmware_updates import services
@@ -10,6 +16,9 @@ from firmware_updates import services
 from .conftest import SERIAL, TENANT, build_fleet
 
 POLL = f"/{TENANT}/controller/v1/{SERIAL}"
+DEVICE_PROTOCOL = "firmware_updates.ddi.middleware.DeviceProtocolMiddleware"
+BROWSER_HEADERS = ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
+                   "Cross-Origin-Opener-Policy")
 
 
 @pytest.fixture
@@ -31,7 +40,75 @@ def test_device_answers_carry_their_length_and_no_browser_headers(world):
     response = client.get(POLL)
 
     assert response["Content-Length"] == str(len(response.content))
-    assert "X-Frame-Options" not in response  # browser-only: bytes a GPRS panel need not pay
+    assert not [name for name in BROWSER_HEADERS if name in response]  # bytes a GPRS panel need not pay
+
+
+def test_no_middleware_runs_before_the_device_protocol_one():
+    """What a device request passes through: this list, then the device middleware, which
+    hands it to its view through Django's SecurityMiddleware (redirect and HSTS) alone."""
+    middleware = django_settings.MIDDLEWARE
+    assert middleware[: middleware.index(DEVICE_PROTOCOL) + 1] == [DEVICE_PROTOCOL]
+
+
+def recording(method, name: str, ran: list):
+    def spy(self, *args):
+        ran.append(name)
+        return method(self, *args)
+
+    return spy
+
+
+def test_a_device_request_meets_no_session_csrf_login_or_messages(world, monkeypatch):
+    ran = []
+    for cls, method in [(SessionMiddleware, "process_request"), (CsrfViewMiddleware, "process_view"),
+                        (AuthenticationMiddleware, "process_request"),
+                        (MessageMiddleware, "process_request")]:
+        monkeypatch.setattr(cls, method, recording(getattr(cls, method), cls.__name__, ran))
+    device = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"TargetToken {world.token}")
+
+    response = device.get(POLL)
+
+    assert response.status_code == 200
+    assert ran == [] and not response.cookies
+    Client().get("/api/v1/")  # the spies do see a browser's request
+    assert set(ran) == {"SessionMiddleware", "CsrfViewMiddleware", "AuthenticationMiddleware",
+                        "MessageMiddleware"}
+
+
+def test_with_ssl_redirect_a_plain_http_poll_is_sent_to_https(world, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # production's
+    client = Client(HTTP_AUTHORIZATION=f"TargetToken {world.token}")
+
+    response = client.get(POLL)
+
+    assert response.status_code == 301
+    assert response["Location"] == f"https://testserver{POLL}"
+    assert client.get(POLL, secure=True).status_code == 200
+    assert client.get(POLL, HTTP_X_FORWARDED_PROTO="https").status_code == 200  # TLS at nginx
+    assert client.get(POLL, HTTP_X_FORWARDED_PROTO="http").status_code == 301
+
+
+def test_paths_exempted_from_the_redirect_are_served_over_plain_http(world, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = [r"^[^/]+/controller/v1/"]  # .env.example's
+    client = Client(HTTP_AUTHORIZATION=f"TargetToken {world.token}")
+
+    assert client.get(POLL).status_code == 200
+    assert client.get("/api/v1/").status_code == 301  # the browsers' pages still are not
+
+
+def test_with_hsts_an_https_device_answer_carries_it_and_no_browser_headers(world, settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    client = Client(HTTP_AUTHORIZATION=f"TargetToken {world.token}")
+
+    secure = client.get(POLL, secure=True)
+    plain = client.get(POLL)
+
+    assert secure.status_code == 200 and secure["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in plain  # HSTS is only ever sent over https
+    for answer in (secure, plain):
+        assert not [name for name in BROWSER_HEADERS if name in answer]
 
 
 def test_an_x_accel_answer_has_an_empty_body_of_declared_length(world, settings):
@@ -50,8 +127,8 @@ def test_an_x_accel_answer_has_an_empty_body_of_declared_length(world, settings)
 def test_browser_pages_still_get_the_whole_middleware(world):
     response = Client().get("/api/v1/")
 
+    assert all(name in response for name in BROWSER_HEADERS)
     assert response["X-Frame-Options"] == "DENY"
-    assert response["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL's")

@@ -10,9 +10,6 @@ import http.client
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 import uuid
@@ -23,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from deploy.nginx import standalone
+from testing.servers import Server, accepts_connections, free_port
 from tests.ddi.conftest import fleet, neighbour, signing_identity  # noqa: F401 - fixtures
 from tests.fleet.conftest import world  # noqa: F401 - fixture
 
@@ -41,45 +39,25 @@ class Logged:
     upstream: str
 
 
-class Nginx:
+class Nginx(Server):
     def __init__(self, prefix: Path, port: int, django: str, media_root: Path):
-        self.prefix, self.port = prefix, port
+        self.prefix = prefix
         self.conf = prefix / "nginx.conf"
         self.conf.write_text(standalone(
             prefix=prefix, listen=f"127.0.0.1:{port}", server_name="_", django=django,
             media_root=media_root, static_root=prefix / "static", cache_dir=prefix / "cache",
             access_log=f"{prefix}/access.log firmware_ddi"))
-        self.process = None
+        super().__init__(
+            "nginx", [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(prefix), "-c", str(self.conf),
+                      "-e", str(prefix / "error.log")],
+            env=dict(os.environ), cwd=prefix, log=prefix / "stdout.log", port=port,
+            ready=lambda: accepts_connections(port))
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.prefix), "-c", str(self.conf),
-             "-e", str(self.prefix / "error.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"nginx did not start:\n{self.errors()}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # our own nginx's process group only
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+    def start(self) -> "Nginx":
+        try:
+            return super().start(timeout=10)
+        except RuntimeError:
+            raise AssertionError(f"nginx did not start:\n{self.errors()}") from None
 
     def errors(self) -> str:
         path = self.prefix / "error.log"
@@ -108,12 +86,6 @@ class Nginx:
             time.sleep(0.01)
         found = [LOG_LINE.search(line) for line in lines if "/static/log-marker-" not in line]
         return [Logged(m["method"], m["path"], int(m["status"]), m["cache"], m["upstream"]) for m in found if m]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def nginx_binary_or_fail() -> None:

@@ -9,16 +9,11 @@ the count includes what sat in socket buffers when a link dropped; the test's Li
 what reached the panel.)
 """
 
-import os
-import re
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from testing import servers
 
 ROOT = Path(__file__).resolve().parents[2]
 # Tab-separated: method, path, status, the request's Range header.
@@ -37,62 +32,18 @@ class Served:
         return "/artifacts/" in self.path and not self.path.endswith(".MD5SUM")
 
 
-class Server:
+class Server(servers.Server):
     def __init__(self, env: dict, workdir: Path):
-        self.env, self.workdir = env, workdir
-        self.log_path = workdir / "gunicorn.log"
         self.access_path = workdir / "access.log"
-        self.process = None
-        self.port = None
-        self._log = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "securitycenter.wsgi", "--bind", "127.0.0.1:0",
+        port = servers.free_port()
+        super().__init__(
+            "gunicorn",
+            [sys.executable, "-m", "gunicorn", "securitycenter.wsgi", "--bind", f"{servers.HOST}:{port}",
              "--worker-class", "gthread", "--workers", "2", "--threads", "4", "--timeout", "60",
              "--access-logfile", str(self.access_path), "--access-logformat", ACCESS_FORMAT],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env, cwd=ROOT, log=workdir / "gunicorn.log", port=port,
+            probe="/api/v1/",  # 401 or 403: a worker has loaded the application
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.port is None:
-                # Port 0: the kernel picks a free port; gunicorn says which.
-                found = re.search(
-                    rb"Listening at: http://127\.0\.0\.1:(\d+)", self.log_path.read_bytes()
-                )
-                self.port = int(found[1]) if found else None
-            if self.port is not None and self._answers():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"gunicorn did not start:\n{self.log()}")
-
-    def _answers(self) -> bool:
-        try:
-            urllib.request.urlopen(f"{self.url}/api/v1/", timeout=5)  # noqa: S310 - loopback
-        except urllib.error.HTTPError:
-            return True  # 401 or 403: a worker has loaded the application
-        except OSError:
-            return False
-        return True
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if self._log:
-            self._log.close()
 
     def served(self) -> list[Served]:
         """Every request gunicorn finished, in order (also those whose client went away)."""
@@ -102,6 +53,3 @@ class Server:
             method, path, status, range_ = line.split("\t")
             records.append(Served(method, path, int(status), None if range_ == "-" else range_))
         return records
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]

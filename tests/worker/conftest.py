@@ -6,8 +6,6 @@ TEST_WORKER_REDIS_DB).
 """
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from django.db import connection
 
 from securitycenter.celery import app
+from testing.servers import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,43 +26,22 @@ def database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class Worker:
-    def __init__(self, env: dict, log_path: Path):
-        self.env, self.log_path, self.process = env, log_path, None
+class Worker(Server):
+    """Ready once it logs "ready." (a restarted one: again); `kill()` is a power cut."""
 
-    def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(
+    def __init__(self, env: dict, log_path: Path):
+        self.log_offset = 0
+        super().__init__(
+            "Celery worker",
             [sys.executable, "-m", "celery", "-A", "securitycenter", "worker", "--beat", "--loglevel", "info",
              "--concurrency", "2", "--without-gossip", "--without-mingle", "-n", f"test{os.getpid()}@%h",
-             "--schedule", str(self.log_path.with_suffix(".beat"))],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+             "--schedule", str(log_path.with_suffix(".beat"))],
+            env=env, cwd=ROOT, log=log_path, ready=lambda: b"ready." in log_path.read_bytes()[self.log_offset:],
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if b"ready." in self.log_path.read_bytes():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"Celery worker did not start:\n{self.log()}")
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group: the worker dies mid-task, as on a power cut."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
+    def start(self, timeout: float = 60) -> "Worker":
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        return super().start(timeout)
 
 
 @pytest.fixture
