@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from core.http import PostFailed
 from receivers.models import Receiver
 
 from . import services
@@ -13,14 +14,14 @@ def rollout_run(rollout_id: int) -> None:
     services.rollout_run(rollout_id=rollout_id)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(services.WakeupFailed,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
-)
+def retried_post(*, backoff_max: int, retries: int):
+    """A task that POSTs to someone else's endpoint: retried with jittered exponential
+    back-off from 5 s while the endpoint fails (core.http.PostFailed)."""
+    return shared_task(acks_late=True, autoretry_for=(PostFailed,), retry_backoff=5,
+                       retry_backoff_max=backoff_max, retry_jitter=True, max_retries=retries)
+
+
+@retried_post(backoff_max=600, retries=8)
 def wakeup_devices(receiver_id: int, serials: list[str]) -> int:
     receiver = Receiver.objects.filter(pk=receiver_id).first()
     if receiver is None:
@@ -28,14 +29,7 @@ def wakeup_devices(receiver_id: int, serials: list[str]) -> int:
     return services.wakeup_send(receiver=receiver, serials=serials)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(services.WebhookFailed,),
-    retry_backoff=5,
-    retry_backoff_max=900,
-    retry_jitter=True,
-    max_retries=12,
-)
+@retried_post(backoff_max=900, retries=12)
 def webhook_deliver(webhook_id: int, body: str) -> int:
     webhook = Webhook.objects.filter(pk=webhook_id, is_active=True).first()
     if webhook is None:

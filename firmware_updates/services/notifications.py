@@ -13,13 +13,13 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from core.http import PostFailed, post_json
 
 from ..models import Rollout, Webhook
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Signature-SHA256"
 
 
-class WebhookFailed(Exception):
+class WebhookFailed(PostFailed):
     """The endpoint did not answer 2xx; the task retries with back-off."""
 
 
@@ -58,17 +58,10 @@ def signature(secret: str, body: bytes) -> str:
 def webhook_send(*, webhook: Webhook, body: str) -> int:
     """POST one event; returns the status. Network I/O: runs outside any transaction."""
     data = body.encode()
-    request = urllib.request.Request(webhook.url, data=data, method="POST", headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: signature(webhook.secret, data),
-        "User-Agent": "securitycenter-firmware/1"})
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise WebhookFailed(f"{webhook.url} answered {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise WebhookFailed(f"{webhook.url} unreachable: {exc}") from None
-    if not 200 <= status < 300:
-        raise WebhookFailed(f"{webhook.url} answered {status}")
+        status = post_json(webhook.url, data, timeout=settings.WEBHOOK_TIMEOUT,
+                           headers={SIGNATURE_HEADER: signature(webhook.secret, data)})
+    except PostFailed as exc:
+        raise WebhookFailed(str(exc)) from None
     log.info("webhook %s: %s delivered", webhook.pk, json.loads(body).get("event"))
     return status

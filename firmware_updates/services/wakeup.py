@@ -2,12 +2,11 @@
 
 import json
 import logging
-import urllib.error
-import urllib.request
 
 from django.conf import settings
 from django.utils import timezone
 
+from core.http import PostFailed, post_json
 from receivers.models import Receiver
 from sites.models import Device
 
@@ -16,7 +15,7 @@ from ..models import JobState, UpdateJob
 log = logging.getLogger(__name__)
 
 
-class WakeupFailed(Exception):
+class WakeupFailed(PostFailed):
     """The receiver did not answer 2xx; the task retries with back-off."""
 
 
@@ -41,18 +40,10 @@ def wakeup_send(*, receiver: Receiver, serials: list[str]) -> int:
     if not targets:
         return 0
     body = json.dumps({"receiver": receiver.code, "command": "poll-now", "serials": targets}).encode()
-    request = urllib.request.Request(
-        receiver.wakeup_url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=settings.WAKEUP_TIMEOUT) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise WakeupFailed(f"receiver {receiver.code} answered {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise WakeupFailed(f"receiver {receiver.code} unreachable: {exc}") from None
-    if not 200 <= status < 300:
-        raise WakeupFailed(f"receiver {receiver.code} answered {status}")
+        post_json(receiver.wakeup_url, body, timeout=settings.WAKEUP_TIMEOUT)
+    except PostFailed as exc:
+        raise WakeupFailed(f"receiver {receiver.code}: {exc}") from None
     UpdateJob.objects.filter(device__receiver=receiver, device__serial__in=targets, state=JobState.QUEUED).update(
         wakeup_sent_at=timezone.now()
     )
