@@ -137,48 +137,67 @@ def _complete_if_done(rollout: Rollout) -> bool:
     return True
 
 
+def _wave_verdict(rollout: Rollout, wave: RolloutWave, counts: WaveCounts) -> tuple[str, str]:
+    """What the running wave's conditions say now: (verdict, reason), verdict one of
+    "halted", "succeeded", "ended" (every job finished below the success condition), ""."""
+    if reason := _error_breached(rollout, wave, counts):
+        return "halted", reason
+    if not wave.queueing_done:
+        return "", ""
+    required, base = rollout.success_threshold_percent, counts.jobs - counts.cancelled
+    if counts.succeeded * 100 >= required * base:
+        return "succeeded", f"Wave {wave.number} succeeded ({counts.succeeded} of {base} confirmed)"
+    if counts.open == 0:
+        return "ended", (f"Wave {wave.number} ended with {counts.succeeded} of {base} updates confirmed "
+                         f"({required} % required).")
+    return "", ""
+
+
+def _has_work(rollout_id: int) -> bool:
+    """Whether a decision is due, read without any lock: most job ends change nothing, and
+    every device report of a fleet must not queue on the rollout's row for that."""
+    rollout = Rollout.objects.filter(pk=rollout_id, state=R.RUNNING).first()
+    wave = _wave(rollout) if rollout else None
+    if wave is None:
+        return False
+    if wave.state == W.RUNNING:
+        return bool(_wave_verdict(rollout, wave, wave_counts(wave))[0])
+    return wave.state == W.SUCCEEDED and not UpdateJob.objects.filter(
+        rollout_id=rollout_id, state__in=ACTIVE_STATES).exists()
+
+
 def rollout_evaluate(*, rollout_id: int) -> str:
     """Apply the current wave's conditions; returns what was decided ("" for nothing).
 
     Error condition -> pause with the reason. Once the wave is queued: success condition
     -> next wave (or a pause for approval, if asked); every job finished without reaching
-    it -> pause. The last wave decided and every job finished -> completed.
+    it -> pause. The last wave decided and every job finished -> completed. Decided again
+    under the rollout's lock, only when a first look without it finds something to do.
     """
+    if not _has_work(rollout_id):
+        return ""
     with transaction.atomic():
         rollout = _locked(rollout_id)
-        if rollout.state != R.RUNNING:
-            return ""
-        wave = _wave(rollout)
+        wave = _wave(rollout) if rollout.state == R.RUNNING else None
         if wave is None:
             return ""
         if wave.state == W.RUNNING:
-            counts = wave_counts(wave)
+            verdict, reason = _wave_verdict(rollout, wave, wave_counts(wave))
             now = timezone.now()
-            if reason := _error_breached(rollout, wave, counts):
+            if verdict in ("halted", "ended"):
                 RolloutWave.objects.filter(pk=wave.pk).update(state=W.FAILED, finished_at=now)
                 _pause(rollout, reason=reason, actor=ACTOR_SYSTEM, kind="halted")
                 return "halted"
-            if not wave.queueing_done:
-                return ""
-            required = rollout.success_threshold_percent
-            base = counts.jobs - counts.cancelled
-            if counts.succeeded * 100 >= required * base:
+            if verdict == "succeeded":
                 RolloutWave.objects.filter(pk=wave.pk).update(state=W.SUCCEEDED, finished_at=now)
                 wave.state = W.SUCCEEDED
                 if _wave(rollout, wave.number + 1) is not None:
                     if rollout.approve_each_wave:
-                        _pause(rollout, actor=ACTOR_SYSTEM, kind="awaiting_approval", reason=(
-                            f"Wave {wave.number} succeeded ({counts.succeeded} of {base} confirmed); "
-                            f"resume to start wave {wave.number + 1}."))
+                        _pause(rollout, actor=ACTOR_SYSTEM, kind="awaiting_approval",
+                               reason=f"{reason}; resume to start wave {wave.number + 1}.")
                         return "awaiting_approval"
                     _next_wave_start(rollout, actor=ACTOR_SYSTEM)
                     return "wave_started"
-            elif counts.open == 0:
-                RolloutWave.objects.filter(pk=wave.pk).update(state=W.FAILED, finished_at=now)
-                _pause(rollout, actor=ACTOR_SYSTEM, kind="halted", reason=(
-                    f"Wave {wave.number} ended with {counts.succeeded} of {base} updates confirmed "
-                    f"({required} % required)."))
-                return "halted"
         if wave.state == W.SUCCEEDED and _complete_if_done(rollout):
             return "completed"
     return ""
