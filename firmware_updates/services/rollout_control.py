@@ -209,10 +209,11 @@ def rollout_jobs_ended(*, rollout_id: int, failed_job_ids: list[int]) -> None:
     rollout = Rollout.objects.select_related("receiver", "device_type", "release").filter(pk=rollout_id).first()
     if rollout is None:
         return
-    for job in UpdateJob.objects.filter(pk__in=failed_job_ids).select_related("device__site"):
-        site = job.device.site
-        notifications.rollout_notify(rollout=rollout, event="job.failed", job=job.pk, serial=job.device.serial,
-                                     site_number=site.number if site else None, reason=job.reason)
+    failed = UpdateJob.objects.filter(pk__in=failed_job_ids).select_related("device__site")
+    notifications.rollout_notify_many(rollout=rollout, events=[
+        ("job.failed", {"job": job.pk, "serial": job.device.serial, "reason": job.reason,
+                        "site_number": job.device.site.number if job.device.site_id else None})
+        for job in failed])
     rollout_evaluate(rollout_id=rollout_id)
 
 
