@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
 
@@ -54,6 +55,8 @@ class PasswordGuessThrottle(AnonRateThrottle):
 class TokenObtainView(ObtainAuthToken):
     """`POST /api/v1/auth/token/`: an operator's key for `Authorization: Token <key>`."""
 
+    # ObtainAuthToken names DRF's own parsers; ours (settings) bound JSON bodies.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     throttle_classes = [PasswordGuessThrottle]
 
     @extend_schema(

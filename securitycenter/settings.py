@@ -170,6 +170,12 @@ FIRMWARE_TRUSTED_CERTS = env("FIRMWARE_TRUSTED_CERTS", default="") or None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Hostile input -------------------------------------------------------------------------
+# Every JSON request body (management API and device protocol, core/json.py): larger is a
+# 413, nested deeper is a 400. Real bodies are a few hundred bytes, nested 4 levels.
+JSON_MAX_BYTES = env.int("JSON_MAX_BYTES", default=1024 * 1024)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 # --- Device protocol (hawkBit DDI) ---------------------------------------------------------
 DDI_POLL_SLEEP = env("DDI_POLL_SLEEP", default="00:05:00")  # idle default for new receivers
 DDI_ACTIVE_POLL_SLEEP = env("DDI_ACTIVE_POLL_SLEEP", default="00:00:10")  # while a job is active
@@ -237,6 +243,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
