@@ -14,3 +14,9 @@ urlpatterns = [
     path("", include("firmware_updates.ddi.urls")),
     path("", include("securitycenter.panel_urls")),
 ]
+
+# Under /api/ Django's own errors answer JSON like the API's (core/http_errors.py).
+handler400 = "core.http_errors.bad_request"
+handler403 = "core.http_errors.permission_denied"
+handler404 = "core.http_errors.page_not_found"
+handler500 = "core.http_errors.server_error"

@@ -1,9 +1,11 @@
 """Hostile and broken input to the management API: every JSON body goes through one parser
-with size and depth limits (core/json.py)."""
+with size and depth limits (core/json.py), and every answer under /api/ is JSON, Django's own
+errors (unknown URL, 500) included."""
 
 import json
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import parsers as drf_parsers
 
@@ -120,3 +122,52 @@ def test_every_api_view_parses_json_with_the_one_parser():
     for route, view in views:
         json_parsers = [p for p in view.parser_classes if issubclass(p, drf_parsers.JSONParser)]
         assert all(p is JSONParser for p in json_parsers), (route, view.parser_classes)
+
+
+# --- every answer under /api/ is JSON -----------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/v1/nope/", "/api/v1/sites/1/nope/", "/api/", "/api/v2/sites/",
+                                 "/api/v1/receivers/north/firmware-stats/extra/"])
+def test_an_unknown_api_url_is_a_json_404(as_viewer, url):
+    response = as_viewer.get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "No API endpoint at this address; /api/schema/ lists them."}
+
+
+def test_an_unknown_panel_url_is_still_the_panel_page(as_viewer):
+    response = Client().get("/no-such-page/")
+    assert response.status_code == 404 and b'data-testid="not-found"' in response.content
+
+
+def test_a_method_not_allowed_is_a_json_405(as_viewer):
+    # (The resource endpoints refuse a method they do not map with a JSON 403 before this:
+    # core.permissions.ActionPermission closes whatever it does not name.)
+    for method, url in [("delete", "/api/v1/auth/token/"), ("get", "/api/v1/auth/token/"),
+                        ("post", "/api/schema/"), ("put", "/api/docs/")]:
+        response = getattr(as_viewer, method)(url)
+        assert response.status_code == 405, url
+        # The schema's (YAML) and the docs' (HTML) errors too.
+        assert response["Content-Type"] == "application/json", url
+        assert "not allowed" in response.json()["detail"]
+
+
+def test_a_server_error_under_api_is_a_json_500(fleet, viewer, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("firmware_updates.apis.receivers.receiver_firmware_stats", broken)
+    client = Client(raise_request_exception=False)
+    client.force_login(viewer)
+    response = client.get("/api/v1/receivers/north/firmware-stats/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Server error: the request failed on our side and was logged."}
+
+
+def test_a_form_body_past_djangos_limit_is_a_json_413(as_manager, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = as_manager.post("/api/v1/receivers/", {"code": "south", "name": "x" * 2000})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
