@@ -15,6 +15,7 @@ from receivers.models import Receiver
 
 from .last_seen import last_seen_record
 from .models import Channel, Device, DeviceType, Site
+from .serials import serial_problem
 from .versions import VERSION_RE, version_validate
 
 PARTITION_RE = re.compile(r"^\s*(\d{1,3})\s*:\s*(armed|disarmed)\s*$")
@@ -37,6 +38,8 @@ def site_create(
     actor=None,
 ) -> tuple[Site, str]:
     """Create a site with its panel; returns the site and the panel's TargetToken (shown once)."""
+    if (problem := serial_problem(serial)) is not None:
+        raise ValidationError({"serial": problem})
     if firmware_version:
         version_validate(firmware_version)
     channels = channels_validate(channels or [])
@@ -84,8 +87,11 @@ def device_register_via_gateway(*, receiver: Receiver, serial: str) -> Device:
     """A gateway polled for a controller we do not know: register it (hawkBit does the same).
 
     Hundreds of panels may do this in the same second, so the insert races are settled by
-    the unique serial: the loser reads the winner's row.
+    the unique serial: the loser reads the winner's row. A serial the rule refuses
+    (sites/serials.py) is a ValidationError and registers nothing.
     """
+    if (problem := serial_problem(serial)) is not None:
+        raise ValidationError({"serial": problem})
     try:
         with transaction.atomic():
             return Device.objects.create(receiver=receiver, serial=serial)
