@@ -5,7 +5,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from core.signin import signin_guarded
+
 urlpatterns = [
+    # The admin's own login page, ahead of the admin's URLs: paused after too many failures
+    # as the panel's is (core/signin.py).
+    path("admin/login/", signin_guarded(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("securitycenter.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
