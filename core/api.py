@@ -5,6 +5,7 @@ from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -45,6 +46,8 @@ def exception_handler(exc, context):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(errors)
     response = drf_exception_handler(exc, context)
+    if response is not None:
+        _errors_in_json(context.get("request"))
     if response is not None and isinstance(exc, ValidationError):
         # Field errors stay as DRF gives them; `detail` sums them up in one sentence.
         if isinstance(response.data, dict) and "detail" not in response.data:
@@ -52,6 +55,16 @@ def exception_handler(exc, context):
         elif isinstance(response.data, list):
             response.data = {"detail": _first_error(response.data), "non_field_errors": response.data}
     return response
+
+
+def _errors_in_json(request) -> None:
+    """An error is JSON whatever the view renders otherwise (the schema's YAML, the docs'
+    HTML page); only the browsable API, which a browser asked for, shows it in its page."""
+    if request is None or isinstance(getattr(request, "accepted_renderer", None),
+                                     JSONRenderer | BrowsableAPIRenderer):
+        return
+    request.accepted_renderer = JSONRenderer()
+    request.accepted_media_type = JSONRenderer.media_type
 
 
 def _first_error(errors, path: str = "") -> str:

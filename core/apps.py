@@ -6,9 +6,14 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
         from django.db.models.signals import post_migrate
 
         from .groups import operator_groups_on_migrate
+        from .signin import on_user_logged_in, on_user_login_failed
 
         # The operator groups (core/permissions.py) exist after every migrate.
         post_migrate.connect(operator_groups_on_migrate, dispatch_uid="core.operator_groups")
+        # Failed sign-ins are audited and counted; a success ends its name's count (core/signin.py).
+        user_login_failed.connect(on_user_login_failed, dispatch_uid="core.signin_failed")
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="core.signin_succeeded")

@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
+from core.signin import signin_guarded
 from firmware_updates import views as firmware
 from firmware_updates.views import receivers, sites
 
@@ -15,7 +16,8 @@ urlpatterns = [
     path("", receivers.home, name="home"),
     # Browsers ask for /favicon.ico on pages that name none (the admin, raw API answers).
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # Sign-ins pause after too many failures from one address or for one name (core/signin.py).
+    path("login/", signin_guarded(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("receivers/", receivers.receiver_list, name="receiver-list"),
     path(RECEIVER, receivers.receiver_detail, name="receiver-detail"),

@@ -179,6 +179,22 @@ FIRMWARE_TRUSTED_CERTS = env("FIRMWARE_TRUSTED_CERTS", default="") or None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Hostile input -------------------------------------------------------------------------
+# Every JSON request body (management API and device protocol, core/json.py): larger is a
+# 413, nested deeper is a 400. Real bodies are a few hundred bytes, nested 4 levels.
+JSON_MAX_BYTES = env.int("JSON_MAX_BYTES", default=1024 * 1024)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+# How many proxies in front of Django append to X-Forwarded-For (the shipped nginx: 1). Client
+# addresses (throttles, the sign-in audit) are read that many entries from its end; with 0 the
+# header is ignored, as anyone can send it. DRF's NUM_PROXIES below is this same setting.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Sign-in pages (panel and admin, core/signin.py): after this many failures within
+# SIGNIN_COOL_OFF seconds from one address, or for one user name, they answer 429 until the
+# window ends. The API token endpoint has its own limit (20 a minute per address).
+SIGNIN_FAILURES_PER_ADDRESS = env.int("SIGNIN_FAILURES_PER_ADDRESS", default=10)
+SIGNIN_FAILURES_PER_NAME = env.int("SIGNIN_FAILURES_PER_NAME", default=5)
+SIGNIN_COOL_OFF = env.int("SIGNIN_COOL_OFF", default=900)
+
 # --- Device protocol (hawkBit DDI) ---------------------------------------------------------
 DDI_POLL_SLEEP = env("DDI_POLL_SLEEP", default="00:05:00")  # idle default for new receivers
 DDI_ACTIVE_POLL_SLEEP = env("DDI_ACTIVE_POLL_SLEEP", default="00:00:10")  # while a job is active
@@ -247,6 +263,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -5,7 +5,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from core.signin import signin_guarded
+
 urlpatterns = [
+    # The admin's own login page, ahead of the admin's URLs: paused after too many failures
+    # as the panel's is (core/signin.py).
+    path("admin/login/", signin_guarded(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("securitycenter.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -14,3 +19,9 @@ urlpatterns = [
     path("", include("firmware_updates.ddi.urls")),
     path("", include("securitycenter.panel_urls")),
 ]
+
+# Under /api/ Django's own errors answer JSON like the API's (core/http_errors.py).
+handler400 = "core.http_errors.bad_request"
+handler403 = "core.http_errors.permission_denied"
+handler404 = "core.http_errors.page_not_found"
+handler500 = "core.http_errors.server_error"

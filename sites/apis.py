@@ -13,6 +13,7 @@ from receivers.apis import receiver_field
 
 from . import services
 from .models import Channel, DeviceType, code_validator
+from .serials import serial_validate
 from .versions import version_validate
 
 
@@ -76,7 +77,9 @@ class CreatedDeviceSerializer(DeviceSerializer):
 
 
 class DeviceInputSerializer(serializers.Serializer):
-    serial = serializers.CharField(max_length=64)
+    # No trimming: " NG1" is refused with the reason rather than stored as another serial.
+    serial = serializers.CharField(max_length=64, trim_whitespace=False, validators=[serial_validate],
+                                   help_text="DDI controllerId: letters A-Z, digits and . _ : @ + -.")
     device_type = device_type_field()
     hardware_revision = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     firmware_version = serializers.CharField(

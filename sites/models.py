@@ -1,6 +1,7 @@
 from django.core.validators import RegexValidator
 from django.db import models
 
+from .serials import serial_validate
 from .versions import version_key
 
 code_validator = RegexValidator(
@@ -62,7 +63,7 @@ class Device(models.Model):
     # every device update that cannot stay on its page, 100,000 of them in a rollout).
     receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="devices",
                                  db_index=False)
-    serial = models.CharField(max_length=64)
+    serial = models.CharField(max_length=64, validators=[serial_validate])  # sites/serials.py
     device_type = models.ForeignKey(
         DeviceType, null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
     )

@@ -21,6 +21,7 @@ from receivers.models import Receiver
 
 from .last_seen import last_seen_record
 from .models import Channel, Device, DeviceType, Site
+from .serials import serial_problem
 from .versions import VERSION_RE, version_validate
 
 PARTITION_RE = re.compile(r"^\s*(\d{1,3})\s*:\s*(armed|disarmed)\s*$")
@@ -138,7 +139,9 @@ def device_fields_validate(*, device: Device | None = None, **fields) -> dict:
             except ValidationError as exc:
                 errors[name] = exc.messages
     others = Device.objects.exclude(pk=device.pk) if device else Device.objects.all()
-    if "serial" in fields and others.filter(serial=fields["serial"]).exists():
+    if "serial" in fields and (problem := serial_problem(fields["serial"])) is not None:
+        errors["serial"] = [problem]
+    elif "serial" in fields and others.filter(serial=fields["serial"]).exists():
         errors["serial"] = [f"A device with serial {fields['serial']} is already registered."]
     if (site := fields.get("site")) is not None:
         if others.filter(site=site).exists():
@@ -218,8 +221,11 @@ def device_register_via_gateway(*, receiver: Receiver, serial: str) -> Device:
     """A gateway polled for a controller we do not know: register it (hawkBit does the same).
 
     Hundreds of panels may do this in the same second, so the insert races are settled by
-    the unique serial: the loser reads the winner's row.
+    the unique serial: the loser reads the winner's row. A serial the rule refuses
+    (sites/serials.py) is a ValidationError and registers nothing.
     """
+    if (problem := serial_problem(serial)) is not None:
+        raise ValidationError({"serial": problem})
     try:
         with transaction.atomic():
             return Device.objects.create(receiver=receiver, serial=serial)

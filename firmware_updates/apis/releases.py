@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer
+from core.parsers import JSONParser
 from core.permissions import (
     MARK_RELEASE_CURRENT,
     UPLOAD_RELEASE,
@@ -63,7 +64,7 @@ class ReleaseUploadSerializer(serializers.Serializer):
 )
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ReleaseSerializer
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, JSONParser]
     permission_classes = [ActionPermission]
     action_permissions = {
         "list": (VIEW_RELEASE,),

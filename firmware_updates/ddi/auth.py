@@ -10,9 +10,9 @@ tenant answers 404 (receiver codes are not secret: they are in every device's UR
 """
 
 import hmac
-import re
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model
 
 from core.tokens import token_digest
@@ -24,8 +24,6 @@ from .lookup import device_by_token_digest
 from .responses import DdiError, bad_request, not_found, unauthorized
 
 MAX_TOKEN_LENGTH = 512
-# What a gateway may register: the Device.serial column is 64 characters.
-CONTROLLER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}$")
 TARGET, GATEWAY = "targettoken", "gatewaytoken"
 
 
@@ -107,13 +105,11 @@ def authenticate(request, *, tenant: str, controller_id: str, register: bool = F
     if device is None:
         if not register:
             raise unauthorized()
-        if not CONTROLLER_ID_RE.match(controller_id):
-            raise bad_request(
-                "A controllerId is 1 to 64 letters, digits and . _ : @ + - characters.",
-                "ddi.controller_id",
-            )
         try:
             device = device_register_via_gateway(receiver=receiver, serial=controller_id)
+        except ValidationError as exc:  # the serial rule (sites/serials.py)
+            reason = exc.message_dict["serial"][0]
+            raise bad_request(f"This controllerId cannot be a serial. {reason}", "ddi.controller_id") from None
         except Device.DoesNotExist:
             # The serial is another receiver's panel: the same answer as a wrong token.
             raise unauthorized() from None

@@ -5,7 +5,6 @@ Every link is absolute and built from the request's Host, because panels reach t
 through NAT, proxies and receivers' gateways (DESIGN.md 4).
 """
 
-import json
 import zlib
 from datetime import timedelta
 
@@ -13,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.urls import reverse
 from django.utils.dateparse import parse_duration
+
+from core.json import JSONBodyError, json_loads
 
 from ..models import JobState, UpdateJob, is_active
 from ..services import feedback_validate
@@ -152,22 +153,17 @@ def cancel_action(job: UpdateJob) -> dict:
 # --- requests -----------------------------------------------------------------------------
 
 
-def _reject_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
 def json_body(request) -> dict:
-    """The request's JSON object; 400 (ExceptionInfo) for anything else."""
+    """The request's JSON object (core.json: size and depth limits); 400/413 as ExceptionInfo."""
     if request.content_type == "application/cbor":
         raise DdiError(415, "Send JSON; CBOR is not supported.", "ddi.unsupported_media_type")
     try:
-        raw = request.body
+        body = json_loads(request.body, max_depth=settings.JSON_MAX_DEPTH, max_bytes=settings.JSON_MAX_BYTES)
     except RequestDataTooBig:
         raise DdiError(413, "The request body is too large.", "ddi.too_large") from None
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise bad_request("The body is not valid JSON.", "ddi.body_not_readable") from None
+    except JSONBodyError as exc:
+        code = "ddi.too_large" if exc.status == 413 else "ddi.body_not_readable"
+        raise DdiError(exc.status, exc.reason, code) from None
     if not isinstance(body, dict):
         raise bad_request("The body must be a JSON object.", "ddi.body_not_readable")
     return body

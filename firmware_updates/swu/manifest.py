@@ -4,6 +4,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from core.json import json_too_deep
+
 from . import libconfig
 from .errors import ArchiveError
 
@@ -174,7 +176,7 @@ def _load_json(text: str) -> dict:
     def no_constants(name):
         raise ValueError(f"{name} is not JSON")
 
-    if _json_depth(text) > libconfig.MAX_DEPTH:
+    if json_too_deep(text, limit=libconfig.MAX_DEPTH):
         raise ArchiveError(f"sw-description is nested more than {libconfig.MAX_DEPTH} levels deep")
     try:
         document = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
@@ -187,19 +189,6 @@ def _load_json(text: str) -> dict:
     if not isinstance(document, dict):
         raise ArchiveError("sw-description is not valid JSON: the top level must be an object")
     return document
-
-
-def _json_depth(text: str) -> int:
-    """Deepest bracket nesting outside strings, so json.loads never meets a deep document."""
-    depth = deepest = 0
-    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
-        char = token.group()
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 def _board_section(software: dict) -> tuple[str, tuple[dict, ...]]:

@@ -123,6 +123,9 @@ BAD_FEEDBACK = [
         "JSON",
     ),
     (b'[{"status": {}}]', "ddi.body_not_readable", "JSON object"),
+    # core/json.py: refused before the decoder recurses into it
+    (b'{"status": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "ddi.body_not_readable",
+     "nested more than 32 levels"),
     (b'{"feedback": "done"}', "ddi.invalid", "status"),
     (b'{"status": "closed"}', "ddi.invalid", "status"),
     (
@@ -174,6 +177,19 @@ def test_bad_feedback_is_400_with_the_reason_and_changes_nothing(fleet, body, co
     assert reply.json()["errorCode"] == code
     assert words in reply.json()["message"]
     assert snapshot(job) == before
+
+
+def test_feedback_past_the_size_limit_is_413(fleet, settings):
+    settings.JSON_MAX_BYTES = 1000
+    job = fleet.queue()
+    client = fleet.client()
+
+    reply = client.feedback(job.pk, "download", details=["x" * 2000])
+
+    assert reply.status == 413
+    assert reply.json() == {"message": "The request body is larger than 1000 bytes.",
+                            "errorCode": "ddi.too_large"}
+    assert fleet.job(job).state == S.QUEUED
 
 
 BAD_CONFIG = [

@@ -63,6 +63,30 @@ def test_a_controller_id_that_cannot_be_a_serial_is_400(fleet):
     )
 
 
+@pytest.mark.parametrize(
+    ("path_segment", "words"),
+    [
+        ("%2e%2e", "names a folder"),  # the server decodes the segment: ".."
+        ("%2e", "names a folder"),
+        ("a%20b", "a space"),
+        ("NG1%0A", "U+000A"),
+        ("NG%E2%80%AE1", "U+202E (right-to-left override)"),
+        ("NG%F0%9F%98%80", "U+1F600"),
+        ("a%3Fq=1", "'?'"),
+        ("a%23b", "'#'"),
+        ("%252e%252e", "'%'"),
+    ],
+)
+def test_a_gateway_cannot_register_a_serial_the_rule_refuses(fleet, path_segment, words):
+    reply = fleet.gateway(path_segment).poll(check_request=False)
+
+    assert reply.status == 400
+    assert reply.json()["errorCode"] == "ddi.controller_id"
+    assert "controllerId cannot be a serial" in reply.json()["message"]
+    assert words in reply.json()["message"]
+    assert list(Device.objects.values_list("serial", flat=True)) == [fleet.device.serial]
+
+
 def test_two_hundred_new_controllers_at_once_are_all_registered_exactly_once(fleet):
     """20 threads, every serial polled twice at the same time: no 5xx, no duplicate rows."""
     serials = [f"GW{n:06d}" for n in range(200)]

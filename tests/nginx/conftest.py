@@ -101,6 +101,8 @@ def start_front(settings, live_server, request) -> Nginx:
     settings.X_ACCEL_REDIRECT_PREFIX = "/protected-artifacts/"
     settings.X_ACCEL_EXPIRES = WINDOW
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]  # the Host devices use reaches Django
+    # As production behind this nginx: TRUSTED_PROXY_COUNT=1 (settings' NUM_PROXIES).
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     prefix = Path(tempfile.mkdtemp(prefix="ngx", dir="/tmp"))
     live = urlsplit(live_server.url)
     front = Nginx(prefix, free_port(), f"127.0.0.1:{live.port}", Path(settings.MEDIA_ROOT))

@@ -1,0 +1,49 @@
+"""Django's error views (securitycenter/urls.py handler400/403/404/500): JSON under /api/.
+
+DRF answers its own errors in JSON (core.api.exception_handler), but what never reaches a
+DRF view is Django's: an unknown URL (`/api/v1/nope/`), an error DRF does not handle (a
+500), a request Django refuses before any view (a body past DATA_UPLOAD_MAX_MEMORY_SIZE, a
+bad Host). A client of the management API gets `{"detail": ...}` for those too; everyone
+else gets the panel's pages (templates/404.html, 403.html) as before.
+"""
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.views import defaults
+
+API_PREFIX = "/api/"
+
+
+def is_api(request) -> bool:
+    return request.path_info == API_PREFIX.rstrip("/") or request.path_info.startswith(API_PREFIX)
+
+
+def api_error(detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status)
+
+
+def bad_request(request, exception, template_name=defaults.ERROR_400_TEMPLATE_NAME):
+    if not is_api(request):
+        return defaults.bad_request(request, exception, template_name)
+    if isinstance(exception, RequestDataTooBig):
+        return api_error("The request body is too large.", 413)
+    # Django's own reason (SuspiciousOperation) is for the log, never for the client.
+    return api_error("Bad request.", 400)
+
+
+def permission_denied(request, exception, template_name=defaults.ERROR_403_TEMPLATE_NAME):
+    if not is_api(request):
+        return defaults.permission_denied(request, exception, template_name)
+    return api_error(str(exception) or "You may not do this.", 403)
+
+
+def page_not_found(request, exception, template_name=defaults.ERROR_404_TEMPLATE_NAME):
+    if not is_api(request):
+        return defaults.page_not_found(request, exception, template_name)
+    return api_error("No API endpoint at this address; /api/schema/ lists them.", 404)
+
+
+def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
+    if not is_api(request):
+        return defaults.server_error(request, template_name)
+    return api_error("Server error: the request failed on our side and was logged.", 500)

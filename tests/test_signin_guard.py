@@ -1,0 +1,163 @@
+"""Password guessing: the client's address cannot be forged through X-Forwarded-For; the
+panel's and the admin's login pages pause after too many failures per address or per name,
+and resume by themselves; every failure is audited; a cache outage lifts the limits with a
+log line rather than breaking sign-in (core/signin.py)."""
+
+import time
+import uuid
+
+import pytest
+from django.test import Client
+
+from core.models import SignInFailure
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery"
+LOGIN_PAGES = ["/login/", "/admin/login/"]
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    """The failure counts live in the cache, which outlives a test's database rollback."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"signin-test-{uuid.uuid4()}"}}
+
+
+@pytest.fixture
+def vera():
+    return UserFactory(username="vera", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def behind_one_proxy(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+
+def sign_in(page: str, username: str, password: str, **extra):
+    return Client().post(page, {"username": username, "password": password}, **extra)
+
+
+def refused(response) -> bool:
+    return response.status_code == 429
+
+
+# --- the API token endpoint (DRF's throttle, NUM_PROXIES) -------------------------------
+
+
+def token_answers(count: int, headers) -> list[int]:
+    client = Client()
+    return [client.post("/api/v1/auth/token/", {"username": "anna", "password": f"guess{n}"},
+                        headers=headers(n)).status_code
+            for n in range(count)]
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_token_throttle():
+    UserFactory(username="anna")
+    answers = token_answers(25, lambda n: {"X-Forwarded-For": f"198.51.100.{n}"})
+    assert answers == [400] * 20 + [429] * 5
+
+
+def test_behind_one_proxy_only_the_last_forwarded_entry_counts(behind_one_proxy):
+    UserFactory(username="anna")
+    # The client writes anything in front; the proxy appends the address it saw.
+    answers = token_answers(22, lambda n: {"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.7"})
+    assert answers == [400] * 20 + [429] * 2
+    # Other clients behind the same proxy are other addresses.
+    assert token_answers(3, lambda n: {"X-Forwarded-For": f"203.0.113.{100 + n}"}) == [400] * 3
+
+
+# --- the login pages -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", LOGIN_PAGES)
+def test_ten_failures_from_one_address_pause_its_sign_ins(vera, page):
+    for n in range(10):
+        # Different names each time, and a forged X-Forwarded-For that changes.
+        response = sign_in(page, f"guess{n}", "nope", headers={"X-Forwarded-For": f"198.51.100.{n}"})
+        assert response.status_code == 200, n  # the form again, with the error
+
+    response = sign_in(page, "vera", PASSWORD)  # even the right password waits
+
+    assert refused(response)
+    assert 800 < int(response["Retry-After"]) <= 900
+    page_text = response.content.decode()
+    assert 'data-testid="signin-paused"' in page_text
+    assert "Too many failed sign-ins from your address. Try again in 15 minutes." in page_text
+    # Another address is not concerned.
+    assert sign_in(page, "vera", PASSWORD, REMOTE_ADDR="192.0.2.50").status_code == 302
+
+
+@pytest.mark.parametrize("page", LOGIN_PAGES)
+def test_five_failures_for_one_name_pause_that_name_from_every_address(vera, page):
+    for n in range(5):
+        assert sign_in(page, "vera", "nope", REMOTE_ADDR=f"192.0.2.{n}").status_code == 200
+
+    response = sign_in(page, "Vera", PASSWORD, REMOTE_ADDR="192.0.2.99")
+
+    assert refused(response)
+    assert "Too many failed sign-ins for this user name." in response.content.decode()
+    UserFactory(username="erik", is_staff=True)
+    assert sign_in(page, "erik", PASSWORD, REMOTE_ADDR="192.0.2.99").status_code == 302
+
+
+def test_the_pause_ends_by_itself(vera, settings):
+    settings.SIGNIN_COOL_OFF = 1
+    for _ in range(5):
+        sign_in("/login/", "vera", "nope")
+    assert refused(sign_in("/login/", "vera", PASSWORD))
+
+    time.sleep(1.2)
+
+    assert sign_in("/login/", "vera", PASSWORD).status_code == 302
+
+
+def test_a_successful_sign_in_forgets_the_names_failures(vera):
+    for _ in range(4):
+        sign_in("/login/", "vera", "nope", REMOTE_ADDR="192.0.2.1")
+    assert sign_in("/login/", "vera", PASSWORD, REMOTE_ADDR="192.0.2.1").status_code == 302
+    for _ in range(4):
+        assert sign_in("/login/", "vera", "nope", REMOTE_ADDR="192.0.2.2").status_code == 200
+    assert sign_in("/login/", "vera", PASSWORD, REMOTE_ADDR="192.0.2.2").status_code == 302
+
+
+def test_reading_the_login_page_is_never_paused(vera):
+    for n in range(10):
+        sign_in("/login/", f"guess{n}", "nope")
+    assert Client().get("/login/").status_code == 200
+
+
+# --- the audit ---------------------------------------------------------------------------
+
+
+def test_every_failed_sign_in_is_audited_with_name_and_address(vera, behind_one_proxy, caplog):
+    sign_in("/login/", "vera", "nope", REMOTE_ADDR="10.0.0.1",
+            headers={"X-Forwarded-For": "1.1.1.1, 203.0.113.7"})
+    sign_in("/admin/login/", "nobody", "nope", REMOTE_ADDR="10.0.0.1",
+            headers={"X-Forwarded-For": "203.0.113.8"})
+    Client().post("/api/v1/auth/token/", {"username": "vera", "password": "nope"}, REMOTE_ADDR="10.0.0.1")
+    sign_in("/login/", "vera", PASSWORD)  # a success is not a failure
+
+    rows = list(SignInFailure.objects.order_by("id").values_list("username", "address", "entry"))
+    assert rows == [("vera", "203.0.113.7", "panel"), ("nobody", "203.0.113.8", "admin"),
+                    ("vera", "10.0.0.1", "api")]
+    assert "sign-in failed: user name 'nobody' from 203.0.113.8 (admin)" in caplog.text
+
+
+# --- the cache out of reach ---------------------------------------------------------------
+
+
+def test_a_cache_outage_lifts_the_limits_with_a_log_line_and_never_an_error(vera, settings, caplog):
+    # Nothing listens on port 1: every cache call fails at once.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    for _ in range(6):
+        assert sign_in("/login/", "vera", "nope").status_code == 200
+    assert sign_in("/admin/login/", "vera", PASSWORD).status_code == 302
+    assert Client().post("/api/v1/auth/token/", {"username": "vera", "password": "nope"}).status_code == 400
+
+    assert SignInFailure.objects.filter(username="vera").count() == 7
+    assert "sign-in failure not counted: the cache does not answer (ConnectionError" in caplog.text
+    assert "sign-in limits not checked: the cache does not answer" in caplog.text
+    assert "token endpoint throttle not applied: the cache does not answer" in caplog.text
