@@ -105,7 +105,8 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
 def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str | None = None,
                       site_number: str | None = None) -> QuerySet[Device]:
     """The sites of a type on a receiver (their devices) with `badge`, `refusal` (the
-    eligibility rule's code) and `last_job_*` annotations and the active job (`active_job`, with its release) joined, in site number order.
+    eligibility rule's code) and `last_job_*` annotations and the active job (`active_job`, with its release
+    and its rollout, whose install window the list shows) joined, in site number order.
 
     Filtered on the site's receiver so PostgreSQL walks the (receiver, number) index in order
     and stops after a page (100k sites: ~100 ms -> under 1 ms). Panels a gateway registered
@@ -116,7 +117,7 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
     last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
     qs = (
         Device.objects.filter(receiver=receiver, site__receiver=receiver, device_type=device_type)
-        .select_related("site", "device_type", "active_job__release")
+        .select_related("site", "device_type", "active_job__release", "active_job__rollout")
         .annotate(
             last_job_state=Subquery(last.values("state")[:1]),
             last_job_reason=Subquery(last.values("reason")[:1]),

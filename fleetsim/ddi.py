@@ -49,6 +49,12 @@ def feedback_body(rec_or_id: ActionRecord | str, execution: str, finished: str, 
     return {"id": action_id, "status": status}
 
 
+def install_now(deployment: dict) -> bool:
+    """May the panel install now? Not while `update` is `skip` (the spec: "do not update yet")
+    or `maintenanceWindow` is `unavailable`: download, keep, and ask again at the next poll."""
+    return deployment.get("update") != "skip" and deployment.get("maintenanceWindow") != "unavailable"
+
+
 def parse_deployment(doc: dict, href: str) -> ActionRecord | None:
     """A DdiDeploymentBase → a new action record; None when the server says `download: skip`.
 
@@ -71,7 +77,7 @@ def parse_deployment(doc: dict, href: str) -> ActionRecord | None:
     if deployment.get("download") == "skip":
         return None
     return ActionRecord(id=action_id, deployment_url=href, artifact=artifact,
-                        version=str(chunk.get("version") or ""))
+                        version=str(chunk.get("version") or ""), install_now=install_now(deployment))
 
 
 def parse_cancel(doc: dict, href: str) -> tuple[str, str]:

@@ -69,7 +69,7 @@ class Panel:
         self.crashes = 0
         self.power_cut_pending = spec.link.power_cut_at is not None
         self._wake = asyncio.Event()
-        self._arming_changed = asyncio.Event()
+        self._install_gate = asyncio.Event()  # arming changed, or the server's `update` did
         self._config_sent: dict | None = None
         self._tg: asyncio.TaskGroup | None = None
         self._worker: asyncio.Task | None = None
@@ -148,14 +148,32 @@ class Panel:
             if p["number"] == number and p["armed"] != armed:
                 p["armed"] = armed
                 self.event("arming", f"partition {number} {'armed' if armed else 'disarmed'} by {by}")
-                self._arming_changed.set()
+                self._install_gate.set()
                 return True
         return False
 
-    async def wait_disarmed(self) -> None:
-        while all(p["armed"] for p in self.flash.partitions):
-            self._arming_changed.clear()
-            await self._arming_changed.wait()
+    async def wait_installable(self, rec: ActionRecord) -> None:
+        """Until both hold at once: a partition is disarmed and the server lets the panel
+        install (`update` not `skip`: its install window is open). The poll loop reads the
+        deployment again meanwhile (`_on_deployment`)."""
+        while not rec.install_now or all(p["armed"] for p in self.flash.partitions):
+            self._install_gate.clear()
+            await self._install_gate.wait()
+
+    async def reread_deployment(self, rec: ActionRecord) -> None:
+        """GET the action's deploymentBase again for its `update`: the install window may have
+        closed since the download started. A failed read keeps what the panel knew."""
+        fresh = await self._fetch_deployment(rec.deployment_url)
+        if fresh is not None and fresh.id == rec.id:
+            self._install_now(rec, fresh.install_now)
+
+    def _install_now(self, rec: ActionRecord, allowed: bool) -> None:
+        if allowed != rec.install_now:
+            self.event("window", f"action {rec.id}: the server " + (
+                "allows the installation now" if allowed
+                else "says update: skip (install window closed): the installation waits"), logging.INFO)
+        rec.install_now = allowed
+        self._install_gate.set()
 
     # Helpers for the update worker ----------------------------------------------------
     def event(self, kind: str, detail: str, level: int = logging.DEBUG) -> None:
@@ -324,8 +342,10 @@ class Panel:
                 if not rec.failure_reported:
                     await update.report_failure(self, rec, reliable=False)
                 return
-            if self._worker is not None and not self._worker.done():
+            if self._worker is not None and not self._worker.done() and rec.stage == Stage.DOWNLOADING:
                 return
+            # Downloaded and waiting to install: read the deployment again, its `update` says
+            # whether the panel may install now (an install window opening or closing).
         elif rec is not None:
             self.forget(f"replaced by action {action_id}")
         fresh = await self._fetch_deployment(href)
@@ -335,6 +355,9 @@ class Panel:
         if rec is not None and rec.id == fresh.id and rec.artifact.size == fresh.artifact.size \
                 and rec.artifact.hashes == fresh.artifact.hashes:
             rec.artifact, rec.deployment_url = fresh.artifact, fresh.deployment_url
+            self._install_now(rec, fresh.install_now)
+            if self._worker is not None and not self._worker.done():
+                return  # the worker waiting to install goes on with the new verdict
         else:
             if rec is not None:
                 self.forget("the artifact changed")

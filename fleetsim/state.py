@@ -19,7 +19,7 @@ class Phase(StrEnum):
     IDLE = "idle"
     DOWNLOADING = "downloading"
     DOWNLOADED = "downloaded"  # complete, being checked
-    READY = "ready"  # checked: ready for installation, waiting for a disarmed partition
+    READY = "ready"  # checked: ready for installation, waits for a disarmed partition and the install window
     INSTALLING = "installing"
     REBOOTING = "rebooting"  # after an install or a power cut: offline
     FAILED = "failed"  # the last action failed (see Panel.last_failure)
@@ -120,6 +120,9 @@ class ActionRecord:
     corrupted: bool = False
     failure: str | None = None
     failure_reported: bool = False
+    # The last deploymentBase's verdict: `update` not `skip` (hawkBit says skip, with
+    # `maintenanceWindow: unavailable`, outside the action's install window).
+    install_now: bool = True
 
     @property
     def feedback_url(self) -> str:

@@ -233,12 +233,17 @@ async def report_failure(panel: Panel, rec: ActionRecord, *, reliable: bool = Tr
 # Install ----------------------------------------------------------------------------------
 async def _install(panel: Panel, rec: ActionRecord) -> None:
     panel.phase = Phase.READY
+    # What the server said when the download started may be old news by now.
+    await panel.reread_deployment(rec)
     await panel.feedback(rec.feedback_url, feedback_body(
         rec, "scheduled", "none",
-        details=[f"firmware {rec.version} ready for installation; waits for a disarmed partition"]))
+        details=[f"firmware {rec.version} ready for installation; waits for a disarmed partition"
+                 + ("" if rec.install_now else " and for the install window")]))
+    if not rec.install_now:
+        panel.event("waiting", "the server says update: skip (install window closed): the installation waits")
     if all(panel.partitions.values()):
         panel.event("waiting", "every partition is armed: the installation waits")
-    await panel.wait_disarmed()
+    await panel.wait_installable(rec)
     panel.phase = Phase.INSTALLING
     disarmed = ",".join(str(n) for n, armed in panel.partitions.items() if not armed)
     await panel.feedback(rec.feedback_url, feedback_body(

@@ -3,7 +3,9 @@
 The firmware statistics of a receiver (`receivers/{code}/firmware-stats/`) are the update
 app's: firmware_updates/apis/receivers.py extends this view set with them."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from datetime import time
+
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,7 +19,7 @@ from core.permissions import (
 )
 
 from . import services
-from .models import Receiver, code_validator
+from .models import Receiver, code_validator, time_zone_validator
 
 
 def receiver_field(**kwargs) -> serializers.SlugRelatedField:
@@ -26,6 +28,29 @@ def receiver_field(**kwargs) -> serializers.SlugRelatedField:
         slug_field="code", queryset=Receiver.objects.all(), help_text="Receiver code.",
         error_messages={"does_not_exist": "No receiver has the code {value}."}, **kwargs,
     )
+
+
+class InstallWindowSerializer(serializers.Serializer):
+    """A daily install window, local times of the receiver's time zone; start > end crosses
+    midnight (22:00-05:00). Receivers have one, a rollout may have its own."""
+
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+
+    def validate(self, data):
+        if data["start"] == data["end"]:
+            raise serializers.ValidationError("An install window needs different start and end times.")
+        return data
+
+
+def install_window_data(start: time | None, end: time | None) -> dict | None:
+    """A stored window as the API shows it, {"start": "HH:MM", "end": "HH:MM"}, or None."""
+    return None if start is None else InstallWindowSerializer({"start": start, "end": end}).data
+
+
+def install_window_value(data: dict | None) -> tuple[time, time] | None:
+    """A validated `install_window` as the services take it: (start, end) or None."""
+    return (data["start"], data["end"]) if data else None
 
 
 class ReceiverInputSerializer(serializers.Serializer):
@@ -40,6 +65,15 @@ class ReceiverInputSerializer(serializers.Serializer):
     poll_sleep = serializers.DurationField(
         required=False, help_text='How long idle panels sleep between polls, e.g. "00:05:00".'
     )
+    time_zone = serializers.CharField(
+        required=False, max_length=64, validators=[time_zone_validator],
+        help_text='IANA time zone of the install window, e.g. "Europe/Berlin"; default: the server\'s.',
+    )
+    install_window = InstallWindowSerializer(
+        required=False, allow_null=True, default=None,
+        help_text="Daily window in the receiver's time zone; outside it panels download but do not "
+                  "install. Null: they install as soon as they are ready.",
+    )
 
 
 class ReceiverSerializer(serializers.Serializer):
@@ -47,7 +81,13 @@ class ReceiverSerializer(serializers.Serializer):
     name = serializers.CharField()
     wakeup_url = serializers.CharField(help_text="Empty: panels are not woken, they find work on their next poll.")
     poll_sleep = serializers.DurationField()
+    time_zone = serializers.CharField()
+    install_window = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
+
+    @extend_schema_field(InstallWindowSerializer(allow_null=True))
+    def get_install_window(self, receiver):
+        return install_window_data(receiver.install_window_start, receiver.install_window_end)
 
 
 class ReceiverCreatedSerializer(ReceiverSerializer):
@@ -89,7 +129,9 @@ class ReceiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def create(self, request):
         data = ReceiverInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        receiver, token = services.receiver_create(**data.validated_data, actor=request.user)
+        values = dict(data.validated_data)
+        window = install_window_value(values.pop("install_window"))
+        receiver, token = services.receiver_create(**values, install_window=window, actor=request.user)
         receiver.gateway_token = token
         return Response(ReceiverCreatedSerializer(receiver).data, status=status.HTTP_201_CREATED)
 

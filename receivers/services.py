@@ -1,5 +1,7 @@
 """Writes on receivers."""
 
+from datetime import time
+
 from django.db import transaction
 
 from core.audit import ADDITION, fields_update, operator_action_record
@@ -10,12 +12,20 @@ from .models import Receiver
 
 @transaction.atomic
 def receiver_create(
-    *, code: str, name: str, wakeup_url: str = "", poll_sleep=None, actor=None
+    *, code: str, name: str, wakeup_url: str = "", poll_sleep=None, time_zone: str | None = None,
+    install_window: tuple[time, time] | None = None, actor=None,
 ) -> tuple[Receiver, str]:
-    """Create a receiver; returns it with its gateway token, which is shown only this once."""
+    """Create a receiver; returns it with its gateway token, which is shown only this once.
+
+    `time_zone` (IANA name) defaults to settings.TIME_ZONE; `install_window` is (start, end)
+    local times there, or None: panels install as soon as they are ready."""
     receiver = Receiver(code=code, name=name, wakeup_url=wakeup_url)
     if poll_sleep is not None:
         receiver.poll_sleep = poll_sleep
+    if time_zone is not None:
+        receiver.time_zone = time_zone
+    if install_window is not None:
+        receiver.install_window_start, receiver.install_window_end = install_window
     token = token_generate()
     receiver.gateway_token_hash = token_digest(token)
     receiver.full_clean()

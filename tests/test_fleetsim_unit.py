@@ -2,7 +2,8 @@
 
 The real server's integration tests live elsewhere; these prove the device side: resume
 after drops and power cuts, cancel acknowledge/refuse, the archive checks, the wait for a
-disarmed partition, state kept across the reboot, wake-up. No database needed.
+disarmed partition and for the install window, state kept across the reboot, wake-up. No
+database needed.
 """
 
 from __future__ import annotations
@@ -84,7 +85,12 @@ class FakeDdi:
         with self.lock:
             etag = 'W/"v1"' if self.weak_etag else '"v1"'
             self.actions[serial] = {"id": action_id, "data": data, "etag": etag,
-                                    "state": "active", "cancel": False}
+                                    "state": "active", "cancel": False, "window": None}
+
+    def set_window(self, serial: str, status: str | None) -> None:
+        """The action's install window: None (no window), "available" or "unavailable"."""
+        with self.lock:
+            self.actions[serial]["window"] = status
 
     def cancel(self, serial: str) -> None:
         with self.lock:
@@ -184,8 +190,13 @@ class FakeDdi:
                            "_links": {"download-http": {"href": url},
                                       "md5sum-http": {"href": url + ".MD5SUM"}}}
                     chunk = {"part": "os", "version": "5.40", "name": "nord-gsm", "artifacts": [art]}
-                    return self.send_json(200, {"id": act["id"], "deployment": {
-                        "download": "forced", "update": "forced", "chunks": [chunk]}})
+                    deployment = {"download": "forced", "update": "forced", "chunks": [chunk]}
+                    with ddi.lock:
+                        ddi.log.append((serial, "deployment", act["window"]))
+                        if act["window"]:  # as hawkBit: skip the update while it is unavailable
+                            deployment["maintenanceWindow"] = act["window"]
+                            deployment["update"] = "skip" if act["window"] == "unavailable" else "forced"
+                    return self.send_json(200, {"id": act["id"], "deployment": deployment})
                 if rest == f"/cancelAction/{act['id']}":
                     return self.send_json(200, {"id": act["id"],
                                                 "cancelAction": {"stopId": act["id"]}})
@@ -487,6 +498,45 @@ def test_never_disarm_waits_in_ready_until_someone_disarms(ddi, archive):
         assert ddi.executions("P1")[-1] == ("scheduled", "none")
         fleet.set_partition("P1", 2, False)
         fleet.wait_until(succeeded(fleet), timeout=5)
+
+
+def test_outside_the_install_window_the_panel_downloads_and_installs_only_once_it_opens(ddi, archive):
+    ddi.assign("P1", archive)
+    ddi.set_window("P1", "unavailable")
+    with running(ddi, spec()) as fleet:
+        panel = fleet.panel("P1")
+        fleet.wait_until(lambda: panel.phase == "ready", timeout=5)
+        asked, polls = len(ddi.entries("P1", "deployment")), ddi.polls["P1"]
+        fleet.wait_until(lambda: ddi.polls["P1"] > polls + 3, timeout=5)
+        # Downloaded and checked, partition 1 disarmed: only the window holds it back. It asks
+        # the server again at every poll.
+        assert panel.phase == "ready" and panel.firmware_version == "5.30"
+        assert panel.kept_bytes == len(archive)
+        assert len(ddi.entries("P1", "deployment")) > asked + 2
+        assert ddi.executions("P1")[-1] == ("scheduled", "none")
+        assert "install window" in ddi.entries("P1", "feedback")[-1]["status"]["details"][0]
+        ddi.set_window("P1", "available")
+        fleet.wait_until(succeeded(fleet), timeout=5)
+    steps = [e for e in ddi.executions("P1") if e != ("proceeding", "none")]
+    assert steps == [("download", "none"), ("downloaded", "none"), ("scheduled", "none"), ("closed", "success")]
+    assert panel.events.of("window")[-1].detail == "action 1: the server allows the installation now"
+
+
+def test_a_window_closing_during_the_download_holds_the_install(ddi, archive):
+    """The deployment said `forced` when the download started; the panel asks again before it
+    installs, and waits."""
+    ddi.assign("P1", archive)
+    with running(ddi, spec(link={"preset": "unlimited", "bandwidth": 400_000})) as fleet:
+        panel = fleet.panel("P1")
+        fleet.wait_until(lambda: panel.phase == "downloading", timeout=5)
+        ddi.set_window("P1", "unavailable")
+        fleet.wait_until(lambda: panel.phase == "ready", timeout=10)
+        polls = ddi.polls["P1"]
+        fleet.wait_until(lambda: ddi.polls["P1"] > polls + 2, timeout=5)
+        assert panel.phase == "ready" and panel.firmware_version == "5.30"
+        ddi.set_window("P1", "available")
+        fleet.wait_until(succeeded(fleet), timeout=5)
+    assert panel.firmware_version == "5.40"
 
 
 def test_an_update_assigned_at_night_installs_when_the_site_disarms_in_the_morning(ddi, archive):

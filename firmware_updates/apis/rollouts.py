@@ -18,7 +18,12 @@ from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer, RefusalSerializer
 from core.permissions import START_ROLLOUT, VIEW_ROLLOUT, ActionPermission
-from receivers.apis import receiver_field
+from receivers.apis import (
+    InstallWindowSerializer,
+    install_window_data,
+    install_window_value,
+    receiver_field,
+)
 from sites.apis import device_type_field
 
 from .. import services
@@ -57,16 +62,6 @@ class RolloutEventSerializer(serializers.Serializer):
                                            "resumed, stopped, completed.")
     actor = serializers.CharField(source="actor_label", help_text='An operator\'s name, or "system".')
     details = serializers.DictField()
-
-
-class InstallWindowSerializer(serializers.Serializer):
-    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
-    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
-
-    def validate(self, data):
-        if data["start"] == data["end"]:
-            raise serializers.ValidationError("An install window needs different start and end times.")
-        return data
 
 
 class RolloutSerializer(serializers.Serializer):
@@ -118,9 +113,7 @@ class RolloutSerializer(serializers.Serializer):
 
     @extend_schema_field(InstallWindowSerializer(allow_null=True))
     def get_install_window(self, rollout):
-        if rollout.install_window_start is None:
-            return None
-        return InstallWindowSerializer({"start": rollout.install_window_start, "end": rollout.install_window_end}).data
+        return install_window_data(rollout.install_window_start, rollout.install_window_end)
 
     def get_duration_seconds(self, rollout) -> int | None:
         if rollout.started_at is None:
@@ -281,9 +274,8 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data = RolloutCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        window = values.pop("install_window")
-        rollout, created = services.rollout_start(
-            **values, actor=request.user, install_window=(window["start"], window["end"]) if window else None)
+        window = install_window_value(values.pop("install_window"))
+        rollout, created = services.rollout_start(**values, actor=request.user, install_window=window)
         return self._answer(rollout, status.HTTP_201_CREATED if created else status.HTTP_202_ACCEPTED)
 
     def _answer(self, rollout, code=status.HTTP_200_OK):

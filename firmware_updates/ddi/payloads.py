@@ -11,10 +11,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_duration
 
 from core.json import JSONBodyError, json_loads
 
+from ..install_windows import Window, window_open
 from ..models import JobState, UpdateJob, is_active
 from ..services import feedback_validate
 from .responses import DdiError, bad_request
@@ -108,24 +110,31 @@ def artifact(request, *, caller, release) -> dict:
     }
 
 
-def deployment_base(request, *, caller, job: UpdateJob, history: list[str] | None = None) -> dict:
-    """One chunk (the device's firmware, part "os") with one artifact: the release archive."""
+def deployment_base(request, *, caller, job: UpdateJob, history: list[str] | None = None,
+                    window: Window | None = None, now=None) -> dict:
+    """One chunk (the device's firmware, part "os") with one artifact: the release archive.
+
+    With an install window (install_windows.window_of), `maintenanceWindow` says whether it is
+    open now and, while it is closed, `update` is `skip`: download, but do not install yet.
+    hawkBit answers so for an action with a maintenance schedule (its `update` is otherwise the
+    download's handling); without a window the key is absent, as hawkBit leaves it.
+    """
     release = job.release
-    body = {
-        "id": str(job.pk),
-        "deployment": {
-            "download": "forced",
-            "update": "forced",
-            "chunks": [
-                {
-                    "part": "os",
-                    "version": release.version,
-                    "name": release.device_type.code,
-                    "artifacts": [artifact(request, caller=caller, release=release)],
-                }
-            ],
-        },
-    }
+    deployment = {"download": "forced", "update": "forced"}
+    if window is not None:
+        available = window_open(window, now or timezone.now())
+        deployment["maintenanceWindow"] = "available" if available else "unavailable"
+        if not available:
+            deployment["update"] = "skip"
+    deployment["chunks"] = [
+        {
+            "part": "os",
+            "version": release.version,
+            "name": release.device_type.code,
+            "artifacts": [artifact(request, caller=caller, release=release)],
+        }
+    ]
+    body = {"id": str(job.pk), "deployment": deployment}
     if history is not None:
         body["actionHistory"] = {"status": job.state.upper(), "messages": history}
     return body

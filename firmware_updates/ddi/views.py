@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sites.services import device_touch
 
 from .. import services
+from ..install_windows import window_of
 from ..models import JobState, UpdateJob, is_deliverable
 from . import payloads
 from .artifacts import serve
@@ -127,7 +128,10 @@ def deployment_base(request, caller, action_id: int):
         )
     job = services.job_deployment_fetched(job=job)
     history = payloads.action_history(job, count) if count else None
-    return json_response(payloads.deployment_base(request, caller=caller, job=job, history=history))
+    # Not the hot poll: the rollout's window costs one query, and only for a rollout's job.
+    window = window_of(job, receiver=caller.receiver)
+    return json_response(payloads.deployment_base(request, caller=caller, job=job, history=history,
+                                                  window=window))
 
 
 @ddi_endpoint("POST")

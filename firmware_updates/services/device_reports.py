@@ -38,6 +38,10 @@ FINISHED = frozenset({"success", "failure", "none"})
 MAX_DETAILS = 50
 MAX_DETAIL_LENGTH = 2000
 MAX_REPORT_EVENTS = 200  # device reports kept per job that moved nothing (log lines)
+# SWUpdate's suricatta (2022.12, suricatta/server_hawkbit.c server_install_update) answers a
+# deploymentBase whose `update` is `skip` (a closed install window) with `closed` + `success`
+# and only these details, having downloaded and installed nothing.
+SWUPDATE_SKIPPED = ["Skipped Update."]
 
 
 class ActionGone(Exception):
@@ -125,6 +129,11 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
         return job
     if execution == "canceled":
         return _apply_cancel_feedback(job, "closed", "success", details)
+    if execution == "closed" and finished == "success" and details == SWUPDATE_SKIPPED:
+        # Not a success: the action stays, so the device finds it again at its next poll and
+        # installs once the window is open (an identical repeat is kept once on the timeline).
+        _keep_report(job, info)
+        return job
     target = _target_state(job, execution, finished)
     if target is None:
         _keep_report(job, info)

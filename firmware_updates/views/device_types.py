@@ -82,6 +82,8 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     # The statistics already counted every badge: no second count of the list unless searching.
     page = paginate(request, sites, count=None if q else counts[badge])
     devices = list(page.object_list)
+    for device in devices:
+        device.receiver = receiver  # the list's own (filtered on it): install window hints read it
     # Download progress is written to the row every few seconds; the cache has the freshest byte.
     services.job_progress_overlay([d.active_job for d in devices])
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]

@@ -17,6 +17,7 @@ from sites.services import device_is_online
 from ..badges import Badge
 from ..eligibility import ELIGIBLE, refusal_words
 from ..errors import Refusal
+from ..install_windows import window_of, window_open, window_words
 from ..models import (
     TRANSFER_STATES,
     JobState,
@@ -77,6 +78,16 @@ class JobView:
             return "The device received the command; download starting."
         if state == JobState.DOWNLOADING:
             return "Downloading in parts; resumes after interruptions."
+        if state in (JobState.DOWNLOADED, JobState.READY) and self.device is not None:
+            # Outside its install window the device holds the update (the DDI answer says
+            # `skip`). The device's receiver and the job's rollout come loaded with the rows
+            # (selectors.device_type_sites, the site page): no query per row.
+            window = window_of(job, receiver=self.device.receiver)
+            if not window_open(window, timezone.now()):
+                ready = state == JobState.READY
+                armed = ready and not self.device.any_partition_disarmed
+                return (f"{'Ready for installation' if ready else 'Downloaded'}; waits for the install window "
+                        f"({window_words(window)})" + (" and until a partition is disarmed." if armed else "."))
         if state == JobState.DOWNLOADED:
             return "Downloaded; the device is checking the archive."
         if state == JobState.READY:

@@ -61,7 +61,7 @@ def _timeline(jobs: list[UpdateJob]) -> list[dict]:
 @require(VIEW_SITE, VIEW_UPDATE_JOB)
 def site_detail(request, code: str, number: int):
     receiver = get_object_or_404(Receiver, code=code)
-    site = get_object_or_404(Site.objects.select_related("receiver", "device__device_type"),
+    site = get_object_or_404(Site.objects.select_related("receiver", "device__device_type", "device__receiver"),
                              receiver=receiver, number=number)
     device = getattr(site, "device", None)
     jobs, active, release, badge, refusal = [], None, None, Badge.RED, None

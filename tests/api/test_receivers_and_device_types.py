@@ -1,9 +1,11 @@
 """`receivers/` and `device-types/`: natural keys, tokens shown once, firmware statistics."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.tokens import token_digest
@@ -28,7 +30,8 @@ def test_creating_a_receiver_returns_its_gateway_token_once(as_manager, manager)
     body = response.json()
     token = body.pop("gateway_token")
     assert body == {"code": "north", "name": "North station", "wakeup_url": "http://127.0.0.1:9/wake",
-                    "poll_sleep": "00:02:00", "created_at": body["created_at"]}
+                    "poll_sleep": "00:02:00", "time_zone": "UTC", "install_window": None,
+                    "created_at": body["created_at"]}
     receiver = Receiver.objects.get(code="north")
     assert receiver.gateway_token_hash == token_digest(token) and token not in receiver.gateway_token_hash
     shown = as_manager.get("/api/v1/receivers/north/").json()
@@ -39,6 +42,56 @@ def test_creating_a_receiver_returns_its_gateway_token_once(as_manager, manager)
 def test_receiver_poll_sleep_defaults_to_the_setting(as_manager):
     response = as_manager.post("/api/v1/receivers/", {"code": "north", "name": "North"}, format="json")
     assert response.json()["poll_sleep"] == "00:05:00"
+
+
+def test_receiver_takes_a_time_zone_and_an_install_window_across_midnight(as_manager):
+    response = as_manager.post("/api/v1/receivers/", {
+        "code": "north", "name": "North", "time_zone": "Europe/Berlin",
+        "install_window": {"start": "22:00", "end": "05:00"}}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["time_zone"] == "Europe/Berlin"
+    assert body["install_window"] == {"start": "22:00", "end": "05:00"}
+    receiver = Receiver.objects.get(code="north")
+    assert (receiver.install_window_start, receiver.install_window_end) == (time(22), time(5))
+    assert as_manager.get("/api/v1/receivers/north/").json()["install_window"] == {"start": "22:00", "end": "05:00"}
+
+
+def test_receiver_time_zone_defaults_to_the_setting(as_manager, settings):
+    settings.TIME_ZONE = "Europe/Oslo"
+    response = as_manager.post("/api/v1/receivers/", {"code": "north", "name": "North", "install_window": None},
+                               format="json")
+    assert response.status_code == 201
+    assert response.json()["time_zone"] == "Europe/Oslo" and response.json()["install_window"] is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"time_zone": "../etc/passwd"}, "time_zone"),
+        ({"install_window": {"start": "02:00"}}, "install_window"),
+        ({"install_window": {"start": "02:00", "end": "02:00"}}, "install_window"),
+        ({"install_window": {"start": "2 am", "end": "05:00"}}, "install_window"),
+    ],
+)
+def test_bad_time_zone_or_install_window_is_400(as_manager, payload, field):
+    response = as_manager.post("/api/v1/receivers/", {"code": "north", "name": "North", **payload}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Receiver.objects.exists()
+
+
+def test_receiver_install_window_is_both_or_neither_in_the_database():
+    receiver = ReceiverFactory(code="north")
+    receiver.install_window_start = time(2)
+    with pytest.raises(ValidationError, match="both a start and an end"):
+        receiver.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Receiver.objects.filter(pk=receiver.pk).update(install_window_start=time(2))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Receiver.objects.filter(pk=receiver.pk).update(install_window_start=time(2), install_window_end=time(2))
+    Receiver.objects.filter(pk=receiver.pk).update(install_window_start=time(22), install_window_end=time(5))
 
 
 def test_rotating_the_gateway_token_invalidates_the_old_one(as_manager, manager):

@@ -3,12 +3,15 @@ to pytest-django's live server over real HTTP, checking every answer against the
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from firmware_updates import services
 from firmware_updates.models import Release, UpdateJob
+from receivers.models import Receiver
 from receivers.services import receiver_create
 from sites.models import Device, DeviceType
 from sites.services import site_create
@@ -50,6 +53,21 @@ class Fleet:
 
     def job(self, job: UpdateJob) -> UpdateJob:
         return UpdateJob.objects.get(pk=job.pk)
+
+
+def install_window(*, open_now: bool, tz: str = "UTC") -> tuple[time, time]:
+    """A daily window around the present moment (open_now) or starting two hours from now, in
+    `tz`: what a test needs whatever time of day it runs."""
+    now = timezone.now().astimezone(ZoneInfo(tz))
+    start = now - timedelta(hours=1) if open_now else now + timedelta(hours=2)
+    return start.time().replace(second=0, microsecond=0), (start + timedelta(hours=2)).time().replace(
+        second=0, microsecond=0)
+
+
+def set_receiver_window(receiver, window: tuple[time, time] | None) -> None:
+    """What an operator changing the receiver's window (admin) writes."""
+    start, end = window or (None, None)
+    Receiver.objects.filter(pk=receiver.pk).update(install_window_start=start, install_window_end=end)
 
 
 @pytest.fixture(scope="session")

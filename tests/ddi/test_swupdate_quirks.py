@@ -1,6 +1,7 @@
 """What SWUpdate 2022.12's suricatta does differently from the spec's happy path (DESIGN.md 4):
 HEAD before GET on the artifact, integer "id" and "time" in its feedback, only `proceeding`
-until it closes (never `downloaded`/`scheduled`), configData with mode replace and extras."""
+until it closes (never `downloaded`/`scheduled`), configData with mode replace and extras, and
+closed + success "Skipped Update." for an `update: skip` it did nothing about."""
 
 import hashlib
 
@@ -9,7 +10,7 @@ import pytest
 from firmware_updates.models import JobState
 from sites.models import Device
 
-from .conftest import SERIAL
+from .conftest import SERIAL, install_window, set_receiver_window
 
 pytestmark = pytest.mark.live
 S = JobState
@@ -98,3 +99,25 @@ def test_swupdate_confirms_the_version_after_closing(fleet):
 
     assert fleet.job(job).confirmed_at is not None
     assert "configData" not in client.poll().json()["_links"]
+
+
+def test_swupdate_skipping_a_closed_install_window_is_not_a_success(fleet):
+    """suricatta answers `update: skip` with closed + success "Skipped Update." and installs
+    nothing (server_hawkbit.c): the job stays, and once the window opens it runs as ever."""
+    set_receiver_window(fleet.receiver, install_window(open_now=False))
+    job = fleet.queue()
+    client = fleet.client()
+    for _poll in range(3):  # it asks again at every poll, and says the same
+        deployment = client.request("GET", client.poll().json()["_links"]["deploymentBase"]["href"]).json()
+        assert deployment["deployment"]["update"] == "skip"
+        assert swupdate_feedback(client, job.pk, "closed", "success", ["Skipped Update."]).status == 200
+    job = fleet.job(job)
+    assert job.state == S.DELIVERED and job.finished_at is None
+    assert job.events.filter(kind="report").count() == 1  # kept once on the timeline
+
+    set_receiver_window(fleet.receiver, install_window(open_now=True))
+    deployment = client.request("GET", client.poll().json()["_links"]["deploymentBase"]["href"]).json()
+    assert deployment["deployment"]["update"] == "forced"
+    swupdate_feedback(client, job.pk, "proceeding", "none", ["Installing Update Chunk Artifacts."])
+    swupdate_feedback(client, job.pk, "closed", "success", ["Update Installed."])
+    assert fleet.job(job).state == S.SUCCEEDED

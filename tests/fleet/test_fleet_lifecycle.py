@@ -2,7 +2,7 @@
 
 Each test queues a site the way an operator does (services.update_job_create) and lets
 fleetsim panels do the rest over HTTP: poll, download in parts, check, wait for a disarmed
-partition, reboot, report.
+partition (and the install window), reboot, report.
 """
 
 import time
@@ -14,6 +14,7 @@ from firmware_updates.errors import UpdateNotAllowed
 from firmware_updates.models import JobState, UpdateJob
 from fleetsim import Fleet
 from sites.models import Device
+from tests.ddi.conftest import install_window, set_receiver_window
 
 from .conftest import SERIAL, add_panel, panel_spec, run_fleet
 
@@ -91,6 +92,31 @@ def test_panel_with_every_partition_armed_waits_ready_until_one_is_disarmed(worl
         fleet.set_partition(SERIAL, 2, armed=False)
         job = wait_job(fleet, job, S.SUCCEEDED)
     assert Device.objects.get(serial=SERIAL).firmware_version == "5.40"
+
+
+def test_panel_downloads_outside_the_install_window_and_installs_once_it_opens(world):
+    set_receiver_window(world.receiver, install_window(open_now=False))
+    job = world.queue(101)
+    with run_fleet(world, [panel_spec(world)]) as fleet:
+        panel = fleet.panel(SERIAL)
+        wait_job(fleet, job, S.READY)
+        fleet.wait_until(lambda: panel.phase == "ready", timeout=10)
+        # Several polls later: downloaded in full, a partition disarmed, and still not installed.
+        polls = panel.polls
+        fleet.wait_until(lambda: panel.polls >= polls + 3, timeout=30)
+        assert job_state(job) == S.READY and panel.phase == "ready"
+        assert panel.kept_bytes == world.release.size and panel.firmware_version == "5.30"
+        assert UpdateJob.objects.get(pk=job.pk).bytes_downloaded == world.release.size
+
+        # The operator widens the receiver's window to include the present.
+        set_receiver_window(world.receiver, install_window(open_now=True))
+        job = wait_job(fleet, job, S.SUCCEEDED, S.FAILED)
+        fleet.wait_until(lambda: UpdateJob.objects.get(pk=job.pk).confirmed_at, timeout=30)
+    assert job.state == S.SUCCEEDED
+    assert Device.objects.get(serial=SERIAL).firmware_version == "5.40"
+    path = [e.to_state for e in UpdateJob.objects.get(pk=job.pk).events.filter(kind="transition")]
+    assert path[-3:] == [S.READY, S.INSTALLING, S.SUCCEEDED]
+    assert any("allows the installation now" in e.detail for e in panel.events.of("window"))
 
 
 def test_cancel_during_download_is_acknowledged_by_the_panel(world):

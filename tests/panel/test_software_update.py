@@ -4,6 +4,8 @@ import pytest
 from django.core.cache import cache
 
 from firmware_updates import services
+from firmware_updates.models import JobState, Rollout, UpdateJob
+from tests.ddi.conftest import install_window, set_receiver_window
 from tests.factories import DeviceFactory, DeviceTypeFactory, ReleaseFactory
 
 from .html import find_all, text_of, texts_of
@@ -226,3 +228,24 @@ def test_device_type_page_costs_the_same_queries_for_a_bigger_fleet(example, as_
         services.update_job_create(receiver=example.receiver, site_number=number, actor=None)
     with django_assert_max_num_queries(16):
         as_viewer.get(example.page)
+
+
+def test_rows_waiting_for_the_install_window_say_so_without_a_query_per_row(example, as_viewer,
+                                                                            django_assert_max_num_queries):
+    closed = install_window(open_now=False)
+    set_receiver_window(example.receiver, closed)
+    # 1213 is ready, part of a rollout with its own window (other times, closed too); 1214 is
+    # downloaded, queued alone: the receiver's window.
+    own = install_window(open_now=False, tz="Asia/Tokyo")
+    rollout = Rollout.objects.create(receiver=example.receiver, device_type=example.nord, release=example.release,
+                                     install_window_start=own[0], install_window_end=own[1])
+    UpdateJob.objects.filter(pk=example.jobs[1213].pk).update(rollout=rollout, state=JobState.READY)
+    as_viewer.get(example.page)  # session and permission caches warm
+    with django_assert_max_num_queries(16):
+        html = as_viewer.get(example.page).content.decode()
+    assert f"Ready for installation; waits for the install window ({own[0]:%H:%M}-{own[1]:%H:%M})." in html
+    assert f"Downloaded; waits for the install window ({closed[0]:%H:%M}-{closed[1]:%H:%M})." in html
+
+    set_receiver_window(example.receiver, None)
+    html = as_viewer.get(example.page, {"q": "1214"}).content.decode()
+    assert "install window" not in html and "Downloaded; the device is checking the archive." in html
