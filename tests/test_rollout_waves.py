@@ -263,3 +263,19 @@ def test_a_site_that_becomes_eligible_joins_the_running_wave(fleet, django_captu
     rollout.refresh_from_db()
     assert (rollout.queued, rollout.joined_late) == (5, 1)
     assert UpdateJob.objects.get(device=late).wave.number == 1
+
+
+def test_the_next_wave_starts_when_the_canary_reports_its_new_version(fleet, django_capture_on_commit_callbacks):
+    """Success counts confirmed updates: the panel's configData with the new version, which
+    comes after its success report, must start the next wave at once (not at beat's pass)."""
+    receiver, nord, _ = fleet
+    sites(receiver, nord, 10)
+    rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[1])
+    (canary,) = wave_jobs(rollout, 1)
+    report(django_capture_on_commit_callbacks, [canary], S.SUCCEEDED, confirmed_at=None)
+    rollout.refresh_from_db()
+    assert rollout.current_wave == 1  # installed, the version not reported yet
+    with django_capture_on_commit_callbacks(execute=True):
+        services.device_report_attributes(device=canary.device, data={"sw_version": "5.40"})
+    rollout.refresh_from_db()
+    assert (rollout.current_wave, rollout.queued) == (2, 10)

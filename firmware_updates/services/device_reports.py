@@ -28,7 +28,13 @@ from ..models import (
     UpdateJob,
     is_active,
 )
-from .jobs import ACTOR_DEVICE, device_snapshot, job_event_record, job_transition
+from .jobs import (
+    ACTOR_DEVICE,
+    device_snapshot,
+    job_event_record,
+    job_transition,
+    rollouts_evaluate_after_commit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +306,8 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
                                 details={"message": f"The device reports version {device.firmware_version}."},
                                 bytes_downloaded=job.bytes_total)
     UpdateJob.objects.filter(pk=job.pk).update(confirmed_at=timezone.now())
+    # Confirmed is what a rollout's success condition counts: decide at once, not at beat's pass.
+    rollouts_evaluate_after_commit([(job.rollout_id, job.pk, S.SUCCEEDED)])
     job_event_record(job=job, actor=ACTOR_DEVICE, kind="confirmed",
                      details={"message": f"The device runs {device.firmware_version}."})
     differences = snapshot_differences(job.snapshot, device)

@@ -81,7 +81,7 @@ def job_transition(
         job.save(update_fields=["state", "state_changed_at", "finished_at", *fields])
         if not is_active(to_state):
             device_active_job_clear(job_ids=[job.pk])
-            _rollouts_evaluate_after_commit([(job.rollout_id, job.pk, to_state)])
+            rollouts_evaluate_after_commit([(job.rollout_id, job.pk, to_state)])
         job_event_record(job=job, actor=actor, kind="transition", details=details,
                          from_state=from_state, to_state=to_state)
     log.info("job %s %s -> %s by %s", job.pk, from_state, to_state, actor.label)
@@ -111,16 +111,18 @@ def jobs_transition_bulk(*, jobs, from_state: str, to_state: str, actor: Actor, 
                 device_active_job_clear(job_ids=ids)
             jobs_event_bulk(ids, actor=actor, kind=kind, message=reason, from_state=from_state, to_state=to_state)
         if not is_active(to_state):
-            _rollouts_evaluate_after_commit([(rollout_id, pk, to_state) for pk, rollout_id in rows])
+            rollouts_evaluate_after_commit([(rollout_id, pk, to_state) for pk, rollout_id in rows])
     if rows:
         log.info("%d job(s) %s -> %s by %s (%s)", len(rows), from_state, to_state, actor.label, kind)
     return len(rows)
 
 
-def _rollouts_evaluate_after_commit(job_rollouts) -> None:
-    from .rollout_control import rollouts_evaluate_after_commit
+def rollouts_evaluate_after_commit(job_rollouts) -> None:
+    """Let the rollouts of these jobs ((rollout id, job id, state), ...) decide after the
+    commit (rollout_control; imported here, which it imports)."""
+    from .rollout_control import rollouts_evaluate_after_commit as evaluate
 
-    rollouts_evaluate_after_commit(job_rollouts)
+    evaluate(job_rollouts)
 
 
 def jobs_event_bulk(ids, *, actor: Actor, kind: str, message: str, from_state: str = "", to_state: str = "") -> None:
