@@ -4,7 +4,8 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from .models import UpdateJob
+from .models import Rollout, UpdateJob
+from .services.rollouts import WAVES_MAX, WAVES_NOT_CUMULATIVE, waves_cumulative
 
 
 class QueueSiteForm(forms.Form):
@@ -32,6 +33,99 @@ class CancelUpdateForm(forms.Form):
         super().__init__(*args, **kwargs)
         if receiver is not None:
             self.fields["job"].queryset = self.fields["job"].queryset.filter(device__receiver=receiver)
+
+
+def _default(name: str):
+    return Rollout._meta.get_field(name).default
+
+
+class RolloutOptionsForm(forms.Form):
+    """"Update software at all sites": the rollout's options, every one optional. Posted
+    empty (or not at all) it asks for the default waves and conditions: one click stays one
+    click."""
+
+    waves = forms.CharField(
+        label="Waves", required=False, max_length=200,
+        help_text="Cumulative percentages of the sites, e.g. 5, 25, 100. Empty: a canary of 1 % "
+                  "(1 to 20 sites), then 10 %, then the rest.",
+        widget=forms.TextInput(attrs={"placeholder": "1, 10, 100", "autocomplete": "off",
+                                      "data-testid": "option-waves"}),
+    )
+    approve_each_wave = forms.BooleanField(
+        label="Ask for approval after each wave", required=False,
+        help_text="The rollout pauses once a wave succeeded, until someone resumes it.",
+        widget=forms.CheckboxInput(attrs={"data-testid": "option-approve"}),
+    )
+    install_window_start = forms.TimeField(
+        label="Install from", required=False,
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "data-testid": "option-window-start"}),
+    )
+    install_window_end = forms.TimeField(
+        label="Install until", required=False,
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "data-testid": "option-window-end"}),
+    )
+    error_threshold_percent = forms.IntegerField(
+        label="Pause when more than this % of a wave's finished updates failed", required=False,
+        min_value=0, max_value=100, initial=_default("error_threshold_percent"),
+        error_messages={"invalid": "The error threshold is a whole percentage, 0 to 100.",
+                        "min_value": "The error threshold is a whole percentage, 0 to 100.",
+                        "max_value": "The error threshold is a whole percentage, 0 to 100."},
+        widget=forms.NumberInput(attrs={"data-testid": "option-error-percent"}),
+    )
+    error_threshold_min = forms.IntegerField(
+        label="once at least this many of the wave have finished", required=False,
+        min_value=1, max_value=2**31 - 1, initial=_default("error_threshold_min"),
+        error_messages={"invalid": "The minimum is a whole number of updates, 1 or more.",
+                        "min_value": "The minimum is a whole number of updates, 1 or more.",
+                        "max_value": "The minimum is a whole number of updates, 1 or more."},
+        widget=forms.NumberInput(attrs={"data-testid": "option-error-min"}),
+    )
+
+    def clean_waves(self) -> list[float] | None:
+        text = self.cleaned_data["waves"].replace(";", ",").replace("%", "")
+        words = [w for w in text.replace(",", " ").split() if w]
+        if not words:
+            return None
+        try:
+            values = [float(w) for w in words]
+        except ValueError:
+            raise forms.ValidationError("Give the waves as numbers separated by commas, e.g. 5, 25, 100.") from None
+        if any(not 0 < v <= 100 for v in values):
+            raise forms.ValidationError("Each wave is a percentage of the sites, more than 0 and at most 100.")
+        if len(values) > WAVES_MAX:
+            raise forms.ValidationError(f"At most {WAVES_MAX} waves.")
+        if not waves_cumulative(values):
+            raise forms.ValidationError(f"{WAVES_NOT_CUMULATIVE} For example 5, 25, 100.")
+        return values
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("install_window_start"), data.get("install_window_end")
+        if self.has_error("install_window_start") or self.has_error("install_window_end"):
+            return data
+        if (start is None) != (end is None):
+            self.add_error("install_window_end" if end is None else "install_window_start",
+                           "Give the install window both a start and an end time, or neither.")
+        elif start is not None and start == end:
+            self.add_error("install_window_end", "An install window needs different start and end times.")
+        return data
+
+    def rollout_options(self) -> dict:
+        """The options as services.rollout_start takes them; those left empty are not passed
+        (the service's defaults apply)."""
+        data = self.cleaned_data
+        start, end = data["install_window_start"], data["install_window_end"]
+        options = {"waves": data["waves"], "approve_each_wave": data["approve_each_wave"],
+                   "install_window": (start, end) if start is not None else None}
+        for name in ("error_threshold_percent", "error_threshold_min"):
+            if data[name] is not None:
+                options[name] = data[name]
+        return options
+
+    @property
+    def options_open(self) -> bool:
+        """The operator chose something (or got it wrong): the Options section shows it."""
+        return self.is_bound and (bool(self.errors) or self.has_changed())
 
 
 class ReleaseUploadForm(forms.Form):

@@ -1,4 +1,5 @@
-"""Reads: fleet statistics per receiver and device type, and the device type page's list."""
+"""Reads: fleet statistics per receiver and device type, the device type page's list, and
+rollouts' waves and history for a page of rollouts (the API's list and the panel's)."""
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from sites.models import Device, DeviceType, Site
 from .badges import Badge, badge_expression
 from .eligibility import ELIGIBLE, refusal_expression
 from .errors import Refusal
-from .models import Release, UpdateJob
+from .models import Release, RolloutEvent, RolloutWave, UpdateJob
+from .services.rollout_control import wave_outcomes
 
 
 @dataclass(frozen=True)
@@ -159,3 +161,24 @@ def site_list(*, receiver: Receiver | None = None, number: int | None = None,
     if badge is not None:
         qs = qs.filter(badge=badge)
     return qs
+
+
+def waves_of(rollouts) -> dict[int, list[RolloutWave]]:
+    """The waves of a page of rollouts, each with its `succeeded` and `failed` counts
+    (counted as the rollout's conditions count them): two queries whatever the page."""
+    by_rollout: dict[int, list[RolloutWave]] = defaultdict(list)
+    waves = {w.pk: w for w in RolloutWave.objects.filter(rollout__in=[r.pk for r in rollouts])}
+    for wave in waves.values():
+        wave.succeeded = wave.failed = 0
+        by_rollout[wave.rollout_id].append(wave)
+    for wave_id, succeeded, failed in wave_outcomes(wave_ids=list(waves)):
+        waves[wave_id].succeeded, waves[wave_id].failed = succeeded, failed
+    return {r.pk: sorted(by_rollout[r.pk], key=lambda w: w.number) for r in rollouts}
+
+
+def history_of(rollouts) -> dict[int, list[RolloutEvent]]:
+    """The events of a page of rollouts, oldest first: one query."""
+    events = defaultdict(list)
+    for event in RolloutEvent.objects.filter(rollout__in=[r.pk for r in rollouts]).order_by("at", "pk"):
+        events[event.rollout_id].append(event)
+    return events

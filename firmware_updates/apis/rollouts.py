@@ -28,7 +28,9 @@ from sites.apis import device_type_field
 
 from .. import services
 from ..eligibility import RULES
-from ..models import Rollout, RolloutEvent, RolloutWave, UpdateJob
+from ..models import Rollout, RolloutWave, UpdateJob
+from ..selectors import history_of, waves_of
+from ..services.rollouts import WAVES_MAX, WAVES_NOT_CUMULATIVE, waves_cumulative
 from .jobs import ReleaseRefSerializer
 
 # What a rollout may skip a device for: the eligibility rule's refusals.
@@ -134,11 +136,11 @@ class RolloutCreateSerializer(serializers.Serializer):
     receiver = receiver_field()
     device_type = device_type_field()
     waves = serializers.ListField(
-        child=serializers.FloatField(min_value=0.01, max_value=100), required=False, min_length=1, max_length=20,
+        child=serializers.FloatField(min_value=0.01, max_value=100), required=False, min_length=1, max_length=WAVES_MAX,
         help_text="Cumulative percentages of the eligible sites, e.g. [1, 10, 100] (the default, whose first "
                   "wave is at least 1 and at most 20 sites). The last wave always takes every site left.")
     wave_counts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, min_length=1, max_length=20,
+        child=serializers.IntegerField(min_value=1), required=False, min_length=1, max_length=WAVES_MAX,
         help_text="Instead of `waves`: cumulative site counts, e.g. [5, 50].")
     success_threshold_percent = serializers.IntegerField(
         min_value=0, max_value=100, default=90,
@@ -163,9 +165,8 @@ class RolloutCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError({"waves": "Give waves as percentages or as counts, not both."})
         for name in ("waves", "wave_counts"):
             values = data.get(name) or []
-            if any(b <= a for a, b in zip(values, values[1:], strict=False)):
-                raise serializers.ValidationError({name: "Waves are cumulative: each value larger than the one "
-                                                         "before."})
+            if not waves_cumulative(values):
+                raise serializers.ValidationError({name: WAVES_NOT_CUMULATIVE})
         return data
 
 
@@ -177,25 +178,6 @@ def progress_by_rollout(rollouts) -> dict[int, dict[str, int]]:
     for rollout_id, state, n in rows:
         counts[rollout_id][state] = n
     return counts
-
-
-def waves_of(rollouts) -> dict[int, list[RolloutWave]]:
-    """The waves of a page of rollouts with their succeeded and failed counts: two queries."""
-    by_rollout: dict[int, list[RolloutWave]] = defaultdict(list)
-    waves = {w.pk: w for w in RolloutWave.objects.filter(rollout__in=[r.pk for r in rollouts])}
-    for wave in waves.values():
-        wave.succeeded = wave.failed = 0
-        by_rollout[wave.rollout_id].append(wave)
-    for wave_id, succeeded, failed in services.wave_outcomes(wave_ids=list(waves)):
-        waves[wave_id].succeeded, waves[wave_id].failed = succeeded, failed
-    return {r.pk: sorted(by_rollout[r.pk], key=lambda w: w.number) for r in rollouts}
-
-
-def history_of(rollouts) -> dict[int, list]:
-    events = defaultdict(list)
-    for event in RolloutEvent.objects.filter(rollout__in=[r.pk for r in rollouts]).order_by("at", "pk"):
-        events[event.rollout_id].append(event)
-    return events
 
 
 CONTROL_RESPONSES = {200: RolloutSerializer, 404: ErrorSerializer, 409: RefusalSerializer}

@@ -78,6 +78,16 @@ def plan_waves(*, eligible: int, percents=None, counts=None) -> list[int | None]
     return [*plan, None]
 
 
+WAVES_MAX = 20
+WAVES_NOT_CUMULATIVE = "Waves are cumulative: each value larger than the one before."
+
+
+def waves_cumulative(values) -> bool:
+    """Wave values (percentages or counts) each larger than the one before, as `plan_waves`
+    reads them; the API and the panel's form refuse others with WAVES_NOT_CUMULATIVE."""
+    return all(b > a for a, b in zip(values, values[1:], strict=False))
+
+
 def rollout_devices(rollout: Rollout):
     """The devices the rollout may queue: its type on its receiver; a retry, only the sites
     whose job failed (or timed out) in the rollout it retries."""

@@ -1,5 +1,6 @@
-"""The device type update page and its three actions (DESIGN.md 6; seed: "Updating Software on
-Selected Site", "Updating Software on all Sites", "Update Process Stopping").
+"""The device type update page and two of its actions (DESIGN.md 6; seed: "Updating Software
+on Selected Site", "Update Process Stopping"); "Updating Software on all Sites" and the
+rollout's controls and history are in rollouts.py.
 
 Each action is a dialog on the page (htmx posts the form, the dialog shows refusals in the
 service's words) and, without JavaScript, a page of its own at the same URL.
@@ -34,23 +35,23 @@ from sites.models import DeviceType
 from .. import services
 from ..badges import Badge
 from ..errors import UpdateNotAllowed
-from ..forms import CancelUpdateForm, QueueSiteForm
+from ..forms import CancelUpdateForm, QueueSiteForm, RolloutOptionsForm
 from ..models import JobState, Rollout, UpdateJob
-from ..selectors import device_type_sites, receiver_firmware_stats
+from ..selectors import device_type_sites, receiver_firmware_stats, waves_of
 from .presenters import RolloutView, StatsView, empty_stats, site_row
 
 BADGE_FILTERS = [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"), (Badge.GREEN, "Green")]
 
 
-def _objects(code: str, device_type_code: str) -> tuple[Receiver, DeviceType]:
+def device_type_objects(code: str, device_type_code: str) -> tuple[Receiver, DeviceType]:
     return get_object_or_404(Receiver, code=code), get_object_or_404(DeviceType, code=device_type_code)
 
 
-def _page_url(receiver, device_type) -> str:
+def device_type_url(receiver, device_type) -> str:
     return reverse("device-type-update", kwargs={"code": receiver.code, "device_type_code": device_type.code})
 
 
-def _stats(receiver, device_type) -> StatsView:
+def device_type_stats(receiver, device_type) -> StatsView:
     rows = receiver_firmware_stats(receiver=receiver, device_type=device_type)
     if rows:
         return StatsView(rows[0])
@@ -58,11 +59,13 @@ def _stats(receiver, device_type) -> StatsView:
 
 
 def _latest_rollout(receiver, device_type) -> RolloutView | None:
+    """The rollout the card shows: the newest, open or not (four queries)."""
     rollout = (Rollout.objects.filter(receiver=receiver, device_type=device_type)
-               .select_related("release", "created_by").order_by("-created_at", "-pk").first())
+               .select_related("release", "created_by", "receiver", "device_type").order_by("-created_at", "-pk")
+               .first())
     if rollout is None:
         return None
-    return RolloutView(rollout, services.rollout_outcomes(rollout=rollout))
+    return RolloutView(rollout, services.rollout_outcomes(rollout=rollout), waves=waves_of([rollout])[rollout.pk])
 
 
 def _capabilities(user) -> dict:
@@ -71,7 +74,7 @@ def _capabilities(user) -> dict:
 
 
 def device_type_context(request, receiver: Receiver, device_type: DeviceType) -> dict:
-    stats = _stats(receiver, device_type)
+    stats = device_type_stats(receiver, device_type)
     release = stats.current_release
     badge = request.GET.get("badge", "")
     badge = badge if badge in Badge.ALL else ""
@@ -89,7 +92,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]
     rollout = _latest_rollout(receiver, device_type)
     live = stats.updating > 0 or bool(rollout and rollout.open)
-    path = _page_url(receiver, device_type)
+    path = device_type_url(receiver, device_type)
     return {
         "receiver": receiver,
         "device_type": device_type,
@@ -111,6 +114,9 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "queue_url": reverse("site-queue", kwargs={"code": receiver.code, "device_type_code": device_type.code}),
         "update_all_url": reverse("rollout-start", kwargs={"code": receiver.code,
                                                            "device_type_code": device_type.code}),
+        "history_url": reverse("rollout-history", kwargs={"code": receiver.code,
+                                                          "device_type_code": device_type.code}),
+        "rollout_form": RolloutOptionsForm(),
         "cancel_url": reverse("job-cancel", kwargs={"code": receiver.code}),
         "queue_form": QueueSiteForm(),
         "cancel_form": CancelUpdateForm(),
@@ -120,13 +126,13 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
 
 @require(VIEW_SITE, VIEW_UPDATE_JOB)
 def device_type_update(request, code: str, device_type_code: str):
-    receiver, device_type = _objects(code, device_type_code)
+    receiver, device_type = device_type_objects(code, device_type_code)
     context = device_type_context(request, receiver, device_type)
     return render_live(request, page="firmware_updates/device_type_update.html",
                        partial="firmware_updates/partials/device_type_live.html", context=context)
 
 
-def _action_page(request, *, title: str, form_template: str, context: dict, status: int = 200):
+def action_page(request, *, title: str, form_template: str, context: dict, status: int = 200):
     """The action as a page of its own, for browsers without JavaScript."""
     return render(request, "firmware_updates/action_page.html",
                   {**context, "title": title, "form_template": form_template, "in_dialog": False}, status=status)
@@ -136,12 +142,12 @@ def _action_page(request, *, title: str, form_template: str, context: dict, stat
 @require(QUEUE_SITE)
 def site_queue(request, code: str, device_type_code: str):
     """"Update using site number..." → "Update": the site joins the update queue."""
-    receiver, device_type = _objects(code, device_type_code)
+    receiver, device_type = device_type_objects(code, device_type_code)
     template = "firmware_updates/partials/queue_site_form.html"
-    context = {"receiver": receiver, "device_type": device_type, "page_url": _page_url(receiver, device_type),
+    context = {"receiver": receiver, "device_type": device_type, "page_url": device_type_url(receiver, device_type),
                "queue_url": request.path, "next": request.POST.get("next") or request.GET.get("next", "")}
     if request.method == "GET":
-        return _action_page(request, title="Update using site number", form_template=template,
+        return action_page(request, title="Update using site number", form_template=template,
                             context={**context, "queue_form": QueueSiteForm()})
     form = QueueSiteForm(request.POST)
     if form.is_valid():
@@ -162,35 +168,8 @@ def site_queue(request, code: str, device_type_code: str):
     if is_partial(request):
         return htmx_action_response(request, template, {**context, "queue_form": form, "in_dialog": True},
                                     done=False)
-    return _action_page(request, title="Update using site number", form_template=template,
+    return action_page(request, title="Update using site number", form_template=template,
                         context={**context, "queue_form": form})
-
-
-@require_http_methods(["GET", "POST"])
-@require(START_ROLLOUT)
-def rollout_start(request, code: str, device_type_code: str):
-    """"Update software at all sites" → "Update all sites": a rollout queues every outdated site."""
-    receiver, device_type = _objects(code, device_type_code)
-    template = "firmware_updates/partials/update_all_form.html"
-    context = {"receiver": receiver, "device_type": device_type, "page_url": _page_url(receiver, device_type),
-               "update_all_url": request.path, "stats": _stats(receiver, device_type)}
-    if request.method == "GET":
-        return _action_page(request, title="Update software at all sites", form_template=template, context=context)
-    try:
-        rollout, created = services.rollout_start(receiver=receiver, device_type=device_type, actor=request.user)
-    except UpdateNotAllowed as exc:
-        context["error"] = exc.reason
-        if is_partial(request):
-            return htmx_action_response(request, template, {**context, "in_dialog": True}, done=False)
-        return _action_page(request, title="Update software at all sites", form_template=template, context=context)
-    if created:
-        messages.success(request, f"Updating all sites: outdated {device_type} sites are being added to "
-                                  f"the update queue for version {rollout.release.version}.")
-    else:
-        messages.info(request, "An update of all sites is already running; its progress is shown below.")
-    if is_partial(request):
-        return htmx_action_response(request, template, {**context, "in_dialog": True}, done=True)
-    return redirect_back(request, context["page_url"])
 
 
 @require_http_methods(["GET", "POST"])
@@ -207,7 +186,7 @@ def job_cancel(request, code: str):
                "page_url": _job_page_url(job) if job else reverse("receiver-software-update",
                                                                  kwargs={"code": receiver.code})}
     if request.method == "GET":
-        return _action_page(request, title="Cancel update", form_template=template, context=context)
+        return action_page(request, title="Cancel update", form_template=template, context=context)
     if valid:
         try:
             job = services.update_job_cancel(job=job, actor=request.user)
@@ -225,7 +204,7 @@ def job_cancel(request, code: str):
             return redirect_back(request, context["page_url"])
     if is_partial(request):
         return htmx_action_response(request, template, {**context, "in_dialog": True}, done=False)
-    return _action_page(request, title="Cancel update", form_template=template, context=context)
+    return action_page(request, title="Cancel update", form_template=template, context=context)
 
 
 def _site_words(job: UpdateJob) -> str:

@@ -7,10 +7,12 @@ updated.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.urls import reverse
 from django.utils import timezone
 
-from core.panel import percent
+from core.panel import duration_words, percent
 from sites.models import Channel, Device
 from sites.services import device_is_online
 
@@ -23,11 +25,14 @@ from ..models import (
     JobState,
     Release,
     Rollout,
+    RolloutEvent,
+    RolloutWave,
     UpdateJob,
     is_active,
     is_cancellable,
 )
 from ..selectors import FirmwareStatsRow
+from ..services.rollouts import plan_waves
 
 BADGE_WORDS = {Badge.GREEN: "Current", Badge.YELLOW: "Updating", Badge.RED: "Not planned"}
 CHANNEL_WORDS = dict(Channel.choices)
@@ -187,20 +192,179 @@ class StatsView:
         """(short reason, count) of the red a rollout would skip, most frequent first."""
         return skipped_words(self.row.not_eligible_reasons)
 
+    @property
+    def wave_plan(self) -> str:
+        """The default waves "Update all sites" would run, in words."""
+        return wave_plan_words(self.eligible_red)
+
+
+def _sites(n: int) -> str:
+    return f"{n} site{'' if n == 1 else 's'}"
+
+
+def wave_plan_words(eligible: int) -> str:
+    """"Wave 1 (canary): 1 site, wave 2: 5 sites, wave 3: the remaining 50": the default waves
+    of a rollout of `eligible` sites (services.rollouts.plan_waves)."""
+    if eligible <= 0:
+        return ""
+    targets = plan_waves(eligible=eligible)
+    if len(targets) == 1:
+        return f"One wave: all {_sites(eligible)}"
+    parts, previous = [], 0
+    for number, target in enumerate(targets, start=1):
+        name = "Wave 1 (canary)" if number == 1 else f"wave {number}"
+        parts.append(f"{name}: {_sites(target - previous)}" if target else f"{name}: the remaining {eligible - previous}")
+        previous = target or eligible
+    return ", ".join(parts)
+
 
 def empty_stats(device_type, release) -> FirmwareStatsRow:
     return FirmwareStatsRow(device_type=device_type, current_release=release, total=0, current=0, updating=0,
                             not_planned=0, not_eligible=0, offline=0)
 
 
+# The operator's controls of a rollout, as the card offers them and the confirmation asks:
+# (button on the card, dialog title, question, confirm button). The question is filled in
+# with RolloutView.words.
+CONTROLS = {
+    "pause": ("Pause...", "Pause the rollout",
+              "Pause rollout #{id}? No further site is queued until it is resumed; updates already "
+              "under way go on.", "Pause"),
+    "resume": ("Resume...", "Resume the rollout",
+               "Resume rollout #{id}? Wave {current} goes on, its failures so far accepted; if that wave "
+               "is over, the next one starts.", "Resume"),
+    "advance": ("Start next wave now...", "Start the next wave now",
+                "Start wave {next} of {count} ({next_size}) now, without waiting for the result of "
+                "wave {current}?", "Start wave {next}"),
+    "stop": ("Stop...", "Stop the rollout",
+             "Stop rollout #{id}? Its updates that have not been downloaded yet are cancelled (a device "
+             "downloading is told at its next connection); those already downloaded finish. A stopped "
+             "rollout cannot be resumed.", "Stop rollout"),
+    "retry": ("Retry failed sites...", "Retry the failed sites",
+              "Start a new rollout of the {failed_sites} whose update failed or timed out in rollout "
+              "#{id}, with the same conditions?", "Retry failed sites"),
+}
+# Resuming after a wave that succeeded (an approval) starts the next one.
+RESUME_APPROVED = ("Resume rollout #{id}? Wave {next} of {count} ({next_size}) starts now.")
+DANGEROUS_CONTROLS = {"stop"}
+
+
+@dataclass
+class RolloutControl:
+    action: str
+    url: str
+    label: str
+    title: str
+    question: str
+    button: str
+
+    @property
+    def danger(self) -> bool:
+        return self.action in DANGEROUS_CONTROLS
+
+
 @dataclass
 class RolloutView:
     rollout: Rollout
     job_states: dict = field(default_factory=dict)  # finished jobs by state (services.rollout_outcomes)
+    waves: list[RolloutWave] = field(default_factory=list)  # with succeeded/failed (selectors.waves_of)
+    events: list[RolloutEvent] = field(default_factory=list)  # oldest first (selectors.history_of)
 
     @property
     def open(self) -> bool:
         return self.rollout.is_open
+
+    @property
+    def state_label(self) -> str:
+        return self.rollout.get_state_display()
+
+    @property
+    def state_detail(self) -> str:
+        """What the state label alone does not say: which wave, why paused. The card shows
+        "<label> — <detail>": "Running — wave 2 of 3", "Paused — <reason>", "Completed"."""
+        r = self.rollout
+        if r.state == Rollout.State.RUNNING and r.current_wave:
+            return f"wave {r.current_wave} of {len(self.waves)}"
+        if r.state == Rollout.State.PAUSED:
+            return r.paused_reason
+        if r.state == Rollout.State.PENDING:
+            return "queueing its first wave"
+        return ""
+
+    @property
+    def conditions(self) -> str:
+        """When the next wave starts and when the rollout pauses by itself, in words."""
+        r = self.rollout
+        parts = [f"Next wave once {r.success_threshold_percent} % of a wave is confirmed"]
+        limits = [f"{r.error_threshold_percent} %" if r.error_threshold_percent is not None else "",
+                  str(r.error_threshold_count) if r.error_threshold_count is not None else ""]
+        if any(limits):
+            parts.append(f"pauses when more than {' or '.join(x for x in limits if x)} of a wave's finished "
+                         f"updates fail (once {r.error_threshold_min} have finished)")
+        if r.approve_each_wave:
+            parts.append("asks for approval after each wave")
+        if r.install_window_start is not None:
+            parts.append(f"installs only between {r.install_window_start:%H:%M} and {r.install_window_end:%H:%M}")
+        return "; ".join(parts) + "."
+
+    @property
+    def next_wave(self) -> RolloutWave | None:
+        return next((w for w in self.waves if w.number == self.rollout.current_wave + 1), None)
+
+    @property
+    def failed_sites(self) -> int:
+        """Sites whose update failed or timed out (what "Retry failed sites" takes)."""
+        return sum(w.failed for w in self.waves)
+
+    @property
+    def started_at(self):
+        return self.rollout.started_at or self.rollout.created_at
+
+    @property
+    def duration(self) -> str:
+        end = self.rollout.finished_at or timezone.now()
+        return duration_words(max(end - self.started_at, timedelta(0)))
+
+    @property
+    def available_controls(self) -> list[str]:
+        """What may be asked of the rollout in its state (the services decide in the end)."""
+        state = self.rollout.state
+        if state in (Rollout.State.PENDING, Rollout.State.RUNNING):
+            actions = ["pause"]
+        elif state == Rollout.State.PAUSED:
+            actions = ["resume"]
+        else:
+            return ["retry"] if self.failed_sites else []
+        if self.next_wave is not None and state != Rollout.State.PENDING:
+            actions.append("advance")
+        return [*actions, "stop"]
+
+    def words(self) -> dict:
+        following = self.next_wave
+        return {"id": self.rollout.pk, "current": self.rollout.current_wave or 1, "count": len(self.waves),
+                "next": following.number if following else "", "next_size": _sites(following.size) if following else "",
+                "failed_sites": _sites(self.failed_sites)}
+
+    def control(self, action: str) -> RolloutControl:
+        label, title, question, button = CONTROLS[action]
+        current = next((w for w in self.waves if w.number == self.rollout.current_wave), None)
+        approved = current is not None and current.state == RolloutWave.State.SUCCEEDED
+        if action == "resume" and approved and self.next_wave is not None:
+            question = RESUME_APPROVED
+        words = self.words()
+        r = self.rollout
+        url = reverse(f"rollout-{action}", kwargs={"code": r.receiver.code, "device_type_code": r.device_type.code,
+                                                   "rollout_id": r.pk})
+        return RolloutControl(action=action, url=url, label=label, title=title, question=question.format(**words),
+                              button=button.format(**words))
+
+    @property
+    def controls(self) -> list[RolloutControl]:
+        return [self.control(action) for action in self.available_controls]
+
+    @property
+    def history(self) -> list[dict]:
+        return [{"event": e, "words": event_words(e)} for e in self.events]
 
     @property
     def examined_percent(self) -> float:
@@ -233,3 +397,30 @@ class RolloutView:
     @property
     def done_percent(self) -> float:
         return percent(self.succeeded, self.rollout.queued)
+
+
+def event_words(event: RolloutEvent) -> str:
+    """A rollout event as a sentence (the actor and the time are shown beside it)."""
+    d = event.details or {}
+    kind = event.kind
+    if kind == "started":
+        waves = d.get("waves") or []
+        return (f"Started: version {d.get('release', '?')}, {_sites(d.get('eligible', 0))} to update"
+                + (f" in {len(waves)} wave{'' if len(waves) == 1 else 's'}" if waves else "") + ".")
+    if kind in ("wave_started", "advanced"):
+        early = " early, on request" if kind == "advanced" else ""
+        return f"Wave {d.get('wave')} started{early} ({_sites(d.get('size', 0))})."
+    if kind == "paused":
+        return "Paused."
+    if kind == "halted":
+        return f"Paused by itself: {d.get('reason', '')}"
+    if kind == "awaiting_approval":
+        return f"Waiting for approval: {d.get('reason', '')}"
+    if kind == "resumed":
+        return f"Resumed (wave {d['wave']})." if d.get("wave") else "Resumed."
+    if kind == "stopped":
+        cancelled = d.get("cancelled", 0)
+        return f"Stopped; {cancelled} update{'' if cancelled == 1 else 's'} cancelled."
+    if kind == "completed":
+        return f"Completed: {_sites(d.get('queued', 0))} queued in all."
+    return kind.replace("_", " ").capitalize() + "."

@@ -33,6 +33,27 @@
       open(cancel);
       return;
     }
+    el = event.target.closest("[data-rollout-control]");
+    if (el) {
+      var control = document.getElementById("dialog-rollout-control");
+      if (!control || !window.htmx) return;  // the card's own form posts it, unconfirmed
+      event.preventDefault();
+      // One dialog serves every control of the rollout card: it is told which URL and words.
+      var form = control.querySelector("form");
+      var url = el.form.getAttribute("action");
+      form.setAttribute("action", url);
+      form.setAttribute("hx-post", url);
+      window.htmx.process(form);
+      control.querySelector("[data-control-title]").textContent = el.getAttribute("data-control-title");
+      var question = form.querySelector("[data-control-question]");
+      question.textContent = el.getAttribute("data-control-question");
+      var submit = form.querySelector("[data-control-submit]");
+      submit.textContent = el.getAttribute("data-control-button");
+      submit.className = "btn " + (el.hasAttribute("data-control-danger") ? "btn-danger" : "btn-primary");
+      question.hidden = submit.hidden = false;
+      open(control);
+      return;
+    }
     el = event.target.closest("[data-dialog-close]");
     if (el) {
       var owner = el.closest("dialog");

@@ -1,5 +1,5 @@
 """A receiver worth a screenshot: three device types, each fleet a mix of current, updating
-and outdated panels, with a rollout under way for Nord GSM. Built with the services a real
+and outdated panels, with a rollout in its third wave for Nord GSM. Built with the services a real
 fleet goes through (queue, rollout, device reports), so every figure on the pages is one the
 system computed."""
 
@@ -89,9 +89,17 @@ def _nord_lan_canaries(receiver, engineer) -> None:
 
 
 def _nord_gsm_rollout(receiver, manager, rng) -> None:
+    """The rollout in its last wave: the canary and the second wave updated and confirmed (each
+    success started the next wave when reconciliation decided), the third under way."""
     device_type = receiver.devices.filter(device_type__code="nord-gsm").first().device_type
-    rollout, _ = services.rollout_start(receiver=receiver, device_type=device_type, actor=manager)
-    jobs = list(rollout.jobs.select_related("device").order_by("device__site__number"))
+    # The error condition from 10 finished updates: the mix below has 2 failures of 8 finished.
+    rollout, _ = services.rollout_start(receiver=receiver, device_type=device_type, actor=manager,
+                                        error_threshold_percent=25, error_threshold_min=10)
+    for wave in (1, 2):
+        for job in rollout.jobs.filter(wave__number=wave).select_related("device", "release"):
+            _advance(job, "succeeded", rng)
+        services.rollout_evaluate(rollout_id=rollout.pk)  # as beat's reconciliation does
+    jobs = list(rollout.jobs.filter(wave__number=3).select_related("device").order_by("device__site__number"))
     online = [job for job in jobs if job.device.last_seen > timezone.now() - timedelta(hours=1)]
     outcomes = GSM_OUTCOMES.copy()
     rng.shuffle(outcomes)

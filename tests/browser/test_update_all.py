@@ -1,5 +1,6 @@
 """Updating software on all sites (the seed): "Update software at all sites" → "Update all
-sites" queues every outdated eligible site; the page shows the rollout's figures."""
+sites" queues every outdated eligible site (here in one wave, chosen in the dialog's options);
+the page shows the rollout's figures."""
 
 import pytest
 from playwright.sync_api import expect
@@ -26,12 +27,15 @@ def test_update_all_sites_moves_red_to_yellow_and_shows_queued_and_skipped(page,
     expect(dialog).to_be_visible()
     # 6 red: 2 not eligible (no IP channel, board 1.0) stay; the other 4 are queued.
     expect(dialog.get_by_test_id("update-all-count")).to_have_text("4")
+    dialog.get_by_text("Options", exact=True).click()
+    dialog.get_by_label("Waves").fill("100")
     dialog.get_by_test_id("update-all-submit").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("message")).to_contain_text("Updating all sites")
 
     panel = page.get_by_test_id("rollout-panel")
-    expect(panel).to_have_attribute("data-state", "done")
+    expect(panel).to_have_attribute("data-state", "running")
+    expect(panel.get_by_test_id("rollout-status")).to_have_text("Running — wave 1 of 1")
     expect(panel.get_by_test_id("rollout-queued")).to_have_text("4")
     expect(panel.get_by_test_id("rollout-skipped")).to_have_text("16")
     reasons = panel.get_by_test_id("rollout-skipped-reasons")
@@ -50,5 +54,5 @@ def test_update_all_sites_moves_red_to_yellow_and_shows_queued_and_skipped(page,
         expect(site_row(page, number)).to_have_attribute("data-badge", "red")
 
     rollout = Rollout.objects.get()
-    assert (rollout.state, rollout.queued, rollout.created_by.username) == (Rollout.State.DONE, 4, "maria")
+    assert (rollout.state, rollout.queued, rollout.created_by.username) == (Rollout.State.RUNNING, 4, "maria")
     assert UpdateJob.objects.filter(state=JobState.QUEUED).count() == 5  # 1211 was queued before

@@ -1,9 +1,15 @@
 """What the tests look at on the panel's pages, by the data-testid attributes the templates set."""
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
+
+from .conftest import VIEWPORT
 
 PASSWORD = "correct horse battery"  # tests.factories.UserFactory's
 COUNTS = ("total", "outdated", "red", "yellow", "green", "not-eligible", "offline")
+PHONE = {"width": 390, "height": 844}
+# axe-core's rules for WCAG 2.1 level AA (its tags; best practices are not asked for).
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def sign_in(page, user) -> None:
@@ -44,3 +50,18 @@ def open_cancel_dialog(page, number: int):
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(f"Stop the update of site {number}?")
     return dialog
+
+
+def assert_accessible(page, what: str) -> None:
+    """axe-core (the copy axe-playwright-python ships) finds no WCAG 2.1 AA violation on the
+    page as it is now, at desktop and at phone width; the viewport is put back after."""
+    axe = Axe()
+    options = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
+    try:
+        for viewport in (VIEWPORT, PHONE):
+            page.set_viewport_size(viewport)
+            results = axe.run(page, options=options)
+            assert results.violations_count == 0, (
+                f"{what}, {viewport['width']} px wide:\n{results.generate_report()}")
+    finally:
+        page.set_viewport_size(VIEWPORT)

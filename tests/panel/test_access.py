@@ -19,6 +19,7 @@ def pages(example, job_id):
         f"/receivers/{code}/sites/?badge=red&q=121",
         example.page,
         example.page + "?badge=yellow",
+        example.page + "rollouts/",
         f"/receivers/{code}/sites/1213/",
         f"/receivers/{code}/sites/1201/",
         "/releases/",

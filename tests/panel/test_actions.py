@@ -91,19 +91,39 @@ def test_the_queue_form_is_a_page_of_its_own_without_javascript(example, as_engi
 def test_update_all_starts_a_rollout_that_queues_the_eligible_outdated_sites(
     example, as_manager, manager, eager_celery, django_capture_on_commit_callbacks
 ):
+    # One click, the default waves: of the 4 eligible red sites a canary of 1 first, then the other 3.
     with django_capture_on_commit_callbacks(execute=True):
         response = as_manager.post(example.page + "update-all/", **HTMX)
     assert response.status_code == 200
     assert "dialogs-close" in response["HX-Trigger"]
     [message] = texts_of(response.content, "message")
-    assert message.startswith("Updating all sites")
+    assert message == ("Updating all sites to version 5.40 in 2 waves: wave 1 is being queued; each next wave "
+                       "starts once the one before succeeded.")
     rollout = Rollout.objects.get()
-    assert (rollout.state, rollout.created_by, rollout.queued) == (Rollout.State.DONE, manager, 4)
+    assert (rollout.state, rollout.created_by, rollout.eligible, rollout.queued, rollout.current_wave) == (
+        Rollout.State.RUNNING, manager, 4, 1, 1)
+    assert [(w.number, w.size) for w in rollout.waves.all()] == [(1, 1), (2, 3)]
+    [canary] = UpdateJob.objects.filter(rollout=rollout).values_list("device__site__number", flat=True)
+    assert canary in {1217, 1218, 1219, 1220}
+    html = as_manager.get(example.page).content
+    [panel] = find_all(html, "rollout-panel")
+    assert panel["attrs"]["data-state"] == "running"
+    assert text_of(html, "rollout-status") == "Running — wave 1 of 2"
+    assert text_of(html, "rollout-queued") == "1"
+    assert text_of(html, "count-yellow") == "5" and text_of(html, "count-red") == "5"
+
+
+def test_update_all_in_one_wave_queues_every_eligible_outdated_site_and_counts_the_skipped(
+    example, as_manager, eager_celery, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        as_manager.post(example.page + "update-all/", {"waves": "100"}, **HTMX)
+    rollout = Rollout.objects.get()
+    assert (rollout.state, rollout.queued) == (Rollout.State.RUNNING, 4)
     queued = set(UpdateJob.objects.filter(rollout=rollout).values_list("device__site__number", flat=True))
     assert queued == {1217, 1218, 1219, 1220}
     html = as_manager.get(example.page).content
-    [panel] = find_all(html, "rollout-panel")
-    assert panel["attrs"]["data-state"] == "done"
+    assert text_of(html, "rollout-status") == "Running — wave 1 of 1"
     assert text_of(html, "rollout-queued") == "4"
     skipped = text_of(html, "rollout-skipped-reasons")
     assert "10 already current" in skipped and "4 already being updated" in skipped
@@ -117,7 +137,7 @@ def test_rollout_panel_counts_finished_jobs_and_the_rest_as_in_progress(
     from firmware_updates import services
 
     with django_capture_on_commit_callbacks(execute=True):
-        as_manager.post(example.page + "update-all/", **HTMX)
+        as_manager.post(example.page + "update-all/", {"waves": "100"}, **HTMX)
     jobs = list(UpdateJob.objects.filter(rollout__isnull=False).order_by("pk"))
     assert len(jobs) == 4
     services.job_apply_feedback(job=jobs[0], execution="closed", finished="success", progress=None, details=[])

@@ -222,11 +222,15 @@ def test_device_type_page_costs_the_same_queries_for_a_bigger_fleet(example, as_
     as_viewer.get(example.page)  # session and permission caches warm
     with django_assert_max_num_queries(16):
         as_viewer.get(example.page)
+    # The rollout card: the rollout, its finished jobs, its waves and their outcomes.
+    services.rollout_start(receiver=example.receiver, device_type=example.nord, actor=None)
+    with django_assert_max_num_queries(19):
+        as_viewer.get(example.page)
     for number in range(2000, 2060):
         DeviceFactory(site__receiver=example.receiver, site__number=number, device_type=example.nord)
     for number in range(2000, 2010):
         services.update_job_create(receiver=example.receiver, site_number=number, actor=None)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(19):
         as_viewer.get(example.page)
 
 
