@@ -18,7 +18,8 @@ which psycopg can prepare; Django's default client-side binding never is) and
 `prepare_threshold` 0 (psycopg prepares a statement on its first execution on a connection).
 Only these reads use that alias; the rest of the product keeps `default`. Why an alias:
 binding is chosen per connection (Django's `cursor_factory`), not per statement, and making
-it the default's would change every query of the product.
+it the default's would change every query of the product. The price: a web thread may hold
+two connections to PostgreSQL (README.md).
 
 Another connection sees only what is committed. The callers read at the start of a device
 request, in autocommit, before that request writes anything (`auth.authenticate`, then
@@ -110,7 +111,7 @@ class _Statement:
             row = cursor.fetchone()
         return None if row is None else next(self.apply([row], self.converters))
 
-    def instance(self, conn, row, index: int):
+    def instance(self, row, index: int):
         model, names, start, end = self.slices[index]
         # As read by `default` (the same database), so saves and related reads go there.
         return model.from_db(DEFAULT_DB_ALIAS, names, row[start:end])
@@ -145,9 +146,9 @@ def device_by_token_digest(digest: str) -> tuple[Device, UpdateJob | None] | Non
     row = statement.row(conn, [digest])
     if row is None:
         return None
-    device = statement.instance(conn, row, 0)
-    device.receiver = statement.instance(conn, row, 1)
-    job = statement.instance(conn, row, 2) if row[statement.slices[2][2]] is not None else None
+    device = statement.instance(row, 0)
+    device.receiver = statement.instance(row, 1)
+    job = statement.instance(row, 2) if row[statement.slices[2][2]] is not None else None
     if job is not None:
         job.device = device
     return device, job
@@ -157,4 +158,4 @@ def release_by_pk(pk: int) -> Release | None:
     conn = _connection()
     statement = _statement(conn, "release")
     row = statement.row(conn, [pk])
-    return None if row is None else statement.instance(conn, row, 0)
+    return None if row is None else statement.instance(row, 0)
