@@ -16,13 +16,17 @@ memory): one `software` row pointing at the bench's archive, compatible with the
 board, assigned to the download devices.
 """
 
-import asyncio
 import hashlib
+import http.client
+import json
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from testing.servers import HOST, free_port, running
 
@@ -98,29 +102,47 @@ def registered(prefix: str) -> int:
 def register(url: str, serials: list[str], *, sw_version: str, concurrency: int = 16) -> None:
     """First poll, then configData: what a new device does with gooseBit.
 
-    The first device registers alone: gooseBit creates a board's `hardware` row with a
-    get-or-create that is not safe under concurrency (parallel first registrations of one
-    board leave duplicate rows, and every later lookup of that board fails with a 500)."""
-    import httpx
+    The standard library's `http.client`, one keep-alive connection per thread (the project
+    declares no HTTP client library). The first device registers alone: gooseBit creates a
+    board's `hardware` row with a get-or-create that is not safe under concurrency (parallel
+    first registrations of one board leave duplicate rows, and every later lookup of that
+    board fails with a 500)."""
+    parts = urlsplit(url)
+    body = json.dumps({"mode": "merge", "data": {"hw_boardname": BOARD, "hw_revision": REVISION,
+                                                 "sw_version": sw_version}}).encode()
+    local, opened = threading.local(), []
 
-    data = {"mode": "merge", "data": {"hw_boardname": BOARD, "hw_revision": REVISION, "sw_version": sw_version}}
+    def exchange(method: str, path: str, payload: bytes | None = None) -> None:
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        for attempt in (1, 2):  # once more on a new connection if the kept one was closed
+            if getattr(local, "conn", None) is None:
+                local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+                opened.append(local.conn)
+            try:
+                local.conn.request(method, path, body=payload, headers=headers)
+                response = local.conn.getresponse()
+                answer = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                local.conn.close()
+                local.conn = None
+                if attempt == 2:
+                    raise
+        if response.status >= 400:
+            raise RuntimeError(f"gooseBit {method} {path}: HTTP {response.status} {answer[:200]!r}")
 
-    async def one(client, serial):
-        (await client.get(poll_path(serial))).raise_for_status()
-        (await client.put(poll_path(serial) + "/configData", json=data)).raise_for_status()
+    def one(serial: str) -> None:
+        exchange("GET", poll_path(serial))
+        exchange("PUT", poll_path(serial) + "/configData", body)
 
-    async def main():
-        queue = list(reversed(serials))
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            async def worker():
-                while queue:
-                    await one(client, queue.pop())
-
-            if queue:
-                await one(client, queue.pop())
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-    asyncio.run(main())
+    try:
+        if serials:
+            one(serials[0])
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(one, serials[1:]))  # raises the first failure
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def devices_ensure(log, workdir: Path, *, prefix: str, size: int, width: int, sw_version: str) -> list[str]:

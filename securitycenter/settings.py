@@ -115,12 +115,24 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # The device protocol's hot reads (firmware_updates/ddi/lookup.py) run as prepared
-    # statements: psycopg prepares them on a connection's first use (threshold 0); every
-    # other query keeps Django's client-side binding, which is never prepared.
-    # DATABASE_PREPARED_STATEMENTS=0 for a pooler in transaction mode that cannot keep
-    # prepared statements (PgBouncer < 1.21).
+    # statements, through a second alias of the same database: Django's documented psycopg
+    # options bind parameters on the server (`server_side_binding`) and psycopg prepares each
+    # statement on the connection's first use (`prepare_threshold` 0). Only those reads use
+    # it; every other query keeps `default`, Django's client-side binding, never prepared.
+    # Each web thread may hold one connection of each. Tests: the alias is the default's
+    # test database (MIRROR); a lookup inside a transaction of `default` reads through that
+    # (lookup.py). DATABASE_PREPARED_STATEMENTS=0 (a pooler in transaction mode that cannot
+    # keep prepared statements, PgBouncer < 1.21): no alias, the reads use `default`.
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
+        DATABASES["prepared"] = {
+            **DATABASES["default"],
+            "OPTIONS": {
+                "prepare_threshold": 0,
+                **DATABASES["default"].get("OPTIONS", {}),
+                "server_side_binding": True,
+            },
+            "TEST": {"MIRROR": "default"},
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -5,9 +5,35 @@ from typing import NamedTuple
 import pytest
 from django.conf import settings as django_settings
 from django.test.utils import override_settings
+from pytest_django.fixtures import validate_django_db
 
+from firmware_updates.ddi.lookup import PREPARED
 from sites.last_seen import last_seen_discard
 from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory
+
+
+def pytest_collection_modifyitems(items):
+    """Tests on committed data (`transactional_db`, `live_server`, `transaction=True`) may
+    also use the `prepared` database alias (PostgreSQL; firmware_updates/ddi/lookup.py): the
+    device requests they drive read through it, as in production. It is a test mirror of
+    `default` (settings.py), the same database, so nothing else changes; Django refuses an
+    alias a test has not named, even in the live server's threads."""
+    if PREPARED not in django_settings.DATABASES:
+        return
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transaction, reset_sequences, databases, serialized_rollback, available_apps = (
+            validate_django_db(marker) if marker else (False, False, None, False, None)
+        )
+        fixtures = getattr(item, "fixturenames", ())
+        if not (transaction or reset_sequences or "transactional_db" in fixtures
+                or "live_server" in fixtures) or databases == "__all__":
+            continue
+        databases = {"default", *(databases or ()), PREPARED}
+        item.add_marker(pytest.mark.django_db(
+            transaction=transaction, reset_sequences=reset_sequences, databases=sorted(databases),
+            serialized_rollback=serialized_rollback, available_apps=available_apps,
+        ), append=False)
 
 
 @pytest.fixture(autouse=True, scope="session")

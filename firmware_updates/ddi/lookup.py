@@ -9,9 +9,26 @@ statement is composed once per process from the models' own metadata
 become model instances through `Model.from_db` with the fields' converters, exactly as the
 ORM builds them.
 
-On PostgreSQL the statements are also prepared, once per connection (`_cursor`): planning
-the device statement cost the database more than running it (bench `ddi_poll`: database CPU
-per poll 0.43 -> 0.18 ms, polls 0.66x -> 0.84x the bare view's).
+On PostgreSQL the statements are also prepared, once per connection: planning the device
+statement cost the database more than running it (bench `ddi_poll`: database CPU per poll
+0.43 -> 0.18 ms, polls 0.66x -> 0.84x the bare view's). They run on the database alias
+`prepared` (`securitycenter/settings.py`): the same database as `default`, with Django's
+documented psycopg options `server_side_binding` (its cursors bind parameters on the server,
+which psycopg can prepare; Django's default client-side binding never is) and
+`prepare_threshold` 0 (psycopg prepares a statement on its first execution on a connection).
+Only these reads use that alias; the rest of the product keeps `default`. Why an alias:
+binding is chosen per connection (Django's `cursor_factory`), not per statement, and making
+it the default's would change every query of the product. The price: a web thread may hold
+two connections to PostgreSQL (README.md).
+
+Another connection sees only what is committed. The callers read at the start of a device
+request, in autocommit, before that request writes anything (`auth.authenticate`, then
+`views._downloadable_release` after at most `device_touch`, which commits), so nothing is
+missed. A lookup called while `default` is inside a transaction (`atomic`, a test's `db`
+fixture) reads through `default` instead, and so sees that transaction's writes; so does
+every lookup when the alias is absent (SQLite, `DATABASE_PREPARED_STATEMENTS=0`). Instances
+are built as `default`'s, as the ORM would have read them: their saves and related reads go
+through `default`, as before.
 
 - `device_by_token_digest`: the device behind a TargetToken, its receiver and its newest job;
 - `release_by_pk`: a release (what an artifact download serves).
@@ -19,12 +36,16 @@ per poll 0.43 -> 0.18 ms, polls 0.66x -> 0.84x the bare view's).
 
 import weakref
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from receivers.models import Receiver
 from sites.models import Device
 
 from ..models import Release, UpdateJob
+
+# The database alias with server-side binding and prepared statements (settings.py).
+PREPARED = "prepared"
 
 # What a poll (views.poll, payloads.controller_base) and an artifact download (views.artifact,
 # services.job_download_progress) read of the newest job; the rest of the row is deferred, as
@@ -85,37 +106,26 @@ class _Statement:
             start += len(fields)
 
     def row(self, conn, params) -> list | None:
-        with _cursor(conn) as cursor:
+        with conn.cursor() as cursor:
             cursor.execute(self.sql, params)
             row = cursor.fetchone()
         return None if row is None else next(self.apply([row], self.converters))
 
-    def instance(self, conn, row, index: int):
+    def instance(self, row, index: int):
         model, names, start, end = self.slices[index]
-        return model.from_db(conn.alias, names, row[start:end])
+        # As read by `default` (the same database), so saves and related reads go there.
+        return model.from_db(DEFAULT_DB_ALIAS, names, row[start:end])
 
 
-def _cursor(conn):
-    """A cursor for the hot statements. On PostgreSQL (with DATABASE_PREPARED_STATEMENTS, the
-    default) one that binds parameters on the server, so psycopg prepares each statement on a
-    connection's first use and later executions skip parsing and planning; everything else
-    in the product keeps Django's client-side binding, which psycopg never prepares.
-    Through Django's own wrapper, so errors, the query log and execute wrappers work as ever.
-    """
-    if conn.vendor != "postgresql" or conn.settings_dict["OPTIONS"].get("prepare_threshold") is None:
-        return conn.cursor()
-    from django.db.backends.postgresql import base
-
-    # As Django's BaseDatabaseWrapper._cursor() and create_cursor(), with another class.
-    conn.close_if_health_check_failed()
-    conn.ensure_connection()
-    with conn.wrap_database_errors:
-        conn.validate_thread_sharing()
-        cursor = base.ServerBindingCursor(conn.connection)
-        tzloader = conn.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, base.Format.TEXT)
-        if conn.timezone != tzloader.timezone:
-            base.register_tzloader(conn.timezone, cursor)
-        return conn.make_debug_cursor(cursor) if conn.queries_logged else conn.make_cursor(cursor)
+def _connection():
+    """The prepared alias's connection, unless `default` is inside a transaction (whose
+    uncommitted writes only `default` sees) or there is no such alias."""
+    default = connections[DEFAULT_DB_ALIAS]
+    if PREPARED not in settings.DATABASES or (
+        default.connection is not None and not default.get_autocommit()
+    ):
+        return default
+    return connections[PREPARED]
 
 
 # Per connection (each thread has its own, and converters are bound to it), per statement.
@@ -131,21 +141,21 @@ def _statement(conn, name: str) -> _Statement:
 
 def device_by_token_digest(digest: str) -> tuple[Device, UpdateJob | None] | None:
     """(device with its receiver, its newest job or None) for a TargetToken digest, or None."""
-    conn = connections[DEFAULT_DB_ALIAS]
+    conn = _connection()
     statement = _statement(conn, "device")
     row = statement.row(conn, [digest])
     if row is None:
         return None
-    device = statement.instance(conn, row, 0)
-    device.receiver = statement.instance(conn, row, 1)
-    job = statement.instance(conn, row, 2) if row[statement.slices[2][2]] is not None else None
+    device = statement.instance(row, 0)
+    device.receiver = statement.instance(row, 1)
+    job = statement.instance(row, 2) if row[statement.slices[2][2]] is not None else None
     if job is not None:
         job.device = device
     return device, job
 
 
 def release_by_pk(pk: int) -> Release | None:
-    conn = connections[DEFAULT_DB_ALIAS]
+    conn = _connection()
     statement = _statement(conn, "release")
     row = statement.row(conn, [pk])
-    return None if row is None else statement.instance(conn, row, 0)
+    return None if row is None else statement.instance(row, 0)

@@ -7,11 +7,13 @@ from django.conf import settings as django_settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.db import connection
+from django.db import connections, transaction
 from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
 
+from core.tokens import token_digest
 from firmware_updates import services
+from firmware_updates.ddi.lookup import PREPARED, device_by_token_digest
 
 from .conftest import SERIAL, TENANT, build_fleet
 
@@ -131,15 +133,40 @@ def test_browser_pages_still_get_the_whole_middleware(world):
     assert response["X-Frame-Options"] == "DENY"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL's")
+@pytest.mark.skipif(PREPARED not in django_settings.DATABASES, reason="prepared statements: PostgreSQL's")
+@pytest.mark.django_db(transaction=True, databases=["default", PREPARED])
 def test_polls_read_through_a_prepared_statement_and_see_each_change(world):
+    # Committed rows, as in production: a poll's lookup reads through the prepared alias,
+    # another connection, which sees each change the default connection commits.
     client = Client(HTTP_AUTHORIZATION=f"TargetToken {world.token}")
 
     assert "deploymentBase" not in client.get(POLL).json().get("_links", {})
     services.update_job_create(receiver=world.receiver, site_number=101, actor=None)
     assert "deploymentBase" in client.get(POLL).json()["_links"]
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [statement for (statement,) in cursor.fetchall()]
-    assert any("token_hash" in statement for statement in prepared), prepared
+    def prepared_on(alias):
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [statement for (statement,) in cursor.fetchall()]
+
+    assert any("token_hash" in statement for statement in prepared_on(PREPARED))
+    # Every other query keeps Django's client-side binding: nothing prepared there.
+    assert not any("token_hash" in statement for statement in prepared_on("default"))
+    # What the lookup builds belongs to `default`, as the ORM's instances: saves go there.
+    device, job = device_by_token_digest(token_digest(world.token))
+    assert device._state.db == job._state.db == device.receiver._state.db == "default"
+
+
+@pytest.mark.skipif(PREPARED not in django_settings.DATABASES, reason="prepared statements: PostgreSQL's")
+@pytest.mark.django_db(transaction=True, databases=["default", PREPARED])
+def test_a_lookup_inside_a_transaction_sees_its_uncommitted_writes(world):
+    # The prepared alias is another connection: it could not see this transaction's job.
+    client = Client(HTTP_AUTHORIZATION=f"TargetToken {world.token}")
+
+    with transaction.atomic():
+        services.update_job_create(receiver=world.receiver, site_number=101, actor=None)
+        assert "deploymentBase" in client.get(POLL).json()["_links"]
+        _device, job = device_by_token_digest(token_digest(world.token))
+        assert job is not None
+        transaction.set_rollback(True)
+    assert "deploymentBase" not in client.get(POLL).json().get("_links", {})
