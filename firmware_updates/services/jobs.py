@@ -4,7 +4,10 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from receivers.models import Receiver
@@ -13,8 +16,10 @@ from sites.models import Device, Site
 from ..eligibility import update_refusal
 from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
+    TERMINAL_STATES,
     JobState,
     Release,
+    Rollout,
     UpdateJob,
     UpdateJobEvent,
     is_active,
@@ -190,11 +195,40 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
             device.active_job_id = job.pk
             job_event_record(job=job, actor=actor, kind="transition", to_state=JobState.QUEUED,
                              details={"release": release.version, "site_number": site_number})
+            device_jobs_prune(devices=[device.pk])
     except IntegrityError:
         # The partial unique index settled a race with another queue request.
         raise UpdateNotAllowed(Refusal.ALREADY_UPDATING, site=name) from None
     _wakeup_on_commit(receiver=receiver, serials=[device.serial])
     return job
+
+
+def device_jobs_prune(*, devices) -> int:
+    """DEVICE_MAX_JOBS: the jobs a device keeps. Called in the transaction that queues a job for
+    `devices` (ids or a queryset of ids); deletes each device's oldest finished jobs, with
+    their timelines, beyond its newest DEVICE_MAX_JOBS - 1 finished ones, which with the new
+    job makes the quota. Returns how many were deleted.
+
+    hawkBit refuses a new assignment once a target has maxActionsPerTarget actions. Here an
+    alarm panel's security update is never refused because of its history: the oldest
+    history goes instead (DEVELOPERS.md "Quotas"). Jobs of an open rollout stay whatever
+    their age: its waves count them.
+
+    A constant number of statements for any number of devices: one read ranks every finished
+    job of the devices (newest first, per device), then Django's delete takes the timelines,
+    the device pointers (none: a finished job is nobody's active job) and the jobs.
+    """
+    ranked = (UpdateJob.objects.filter(device__in=devices, state__in=TERMINAL_STATES)
+              .annotate(newest_first=Window(RowNumber(), partition_by=F("device_id"), order_by=F("pk").desc()))
+              .filter(newest_first__gte=settings.DEVICE_MAX_JOBS)
+              .values("pk"))
+    doomed = UpdateJob.objects.filter(pk__in=ranked).exclude(rollout__state__in=Rollout.OPEN_STATES).only("pk")
+    _total, deleted = doomed.delete()
+    count = deleted.get(UpdateJob._meta.label, 0)
+    if count:
+        log.info("%d finished job(s) pruned: their devices keep %d (DEVICE_MAX_JOBS)", count,
+                 settings.DEVICE_MAX_JOBS)
+    return count
 
 
 def _wakeup_on_commit(*, receiver: Receiver, serials: list[str]) -> None:
