@@ -4,15 +4,39 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast lint bench install clean
+# Every dependency, dev extra and build backend included, pinned with its hashes (DEVELOPERS.md
+# "Dependencies"); `make lock` remakes it after pyproject.toml's dependencies change.
+LOCK      := requirements/lock.txt
+PIP_TOOLS := pip-tools==7.6.2
 
-$(BIN)/.installed: pyproject.toml
+.PHONY: demo test test-fast lint bench install lock lock-upgrade clean
+
+## make install: .venv from the lock, every file checked against its hash; refused (check-lock)
+## while pyproject.toml's dependencies are not what the lock was made from
+$(BIN)/.installed: pyproject.toml $(LOCK)
+	$(PYTHON) scripts/check-lock.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@
 
 install: $(BIN)/.installed
+
+## make lock: resolve pyproject.toml (dependencies, the dev extra, the build backend) into the
+## lock, keeping the versions it pins where they still fit; make lock-upgrade: newest of everything
+lock:
+	$(PYTHON) scripts/check-lock.py --target
+	$(PYTHON) -m venv var/lock-tools
+	var/lock-tools/bin/pip install --quiet $(PIP_TOOLS)
+	mkdir -p $(dir $(LOCK))
+	CUSTOM_COMPILE_COMMAND="make lock" var/lock-tools/bin/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --strip-extras --all-build-deps --extra dev --no-emit-index-url \
+	  --no-emit-find-links $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
+	$(PYTHON) scripts/check-lock.py --stamp
+
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
 
 ## make demo: migrate, seed a demo receiver with a fleet and signed releases, run web + worker/beat + simulated panels
 demo: $(BIN)/.installed

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import Refused, Rejected
+from .errors import QuotaExceeded, Refused, Rejected
 
 
 class Pagination(PageNumberPagination):
@@ -38,6 +38,8 @@ def exception_handler(exc, context):
     if isinstance(exc, Http404):
         # get_object's own words name the model ("No UpdateJob matches the given query.").
         exc = NotFound()
+    if isinstance(exc, QuotaExceeded):  # before Rejected: an archive over a quota is both
+        return Response({"detail": exc.reason, "quota": exc.quota}, status=exc.status)
     if isinstance(exc, Refused):
         return Response({"detail": exc.reason, "code": exc.code}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Rejected):

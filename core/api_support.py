@@ -27,6 +27,12 @@ class RefusalSerializer(ErrorSerializer):
     code = serializers.CharField()
 
 
+class QuotaSerializer(ErrorSerializer):
+    """429 / 413: a quota would be passed; `quota` names the setting that sets it."""
+
+    quota = serializers.CharField()
+
+
 def query_object(request, param: str, queryset, *, field: str = "code", what: str = ""):
     """The object a filter parameter names (`?receiver=north`): None if absent, 400 if unknown."""
     value = request.query_params.get(param)

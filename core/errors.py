@@ -1,8 +1,9 @@
-"""The two kinds of domain error every entry point maps the same way.
+"""The kinds of domain error every entry point maps the same way.
 
 Apps raise their own subclasses (firmware_updates.errors); the management API answers
-409 for a refusal and 400 for rejected input (core.api.exception_handler), the panel shows
-the reason in the form.
+409 for a refusal, 400 for rejected input and the quota's own status for a quota
+(core.api.exception_handler), the device API the same status in its own error shape
+(firmware_updates/ddi/views.py), the panel shows the reason in the form.
 """
 
 
@@ -22,3 +23,21 @@ class Rejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.field = field
+
+
+class QuotaExceeded(Exception):
+    """A quota would be passed (DEVELOPERS.md "Quotas"); nothing was stored.
+
+    `quota` is the name of the setting that sets it, so that the answer says what to raise;
+    `status` the HTTP answer: 429 for a count (hawkBit's quota error, the DDI spec's "too many
+    requests"), 413 for a size.
+    """
+
+    status = 429
+
+    def __init__(self, reason: str, *, quota: str, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.quota = quota
+        if status is not None:
+            self.status = status

@@ -4,7 +4,7 @@ and its operator wording, and the domain errors every entry point maps the same 
 
 import enum
 
-from core.errors import Refused, Rejected
+from core.errors import QuotaExceeded, Refused, Rejected
 
 
 class Refusal(enum.Enum):
@@ -77,3 +77,15 @@ class ReleaseRejected(Rejected):
 
     def __init__(self, reason: str, *, field: str = "archive"):
         super().__init__(reason, field=field)
+
+
+class ReleaseOverQuota(QuotaExceeded, ReleaseRejected):
+    """An archive refused by a size quota (FIRMWARE_MAX_ARCHIVE_SIZE, FIRMWARE_MAX_ARCHIVE_STORAGE):
+    413 naming the setting through the API; the panel and the admin show it as any refused
+    archive. Nothing was stored."""
+
+    status = 413
+
+    def __init__(self, reason: str, *, quota: str):
+        ReleaseRejected.__init__(self, reason)
+        self.quota = quota

@@ -185,8 +185,26 @@ CACHES = {
     )
 }
 
+# --- Quotas (DEVELOPERS.md "Quotas"; Eclipse hawkBit's tenant quotas) ----------------------
+# Each bounds what a panel or an upload can make the server store. Passing one is refused,
+# nothing stored, with 429 (a count) or 413 (a size) naming the setting; but a device's
+# oldest finished jobs are pruned rather than its next update refused.
+
+
+def _quota(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} is a quota: a whole number of at least 1, not {value}.")
+    return value
+
+
+FIRMWARE_MAX_ARCHIVE_SIZE = _quota("FIRMWARE_MAX_ARCHIVE_SIZE", 64 * 1024 * 1024)  # one archive, bytes
+FIRMWARE_MAX_ARCHIVE_STORAGE = _quota("FIRMWARE_MAX_ARCHIVE_STORAGE", 20 * 1024**3)  # all archives, bytes
+JOB_MAX_STATUS_ENTRIES = _quota("JOB_MAX_STATUS_ENTRIES", 1000)  # a job's timeline entries
+DEVICE_MAX_ATTRIBUTES = _quota("DEVICE_MAX_ATTRIBUTES", 100)  # configData attributes kept per device
+DEVICE_MAX_JOBS = _quota("DEVICE_MAX_JOBS", 100)  # update jobs kept per device (oldest finished pruned)
+
 # --- Firmware ---------------------------------------------------------------------------
-FIRMWARE_MAX_ARCHIVE_SIZE = env.int("FIRMWARE_MAX_ARCHIVE_SIZE", default=64 * 1024 * 1024)
 FIRMWARE_TRUSTED_CERTS = env("FIRMWARE_TRUSTED_CERTS", default="") or None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

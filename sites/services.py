@@ -16,6 +16,7 @@ from core.audit import (
     fields_update,
     operator_action_record,
 )
+from core.errors import QuotaExceeded
 from core.tokens import token_digest, token_generate
 from receivers.models import Receiver
 
@@ -26,6 +27,10 @@ from .versions import VERSION_RE, version_validate
 
 PARTITION_RE = re.compile(r"^\s*(\d{1,3})\s*:\s*(armed|disarmed)\s*$")
 MAX_PARTITIONS = 64
+# A configData attribute's name and value, at most (hawkBit: 128 and 128; a value here may
+# list 64 partitions). With DEVICE_MAX_ATTRIBUTES they bound what a panel stores about itself.
+ATTRIBUTE_NAME_MAX = 128
+ATTRIBUTE_VALUE_MAX = 1024
 KNOWN_CHANNELS = frozenset(Channel.values)
 HARDWARE_REVISION_MAX = Device._meta.get_field("hardware_revision").max_length
 SITE_FIELDS = ("receiver", "number", "name")
@@ -348,11 +353,25 @@ def attributes_parse(data: dict) -> dict:
     return fields
 
 
+def _attributes_check(data: dict) -> None:
+    """Names and values of reported attributes: text of bounded length (ValidationError)."""
+    for name, value in data.items():
+        if not 0 < len(name) <= ATTRIBUTE_NAME_MAX:
+            raise ValidationError({"data": f"Attribute names are 1 to {ATTRIBUTE_NAME_MAX} characters; "
+                                           f"{name[:40]!r}... is {len(name)}."})
+        if not isinstance(value, str) or len(value) > ATTRIBUTE_VALUE_MAX:
+            raise ValidationError({name[:40]: f"Attribute values are text of at most {ATTRIBUTE_VALUE_MAX} "
+                                              "characters."})
+
+
 @transaction.atomic
 def device_apply_attributes(*, device: Device, data: dict, mode: str = "merge") -> Device:
     """Store what the panel reported about itself (DDI configData).
 
-    The caller (firmware_updates) confirms jobs afterwards; this only records facts.
+    The caller (firmware_updates) confirms jobs afterwards; this only records facts. Raises
+    ValidationError for a name or value too long, QuotaExceeded (429) when the device would
+    keep more than DEVICE_MAX_ATTRIBUTES attributes (hawkBit's maxAttributeEntriesPerTarget):
+    `merge` adds up, so without it a panel could grow its row without end. Nothing is stored then.
     """
     fields = attributes_parse(data)
     if mode == "replace":
@@ -361,6 +380,16 @@ def device_apply_attributes(*, device: Device, data: dict, mode: str = "merge") 
         attributes = {k: v for k, v in (device.attributes or {}).items() if k not in data}
     else:
         attributes = {**(device.attributes or {}), **data}
+    if mode != "remove":
+        _attributes_check(data)
+    limit = settings.DEVICE_MAX_ATTRIBUTES
+    if len(attributes) > limit:
+        raise QuotaExceeded(
+            f"The panel would have {len(attributes)} attributes; it may keep {limit} (quota "
+            "DEVICE_MAX_ATTRIBUTES). Remove some (mode \"remove\") or send them all with mode "
+            "\"replace\".",
+            quota="DEVICE_MAX_ATTRIBUTES",
+        )
     type_code = fields.pop("device_type_code", None)
     if type_code and (device.device_type is None or device.device_type.code != type_code):
         # A panel may tell its type only if we did not know it; a different type is kept as an attribute.

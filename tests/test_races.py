@@ -114,3 +114,23 @@ def test_config_data_crossing_the_closed_feedback_neither_deadlocks_nor_loses_th
         assert job.state == S.SUCCEEDED and job.confirmed_at is not None
         assert job.events.filter(kind="confirmed").count() == 1
     assert_active_jobs_recorded()
+
+
+def test_two_uploads_racing_for_the_last_archive_storage_store_one(settings):
+    import io
+
+    from firmware_updates.errors import ReleaseOverQuota
+    from firmware_updates.models import Release
+
+    from .api.conftest import swu_archive
+
+    DeviceTypeFactory(code="nord-gsm")
+    archives = [swu_archive(version=v).getvalue() for v in ("5.50", "5.60")]
+    settings.FIRMWARE_MAX_ARCHIVE_STORAGE = max(map(len, archives)) + 1  # room for one of them
+    outcomes = race(*[lambda data=data: services.release_create(archive=io.BytesIO(data)) for data in archives])
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["Release", "ReleaseOverQuota"]
+    assert Release.objects.count() == 1
+    refused = next(o for o in outcomes if isinstance(o, ReleaseOverQuota))
+    assert refused.quota == "FIRMWARE_MAX_ARCHIVE_STORAGE"
+    assert len(list(settings.MEDIA_ROOT.rglob("*.swu"))) == 1  # the refused one's file deleted

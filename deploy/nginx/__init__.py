@@ -12,6 +12,16 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("firmware.conf")
 
+# An upload is one archive (FIRMWARE_MAX_ARCHIVE_SIZE, the server's setting, read from the
+# same environment) plus its multipart envelope and description: nginx lets that much through
+# and Django answers anything larger itself, 413 naming the quota.
+UPLOAD_ENVELOPE = 1024 * 1024
+
+
+def max_body_size(environ=os.environ) -> int:
+    return int(environ.get("FIRMWARE_MAX_ARCHIVE_SIZE", 64 * 1024 * 1024)) + UPLOAD_ENVELOPE
+
+
 # Production defaults (Debian). /run is tmpfs: the go-ahead cache's keys hold device
 # tokens, which should not reach a disk.
 DEFAULTS = {
@@ -22,6 +32,7 @@ DEFAULTS = {
     "static_root": "/srv/firmware/static",
     "cache_dir": "/run/firmware-ddi-cache",
     "access_log": "/var/log/nginx/firmware-access.log firmware_ddi",
+    "max_body_size": str(max_body_size()),
 }
 
 

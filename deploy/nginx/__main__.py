@@ -18,6 +18,7 @@ def main(argv=None) -> None:
         "static_root": "STATIC_ROOT (collectstatic)",
         "cache_dir": "the go-ahead cache's folder (tmpfs: its keys hold device tokens)",
         "access_log": "`access_log` arguments (format firmware_ddi logs the go-ahead cache's HIT/MISS)",
+        "max_body_size": "largest request body, bytes: a release upload (FIRMWARE_MAX_ARCHIVE_SIZE + 1 MiB)",
     }
     for name, default in DEFAULTS.items():
         parser.add_argument("--" + name.replace("_", "-"), default=default, help=f"{helps[name]} [{default}]")

@@ -5,7 +5,7 @@ from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer
+from core.api_support import ErrorSerializer, QuotaSerializer
 from core.parsers import JSONParser
 from core.permissions import (
     MARK_RELEASE_CURRENT,
@@ -57,9 +57,10 @@ class ReleaseUploadSerializer(serializers.Serializer):
         summary="Upload a release archive",
         description="The archive is inspected before anything is stored: manifest, hashes of every image, "
         "signature (when trusted certificates are configured), device type and version. "
-        "400 names the reason when it is refused.",
+        "400 names the reason when it is refused; 413 names the quota an archive would pass "
+        "(FIRMWARE_MAX_ARCHIVE_SIZE for one archive, FIRMWARE_MAX_ARCHIVE_STORAGE for all of them).",
         request={"multipart/form-data": ReleaseUploadSerializer},
-        responses={201: ReleaseSerializer, 400: ErrorSerializer},
+        responses={201: ReleaseSerializer, 400: ErrorSerializer, 413: QuotaSerializer},
     ),
 )
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from core.errors import QuotaExceeded
 from sites.services import device_touch
 
 from .. import services
@@ -32,7 +33,8 @@ KEPT_REFUSALS = frozenset({401, 403, 404, 410})
 
 
 def ddi_endpoint(*methods: str, register: bool = False, artifact: bool = False):
-    """Method check, device authentication, `device_touch`, and errors as ExceptionInfo.
+    """Method check, device authentication, `device_touch`, and errors (bad input, a quota) as
+    ExceptionInfo.
 
     `artifact`: behind nginx, a refusal says nginx may keep it for X_ACCEL_EXPIRES as it
     keeps a go-ahead, so that a refused renewal replaces the go-ahead nginx renews in the
@@ -67,6 +69,9 @@ def ddi_endpoint(*methods: str, register: bool = False, artifact: bool = False):
                 return error_response(
                     DdiError(400, payloads.validation_message(exc), "ddi.invalid")
                 )
+            except QuotaExceeded as exc:
+                # The spec's 429 for configData and feedback; the message names the quota.
+                return error_response(DdiError(exc.status, exc.reason, "ddi.quota_exceeded"))
 
         return endpoint
 

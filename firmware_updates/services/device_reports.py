@@ -16,6 +16,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core.errors import QuotaExceeded
 from sites.models import Device
 from sites.services import device_apply_attributes
 
@@ -43,7 +44,6 @@ EXECUTIONS = frozenset({"closed", "proceeding", "canceled", "scheduled", "reject
 FINISHED = frozenset({"success", "failure", "none"})
 MAX_DETAILS = 50
 MAX_DETAIL_LENGTH = 2000
-MAX_REPORT_EVENTS = 200  # device reports kept per job that moved nothing (log lines)
 # SWUpdate's suricatta (2022.12, suricatta/server_hawkbit.c server_install_update) answers a
 # deploymentBase whose `update` is `skip` (a closed install window) with `closed` + `success`
 # and only these details, having downloaded and installed nothing.
@@ -129,21 +129,28 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
     info = {"execution": execution, "finished": finished, "details": details}
     if progress:
         info["progress"] = progress
-        _record_reported_progress(job, progress)
-    if execution == "rejected":
-        job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning", details=info)
-        return job
     if execution == "canceled":
+        _record_reported_progress(job, progress)
         return _apply_cancel_feedback(job, "closed", "success", details)
     if execution == "closed" and finished == "success" and details == SWUPDATE_SKIPPED:
         # Not a success: the action stays, so the device finds it again at its next poll and
         # installs once the window is open (an identical repeat is kept once on the timeline).
         _keep_report(job, info)
         return job
-    target = _target_state(job, execution, finished)
-    if target is None:
-        _keep_report(job, info)
+    target = None if execution == "rejected" else _target_state(job, execution, finished)
+    if execution == "rejected" or target is None or (
+            target != S.FAILED and PROGRESS_ORDER.get(target, 99) <= PROGRESS_ORDER.get(job.state, -1)):
+        # Moves nothing (a refusal, a log line, a duplicate or late report: never backwards; a
+        # cancelling job ranks below every state): at most a line on the timeline, and the
+        # status-entry quota is asked before anything of the report is taken.
+        if execution == "rejected":
+            _status_entry_quota(job)
+            job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning", details=info)
+        else:
+            _keep_report(job, info)
+        _record_reported_progress(job, progress)
         return job
+    _record_reported_progress(job, progress)
     if job.state == S.CANCELLING and target not in (S.FAILED, S.SUCCEEDED):
         # Still waiting for the cancel answer: remember how far the device got, so a refused
         # cancel returns there.
@@ -151,9 +158,6 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
             UpdateJob.objects.filter(pk=job.pk, state=S.CANCELLING).update(state_before_cancel=target)
             job_event_record(job=job, actor=ACTOR_DEVICE, kind="report", details=info)
         return job
-    if target not in (S.FAILED,) and PROGRESS_ORDER.get(target, 99) <= PROGRESS_ORDER.get(job.state, -1):
-        _keep_report(job, info)
-        return job  # duplicate or late report: never backwards
     fields = {}
     if target == S.FAILED:
         fields["reason"] = "; ".join(details) or "The device reported a failure."
@@ -194,24 +198,41 @@ def _keep_report(job: UpdateJob, info: dict) -> None:
     """A report that moves nothing still goes on the timeline when it says something: SWUpdate
     forwards its install log as `proceeding` feedback with details, and that log is what an
     engineer reads when a site misbehaves. Progress-only reports are shown by the progress bar,
-    an identical repeat (a GPRS retry) is kept once, and a chatty device stops adding lines
-    after MAX_REPORT_EVENTS."""
+    an identical repeat (a GPRS retry) is kept once, and a chatty device is refused once the
+    timeline is full (`_status_entry_quota`)."""
     if not info["details"]:
         return
-    reports = job.events.filter(kind="report")
-    last = reports.order_by("-at", "-id").values_list("details", flat=True).first()
+    last = job.events.filter(kind="report").order_by("-at", "-id").values_list("details", flat=True).first()
     if last is not None and {k: last.get(k) for k in ("execution", "finished", "details")} == \
             {k: info[k] for k in ("execution", "finished", "details")}:
         return
-    if reports.count() >= MAX_REPORT_EVENTS:
-        return
+    _status_entry_quota(job)
     job_event_record(job=job, actor=ACTOR_DEVICE, kind="report", details=info)
 
 
-def _record_reported_progress(job: UpdateJob, progress: dict) -> None:
+def _status_entry_quota(job: UpdateJob) -> None:
+    """JOB_MAX_STATUS_ENTRIES (hawkBit's maxStatusEntriesPerAction): once a job's timeline holds
+    that many entries, a device report that would only add one (a log line, a warning) is
+    refused with 429, and the transaction with it (progress included). As in hawkBit, a report
+    that moves the job is always taken: a panel that flooded its timeline can still say it
+    finished, and the state changes it can add are bounded by the states themselves.
+
+    Asked under the job's row lock (`job_apply_feedback`), so two reports cannot both take
+    the last place."""
+    limit = settings.JOB_MAX_STATUS_ENTRIES
+    if job.events.count() >= limit:
+        raise QuotaExceeded(
+            f"Action {job.pk} already has {limit} status entries, the most a job keeps (quota "
+            "JOB_MAX_STATUS_ENTRIES): reports that change nothing are refused; the action's "
+            "outcome is still accepted.",
+            quota="JOB_MAX_STATUS_ENTRIES",
+        )
+
+
+def _record_reported_progress(job: UpdateJob, progress: dict | None) -> None:
     """The device's own count is the best measure of what it holds: `of` in bytes (the
     archive's size, as fleetsim and our firmware send) or in percent (of == 100)."""
-    if job.state not in DOWNLOAD_UNDER_WAY or not job.bytes_total:
+    if not progress or job.state not in DOWNLOAD_UNDER_WAY or not job.bytes_total:
         return
     cnt, of = progress["cnt"], progress.get("of")  # no `of`: the device does not know the total
     if of == job.bytes_total:
@@ -275,8 +296,8 @@ def device_report_attributes(*, device: Device, data: dict, mode: str = "merge")
     """DDI configData: store the attributes, then confirm a job whose version now runs."""
     if mode not in ("merge", "replace", "remove"):
         raise ValidationError({"mode": f"Unknown mode {mode!r}; expected merge, replace or remove."})
-    if not isinstance(data, dict) or len(data) > 200:
-        raise ValidationError({"data": "'data' must be an object of at most 200 attributes."})
+    if not isinstance(data, dict):
+        raise ValidationError({"data": "'data' must be an object of attribute names to text values."})
     # Lock order job, then device: this writes the device and may then finish its job, while
     # the job's own feedback locks the job and then clears Device.active_job. The other order
     # deadlocks a configData crossing a "closed" feedback on PostgreSQL.

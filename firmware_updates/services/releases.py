@@ -5,16 +5,21 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 
 from core.audit import ADDITION, fields_update, operator_action_record
 from sites.models import DeviceType
 
 from .. import swu
-from ..errors import ReleaseRejected
+from ..errors import ReleaseOverQuota, ReleaseRejected
 from ..models import Release
 
 log = logging.getLogger(__name__)
+
+# PostgreSQL advisory lock key serialising uploads for the storage quota (any fixed bigint
+# no other code uses).
+_STORAGE_LOCK_KEY = 0x66697277_61726531
 
 
 def _trusted_certs() -> bytes | None:
@@ -26,20 +31,23 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
     """Inspect an uploaded `.swu` and store it as a release of the device type it names.
 
     `archive` is a file object (Django UploadedFile or open file). Raises ReleaseRejected with
-    the reason (truncated, bad hash, bad signature, unknown device type, duplicate version...).
-    The upload is recorded as `created_by`'s action, whichever entry it came through.
+    the reason (truncated, bad hash, bad signature, unknown device type, duplicate version...),
+    ReleaseOverQuota (413) for an archive over FIRMWARE_MAX_ARCHIVE_SIZE or one that would take
+    the archives past FIRMWARE_MAX_ARCHIVE_STORAGE. The upload is recorded as `created_by`'s
+    action, whichever entry it came through.
     """
     name = Path(getattr(archive, "name", "") or "firmware.swu").name
     size = getattr(archive, "size", None)
-    if size is not None and size > settings.FIRMWARE_MAX_ARCHIVE_SIZE:
-        raise ReleaseRejected(
-            f"The archive is {size} bytes; the limit is {settings.FIRMWARE_MAX_ARCHIVE_SIZE} bytes."
-        )
+    if size is not None:  # refused before a byte is read, when the upload says its size
+        _archive_size_quota(size)
+        _archive_storage_quota(size)
     archive.seek(0)
     try:
         info = swu.inspect_archive(
             archive, max_size=settings.FIRMWARE_MAX_ARCHIVE_SIZE, trusted_certs_pem=_trusted_certs()
         )
+    except swu.ArchiveTooLarge:  # a stream of unknown size, cut off at the limit
+        raise _archive_too_large() from None
     except swu.ArchiveError as exc:
         raise ReleaseRejected(str(exc), field=getattr(exc, "field", "archive")) from None
     device_type = DeviceType.objects.filter(code=info.device_type).first()
@@ -72,13 +80,57 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
     release.archive.save(f"{device_type.code}/{info.sha256}.swu", File(archive), save=False)
     try:
         with transaction.atomic():
+            # Checked again where it counts: two uploads side by side each passed the check above.
+            _archive_storage_lock()
+            _archive_storage_quota(info.size)
             release.save()
             operator_action_record(actor=created_by, obj=release, message="Uploaded.", flag=ADDITION)
     except IntegrityError:
         release.archive.delete(save=False)
         raise ReleaseRejected(f"{device_type.name} {info.version} already exists.", field="version") from None
+    except ReleaseOverQuota:
+        release.archive.delete(save=False)
+        raise
     log.info("release %s %s stored (%d bytes, signer %r)", device_type.code, info.version, info.size, info.signer)
     return release
+
+
+def _archive_size_quota(size: int) -> None:
+    """FIRMWARE_MAX_ARCHIVE_SIZE (hawkBit's maxArtifactSize): one archive's bytes."""
+    if size > settings.FIRMWARE_MAX_ARCHIVE_SIZE:
+        raise _archive_too_large()
+
+
+def _archive_too_large() -> ReleaseOverQuota:
+    limit = settings.FIRMWARE_MAX_ARCHIVE_SIZE
+    return ReleaseOverQuota(
+        f"The archive is larger than {limit} bytes, the most one archive may have (quota "
+        "FIRMWARE_MAX_ARCHIVE_SIZE).",
+        quota="FIRMWARE_MAX_ARCHIVE_SIZE",
+    )
+
+
+def _archive_storage_quota(size: int) -> None:
+    """FIRMWARE_MAX_ARCHIVE_STORAGE (hawkBit's maxArtifactStorage): the bytes of every stored
+    release, this one included. One aggregate over the releases."""
+    limit = settings.FIRMWARE_MAX_ARCHIVE_STORAGE
+    used = Release.objects.aggregate(used=Sum("size"))["used"] or 0
+    if used + size > limit:
+        raise ReleaseOverQuota(
+            f"Storing this archive ({size} bytes) would take the release archives past {limit} "
+            f"bytes, the most they may use (quota FIRMWARE_MAX_ARCHIVE_STORAGE); {used} bytes are "
+            "used.",
+            quota="FIRMWARE_MAX_ARCHIVE_STORAGE",
+        )
+
+
+def _archive_storage_lock() -> None:
+    """Serialise uploads from the storage check to their commit. PostgreSQL: an advisory lock
+    held until the transaction ends; SQLite: nothing to do, every transaction there begins
+    IMMEDIATE (settings.py), so writers already take turns."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_STORAGE_LOCK_KEY])
 
 
 def release_create_from_path(*, path: Path, created_by=None) -> Release:

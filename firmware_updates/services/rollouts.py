@@ -38,7 +38,7 @@ from ..models import (
     UpdateJob,
     UpdateJobEvent,
 )
-from .jobs import Actor, current_release_required
+from .jobs import Actor, current_release_required, device_jobs_prune
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,7 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
             _events_insert(rollout=rollout, wave=wave, release=release, jobs=jobs, now=now)
             if not _jobs_insert_points_devices():
                 _devices_point_at(created)
+            device_jobs_prune(devices=jobs.values("device_id"))
         lost_race = len(to_queue) - len(created)
         if lost_race:
             skipped[Refusal.ALREADY_UPDATING.value] += lost_race
@@ -294,6 +295,7 @@ def rollout_late_joiners(*, rollout: Rollout) -> int:
                            jobs=UpdateJob.objects.filter(pk__in=job_ids))
             if not _jobs_insert_points_devices():
                 _devices_point_at(created)
+            device_jobs_prune(devices=[device_id for _, device_id in created])
             Rollout.objects.filter(pk=rollout.pk).update(queued=F("queued") + len(created),
                                                          joined_late=F("joined_late") + len(created))
             RolloutWave.objects.filter(pk=wave.pk).update(queued=F("queued") + len(created))

@@ -12,13 +12,14 @@ from .archive import (
     inspect_archive,
     verify_image_for_device,
 )
-from .errors import ArchiveError
+from .errors import ArchiveError, ArchiveTooLarge
 from .signing import make_signing_identity
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "ArchiveError",
     "ArchiveInfo",
+    "ArchiveTooLarge",
     "ImageInfo",
     "build_archive",
     "inspect_archive",

@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .errors import ArchiveError
+from .errors import ArchiveError, ArchiveTooLarge
 
 NEWC = b"070701"
 NEWC_CRC = b"070702"
@@ -81,7 +81,7 @@ class Reader:
     def reserve(self, size: int, what: str) -> None:
         # Refuse before reading: an oversized upload costs no more than the limit.
         if self.offset + size > self.max_size:
-            raise ArchiveError(
+            raise ArchiveTooLarge(
                 f"the archive is larger than the limit of {self.max_size} bytes (reached in {what})"
             )
 
@@ -104,7 +104,7 @@ class Reader:
             if not data:
                 return
             if self.offset > self.max_size:
-                raise ArchiveError(f"the archive is larger than the limit of {self.max_size} bytes")
+                raise ArchiveTooLarge(f"the archive is larger than the limit of {self.max_size} bytes")
             if any(data):
                 raise ArchiveError("unexpected data after the end of the archive (TRAILER!!!)")
 

@@ -1,4 +1,4 @@
-"""The one error every check of an archive raises."""
+"""The one error every check of an archive raises (and its kind for an archive over the size limit)."""
 
 
 class ArchiveError(ValueError):
@@ -14,3 +14,7 @@ class ArchiveError(ValueError):
         self.reason = reason
         if field is not None:
             self.field = field
+
+
+class ArchiveTooLarge(ArchiveError):
+    """The archive is larger than the reader's `max_size` (release intake: a quota, 413)."""

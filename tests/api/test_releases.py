@@ -125,6 +125,26 @@ def test_unsigned_archive_is_refused_when_signatures_are_required(nord, as_manag
     assert upload(as_manager, swu_archive(key_pem=identity[0], cert_pem=identity[1])).status_code == 201
 
 
+@pytest.mark.parametrize("quota", ["FIRMWARE_MAX_ARCHIVE_SIZE", "FIRMWARE_MAX_ARCHIVE_STORAGE"])
+def test_an_archive_over_a_quota_is_413_naming_it_and_nothing_is_stored(nord, as_manager, settings, quota):
+    stored = upload(as_manager, swu_archive(version="5.30")).json()
+    archive = swu_archive()
+    size = len(archive.getvalue())
+    limit = size if quota == "FIRMWARE_MAX_ARCHIVE_SIZE" else stored["size"] + size
+
+    setattr(settings, quota, limit - 1)
+    response = upload(as_manager, archive)
+    assert response.status_code == 413
+    assert response.json() == {"detail": response.json()["detail"], "quota": quota}
+    assert f"(quota {quota})" in response.json()["detail"]
+    assert list(Release.objects.values_list("version", flat=True)) == ["5.30"]
+    assert len(stored_files(settings)) == 1
+
+    setattr(settings, quota, limit)  # exactly at the limit
+    archive.seek(0)
+    assert upload(as_manager, archive).status_code == 201
+
+
 def test_upload_without_archive_is_400(as_manager):
     response = as_manager.post("/api/v1/releases/", {}, format="multipart")
     assert response.status_code == 400 and "archive" in response.json()

@@ -75,6 +75,15 @@ def test_a_refused_archive_names_the_reason_and_stores_nothing(nord, as_manager,
     assert "open" in upload_section["attrs"]  # the form stays open with its error
 
 
+def test_an_archive_over_the_storage_quota_is_refused_naming_it(nord, as_manager, settings):
+    settings.FIRMWARE_MAX_ARCHIVE_STORAGE = 2 * 11 + 100  # the two stored placeholders and a little
+    response = as_manager.post("/releases/upload/", {"archive": archive()})
+    [error] = texts_of(response.content, "upload-error")
+    assert error.startswith("The archive was refused: Storing this archive (")
+    assert "(quota FIRMWARE_MAX_ARCHIVE_STORAGE)" in error
+    assert Release.objects.count() == 2
+
+
 def test_upload_without_a_file_asks_for_one(nord, as_manager):
     response = as_manager.post("/releases/upload/", {})
     assert texts_of(response.content, "upload-error") == ["This field is required."]
