@@ -32,6 +32,8 @@ class Worker:
         self.env, self.log_path, self.process = env, log_path, None
 
     def start(self) -> None:
+        # A restarted worker appends to the log: wait for its own "ready.", not the last one's.
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "securitycenter", "worker", "--beat", "--loglevel", "info",
@@ -41,7 +43,7 @@ class Worker:
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if b"ready." in self.log_path.read_bytes():
+            if b"ready." in self.log_path.read_bytes()[offset:]:
                 return
             if self.process.poll() is not None:
                 break
