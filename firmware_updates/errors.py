@@ -42,6 +42,8 @@ class Refusal(enum.Enum):
     ROLLOUT_NOT_PAUSED = "rollout_not_paused", "not paused", "Rollout #{rollout} is not paused ({state})."
     ROLLOUT_NOT_RUNNING = "rollout_not_running", "not running", "Rollout #{rollout} is not running ({state})."
     NO_NEXT_WAVE = "no_next_wave", "no next wave", "Rollout #{rollout} is in its last wave already."
+    WAVE_ALREADY_STARTED = ("wave_already_started", "wave already started",
+                            "Rollout #{rollout} is in wave {current} already, not {wave}: its next wave has started.")
     ROLLOUT_STILL_OPEN = ("rollout_still_open", "rollout still open",
                           "Rollout #{rollout} is still {state}: stop it or let it complete first.")
     NO_FAILED_SITES = "no_failed_sites", "no failed sites", "No site of rollout #{rollout} failed."

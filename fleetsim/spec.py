@@ -6,6 +6,7 @@ A fleet file is JSON: either a list of panel objects, or `{"defaults": {...}, "p
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -20,20 +21,73 @@ def _strict(cls, data: dict, what: str) -> None:
 
 
 @dataclass(frozen=True)
+class FailInstall:
+    """Firmware versions that do not start on the panel (the `fail_install` fault): the
+    install runs, the panel reboots, the watchdog resets it and the bootloader goes back to
+    the firmware it ran before, then it reports closed/failure.
+
+    `versions` None: every version. `share` below 1: only the panels whose serial hashes
+    below it (sha256, so the same panels on every run and with every seed): a fleet-level
+    rule for the fleet file's defaults, e.g. 30 % of the panels fail 5.41.
+    """
+
+    versions: tuple[str, ...] | None = None
+    share: float = 1.0
+
+    @classmethod
+    def from_value(cls, value) -> FailInstall | None:
+        """True, `["5.41", ...]`, `{"versions": [...], "share": 0.3}`, or False / None."""
+        if value is None or value is False:
+            return None
+        if isinstance(value, cls):
+            return value
+        if value is True:
+            return cls()
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            value = {"versions": value}
+        if not isinstance(value, dict):
+            raise ValueError(f"fail_install must be true, a list of versions or an object, not {value!r}")
+        _strict(cls, value, "fail_install")
+        versions, share = value.get("versions"), float(value.get("share", 1.0))
+        if not 0 <= share <= 1:
+            raise ValueError(f"fail_install share must be in [0, 1], not {share}")
+        return cls(versions=None if versions is None else tuple(str(v) for v in versions), share=share)
+
+    def applies(self, serial: str, version: str) -> bool:
+        if self.versions is not None and version not in self.versions:
+            return False
+        return self.share >= 1 or serial_fraction(serial) < self.share
+
+    def to_value(self):
+        if self.share >= 1:
+            return True if self.versions is None else list(self.versions)
+        return {"versions": None if self.versions is None else list(self.versions), "share": self.share}
+
+
+def serial_fraction(serial: str) -> float:
+    """A serial's fixed place in [0, 1): the same on every run, whatever the seed."""
+    return int.from_bytes(hashlib.sha256(serial.encode()).digest()[:8], "big") / 2**64
+
+
+@dataclass(frozen=True)
 class Faults:
     """Fault switches. `wrong_board` / `wrong_device_type` make the panel *hold* another
     board revision / device type than it reports: the server queues it, and the panel's
-    own archive check refuses the update (True picks a value no archive supports)."""
+    own archive check refuses the update (True picks a value no archive supports).
+    `fail_install`: versions whose install fails after the reboot (`FailInstall`)."""
 
     corrupt_byte: bool = False  # flip one byte of the downloaded file
     wrong_board: bool | str = False
     wrong_device_type: bool | str = False
     never_disarm: bool = False  # arm every partition at boot and never disarm one
     refuse_cancel: bool = False  # answer `rejected` to a cancel even mid-download
+    fail_install: FailInstall | None = None
 
     @classmethod
     def from_value(cls, value) -> Faults:
-        """`["corrupt_byte", ...]`, `{"wrong_board": "1.0", ...}` or None."""
+        """`["corrupt_byte", ...]`, `{"wrong_board": "1.0", "fail_install": ["5.41"], ...}` or None."""
         if value is None:
             return cls()
         if isinstance(value, cls):
@@ -43,10 +97,18 @@ class Faults:
         if not isinstance(value, dict):
             raise ValueError(f"faults must be a list of names or an object, not {value!r}")
         _strict(cls, value, "faults")
+        if "fail_install" in value:
+            value = {**value, "fail_install": FailInstall.from_value(value["fail_install"])}
         return cls(**value)
 
+    def install_fails(self, serial: str, version: str) -> bool:
+        return self.fail_install is not None and self.fail_install.applies(serial, version)
+
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        if self.fail_install is not None:
+            data["fail_install"] = self.fail_install.to_value()
+        return data
 
 
 @dataclass(frozen=True)

@@ -212,13 +212,17 @@ async def _check(panel: Panel, rec: ActionRecord) -> None:
 
 
 async def _fail(panel: Panel, rec: ActionRecord, reason: str) -> None:
+    _failed(panel, rec, reason)
+    await report_failure(panel, rec)
+
+
+def _failed(panel: Panel, rec: ActionRecord, reason: str) -> None:
     rec.stage, rec.failure = Stage.FAILED, reason
     rec.kept.discard()
     panel.phase = Phase.FAILED
     panel.last_failure = reason
     panel.outcomes[rec.id] = "failed"
     panel.event("failure", f"action {rec.id}: {reason}", logging.INFO)
-    await report_failure(panel, rec)
 
 
 async def report_failure(panel: Panel, rec: ActionRecord, *, reliable: bool = True) -> None:
@@ -252,8 +256,18 @@ async def _install(panel: Panel, rec: ActionRecord) -> None:
     # Settings and partitions stay in flash untouched; only the firmware changes.
     panel.snapshot_before_install = {"partitions": copy.deepcopy(panel.flash.partitions),
                                      "settings_digest": panel.flash.settings_digest()}
+    panel.reboots += 1
+    if panel.spec.faults.install_fails(panel.serial, rec.version):
+        # The fail_install fault: the new firmware does not start, the watchdog resets the
+        # panel and the bootloader goes back to the firmware that ran before. Flash keeps
+        # the failure; the poll after the reboot reports it (closed/failure), as suricatta
+        # does after its reboot (`-c 3`), and configData still says the old version.
+        running = panel.flash.firmware_version
+        panel.event("fault", f"firmware {rec.version} does not start on this panel (fail_install)")
+        _failed(panel, rec, f"firmware {rec.version} did not start (watchdog reset during boot); "
+                            f"the bootloader went back to {running}")
+        raise Restart(panel.spec.reboot_seconds, f"installing firmware {rec.version}, which does not start")
     panel.flash.firmware_version = rec.version
     rec.stage = Stage.INSTALLED
     rec.kept.discard()
-    panel.reboots += 1
     raise Restart(panel.spec.reboot_seconds, f"installing firmware {rec.version}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from firmware_updates.swu import build_archive, make_signing_identity
-from fleetsim import Fleet, PanelSpec, dump_fleet, parse_fleet, settings_digest
+from fleetsim import Faults, Fleet, PanelSpec, dump_fleet, parse_fleet, settings_digest
 from fleetsim.http import NotLoopback
 from fleetsim.link import Link, LinkProfile
 from fleetsim.wakeup import parse_listen
@@ -465,6 +465,51 @@ def test_a_failed_check_closes_the_action_with_the_reason(ddi, archive, faults, 
     assert ("scheduled", "none") not in ddi.executions("P1")
     assert panel.firmware_version == "5.30"
     assert ddi.entries("P1", "config")[-1]["hw_revision"] == "2.1"  # reports what it claims
+
+
+def test_a_firmware_that_does_not_start_is_reported_failed_after_the_reboot_on_the_old_version(ddi, archive):
+    """fail_install: the panel installs, reboots, comes back on the firmware it ran before and
+    says so twice, as a real A/B panel does: configData with the old version, then closed /
+    failure with the reason. What may not be lost: the failure report (the job would hang in
+    installing), the old version (the site must not turn green), the panel's settings."""
+    ddi.assign("P1", archive)
+    partitions = [{"number": 1, "armed": True}, {"number": 2, "armed": False}]
+    with running(ddi, spec(faults={"fail_install": ["5.40"]}, partitions=partitions)) as fleet:
+        panel = fleet.panel("P1")
+        fleet.wait_until(lambda: ddi.actions["P1"]["state"] == "failure", timeout=10)
+        fleet.wait_until(lambda: panel.action_id is None, timeout=5)  # the next poll: forgotten
+    assert panel.outcomes == {"1": "failed"} and panel.phase == "failed"
+    assert panel.firmware_version == "5.30" and panel.reboots == 1 and panel.events.of("reboot")
+    reason = "firmware 5.40 did not start (watchdog reset during boot); the bootloader went back to 5.30"
+    assert panel.last_failure == reason
+    steps = [e for e in ddi.executions("P1") if e != ("proceeding", "none")]
+    assert steps == [("download", "none"), ("downloaded", "none"), ("scheduled", "none"), ("closed", "failure")]
+    assert ddi.entries("P1", "feedback")[-1]["status"]["details"] == [reason]
+    kinds = [(k, p) for s, k, p in ddi.log if s == "P1" and k in ("config", "feedback")]
+    installing = next(i for i, (k, p) in enumerate(kinds) if k == "feedback"
+                      and p["status"]["details"][0].startswith("installing firmware 5.40"))
+    after_reboot = [p for k, p in kinds[installing:] if k == "config"]
+    assert after_reboot and all(c["sw_version"] == "5.30" for c in after_reboot)
+    assert panel.partitions == {1: True, 2: False}
+
+
+def test_fail_install_fails_only_its_versions_on_a_share_of_serials_fixed_by_the_serial():
+    rule = {"fail_install": {"versions": ["5.41"], "share": 0.3}}
+    serials = [f"NG{n:07d}" for n in range(3000)]
+    failing = [s for s in serials if Faults.from_value(rule).install_fails(s, "5.41")]
+    assert 0.27 < len(failing) / len(serials) < 0.33
+    assert failing == [s for s in serials if Faults.from_value(rule).install_fails(s, "5.41")]  # every run
+    assert not any(Faults.from_value(rule).install_fails(s, "5.42") for s in serials)
+    # In the fleet file's defaults it is a fleet-level rule; a panel's own list replaces it.
+    a, b = parse_fleet({"defaults": {"tenant": "demo", "faults": rule},
+                        "panels": [{"serial": failing[0]}, {"serial": serials[0], "faults": {"fail_install": "5.42"}}]})
+    assert a.faults.install_fails(a.serial, "5.41") and not a.faults.install_fails(a.serial, "5.42")
+    assert b.faults.install_fails(b.serial, "5.42") and not b.faults.install_fails(b.serial, "5.41")
+    assert Faults.from_value(["fail_install"]).install_fails("X", "9.99")  # true: every version
+    again = parse_fleet(json.loads(dump_fleet([a, b])))
+    assert [s.to_dict() for s in again] == [a.to_dict(), b.to_dict()]
+    with pytest.raises(ValueError, match="versoins"):
+        Faults.from_value({"fail_install": {"versoins": ["5.41"]}})
 
 
 def test_signature_is_required_from_the_trusted_certificate():

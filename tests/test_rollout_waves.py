@@ -265,17 +265,40 @@ def test_a_site_that_becomes_eligible_joins_the_running_wave(fleet, django_captu
     assert UpdateJob.objects.get(device=late).wave.number == 1
 
 
-def test_the_next_wave_starts_when_the_canary_reports_its_new_version(fleet, django_capture_on_commit_callbacks):
-    """Success counts confirmed updates: the panel's configData with the new version, which
-    comes after its success report, must start the next wave at once (not at beat's pass)."""
+def test_a_site_the_rollout_queued_is_never_queued_again_by_it_whatever_became_of_its_job(
+        fleet, django_capture_on_commit_callbacks):
+    """Late joiners are sites that became eligible after the fan-out passed them, not sites
+    whose job failed or an operator cancelled: those wait for retry-failed (the operator's
+    decision), the cancel stands, and each site counts once in its wave."""
+    receiver, nord, _ = fleet
+    sites(receiver, nord, 6)
+    rollout = start(fleet, django_capture_on_commit_callbacks, waves=[100])
+    jobs = wave_jobs(rollout, 1)
+    report(django_capture_on_commit_callbacks, jobs[:1], S.FAILED, reason="Update Failed.")
+    services.update_job_cancel(job=jobs[1], actor=UserFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reconcile()["late_joiners"] == 0
+    rollout.refresh_from_db()
+    assert rollout.queued == 6 == UpdateJob.objects.filter(rollout=rollout).count()
+    assert rollout.waves.get(number=1).queued == 6
+
+
+def test_a_success_confirmed_by_a_later_version_report_decides_the_wave_at_once(
+        fleet, django_capture_on_commit_callbacks):
+    """suricatta's order: closed + success first, the new version in configData after. The
+    wave counts confirmed jobs only, so the confirmation itself starts the next wave; beat's
+    next pass is not needed."""
     receiver, nord, _ = fleet
     sites(receiver, nord, 10)
-    rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[1])
-    (canary,) = wave_jobs(rollout, 1)
-    report(django_capture_on_commit_callbacks, [canary], S.SUCCEEDED, confirmed_at=None)
+    rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[2])
+    for job in wave_jobs(rollout, 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.job_apply_feedback(job=job, execution="closed", finished="success", progress=None, details=[])
     rollout.refresh_from_db()
-    assert rollout.current_wave == 1  # installed, the version not reported yet
-    with django_capture_on_commit_callbacks(execute=True):
-        services.device_report_attributes(device=canary.device, data={"sw_version": "5.40"})
+    assert rollout.current_wave == 1  # succeeded, not confirmed yet
+    for job in wave_jobs(rollout, 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.device_report_attributes(device=job.device, data={"sw_version": "5.40"})
     rollout.refresh_from_db()
-    assert (rollout.current_wave, rollout.queued) == (2, 10)
+    assert (rollout.state, rollout.current_wave, rollout.queued) == (R.RUNNING, 2, 10)
+    assert rollout.waves.get(number=1).state == RolloutWave.State.SUCCEEDED

@@ -3,10 +3,14 @@
 import pytest
 from django.core.management import call_command
 
+from firmware_updates import services
 from firmware_updates.management.commands import seed_demo
+from firmware_updates.models import Release, UpdateJob
 from firmware_updates.selectors import receiver_firmware_stats
+from firmware_updates.services.rollouts import rollout_order
 from fleetsim import load_fleet
 from receivers.models import Receiver
+from sites.models import DeviceType
 
 pytestmark = pytest.mark.django_db
 
@@ -20,3 +24,33 @@ def test_demo_seeds_a_runnable_fleet_and_the_manuals_example(tmp_path, monkeypat
     assert (nord.total, nord.current_version, nord.current, nord.not_planned, nord.updating) == (20, "5.40", 10, 6, 4)
     call_command("seed_demo", sites=120)  # a second run leaves the demo alone
     assert len(load_fleet(tmp_path / "fleet.json")) == len(panels)
+
+
+
+def test_the_demos_faulty_release_fails_in_its_rollouts_canary_and_is_not_current(
+        tmp_path, monkeypatch, eager_celery, django_capture_on_commit_callbacks):
+    """The demo's story (README): 5.41 and 5.42 are uploaded but 5.40 stays current (the
+    figures above hold); 5.41 does not start on 30 % of the demo receiver's Nord GSM panels,
+    the first of its rollout's canary among them, so "Update software at all sites" with 5.41
+    current halts at the canary; 5.42 starts on every panel."""
+    monkeypatch.setattr(seed_demo, "DEMO_DIR", tmp_path)
+    call_command("seed_demo")
+    nord = DeviceType.objects.get(code="nord-gsm")
+    assert list(Release.objects.filter(device_type=nord).order_by("version").values_list("version", "is_current")) \
+        == [("5.20", False), ("5.30", False), ("5.40", True), ("5.41", False), ("5.42", False)]
+    panels = {p.serial: p for p in load_fleet(tmp_path / "fleet.json")}
+    failing = {s for s, p in panels.items() if p.faults.install_fails(s, "5.41")}
+    assert not any(p.faults.install_fails(s, "5.42") for s, p in panels.items())
+    demo = Receiver.objects.get(code="demo")
+    faulty = Release.objects.get(device_type=nord, version="5.41")
+    eligible = list(rollout_order(receiver=demo, release=faulty).values_list("serial", flat=True))
+    assert len(eligible) >= 100, "enough Nord GSM sites for a canary, a second wave and the rest"
+    assert failing <= set(eligible) <= set(panels)
+    assert 0.28 < len(failing) / len(eligible) < 0.32
+
+    services.release_mark_current(release=faulty)
+    with django_capture_on_commit_callbacks(execute=True):
+        rollout, _ = services.rollout_start(receiver=demo, device_type=nord, actor=None)
+    canary = set(UpdateJob.objects.filter(rollout=rollout, wave__number=1).values_list("device__serial", flat=True))
+    assert len(canary) == rollout.waves.get(number=1).size >= 1
+    assert eligible[0] in canary & failing

@@ -170,6 +170,15 @@ class RolloutCreateSerializer(serializers.Serializer):
         return data
 
 
+class AdvanceSerializer(serializers.Serializer):
+    wave = serializers.IntegerField(
+        min_value=0, required=False,
+        help_text="The wave you see as the current one (`current_wave`). If the rollout has moved past it "
+                  "meanwhile (the next wave started by itself, or another operator advanced), 409 "
+                  "`wave_already_started` instead of starting the wave after. Without it: the wave after the "
+                  "current one, whichever that is now.")
+
+
 def progress_by_rollout(rollouts) -> dict[int, dict[str, int]]:
     """Job counts by state for a page of rollouts in one query."""
     counts: dict[int, dict[str, int]] = defaultdict(dict)
@@ -209,7 +218,7 @@ CONTROL_RESPONSES = {200: RolloutSerializer, 404: ErrorSerializer, 409: RefusalS
                          responses=CONTROL_RESPONSES),
     stop=extend_schema(summary="Stop: cancel every job still cancellable; the others finish", request=None,
                        responses=CONTROL_RESPONSES),
-    advance=extend_schema(summary="Start the next wave now", request=None, responses=CONTROL_RESPONSES),
+    advance=extend_schema(summary="Start the next wave now", request=AdvanceSerializer, responses=CONTROL_RESPONSES),
     retry_failed=extend_schema(summary="A new rollout of only the sites whose job failed", request=None,
                                responses={201: RolloutSerializer, 404: ErrorSerializer, 409: RefusalSerializer}),
 )
@@ -278,7 +287,10 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @action(detail=True, methods=["post"])
     def advance(self, request, pk=None):
-        return self._answer(services.rollout_advance(rollout=self.get_object(), actor=request.user))
+        data = AdvanceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.rollout_advance(rollout=self.get_object(), actor=request.user,
+                                                     wave=data.validated_data.get("wave")))
 
     @action(detail=True, methods=["post"], url_path="retry-failed")
     def retry_failed(self, request, pk=None):

@@ -322,13 +322,16 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
             return
     if job.confirmed_at or device.firmware_version != job.release.version:
         return
-    if is_active(job.state):
+    confirming_a_finished_job = not is_active(job.state)
+    if not confirming_a_finished_job:
         job, _ = job_transition(job_id=job.pk, to_state=S.SUCCEEDED, actor=ACTOR_DEVICE,
                                 details={"message": f"The device reports version {device.firmware_version}."},
                                 bytes_downloaded=job.bytes_total)
     UpdateJob.objects.filter(pk=job.pk).update(confirmed_at=timezone.now())
-    # Confirmed is what a rollout's success condition counts: decide at once, not at beat's pass.
-    rollouts_evaluate_after_commit([(job.rollout_id, job.pk, S.SUCCEEDED)])
+    if confirming_a_finished_job and job.rollout_id:
+        # Closed with success before the version came (suricatta's order): a wave counts
+        # confirmed jobs only, so its rollout decides again now, not at beat's next pass.
+        rollouts_evaluate_after_commit([(job.rollout_id, job.pk, job.state)])
     job_event_record(job=job, actor=ACTOR_DEVICE, kind="confirmed",
                      details={"message": f"The device runs {device.firmware_version}."})
     differences = snapshot_differences(job.snapshot, device)

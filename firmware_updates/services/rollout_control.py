@@ -273,13 +273,22 @@ def rollout_resume(*, rollout: Rollout, actor) -> Rollout:
     return rollout
 
 
-def rollout_advance(*, rollout: Rollout, actor) -> Rollout:
-    """Start the next wave now, whatever the current one's condition says."""
+def rollout_advance(*, rollout: Rollout, actor, wave: int | None = None) -> Rollout:
+    """Start the next wave now, whatever the current one's condition says.
+
+    `wave`: the wave the operator saw as the current one. When the rollout has moved past it
+    meanwhile (the wave succeeded and the next started by itself, or another operator
+    advanced), the request is refused (WAVE_ALREADY_STARTED) rather than starting the wave
+    after that one, which nobody asked for and which the one just started would not guard.
+    """
     actor = Actor.of(actor)
     with transaction.atomic():
         rollout = _locked(rollout.pk)
         if not rollout.is_open:
             raise _refusal(rollout, Refusal.ROLLOUT_ENDED)
+        if wave is not None and rollout.current_wave != wave:
+            raise UpdateNotAllowed(Refusal.WAVE_ALREADY_STARTED, rollout=rollout.pk, current=rollout.current_wave,
+                                   wave=wave)
         if _wave(rollout, rollout.current_wave + 1) is None:
             raise _refusal(rollout, Refusal.NO_NEXT_WAVE)
         RolloutWave.objects.filter(rollout=rollout, number=rollout.current_wave, queueing_done=False).update(

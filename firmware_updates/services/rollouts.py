@@ -20,7 +20,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Count, F, Func, JSONField, Q, Value
+from django.db.models import BigIntegerField, Count, Exists, F, Func, JSONField, OuterRef, Q, Value
 from django.db.models.functions import JSONObject, Mod
 from django.utils import timezone
 
@@ -97,6 +97,21 @@ def rollout_devices(rollout: Rollout):
             Q(state=JobState.FAILED) | ~Q(timed_out=""))
         devices = devices.filter(pk__in=failed.values("device_id"))
     return devices
+
+
+def _placed(devices, release):
+    """`devices` with their place in every rollout's order (`spread`) and their refusal for
+    `release` (`refusal`, asked of the jobs table)."""
+    return devices.annotate(spread=spread_key(),
+                            refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
+
+
+def rollout_order(*, receiver: Receiver, release):
+    """The devices a rollout of `release` on `receiver` would queue if it started now, in the
+    order its waves take them (the canary first): for a demo or a test that must know which
+    panels a wave will hold."""
+    devices = Device.objects.filter(receiver=receiver, device_type_id=release.device_type_id)
+    return _placed(devices, release).filter(refusal=ELIGIBLE).order_by("spread")
 
 
 def _refusal_counts(rollout: Rollout) -> Counter:
@@ -210,10 +225,7 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
         if room == 0:  # late joiners already filled it
             RolloutWave.objects.filter(pk=wave.pk).update(queueing_done=True)
             return False
-        batch = (rollout_devices(rollout)
-                 .annotate(spread=spread_key(),
-                           refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
-                 .filter(spread__gt=rollout.cursor).order_by("spread"))
+        batch = _placed(rollout_devices(rollout), release).filter(spread__gt=rollout.cursor).order_by("spread")
         rows = list(batch.values_list("pk", "serial", "refusal", "spread")[:batch_size])
         examined, to_queue, skipped = [], [], Counter()
         for row in rows:
@@ -266,7 +278,10 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
 def rollout_late_joiners(*, rollout: Rollout) -> int:
     """Queue, into the current wave (or the last), the sites that became eligible after the
     fan-out passed them: a panel registered, a channel added, hardware replaced. Devices
-    the fan-out has not reached yet are left to it. A constant number of queries."""
+    the fan-out has not reached yet are left to it, and a device the rollout queued already
+    is never queued by it again, whatever became of its job: a failed site is retried by
+    `rollout_retry_failed` (the operator's decision), an operator's cancel stands, and each
+    site counts once in the waves. A constant number of queries."""
     with transaction.atomic():
         rollout = (Rollout.objects.select_for_update(of=("self",)).select_related("release", "receiver", "created_by")
                    .get(pk=rollout.pk))
@@ -276,10 +291,9 @@ def rollout_late_joiners(*, rollout: Rollout) -> int:
         if wave is None:
             return 0
         release = rollout.release
-        devices = (rollout_devices(rollout)
-                   .annotate(spread=spread_key(),
-                             refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
-                   .filter(spread__lte=rollout.cursor, refusal=ELIGIBLE))
+        devices = (_placed(rollout_devices(rollout), release)
+                   .filter(spread__lte=rollout.cursor, refusal=ELIGIBLE)
+                   .exclude(Exists(UpdateJob.objects.filter(rollout=rollout, device=OuterRef("pk")))))
         ids = list(devices.values_list("pk", flat=True)[:settings.ROLLOUT_BATCH_SIZE])
         if not ids:
             return 0

@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from firmware_updates import services
-from firmware_updates.models import JobState, Rollout, UpdateJob
+from firmware_updates.models import JobState, Rollout, RolloutWave, UpdateJob, UpdateJobEvent
 from sites.models import Device, Site
 from tests.consistency import assert_active_jobs_recorded
 from tests.factories import (
@@ -37,6 +37,40 @@ def make_fleet(receiver, device_type, count: int, **device_kwargs) -> list[Devic
     return Device.objects.bulk_create(devices)
 
 
+def wave_queued(rollout, number: int, *, worker, timeout: float = 60) -> Rollout:
+    """Wait until wave `number` of the rollout is queued whole; returns the rollout."""
+    wait_for(lambda: RolloutWave.objects.filter(rollout=rollout, number=number, queueing_done=True).exists(),
+             timeout=timeout, worker=worker, what=f"wave {number} to be queued")
+    return Rollout.objects.get(pk=rollout.pk)
+
+
+def kill_mid_fan_out(worker, rollout, *, after: int, before: int) -> Rollout:
+    """SIGKILL the worker once the fan-out queued more than `after` sites; it must still be
+    short of `before` (the kill landed mid-way)."""
+    wait_for(lambda: Rollout.objects.get(pk=rollout.pk).queued > after, timeout=60, interval=0.005, worker=worker,
+             what=f"a batch past {after}")
+    worker.kill()
+    at_kill = Rollout.objects.get(pk=rollout.pk)
+    assert at_kill.state == "running" and after < at_kill.queued < before, (
+        f"the fan-out must be cut mid-way: {at_kill.queued} queued")
+    return at_kill
+
+
+def assert_every_site_queued_once(rollout, eligible: int, worker) -> None:
+    rollout.refresh_from_db()
+    assert rollout.queued == rollout.processed == eligible == rollout.eligible
+    assert sum(rollout.waves.values_list("queued", flat=True)) == eligible
+    jobs = UpdateJob.objects.filter(rollout=rollout)
+    assert jobs.count() == eligible == jobs.values("device").distinct().count()
+    assert not UpdateJob.objects.values("device").annotate(n=Count("id")).filter(n__gt=1).exists()
+    queued_events = UpdateJobEvent.objects.filter(job__rollout=rollout, to_state=JobState.QUEUED)
+    assert queued_events.count() == eligible == queued_events.values("job").distinct().count()
+    # A batch cut by a kill was rolled back whole, pointers included: nothing for beat's
+    # reconciliation to repair (it would say so in the worker's log).
+    assert_active_jobs_recorded()
+    assert "Device.active_job was wrong" not in worker.log_path.read_text(errors="replace")
+
+
 def test_rollout_fans_out_in_the_worker(celery_worker):
     receiver, nord = ReceiverFactory(), DeviceTypeFactory()
     ReleaseFactory(device_type=nord, version="5.40")
@@ -45,9 +79,8 @@ def test_rollout_fans_out_in_the_worker(celery_worker):
     rollout, created = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory(),
                                               waves=[100])
     assert created
-    done = wait_for(lambda: Rollout.objects.filter(pk=rollout.pk, queued=95, processed=96).first(), timeout=60,
-                    worker=celery_worker, what="the rollout's one wave to be queued")
-    assert (done.queued, done.skipped) == (95, {"no_ip_channel": 1})
+    done = wave_queued(rollout, 1, worker=celery_worker)
+    assert (done.state, done.queued, done.skipped) == ("running", 95, {"no_ip_channel": 1})
     assert UpdateJob.objects.filter(rollout=rollout, state=JobState.QUEUED).count() == 95
 
 
@@ -56,24 +89,46 @@ def test_worker_killed_mid_rollout_then_resumed_queues_every_site_once(celery_wo
     ReleaseFactory(device_type=nord, version="5.40")
     make_fleet(receiver, nord, 3000)
     rollout, _ = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory(), waves=[100])
-    wait_for(lambda: Rollout.objects.get(pk=rollout.pk).processed > 0, timeout=60, interval=0.01,
-             worker=celery_worker, what="the first batch")
-    celery_worker.kill()
-    at_kill = Rollout.objects.get(pk=rollout.pk)
-    assert at_kill.state == "running" and 0 < at_kill.processed < 3000, "the rollout must be cut mid-way"
+    kill_mid_fan_out(celery_worker, rollout, after=0, before=3000)
     # A new worker; beat finds the rollout quiet and runs it again from its cursor.
     celery_worker.start()
-    done = wait_for(lambda: Rollout.objects.filter(pk=rollout.pk, queued=3000).first(), timeout=120,
-                    worker=celery_worker, what="the resumed rollout to queue every site")
-    assert done.queued == 3000 and done.processed == 3000
-    per_device = UpdateJob.objects.values("device").annotate(n=Count("id")).filter(n__gt=1)
-    assert not per_device.exists()
+    wave_queued(rollout, 1, worker=celery_worker, timeout=120)
     assert UpdateJob.objects.filter(state=JobState.QUEUED).count() == 3000
-    assert all(job.events.count() == 1 for job in UpdateJob.objects.order_by("?")[:50])
-    # The batch cut by the kill was rolled back whole, pointers included: nothing for beat's
-    # reconciliation to repair (it would say so in the worker's log).
-    assert_active_jobs_recorded()
-    assert "Device.active_job was wrong" not in celery_worker.log_path.read_text(errors="replace")
+    assert_every_site_queued_once(rollout, 3000, celery_worker)
+
+
+def test_worker_killed_mid_fan_out_and_between_waves_queues_every_site_exactly_once(celery_worker):
+    """Two waves (100, then the other 300), the worker SIGKILLed three times: during wave 1's
+    fan-out, between the waves (wave 1 queued, its success decided while no worker runs), and
+    during wave 2's fan-out. What may not be lost: any eligible site (each queued in the end)
+    and the once-only (never two jobs for a device, each job queued once, the waves' counts
+    adding up to the eligible sites), whatever the kills cut."""
+    receiver, nord = ReceiverFactory(), DeviceTypeFactory()
+    ReleaseFactory(device_type=nord, version="5.40")
+    make_fleet(receiver, nord, 400)
+    rollout, _ = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory(), wave_counts=[100])
+    assert [w.size for w in rollout.waves.all()] == [100, 300]
+
+    kill_mid_fan_out(celery_worker, rollout, after=0, before=100)
+    celery_worker.start()  # beat finds the wave quiet and runs it again from its cursor
+    assert wave_queued(rollout, 1, worker=celery_worker).queued == 100
+
+    # Between the waves: no worker while the panels of wave 1 report their success (closed,
+    # then the new version, as suricatta does). The decision (wave 2 starts at 90 %) is taken
+    # where the reports land; its fan-out task waits in the broker.
+    celery_worker.kill()
+    for job in UpdateJob.objects.filter(rollout=rollout).select_related("device"):
+        services.job_apply_feedback(job=job, execution="closed", finished="success", progress=None, details=[])
+        services.device_report_attributes(device=job.device, data={"sw_version": "5.40"})
+    rollout.refresh_from_db()
+    assert (rollout.current_wave, rollout.queued) == (2, 100)
+    assert rollout.waves.get(number=1).state == "succeeded"
+
+    celery_worker.start()
+    kill_mid_fan_out(celery_worker, rollout, after=100, before=400)
+    celery_worker.start()
+    assert wave_queued(rollout, 2, worker=celery_worker).queued == 400
+    assert_every_site_queued_once(rollout, 400, celery_worker)
 
 
 class ReceiverEndpoint(BaseHTTPRequestHandler):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from core.tokens import token_digest, token_generate
 from firmware_updates import services, swu
 from firmware_updates.models import Release
+from firmware_updates.services.rollouts import rollout_order
 from receivers.models import Receiver
 from receivers.services import receiver_create
 from sites.models import Device, DeviceType, Site
@@ -36,6 +37,13 @@ DEVICE_TYPES = [
     ("nord-pro", "Nord Pro", [("1.8", ["3.0"]), ("2.0", ["3.0", "3.1"])], "2.0",
      [(["ethernet", "gprs", "sms"], 5), (["gprs"], 2)]),
 ]
+# Uploaded, never current by default: the story of a faulty release and the good one after it
+# (README). 5.41 does not start on 30 % of the demo receiver's Nord GSM panels (fleetsim's
+# fail_install fault): the first panel of its rollout's canary and then three of each ten in
+# the rollout's order. 5.42 installs everywhere.
+LATER_RELEASES = [("nord-gsm", "5.41", ["2.1", "2.2"]), ("nord-gsm", "5.42", ["2.1", "2.2"])]
+FAULTY_RELEASE = ("nord-gsm", "5.41")
+FAULTY_RANKS = (0, 3, 6)  # of each ten sites in the faulty release's rollout order
 HARDWARE = {"nord-gsm": [("2.1", 6), ("2.2", 3), ("1.0", 1)], "nord-lan": [("1.1", 7), ("1.0", 3)],
             "nord-pro": [("3.0", 1), ("3.1", 1)]}
 DEMO_SITES = 300
@@ -65,8 +73,9 @@ class Command(BaseCommand):
         key_pem, cert_pem = self.signing_identity()
         with transaction.atomic():
             self.operators()
-            releases = self.releases(key_pem, cert_pem)
-            panels = self.demo_receiver(sites, wakeup_url, releases)
+            self.releases(key_pem, cert_pem)
+            panels = self.demo_receiver(sites, wakeup_url)
+            failing = self.faulty_release_fails_on(panels)
             self.seed_example()
         # fleetsim's fleet file (docs/fleetsim.md): panels verify signatures with the demo
         # certificate, and partitions arm and disarm now and then so installs can happen.
@@ -75,7 +84,10 @@ class Command(BaseCommand):
                  "panels": panels}
         fleet_file.write_text(json.dumps(fleet, indent=1))
         fleet_file.chmod(0o600)
-        self.stdout.write(self.style.SUCCESS(f"Seeded {len(panels)} demo panels; fleet file {fleet_file}."))
+        code, version = FAULTY_RELEASE
+        self.stdout.write(self.style.SUCCESS(
+            f"Seeded {len(panels)} demo panels; fleet file {fleet_file}. {code} {version} (not current) "
+            f"does not start on {failing} of them."))
 
     def signing_identity(self) -> tuple[bytes, bytes]:
         key_path, cert_path = DEMO_DIR / "signing-key.pem", DEMO_DIR / "signing-cert.pem"
@@ -101,12 +113,13 @@ class Command(BaseCommand):
             if found := Group.objects.filter(name=group).first():
                 user.groups.add(found)
 
-    def releases(self, key_pem: bytes, cert_pem: bytes) -> dict[str, list[Release]]:
-        result = {}
+    def releases(self, key_pem: bytes, cert_pem: bytes) -> None:
+        later = {}
+        for code, version, revisions in LATER_RELEASES:
+            later.setdefault(code, []).append((version, revisions))
         for code, name, versions, current, _ in DEVICE_TYPES:
             device_type, _ = DeviceType.objects.get_or_create(code=code, defaults={"name": name})
-            result[code] = []
-            for version, revisions in versions:
+            for version, revisions in versions + later.get(code, []):
                 release = Release.objects.filter(device_type=device_type, version=version).first()
                 if release is None:
                     rng = random.Random(f"{code}-{version}")
@@ -119,10 +132,22 @@ class Command(BaseCommand):
                         archive=ContentFile(out.getvalue(), name=f"{code}-{version}.swu"))
                 if version == current:
                     services.release_mark_current(release=release)
-                result[code].append(release)
-        return result
 
-    def demo_receiver(self, sites: int, wakeup_url: str, releases) -> list[dict]:
+    def faulty_release_fails_on(self, panels: list[dict]) -> int:
+        """Give the panels the faulty release does not start on the fail_install fault: three
+        of each ten in the order its rollout would queue them, the canary's first included, so
+        a rollout of it with the default waves halts at its canary. Returns how many."""
+        code, version = FAULTY_RELEASE
+        release = Release.objects.get(device_type__code=code, version=version)
+        order = rollout_order(receiver=Receiver.objects.get(code="demo"), release=release)
+        failing = {serial for rank, serial in enumerate(order.values_list("serial", flat=True))
+                   if rank % 10 in FAULTY_RANKS}
+        for panel in panels:
+            if panel["serial"] in failing:
+                panel["faults"] = {"fail_install": [version]}
+        return len(failing)
+
+    def demo_receiver(self, sites: int, wakeup_url: str) -> list[dict]:
         receiver = Receiver.objects.filter(code="demo").first()
         if receiver is None:
             receiver, gateway_token = receiver_create(code="demo", name="Central receiver", wakeup_url=wakeup_url,
