@@ -235,6 +235,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker (and beat) outlives a broker outage: it reconnects for as long as it takes
+# (celery's default gives up after 100 attempts and stops the worker).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task under way when the connection is lost runs to its end (every task is safe to run
+# twice, and a rollout's fan-out would only have to start its batch again).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with the fix that keeps a worker alive across an outage
+    # (securitycenter/broker.py).
+    CELERY_BROKER_TRANSPORT = "securitycenter.broker:Transport"
+    # An unreachable Redis (no answer at all) costs a request at most these seconds per try.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
