@@ -2,11 +2,11 @@
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.outages import enqueue_after_commit
 from receivers.models import Receiver
 from sites.models import Device, Site
 
@@ -201,7 +201,7 @@ def _wakeup_on_commit(*, receiver: Receiver, serials: list[str]) -> None:
     from ..tasks import wakeup_devices
 
     if receiver.wakeup_url and serials:
-        transaction.on_commit(partial(wakeup_devices.delay, receiver.pk, serials))
+        enqueue_after_commit(wakeup_devices, receiver.pk, serials)
 
 
 def device_snapshot(device: Device) -> dict:

@@ -5,9 +5,12 @@ CELERY_BROKER_URL=redis://… (CI's PostgreSQL pass) it is Redis, database 15 (o
 TEST_WORKER_REDIS_DB).
 """
 
+import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -120,3 +123,11 @@ def wait_for(predicate, *, timeout: float, worker: Worker | None = None, interva
     raise AssertionError(f"Timed out waiting for {what or predicate}" + (f"\n{worker.log()}" if worker else ""))
 
 
+
+def healthz(base_url: str) -> tuple[int, dict]:
+    """GET /healthz: its status and JSON answer."""
+    try:
+        with urllib.request.urlopen(base_url + "/healthz", timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
