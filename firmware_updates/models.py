@@ -345,3 +345,17 @@ class UpdateJobEvent(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label}: {self.from_state}->{self.to_state}"
+
+
+class Heartbeat(models.Model):
+    """When a periodic job last completed a pass, one row per job: beat's reconciliation
+    (`RECONCILE`) writes its row at the end of each pass, and `GET /healthz` reports its age
+    (securitycenter/health.py): a worker, beat and broker that work together keep it fresh."""
+
+    RECONCILE = "reconcile"
+
+    name = models.CharField(max_length=50, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

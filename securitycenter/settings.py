@@ -66,6 +66,9 @@ MIDDLEWARE = [
     # Device protocol requests go straight to their views, through SecurityMiddleware's HTTPS
     # redirect and HSTS only (firmware_updates/ddi/middleware.py); the rest is for browsers.
     "firmware_updates.ddi.middleware.DeviceProtocolMiddleware",
+    # A database out of reach answers 503 with Retry-After (core/outages.py; device requests
+    # get the same from their own short way, above).
+    "core.outages.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,6 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database host that does not answer at all fails a request after this many seconds.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
     # The device protocol's hot reads (firmware_updates/ddi/lookup.py) run as prepared
     # statements, through a second alias of the same database: Django's documented psycopg
     # options bind parameters on the server (`server_side_binding`) and psycopg prepares each
@@ -133,6 +139,9 @@ else:
             },
             "TEST": {"MIRROR": "default"},
         }
+
+# Seconds a client is told to wait (Retry-After) while the database is unreachable (503).
+DATABASE_OUTAGE_RETRY_AFTER = env.int("DATABASE_OUTAGE_RETRY_AFTER", default=30)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -184,6 +193,12 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Django's Redis cache, answering as an empty cache while Redis is out of reach instead of
+    # failing the request (core/cache.py); a Redis that does not answer costs at most a second.
+    CACHES["default"]["BACKEND"] = "core.cache.RedisCache"
+    for _option in ("socket_connect_timeout", "socket_timeout"):
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault(_option, 1)
 
 # --- Quotas (DEVELOPERS.md "Quotas"; Eclipse hawkBit's tenant quotas) ----------------------
 # Each bounds what a panel or an upload can make the server store. Passing one is refused,
@@ -253,6 +268,8 @@ UPDATE_CANCEL_ACK_TIMEOUT = timedelta(seconds=env.int("UPDATE_CANCEL_ACK_TIMEOUT
 RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=60)
 # Seconds between checks that Device.active_job says what the jobs say (repairing any drift).
 ACTIVE_JOB_REPAIR_INTERVAL = env.int("ACTIVE_JOB_REPAIR_INTERVAL", default=900)
+# /healthz fails once beat's last reconciliation pass is older than this (seconds).
+HEALTH_RECONCILE_MAX_AGE = env.int("HEALTH_RECONCILE_MAX_AGE", default=3 * RECONCILE_INTERVAL + 60)
 ROLLOUT_BATCH_SIZE = env.int("ROLLOUT_BATCH_SIZE", default=10000)
 WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)
 ROLLOUT_STALE_AFTER = timedelta(seconds=env.int("ROLLOUT_STALE_AFTER", default=120))
@@ -281,6 +298,22 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker (and beat) outlives a broker outage: it reconnects for as long as it takes
+# (celery's default gives up after 100 attempts and stops the worker).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task under way when the connection is lost runs to its end (every task is safe to run
+# twice, and a rollout's fan-out would only have to start its batch again).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Sending a task from a request gives up after about a second when the broker is down; what
+# was not sent is sent again by reconciliation (core/outages.py: enqueue_after_commit).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                    "interval_max": 0.5}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with the fix that keeps a worker alive across an outage
+    # (securitycenter/broker.py).
+    CELERY_BROKER_TRANSPORT = "securitycenter.broker:Transport"
+    # An unreachable Redis (no answer at all) costs a request at most these seconds per try.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,5 +1,5 @@
-"""Root URLs: the panel (/), Django admin (/admin/), the management API (/api/), and the
-device protocol (/{tenant}/controller/v1/...)."""
+"""Root URLs: the panel (/), Django admin (/admin/), the management API (/api/), the
+device protocol (/{tenant}/controller/v1/...) and the health check (/healthz)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("", include("securitycenter.health")),  # /healthz
     path("", include("firmware_updates.ddi.urls")),
     path("", include("securitycenter.panel_urls")),
 ]

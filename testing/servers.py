@@ -8,9 +8,11 @@ worker) passes a check of its log.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -52,9 +54,10 @@ class Server:
     `log_path` (appended: a restarted server keeps its earlier lines)."""
 
     def __init__(self, name: str, cmd: list[str], *, env: dict, cwd: Path, log: Path,
-                 port: int | None = None, probe: str = "/", ready: Callable[[], bool] | None = None):
+                 port: int | None = None, probe: str = "/", ready: Callable[[], bool] | None = None,
+                 user: str | None = None):
         self.name, self.cmd, self.env, self.cwd, self.log_path = name, cmd, env, cwd, log
-        self.port, self.probe = port, probe
+        self.port, self.probe, self.user = port, probe, user
         self.ready = ready or (lambda: answers_http(self.url + self.probe))
         self.process: subprocess.Popen | None = None
 
@@ -66,7 +69,7 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                                            stderr=subprocess.STDOUT, start_new_session=True, user=self.user)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -108,3 +111,59 @@ def running(server: Server):
         yield server
     finally:
         server.stop()
+
+
+def redis_server(log: Path, port: int | None = None) -> Server:
+    """A Redis of its own (Debian's redis-server) on `port`, keeping nothing on disk: one
+    killed and started again comes back empty. Its `port` stays the same across restarts."""
+    port = port or free_port()
+    return Server("Redis", [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", HOST,
+                            "--save", "", "--appendonly", "no"],
+                  env=dict(os.environ), cwd=log.parent, log=log, port=port,
+                  ready=lambda: accepts_connections(port))
+
+
+def postgres_bindir() -> Path | None:
+    """The newest installed PostgreSQL's programs (Debian: /usr/lib/postgresql/<version>/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own in a temporary folder, for a test that stops and
+    restarts the database without touching anyone's shared one. Trust authentication on the
+    loopback, superuser `firmware`, database `firmware`. As root it runs as the `postgres`
+    user (PostgreSQL refuses root). `server` is its postmaster: `kill()` is a crash,
+    `start()` again recovers it on the same port. `remove()` deletes the folder."""
+
+    def __init__(self, log: Path):
+        self.bindir = postgres_bindir()
+        if self.bindir is None:
+            raise RuntimeError("PostgreSQL is not installed (no initdb).")
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.folder = Path(tempfile.mkdtemp(prefix="firmware-pg-"))
+        if self.user:
+            shutil.chown(self.folder, self.user)
+        self.data, self.port = self.folder / "data", free_port()
+        subprocess.run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "firmware", "--auth=trust",
+                        "--no-sync", "-E", "UTF8"], check=True, user=self.user, capture_output=True)
+        self.server = Server(
+            "PostgreSQL",
+            [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-c", f"listen_addresses={HOST}",
+             "-c", f"unix_socket_directories={self.folder}", "-c", "fsync=off", "-c", "full_page_writes=off"],
+            env=dict(os.environ), cwd=self.folder, log=log, port=self.port, user=self.user,
+            ready=lambda: accepts_connections(self.port))
+
+    def url(self, database: str = "firmware") -> str:
+        return f"postgres://firmware@{HOST}:{self.port}/{database}"
+
+    def create_database(self, name: str = "firmware") -> None:
+        subprocess.run([str(self.bindir / "createdb"), "-h", HOST, "-p", str(self.port), "-U", "firmware", name],
+                       check=True, capture_output=True)
+
+    def remove(self) -> None:
+        self.server.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -33,6 +33,8 @@ import re
 from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, get_resolver
 
+from core.outages import database_guard
+
 from . import urls
 
 PREFIX = re.compile(r"^/[^/]+/controller/v1/")
@@ -42,8 +44,10 @@ class DeviceProtocolMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.resolver = get_resolver(urls)
-        # The HTTPS redirect and HSTS, as for browsers; not the browser-only headers.
-        self.security = SecurityMiddleware(self.view)
+        # The HTTPS redirect and HSTS, as for browsers; not the browser-only headers. A
+        # database out of reach answers 503 + Retry-After, as it does past the stack
+        # (core/outages.py; the stack's middleware never sees these requests).
+        self.security = SecurityMiddleware(database_guard(self.view))
         self.security.content_type_nosniff = False
         self.security.referrer_policy = None
         self.security.cross_origin_opener_policy = None

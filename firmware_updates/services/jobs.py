@@ -2,7 +2,6 @@
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -10,6 +9,7 @@ from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from core.outages import enqueue_after_commit
 from receivers.models import Receiver
 from sites.models import Device, Site
 
@@ -243,7 +243,7 @@ def _wakeup_on_commit(*, receiver: Receiver, serials: list[str]) -> None:
     from ..tasks import wakeup_devices
 
     if receiver.wakeup_url and serials:
-        transaction.on_commit(partial(wakeup_devices.delay, receiver.pk, serials))
+        enqueue_after_commit(wakeup_devices, receiver.pk, serials)
 
 
 def device_snapshot(device: Device) -> dict:

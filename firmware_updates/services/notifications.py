@@ -13,13 +13,12 @@ import hashlib
 import hmac
 import json
 import logging
-from functools import partial
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from core.http import PostFailed, post_json
+from core.outages import enqueue_after_commit
 
 from ..models import Rollout, Webhook
 
@@ -50,7 +49,8 @@ def rollout_notify_many(*, rollout: Rollout, events: list[tuple[str, dict]]) -> 
         body = json.dumps({"event": event, "at": timezone.now().isoformat(), "rollout": about, **data},
                           sort_keys=True)
         for pk in hooks:
-            transaction.on_commit(partial(webhook_deliver.delay, pk, body))
+            # Not re-sent by reconciliation: a lost event is only logged.
+            enqueue_after_commit(webhook_deliver, pk, body, if_lost="the webhook event is lost")
     return len(hooks) * len(events)
 
 

@@ -5,16 +5,24 @@ Each pass is a constant number of queries per kind of finding, whatever the flee
 
 import logging
 from collections import defaultdict
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from core.outages import enqueue_after_commit
 from sites.models import Device
 
-from ..models import ACTIVE_STATES, JobState, Rollout, RolloutWave, UpdateJob, UpdateJobEvent
+from ..models import (
+    ACTIVE_STATES,
+    Heartbeat,
+    JobState,
+    Rollout,
+    RolloutWave,
+    UpdateJob,
+    UpdateJobEvent,
+)
 from .jobs import ACTOR_SYSTEM, jobs_event_bulk, jobs_transition_bulk
 from .rollout_control import rollout_evaluate, rollouts_evaluate_after_commit
 from .rollouts import rollout_late_joiners
@@ -61,7 +69,7 @@ def reconcile(*, now=None) -> dict:
     stale = list(Rollout.objects.filter(Q(state=Rollout.State.PENDING) | Q(queueing, state=Rollout.State.RUNNING))
                  .filter(quiet).values_list("pk", flat=True))
     for rollout_id in stale:
-        transaction.on_commit(partial(rollout_run.delay, rollout_id))
+        enqueue_after_commit(rollout_run, rollout_id)
     if stale:
         Rollout.objects.filter(pk__in=stale).update(heartbeat_at=now)
     found["rollout_resumed"] = len(stale)
@@ -84,7 +92,7 @@ def reconcile(*, now=None) -> dict:
     step = settings.WAKEUP_BATCH_SIZE
     for receiver_id, serials in by_receiver.items():
         for i in range(0, len(serials), step):
-            transaction.on_commit(partial(wakeup_devices.delay, receiver_id, serials[i:i + step]))
+            enqueue_after_commit(wakeup_devices, receiver_id, serials[i:i + step])
     found["wakeup_retried"] = sum(len(s) for s in by_receiver.values())
 
     stalled = settings.UPDATE_STALLED_DOWNLOAD_AFTER
@@ -116,6 +124,8 @@ def reconcile(*, now=None) -> dict:
     )
     if any(found.values()):
         log.info("reconcile: %s", found)
+    # The pass is over: /healthz tells how long ago (securitycenter/health.py).
+    Heartbeat.objects.update_or_create(name=Heartbeat.RECONCILE, defaults={"at": timezone.now()})
     return found
 
 

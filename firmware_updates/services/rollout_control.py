@@ -20,6 +20,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.outages import enqueue_after_commit
+
 from ..errors import Refusal, UpdateNotAllowed
 from ..models import ACTIVE_STATES, JobState, Rollout, RolloutWave, UpdateJob
 from . import notifications
@@ -109,7 +111,7 @@ def _next_wave_start(rollout: Rollout, *, actor: Actor, kind: str = "wave_starte
     notifications.rollout_notify(rollout=rollout, event="wave.started", wave=wave.number, size=wave.size)
     from ..tasks import rollout_run
 
-    transaction.on_commit(partial(rollout_run.delay, rollout.pk))
+    enqueue_after_commit(rollout_run, rollout.pk)
     return wave
 
 
@@ -268,7 +270,7 @@ def rollout_resume(*, rollout: Rollout, actor) -> Rollout:
             rollout.state = R.RUNNING
             from ..tasks import rollout_run
 
-            transaction.on_commit(partial(rollout_run.delay, rollout.pk))
+            enqueue_after_commit(rollout_run, rollout.pk)
     rollout.refresh_from_db()
     return rollout
 

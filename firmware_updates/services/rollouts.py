@@ -16,7 +16,6 @@ device a no-op, so a batch replayed twice queues nobody twice.
 import logging
 import math
 from collections import Counter
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -24,6 +23,7 @@ from django.db.models import BigIntegerField, Count, Exists, F, Func, JSONField,
 from django.db.models.functions import JSONObject, Mod
 from django.utils import timezone
 
+from core.outages import enqueue_after_commit
 from receivers.models import Receiver
 from sites.models import Device, DeviceType
 
@@ -170,7 +170,7 @@ def rollout_start(*, receiver: Receiver, device_type: DeviceType, actor, waves=N
         return Rollout.objects.get(receiver=receiver, device_type=device_type, state__in=Rollout.OPEN_STATES), False
     from ..tasks import rollout_run
 
-    transaction.on_commit(partial(rollout_run.delay, rollout.pk))
+    enqueue_after_commit(rollout_run, rollout.pk)
     return rollout, True
 
 
@@ -426,7 +426,7 @@ def _wakeup_online(*, rollout: Rollout, serials: list[str]) -> None:
         return
     step = settings.WAKEUP_BATCH_SIZE
     for i in range(0, len(serials), step):
-        transaction.on_commit(partial(wakeup_devices.delay, rollout.receiver_id, serials[i:i + step]))
+        enqueue_after_commit(wakeup_devices, rollout.receiver_id, serials[i:i + step])
 
 
 def rollout_progress(*, rollout: Rollout) -> dict:

@@ -5,9 +5,13 @@ CELERY_BROKER_URL=redis://… (CI's PostgreSQL pass) it is Redis, database 15 (o
 TEST_WORKER_REDIS_DB).
 """
 
+import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,23 +51,38 @@ class Worker(Server):
 @pytest.fixture
 def celery_worker(transactional_db, tmp_path, settings):
     """Start a worker with embedded beat; tasks sent by the test reach it after commit."""
+    with worker_running(settings, tmp_path) as worker:
+        yield worker
+
+
+@contextmanager
+def worker_running(settings, tmp_path, *, broker_url: str | None = None, env: dict | None = None,
+                   beat_every: int = 1):
+    """A worker with embedded beat on the test database, beat's tasks every `beat_every`
+    seconds. Its broker: `broker_url` (the test's own, e.g. a private Redis), else CI's Redis
+    (a database of its own, flushed first) or an on-disk folder of this test. This process
+    sends its tasks to the same broker meanwhile."""
     from firmware_updates import schedules
 
-    settings.RECONCILE_INTERVAL = 1
-    settings.ACTIVE_JOB_REPAIR_INTERVAL = 1
+    settings.RECONCILE_INTERVAL = beat_every
+    settings.ACTIVE_JOB_REPAIR_INTERVAL = beat_every
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     schedules.install()
     env = {**os.environ, "DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY,
-           "RECONCILE_INTERVAL": "1", "ROLLOUT_BATCH_SIZE": "10", "ROLLOUT_STALE_AFTER": "3",
-           "PYTHONUNBUFFERED": "1", "VAR_DIR": str(tmp_path / "var")}
-    saved = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
-    if settings.CELERY_BROKER_URL.startswith("redis"):
+           "RECONCILE_INTERVAL": str(beat_every), "ROLLOUT_BATCH_SIZE": "10", "ROLLOUT_STALE_AFTER": "3",
+           "PYTHONUNBUFFERED": "1", "VAR_DIR": str(tmp_path / "var"), **(env or {})}
+    saved = (app.conf.get("broker_write_url"), dict(app.conf.broker_transport_options or {}))
+    if broker_url:
+        env["CELERY_BROKER_URL"] = broker_url
+        # What this process sends to (an environment's CELERY_BROKER_URL outranks broker_url).
+        app.conf.broker_write_url = broker_url
+    elif settings.CELERY_BROKER_URL.startswith("redis"):
         # A database of its own, flushed first; TEST_WORKER_REDIS_DB picks another where
         # several people share one Redis.
         url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + os.environ.get("TEST_WORKER_REDIS_DB", "15")
         env["CELERY_BROKER_URL"] = url
-        app.conf.broker_url = url
+        app.conf.broker_write_url = url
         import redis
 
         redis.Redis.from_url(url).flushdb()
@@ -79,11 +98,13 @@ def celery_worker(transactional_db, tmp_path, settings):
         }
     reset_broker_connections()
     worker = Worker(env, tmp_path / "worker.log")
-    worker.start()
-    yield worker
-    worker.stop()
-    app.conf.broker_url, app.conf.broker_transport_options = saved
-    reset_broker_connections()
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.broker_write_url, app.conf.broker_transport_options = saved
+        reset_broker_connections()
 
 
 def reset_broker_connections() -> None:
@@ -101,3 +122,12 @@ def wait_for(predicate, *, timeout: float, worker: Worker | None = None, interva
         time.sleep(interval)
     raise AssertionError(f"Timed out waiting for {what or predicate}" + (f"\n{worker.log()}" if worker else ""))
 
+
+
+def healthz(base_url: str) -> tuple[int, dict]:
+    """GET /healthz: its status and JSON answer."""
+    try:
+        with urllib.request.urlopen(base_url + "/healthz", timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

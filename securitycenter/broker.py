@@ -1,0 +1,34 @@
+"""kombu's Redis transport, with the one fix that keeps a worker alive across a Redis outage.
+
+With celery and kombu 5.7, a worker holding a message it has not acknowledged yet (every
+task here is `acks_late`) exits for good when Redis goes away: on the connection loss the
+consumer first collects the connection, which detaches the transport from it
+(`transport.client = None`), then closes it; closing the channel a second time tries to put
+the unacknowledged message back through a client built from `transport.client`, and kombu
+raises AttributeError ("'NoneType' object has no attribute 'hostname'") instead of a
+connection error. Celery counts that as unrecoverable and stops the worker (the same happens
+to the late acknowledgement of a task that finishes after the reconnect).
+
+Here the channel says what happened in the transport's own terms, a connection error, which
+celery and kombu already ignore while closing a broken connection and log when an
+acknowledgement fails; the worker reconnects and goes on consuming. The message itself is
+safe either way: a Redis that comes back with its data redelivers it after the visibility
+timeout, and one that comes back empty lost it with everything else, which beat's
+reconciliation re-sends (every task may run twice). tests/worker/test_outages.py holds it.
+
+Settings select it for redis:// and rediss:// brokers (CELERY_BROKER_TRANSPORT).
+"""
+
+from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+
+class Channel(kombu_redis.Channel):
+    def _connparams(self, asynchronous=False):
+        if self.connection.client is None:
+            raise RedisConnectionError("The broker connection was closed (connection lost).")
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
