@@ -27,6 +27,8 @@ from firmware_updates.models import (
     JobState,
     Release,
     Rollout,
+    RolloutEvent,
+    RolloutWave,
     UpdateJob,
     UpdateJobEvent,
 )
@@ -120,10 +122,45 @@ def fleet_delete(receiver: Receiver) -> None:
     with transaction.atomic():
         fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
         fill.delete_where(UpdateJob, f"device_id IN ({devices})", [receiver.pk])
-        fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
+        _rollout_rows_delete(receiver)
         fill.delete_where(Device, "receiver_id = %s", [receiver.pk])
         fill.delete_where(Site, "receiver_id = %s", [receiver.pk])
         fill.delete_where(Receiver, "id = %s", [receiver.pk])
+
+
+def _rollout_rows_delete(receiver: Receiver) -> None:
+    """The receiver's rollouts with their waves and history (raw deletes: no ORM cascade)."""
+    rollouts = f"SELECT id FROM {Rollout._meta.db_table} WHERE receiver_id = %s"
+    for model in (RolloutWave, RolloutEvent):
+        fill.delete_where(model, f"rollout_id IN ({rollouts})", [receiver.pk])
+    fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
+
+
+def rollouts_clear(receiver: Receiver) -> None:
+    """Delete the receiver's rollouts, their jobs, events, waves and the queued wake-up and
+    task messages: the next run starts as the first. On PostgreSQL the tables the rollout
+    wrote are vacuumed, as autovacuum would between two rollouts."""
+    import shutil
+    from pathlib import Path
+
+    from django.db import connection
+
+    jobs = f"SELECT id FROM {UpdateJob._meta.db_table} WHERE rollout_id IN " \
+           f"(SELECT id FROM {Rollout._meta.db_table} WHERE receiver_id = %s)"
+    with transaction.atomic():
+        fill.active_jobs_forget(receiver.pk)
+        fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
+        fill.delete_where(UpdateJob, f"id IN ({jobs})", [receiver.pk])
+        _rollout_rows_delete(receiver)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # dead rows of the last run out of the way
+            cursor.execute(f"VACUUM ANALYZE {UpdateJob._meta.db_table}, {UpdateJobEvent._meta.db_table}, "
+                           f"{Device._meta.db_table}, {Rollout._meta.db_table}, {RolloutWave._meta.db_table}, "
+                           f"{RolloutEvent._meta.db_table}")
+    folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("data_folder_in")
+    if folder and Path(folder).is_dir():
+        shutil.rmtree(folder)
+        Path(folder).mkdir()
 
 
 class _Kind:
