@@ -38,9 +38,7 @@ def run(ctx) -> dict:
     rows: list[dict] = []
     user = fleets.bench_user()
     client = panel.logged_in_client(user)
-    explain = ctx.out_dir / f"update_all-{ctx.db}-explain.txt" if ctx.explain else None
-    if explain:
-        explain.unlink(missing_ok=True)
+    explain = ctx.explain_file()
     ctx.note(f"ROLLOUT_BATCH_SIZE={settings.ROLLOUT_BATCH_SIZE}")
     for size in ctx.sizes:
         receiver = fleets.fleet_ensure(ctx, profile="outdated", size=size, wakeup_url=WAKEUP_URL)
