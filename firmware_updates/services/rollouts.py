@@ -422,4 +422,9 @@ def rollout_outcomes(*, rollout: Rollout) -> dict:
 
 
 def _count_by_state(jobs) -> dict:
-    return dict(jobs.order_by().values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    # COUNT(*), not COUNT(id): a rollout's finished jobs are then counted from the partial
+    # index alone (index-only scan of update_job_rollout_done_idx). Needing the rows, PostgreSQL
+    # took the rollout_id index instead once finished jobs of earlier rollouts filled the table
+    # (it takes state and rollout as independent) and read every job of a 100,000-site rollout
+    # to find its few finished ones: ~40 ms of each refresh of the device type page.
+    return dict(jobs.order_by().values_list("state").annotate(n=Count("*")).values_list("state", "n"))
