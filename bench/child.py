@@ -31,6 +31,15 @@ class Context:
     def log(self, message: str) -> None:
         print(f"[{self.bench}/{self.db}] {message}", flush=True)
 
+    def explain_file(self) -> Path | None:
+        """`var/bench/<bench>-<db>-explain.txt`, emptied, if --explain was given (for
+        `timing.explain_slowest`); None otherwise."""
+        if not self.explain:
+            return None
+        path = self.out_dir / f"{self.bench}-{self.db}-explain.txt"
+        path.unlink(missing_ok=True)
+        return path
+
     def note(self, message: str) -> None:
         """A line the parent prints under the bench's table (and keeps in the JSON)."""
         self.notes.append(message)

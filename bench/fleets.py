@@ -27,6 +27,8 @@ from firmware_updates.models import (
     JobState,
     Release,
     Rollout,
+    RolloutEvent,
+    RolloutWave,
     UpdateJob,
     UpdateJobEvent,
 )
@@ -120,10 +122,95 @@ def fleet_delete(receiver: Receiver) -> None:
     with transaction.atomic():
         fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
         fill.delete_where(UpdateJob, f"device_id IN ({devices})", [receiver.pk])
-        fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
+        _rollout_rows_delete(receiver)
         fill.delete_where(Device, "receiver_id = %s", [receiver.pk])
         fill.delete_where(Site, "receiver_id = %s", [receiver.pk])
         fill.delete_where(Receiver, "id = %s", [receiver.pk])
+
+
+def _rollout_rows_delete(receiver: Receiver) -> None:
+    """The receiver's rollouts with their waves and history (raw deletes: no ORM cascade)."""
+    rollouts = f"SELECT id FROM {Rollout._meta.db_table} WHERE receiver_id = %s"
+    for model in (RolloutWave, RolloutEvent):
+        fill.delete_where(model, f"rollout_id IN ({rollouts})", [receiver.pk])
+    fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
+
+
+def rollouts_clear(receiver: Receiver) -> None:
+    """Delete the receiver's rollouts, their jobs, events, waves and the queued wake-up and
+    task messages: the next run starts as the first. On PostgreSQL the tables the rollout
+    wrote are vacuumed, as autovacuum would between two rollouts."""
+    import shutil
+    from pathlib import Path
+
+    from django.db import connection
+
+    jobs = f"SELECT id FROM {UpdateJob._meta.db_table} WHERE rollout_id IN " \
+           f"(SELECT id FROM {Rollout._meta.db_table} WHERE receiver_id = %s)"
+    with transaction.atomic():
+        fill.active_jobs_forget(receiver.pk)
+        fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
+        fill.delete_where(UpdateJob, f"id IN ({jobs})", [receiver.pk])
+        _rollout_rows_delete(receiver)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # dead rows of the last run out of the way
+            cursor.execute(f"VACUUM ANALYZE {UpdateJob._meta.db_table}, {UpdateJobEvent._meta.db_table}, "
+                           f"{Device._meta.db_table}, {Rollout._meta.db_table}, {RolloutWave._meta.db_table}, "
+                           f"{RolloutEvent._meta.db_table}")
+    folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("data_folder_in")
+    if folder and Path(folder).is_dir():
+        shutil.rmtree(folder)
+        Path(folder).mkdir()
+
+
+def rollouts_history_fill(receiver: Receiver, device_type: DeviceType, user, count: int, *, jobs_each: int) -> None:
+    """`count` earlier rollouts of the type on the receiver, older than every other: completed
+    (one in ten stopped), 3 waves, 5 history events and `jobs_each` finished jobs each, on a
+    slice of the fleet of their own (bench `rollouts`: the API's list)."""
+    if count <= 0:
+        return
+    release = Release.objects.get(device_type=device_type, is_current=True)
+    fleet = list(Device.objects.filter(receiver=receiver).order_by("pk").values_list("pk", flat=True))
+    oldest = Rollout.objects.order_by("created_at").values_list("created_at", flat=True).first() or timezone.now()
+    rollout_id, wave_id, event_id, job_id = (fill.next_id(m) for m in (Rollout, RolloutWave, RolloutEvent, UpdateJob))
+    v = fill.column_value
+    rollouts, waves, events, jobs = [], [], [], []
+    sizes = (1, jobs_each // 10, jobs_each - 1 - jobs_each // 10)
+    outcome = [JobState.SUCCEEDED] * 8 + [JobState.FAILED, JobState.CANCELLED]
+    for i in range(count):
+        r = rollout_id + i
+        created = oldest - timedelta(hours=count - i)
+        stopped = i % 10 == 9
+        at = [v(Rollout, "created_at", created + timedelta(minutes=m)) for m in range(6)]
+        rollouts.append((r, receiver.pk, device_type.pk, release.pk, "stopped" if stopped else "completed",
+                         jobs_each, jobs_each, jobs_each, jobs_each, 3, user.pk, at[0], at[1], at[5]))
+        for number, size in enumerate(sizes, start=1):
+            waves.append((wave_id + len(waves), r, number, None if number == 3 else sum(sizes[:number]), size, size,
+                          "stopped" if stopped and number == 3 else "succeeded", True, at[number], at[number + 1]))
+        for e, kind in enumerate(("started", "wave_started", "wave_started", "wave_started",
+                                  "stopped" if stopped else "completed")):
+            events.append((event_id + len(events), r, at[e], user.pk, user.username, kind,
+                           v(RolloutEvent, "details", {"wave": min(e, 3)})))
+        first_wave = wave_id + 3 * i
+        for n in range(jobs_each):  # each rollout its own slice of the fleet
+            device = fleet[(i * jobs_each + n) % len(fleet)]
+            state = outcome[n % len(outcome)]
+            wave = first_wave + (0 if n < sizes[0] else 1 if n < sizes[0] + sizes[1] else 2)
+            jobs.append((job_id + len(jobs), device, release.pk, r, wave, state, release.size, at[2], at[3],
+                         at[4] if state == JobState.SUCCEEDED else None, at[4]))
+    with transaction.atomic():
+        fill.bulk_insert(Rollout, ("id", "receiver_id", "device_type_id", "release_id", "state", "total",
+                                   "eligible", "processed", "queued", "current_wave", "created_by_id",
+                                   "created_at", "started_at", "finished_at"), rollouts)
+        fill.bulk_insert(RolloutWave, ("id", "rollout_id", "number", "target", "size", "queued", "state",
+                                       "queueing_done", "started_at", "finished_at"), waves)
+        fill.bulk_insert(RolloutEvent, ("id", "rollout_id", "at", "actor_id", "actor_label", "kind", "details"),
+                         events)
+        fill.bulk_insert(UpdateJob, ("id", "device_id", "release_id", "rollout_id", "wave_id", "state",
+                                     "bytes_total", "created_at", "state_changed_at", "confirmed_at",
+                                     "finished_at"), jobs)
+    fill.sequences_reset(Rollout, RolloutWave, RolloutEvent, UpdateJob)
+    fill.analyze(Rollout, RolloutWave, RolloutEvent, UpdateJob)
 
 
 class _Kind:

@@ -21,6 +21,7 @@ from types import ModuleType
 BENCHES: dict[str, str | None] = {
     "stats": "bench.stats",
     "update_all": "bench.update_all",
+    "rollouts": "bench.rollouts",
     # Device protocol and fleet simulator (issue "Devices update themselves").
     "ddi_poll": "bench.ddi_poll",
     "ddi_download": "bench.ddi_download",

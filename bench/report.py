@@ -34,3 +34,17 @@ def goal_line(label: str, measured, limit, unit: str) -> str:
         return f"goal: {label} under {limit} {unit}: not measured"
     verdict = "met" if measured <= limit else "NOT met"
     return f"goal: {label} at most {limit} {unit}: measured {fmt(measured)} {unit} -> {verdict}"
+
+
+def timed_table(results: dict, cases: list[tuple[str, int]], *, label: str = "case") -> str:
+    """One line per (case, size): median, p95, fastest ms and queries of each database."""
+    dbs = [db for db in ("sqlite", "postgres") if db in results]
+    headers = [label, "devices"] + [f"{db} {col}" for db in dbs for col in ("median ms", "p95 ms", "min ms", "queries")]
+    lines = []
+    for case, size in cases:
+        line = [case, size]
+        for db in dbs:
+            row = find(results[db]["rows"], case=case, size=size) or {}
+            line += [row.get("median_ms"), row.get("p95_ms"), row.get("min_ms"), row.get("queries")]
+        lines.append(line)
+    return table(headers, lines)

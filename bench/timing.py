@@ -14,17 +14,22 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def measure(fn: Callable[[], object], *, runs: int, budget: float, warmup: int = 2,
-            min_runs: int = 3) -> dict:
+            min_runs: int = 3, setup: Callable[[], object] | None = None) -> dict:
     """Median and p95 in ms of `runs` calls after `warmup`; stops early past `budget` seconds.
 
     The timed calls run without query capture (capture forces Django's debug cursor, which
-    costs time of its own); `count_queries` counts in a separate call.
+    costs time of its own); `count_queries` counts in a separate call. `setup`, if given,
+    runs untimed before every call (warm-up ones too): for a write that must start afresh.
     """
     for _ in range(warmup):
+        if setup:
+            setup()
         fn()
     times: list[float] = []
     deadline = time.monotonic() + budget
     while len(times) < runs and (len(times) < min_runs or time.monotonic() < deadline):
+        if setup:
+            setup()
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000)

@@ -3,8 +3,11 @@
 On an `outdated` fleet (every device of one type outdated, eligible, online; the receiver
 has a wake-up URL, so wake-up tasks are enqueued as in production — to the bench's own
 on-disk broker, never sent): `rollout_start` then `rollout_run`, as the Celery worker
-would call it. Seconds, queries, queries per 1,000 devices. The first run counts queries,
-the next ones are timed without capture; jobs and rollout are deleted after each run.
+would call it. Rollouts run in waves now; this bench starts one with a single wave
+(`waves=[100]`), the one-blast rollout it always measured, so its history stays comparable
+(bench `rollouts` measures the staged one). Seconds, queries, queries per 1,000 devices. The
+first run counts queries, the next ones are timed without capture; jobs and rollout are
+deleted after each run.
 
 Also the device type page: `device_type_sites` first page of 50, the same page behind a
 paginator (count + page, what a page with page numbers needs), and the panel page if it
@@ -14,7 +17,7 @@ Goals: the rollout of 100,000 devices under 10 s and at most one query per 1,000
 devices (PostgreSQL); the device type page under 150 ms.
 """
 
-from .report import find, fmt, goal_line, table
+from .report import find, fmt, goal_line, table, timed_table
 
 TITLE = "update all sites: rollout_start + rollout_run, and the device type page"
 DEFAULT_SIZES = (100_000,)
@@ -22,6 +25,7 @@ DATABASES = ("sqlite", "postgres")
 ROLLOUT_RUNS = 3  # timed rollouts per size (each one ~seconds); plus one that counts queries
 GOAL_SECONDS, GOAL_QUERIES_PER_1000, GOAL_PAGE_MS = 10, 1, 150
 WAKEUP_URL = "http://127.0.0.1:9/wakeup"  # never called: nothing consumes the bench broker
+SINGLE_WAVE = [100]  # every eligible site in one wave: the rollout before waves existed
 
 
 def run(ctx) -> dict:
@@ -34,28 +38,26 @@ def run(ctx) -> dict:
     rows: list[dict] = []
     user = fleets.bench_user()
     client = panel.logged_in_client(user)
-    explain = ctx.out_dir / f"update_all-{ctx.db}-explain.txt" if ctx.explain else None
-    if explain:
-        explain.unlink(missing_ok=True)
+    explain = ctx.explain_file()
     ctx.note(f"ROLLOUT_BATCH_SIZE={settings.ROLLOUT_BATCH_SIZE}")
     for size in ctx.sizes:
         receiver = fleets.fleet_ensure(ctx, profile="outdated", size=size, wakeup_url=WAKEUP_URL)
         device_type = DeviceType.objects.get(code=fleets.DEVICE_TYPES[0][0])
-        _rollouts_clear(receiver)
-        rows += _pages(ctx, client, receiver, device_type, size, "no jobs", explain)
+        fleets.rollouts_clear(receiver)
+        rows += device_type_pages(ctx, client, receiver, device_type, size, "no jobs", explain)
         for attempt in range(ROLLOUT_RUNS + 1):
             row, queued = _rollout(ctx, user, receiver, device_type, size, counting=attempt == 0,
                                    explain=explain)
             rows.append({**row, "attempt": attempt})
             if attempt == ROLLOUT_RUNS:  # the device type page with a queued job on every device
-                rows += _pages(ctx, client, receiver, device_type, size, f"{queued:,} queued jobs", explain)
-            _rollouts_clear(receiver)
+                rows += device_type_pages(ctx, client, receiver, device_type, size, f"{queued:,} queued jobs", explain)
+            fleets.rollouts_clear(receiver)
     if explain:
         ctx.note(f"query plans: {explain}")
     return {"rows": rows}
 
 
-def _pages(ctx, client, receiver, device_type, size, when, explain) -> list[dict]:
+def device_type_pages(ctx, client, receiver, device_type, size, when, explain) -> list[dict]:
     from django.core.paginator import Paginator
 
     from firmware_updates.selectors import device_type_sites
@@ -75,8 +77,8 @@ def _pages(ctx, client, receiver, device_type, size, when, explain) -> list[dict
     url, how = panel.find_page(client, words=("type", "software", "firmware", "update"),
                                needs_type=True, values=values, env_var="BENCH_DEVICE_TYPE_PAGE_URL")
     if url:
-        cases.append(("panel page", lambda: _get_ok(client, url)))
-    if when == "no jobs" and size == ctx.sizes[0]:
+        cases.append(("panel page", lambda: get_ok(client, url)))
+    if when in ("no jobs", "no rollout") and size == ctx.sizes[0]:
         ctx.note(f"device type page: {url} ({how})" if url else
                  f"TODO device type page render not benched: {how}; selector only")
     rows = []
@@ -100,7 +102,7 @@ def _rollout(ctx, user, receiver, device_type, size, *, counting: bool, explain)
     from . import timing
 
     def start():
-        return rollout_start(receiver=receiver, device_type=device_type, actor=user)
+        return rollout_start(receiver=receiver, device_type=device_type, actor=user, waves=SINGLE_WAVE)
 
     results = []
     started = time.perf_counter()
@@ -120,7 +122,8 @@ def _rollout(ctx, user, receiver, device_type, size, *, counting: bool, explain)
     rollout = Rollout.objects.get(pk=rollout.pk)
     ctx.log(f"rollout{' (counting queries)' if counting else ''}: {total_s:.2f} s, state {rollout.state}, "
             f"queued {rollout.queued:,}, skipped {rollout.skipped}")
-    if not created or rollout.state != Rollout.State.DONE or rollout.queued != size:
+    # Queued and watched: the single wave runs until its jobs end, so the rollout stays running.
+    if not created or rollout.state != Rollout.State.RUNNING or rollout.queued != size:
         ctx.note(f"rollout {size:,}: created={created} state={rollout.state} queued={rollout.queued:,} "
                  f"skipped={rollout.skipped} (expected {size:,} queued)")
     if counting:
@@ -132,40 +135,10 @@ def _rollout(ctx, user, receiver, device_type, size, *, counting: bool, explain)
             "queued": rollout.queued}, rollout.queued
 
 
-def _get_ok(client, url):
+def get_ok(client, url):
     response = client.get(url)
     assert response.status_code == 200, response.status_code
     return response
-
-
-def _rollouts_clear(receiver) -> None:
-    """Delete the rollouts' jobs, events and wake-up messages: the next run starts as the first."""
-    import shutil
-    from pathlib import Path
-
-    from django.conf import settings
-    from django.db import connection, transaction
-
-    from firmware_updates.models import Rollout, UpdateJob, UpdateJobEvent
-    from sites.models import Device
-
-    from . import fill
-
-    jobs = f"SELECT id FROM {UpdateJob._meta.db_table} WHERE rollout_id IN " \
-           f"(SELECT id FROM {Rollout._meta.db_table} WHERE receiver_id = %s)"
-    with transaction.atomic():
-        fill.active_jobs_forget(receiver.pk)
-        fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
-        fill.delete_where(UpdateJob, f"id IN ({jobs})", [receiver.pk])
-        fill.delete_where(Rollout, "receiver_id = %s", [receiver.pk])
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # dead rows of the last run out of the way
-            cursor.execute(f"VACUUM ANALYZE {UpdateJob._meta.db_table}, {UpdateJobEvent._meta.db_table}, "
-                           f"{Device._meta.db_table}")
-    folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("data_folder_in")
-    if folder and Path(folder).is_dir():
-        shutil.rmtree(folder)
-        Path(folder).mkdir()
 
 
 def report(results: dict) -> str:
@@ -187,16 +160,7 @@ def report(results: dict) -> str:
     out.append(table(headers, lines))
     page_cases = sorted({(r["case"], r["size"]) for db in dbs for r in results[db]["rows"]
                          if "rollout" not in r["case"]}, key=lambda cs: (cs[1], "queued" in cs[0], cs[0]))
-    headers = ["page", "devices"] + [f"{db} {col}" for db in dbs
-                                     for col in ("median ms", "p95 ms", "min ms", "queries")]
-    lines = []
-    for case, size in page_cases:
-        line = [case, size]
-        for db in dbs:
-            row = find(results[db]["rows"], case=case, size=size) or {}
-            line += [row.get("median_ms"), row.get("p95_ms"), row.get("min_ms"), row.get("queries")]
-        lines.append(line)
-    out += ["", table(headers, lines)]
+    out += ["", timed_table(results, page_cases, label="page")]
     pg = results.get("postgres", {}).get("rows", [])
     goal_size = 100_000
     timed = sorted(r["seconds"] for r in pg if r["case"] == "rollout" and r["size"] == goal_size)

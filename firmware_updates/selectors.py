@@ -23,7 +23,7 @@ from .badges import Badge, badge_expression
 from .eligibility import ELIGIBLE, refusal_expression
 from .errors import Refusal
 from .models import Release, RolloutEvent, RolloutWave, UpdateJob
-from .services.rollout_control import wave_outcomes
+from .services.rollout_control import rollouts_job_counts
 
 
 @dataclass(frozen=True)
@@ -163,17 +163,21 @@ def site_list(*, receiver: Receiver | None = None, number: int | None = None,
     return qs
 
 
-def waves_of(rollouts) -> dict[int, list[RolloutWave]]:
-    """The waves of a page of rollouts, each with its `succeeded` and `failed` counts
-    (counted as the rollout's conditions count them): two queries whatever the page."""
+def progress_and_waves(rollouts) -> tuple[dict[int, dict[str, int]], dict[int, list[RolloutWave]]]:
+    """For a page of rollouts: their jobs by state, and their waves, each with its
+    `succeeded` and `failed` counts (counted as the rollout's conditions count them). Two
+    queries whatever the page, one pass over the rollouts' jobs."""
+    progress, outcomes = rollouts_job_counts(rollout_ids=[r.pk for r in rollouts])
     by_rollout: dict[int, list[RolloutWave]] = defaultdict(list)
-    waves = {w.pk: w for w in RolloutWave.objects.filter(rollout__in=[r.pk for r in rollouts])}
-    for wave in waves.values():
-        wave.succeeded = wave.failed = 0
+    for wave in RolloutWave.objects.filter(rollout__in=[r.pk for r in rollouts]):
+        wave.succeeded, wave.failed = outcomes.get(wave.pk, (0, 0))
         by_rollout[wave.rollout_id].append(wave)
-    for wave_id, succeeded, failed in wave_outcomes(wave_ids=list(waves)):
-        waves[wave_id].succeeded, waves[wave_id].failed = succeeded, failed
-    return {r.pk: sorted(by_rollout[r.pk], key=lambda w: w.number) for r in rollouts}
+    return progress, {r.pk: sorted(by_rollout[r.pk], key=lambda w: w.number) for r in rollouts}
+
+
+def waves_of(rollouts) -> dict[int, list[RolloutWave]]:
+    """The waves of a page of rollouts with their counts (`progress_and_waves`)."""
+    return progress_and_waves(rollouts)[1]
 
 
 def history_of(rollouts) -> dict[int, list[RolloutEvent]]:

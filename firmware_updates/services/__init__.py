@@ -32,8 +32,8 @@ from .rollout_control import (
     rollout_resume,
     rollout_retry_failed,
     rollout_stop,
+    rollouts_job_counts,
     wave_counts,
-    wave_outcomes,
 )
 from .rollouts import (
     rollout_late_joiners,
@@ -81,10 +81,10 @@ __all__ = [
     "rollout_run",
     "rollout_start",
     "rollout_stop",
+    "rollouts_job_counts",
     "update_job_cancel",
     "update_job_create",
     "wakeup_send",
     "wave_counts",
-    "wave_outcomes",
     "webhook_send",
 ]
