@@ -22,3 +22,5 @@ fi
 if [ -x scripts/install-swupdate.sh ]; then
   scripts/install-swupdate.sh >/dev/null
 fi
+# rauc-hawkbit (PyPI) and @awesomeorganization/hawkbit-ddi (npm) for tests/clients
+scripts/install-test-clients.sh

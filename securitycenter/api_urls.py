@@ -11,7 +11,7 @@ from firmware_updates.apis import (
     SiteViewSet,
     UpdateJobViewSet,
 )
-from sites.apis import DeviceTypeViewSet
+from sites.apis import DeviceTypeViewSet, DeviceViewSet
 
 # DefaultRouter: /api/v1/ lists the resources in the browsable API; no ".json" suffix routes.
 router = DefaultRouter()
@@ -19,6 +19,7 @@ router.include_format_suffixes = False
 router.register("receivers", ReceiverViewSet, basename="receiver")
 router.register("device-types", DeviceTypeViewSet, basename="device-type")
 router.register("sites", SiteViewSet, basename="site")
+router.register("devices", DeviceViewSet, basename="device")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("update-jobs", UpdateJobViewSet, basename="update-job")
 router.register("rollouts", RolloutViewSet, basename="rollout")

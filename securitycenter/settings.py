@@ -243,6 +243,11 @@ SIGNIN_COOL_OFF = env.int("SIGNIN_COOL_OFF", default=900)
 # --- Device protocol (hawkBit DDI) ---------------------------------------------------------
 DDI_POLL_SLEEP = env("DDI_POLL_SLEEP", default="00:05:00")  # idle default for new receivers
 DDI_ACTIVE_POLL_SLEEP = env("DDI_ACTIVE_POLL_SLEEP", default="00:00:10")  # while a job is active
+# The poll offers configData (asks the panel what it runs) when its description is older than
+# this (hours), and when it polls after being silent longer than this (minutes); see
+# firmware_updates/ddi/payloads._needs_attributes.
+DDI_ATTRIBUTES_MAX_AGE = timedelta(hours=env.int("DDI_ATTRIBUTES_MAX_AGE_HOURS", default=24))
+DDI_ATTRIBUTES_AFTER_OFFLINE = timedelta(minutes=env.int("DDI_ATTRIBUTES_AFTER_OFFLINE_MINUTES", default=60))
 USE_X_ACCEL_REDIRECT = env.bool("USE_X_ACCEL_REDIRECT", default=False)
 X_ACCEL_REDIRECT_PREFIX = env("X_ACCEL_REDIRECT_PREFIX", default="/protected-artifacts/")
 # A device counts as offline once it missed this many polls of its receiver's interval.

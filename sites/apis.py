@@ -3,16 +3,18 @@
 The `sites/` endpoint shows badges and update jobs, so it is the update app's
 (firmware_updates/apis/sites.py); it reads and writes panels with the serializers here."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer
-from core.permissions import ADD_DEVICE_TYPE, VIEW_DEVICE_TYPE, ActionPermission
+from core.api_support import ErrorSerializer, query_object
+from core.permissions import ADD_DEVICE_TYPE, VIEW_DEVICE, VIEW_DEVICE_TYPE, ActionPermission
 from receivers.apis import receiver_field
+from receivers.models import Receiver
 
 from . import services
-from .models import Channel, DeviceType, code_validator
+from .models import Channel, Device, DeviceType, code_validator
 from .serials import serial_validate
 from .versions import version_validate
 
@@ -70,6 +72,38 @@ class DeviceSerializer(serializers.Serializer):
         # The site's receiver is already loaded; device.receiver would cost a query per row.
         receiver = device.site.receiver if device.site_id else device.receiver
         return services.device_is_online(device=device, receiver=receiver)
+
+
+class DeviceListSerializer(DeviceSerializer):
+    receiver = serializers.CharField(source="receiver.code")
+    site = serializers.IntegerField(source="site.number", allow_null=True, default=None,
+                                    help_text="The site's number; null: not attached to a site yet.")
+    attributes_at = serializers.DateTimeField(allow_null=True, help_text="When the panel last reported its attributes.")
+
+
+DEVICE_FILTERS = [OpenApiParameter("receiver", str, description="Receiver code."),
+                  OpenApiParameter("unassigned", bool, description="1: only panels on no site (adopt one with POST sites/).")]
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Panels, e.g. those registered through a receiver's gateway and not on a site yet", parameters=DEVICE_FILTERS))
+class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = DeviceListSerializer
+    permission_classes = [ActionPermission]
+    action_permissions = {"list": (VIEW_DEVICE,)}
+
+    def get_queryset(self):
+        request = self.request
+        qs = Device.objects.select_related("receiver", "device_type", "site__receiver").order_by("serial")
+        receiver = query_object(request, "receiver", Receiver.objects.all())
+        if receiver is not None:
+            qs = qs.filter(receiver=receiver)
+        unassigned = request.query_params.get("unassigned")
+        if unassigned not in (None, "", "0", "1", "true", "false"):
+            raise ValidationError({"unassigned": "Give 1 for panels on no site, 0 for all."})
+        if unassigned in ("1", "true"):
+            qs = qs.filter(site__isnull=True)
+        return qs
 
 
 class CreatedDeviceSerializer(DeviceSerializer):

@@ -53,17 +53,37 @@ def site_create(
     partitions: list[dict] | None = None,
     actor=None,
 ) -> tuple[Site, str]:
-    """Create a site with its panel; returns the site and the panel's TargetToken (shown once)."""
-    site_fields_validate(receiver=receiver, number=number)
-    panel = device_fields_validate(
-        serial=serial, hardware_revision=hardware_revision, firmware_version=firmware_version,
-        channels=channels or [], partitions=partitions or [],
-    )
-    site = Site.objects.create(receiver=receiver, number=number, name=name)
-    token = token_generate()
-    Device.objects.create(site=site, receiver=receiver, device_type=device_type, token_hash=token_digest(token),
-                          **panel)
-    operator_action_record(actor=actor, obj=site, message=f"Created with panel {serial}.", flag=ADDITION)
+    """Create a site with its panel; returns the site and the panel's TargetToken (shown once).
+
+    A panel a receiver's gateway registered (on no site yet) is adopted: attached to the new
+    site, with what the operator gives; what the panel itself reported (version, board) is
+    kept where the operator gives nothing. A serial already on a site is refused.
+    """
+    with transaction.atomic():
+        site_fields_validate(receiver=receiver, number=number)
+        adopted = Device.objects.select_for_update().filter(serial=serial, site__isnull=True).first()
+        if adopted is not None and adopted.receiver_id != receiver.pk:
+            raise ValidationError({"serial": [
+                f"Panel {serial} registered through receiver {adopted.receiver.code}'s gateway: create its site on "
+                f"that receiver."]})
+        panel = device_fields_validate(
+            device=adopted, serial=serial, hardware_revision=hardware_revision, firmware_version=firmware_version,
+            channels=channels or [], partitions=partitions or [],
+        )
+        site = Site.objects.create(receiver=receiver, number=number, name=name)
+        token = token_generate()
+        if adopted is None:
+            Device.objects.create(site=site, receiver=receiver, device_type=device_type,
+                                  token_hash=token_digest(token), **panel)
+            message = f"Created with panel {serial}."
+        else:
+            for field, value in panel.items():
+                if value or field not in ("hardware_revision", "firmware_version", "channels", "partitions"):
+                    setattr(adopted, field, value)
+            adopted.site, adopted.device_type, adopted.token_hash = site, device_type, token_digest(token)
+            adopted.save()
+            message = f"Created with panel {serial}, registered through the receiver's gateway."
+        operator_action_record(actor=actor, obj=site, message=message, flag=ADDITION)
     return site, token
 
 

@@ -10,7 +10,8 @@ tenant answers 404 (receiver codes are not secret: they are in every device's UR
 """
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import Model
@@ -38,6 +39,11 @@ class Caller:
     # The device's newest job (UpdateJob or None), read with the device for a TargetToken;
     # see `latest_job()`.
     job: Model | None | object = _NOT_READ
+    # When the panel was heard from before this request (`device_touch` moves last_seen).
+    seen_before: datetime | None = field(default=None, init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "seen_before", self.device.last_seen)
 
     def latest_job(self, read):
         """The newest job if authentication already read it, else `read(device)`."""

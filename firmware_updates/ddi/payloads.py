@@ -53,19 +53,34 @@ def _link(href: str) -> dict:
     return {"href": href}
 
 
-def _needs_attributes(device, job: UpdateJob | None) -> bool:
-    """Ask for configData only while we need it (DESIGN.md 4): some clients answer the link
-    before anything else on every poll. We need it until the device has described itself
-    once, and again after an update it closed as successful but whose version it has not
-    reported since (hawkBit also asks "after a successful update action")."""
+def _needs_attributes(device, job: UpdateJob | None, *, seen_before=None, now=None) -> bool:
+    """Offer configData whenever the server has reason to doubt what the panel runs, and only
+    then (DESIGN.md 4: some clients answer the link before anything else on every poll).
+    Cheap: only what the poll's one statement read (lookup.device_by_token_digest).
+
+    - the panel never described itself;
+    - an action ended (succeeded, failed or cancelled) after it last did: a panel may have
+      installed what it was told to stop, or failed after writing its flash; a succeeded job
+      the panel's version already confirmed needs nothing more (hawkBit asks "after a
+      successful update action");
+    - it was offline (no poll) longer than DDI_ATTRIBUTES_AFTER_OFFLINE and has not described
+      itself since it came back: someone may have flashed it on site;
+    - its description is older than DDI_ATTRIBUTES_MAX_AGE (daily by default).
+    """
     if device.attributes_at is None:
+        return True
+    now = now or timezone.now()
+    if now - device.attributes_at > settings.DDI_ATTRIBUTES_MAX_AGE:
+        return True
+    if (seen_before is not None and now - seen_before > settings.DDI_ATTRIBUTES_AFTER_OFFLINE
+            and device.attributes_at <= seen_before):
         return True
     return (
         job is not None
-        and job.state == JobState.SUCCEEDED
-        and job.confirmed_at is None
+        and not is_active(job.state)
         and job.finished_at is not None
         and device.attributes_at < job.finished_at
+        and not (job.state == JobState.SUCCEEDED and job.confirmed_at is not None)
     )
 
 
@@ -84,7 +99,7 @@ def controller_base(request, *, caller, job: UpdateJob | None) -> dict:
             links["deploymentBase"] = _link(f"{href}?c={action_hash(job)}")
     elif job is not None and job.state == JobState.SUCCEEDED:
         links["installedBase"] = _link(_url(request, "installed-base", caller, action_id=job.pk))
-    if _needs_attributes(caller.device, job):
+    if _needs_attributes(caller.device, job, seen_before=caller.seen_before):
         links["configData"] = _link(_url(request, "config-data", caller))
     body = {"config": {"polling": {"sleep": sleep_text(sleep)}}}
     if links:

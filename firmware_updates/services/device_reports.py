@@ -44,6 +44,8 @@ EXECUTIONS = frozenset({"closed", "proceeding", "canceled", "scheduled", "reject
 FINISHED = frozenset({"success", "failure", "none"})
 MAX_DETAILS = 50
 MAX_DETAIL_LENGTH = 2000
+MAX_COUNT = 10**12  # bytes: far above any archive
+MAX_WARNINGS = 50  # device warnings kept per job
 # SWUpdate's suricatta (2022.12, suricatta/server_hawkbit.c server_install_update) answers a
 # deploymentBase whose `update` is `skip` (a closed install window) with `closed` + `success`
 # and only these details, having downloaded and installed nothing.
@@ -67,19 +69,7 @@ def feedback_validate(status) -> tuple[str, str, dict | None, list[str]]:
     finished = result.get("finished", "none")
     if finished not in FINISHED:
         raise ValidationError({"status.result.finished": f"Unknown result {finished!r}; expected success, failure or none."})
-    progress = result.get("progress")
-    if progress is not None:
-        if not isinstance(progress, dict):
-            raise ValidationError({"status.result.progress": "'progress' must be an object with cnt and of."})
-        cnt, of = progress.get("cnt"), progress.get("of")
-        # The spec requires only `cnt`; SWUpdate 2022.12 forwards its install log with
-        # {"cnt": 1, "of": 0}. A missing or zero `of` means "total unknown", not an error.
-        if of is None or (type(of) is int and of == 0):
-            of = None
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cnt, of or 0)) \
-                or not 0 <= cnt <= (10**12 if of is None else of) <= 10**12:
-            raise ValidationError({"status.result.progress": f"Progress {cnt!r} of {progress.get('of')!r} is not possible."})
-        progress = {"cnt": cnt} if of is None else {"cnt": cnt, "of": of}
+    progress = progress_read(result.get("progress"))
     details = status.get("details") or []
     if not isinstance(details, list) or not all(isinstance(d, str) for d in details):
         raise ValidationError({"status.details": "'details' must be a list of strings."})
@@ -87,12 +77,41 @@ def feedback_validate(status) -> tuple[str, str, dict | None, list[str]]:
     return execution, finished, progress, details
 
 
+def progress_read(value) -> dict | None:
+    """A feedback's `progress`, as hawkBit takes it: optional and of any shape, understood
+    where it means something, otherwise ignored (never a reason to refuse the report, whose
+    `execution` and `finished` are what matter).
+
+    - `{"cnt": N, "of": M}` (the spec; `of` in bytes or percent): `{"cnt", "of"}`. The spec
+      requires only `cnt`; SWUpdate 2022.12 forwards its install log with {"cnt": 1, "of": 0}:
+      a missing or zero `of` means "total unknown" (`{"cnt"}` alone).
+    - `{"percentage": N}` (rauc-hawkbit, its install progress): N percent of the archive.
+    - `{}` (rauc-hawkbit, @awesomeorganization/hawkbit-ddi without a count), anything else,
+      or an impossible count (cnt above of, negative, not a number): None.
+    """
+    if not isinstance(value, dict):
+        return None
+    cnt, of = value.get("cnt"), value.get("of")
+    if _whole(cnt):
+        if of is None or (_whole(of) and of == 0):
+            return {"cnt": cnt} if cnt <= MAX_COUNT else None
+        if _whole(of) and cnt <= of <= MAX_COUNT:
+            return {"cnt": cnt, "of": of}
+        return None
+    percentage = value.get("percentage")
+    if isinstance(percentage, int | float) and not isinstance(percentage, bool) and 0 <= percentage <= 100:
+        return {"cnt": int(percentage), "of": 100}
+    return None
+
+
+def _whole(value) -> bool:
+    return type(value) is int and value >= 0
+
+
 def _target_state(job: UpdateJob, execution: str, finished: str) -> str | None:
     """The state a deploymentBase report asks for (None: nothing to change)."""
     if execution == "closed":
         return S.FAILED if finished == "failure" else S.SUCCEEDED
-    if finished == "failure":
-        return S.FAILED
     if execution == "downloaded":
         return S.DOWNLOADED
     if execution == "scheduled":
@@ -136,6 +155,9 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
         # Not a success: the action stays, so the device finds it again at its next poll and
         # installs once the window is open (an identical repeat is kept once on the timeline).
         _keep_report(job, info)
+        return job
+    if finished == "failure" and execution != "closed":
+        _device_warning(job, info)
         return job
     target = None if execution == "rejected" else _target_state(job, execution, finished)
     if execution == "rejected" or target is None or (
@@ -192,6 +214,21 @@ def _apply_cancel_feedback(job: UpdateJob, execution: str, finished: str, detail
         job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning",
                          details={"message": "The device refused the cancel; the update continues.", **info})
     return job
+
+
+def _device_warning(job: UpdateJob, info: dict) -> None:
+    """A failure the device has not given up on (`finished: failure` with an execution other
+    than `closed`): rauc-hawkbit reports a transient error so (`proceeding` + `failure`, its
+    LastError) and closes the action later with its verdict. Kept as the job's warning with
+    the device's details; the job goes on. An identical repeat (a GPRS retry) is kept once."""
+    text = f"The device reported a failure ({info['execution']})" + (
+        f": {'; '.join(info['details'])}" if info["details"] else ".")
+    if text in job.warnings[-1:] or len(job.warnings) >= MAX_WARNINGS:
+        return
+    _status_entry_quota(job)
+    UpdateJob.objects.filter(pk=job.pk).update(warnings=job.warnings + [text])
+    job.warnings = job.warnings + [text]
+    job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning", details={"message": text, **info})
 
 
 def _keep_report(job: UpdateJob, info: dict) -> None:

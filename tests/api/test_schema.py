@@ -34,7 +34,7 @@ def test_schema_is_served_and_names_every_endpoint(client):
         "/api/v1/receivers/", "/api/v1/receivers/{code}/", "/api/v1/receivers/{code}/gateway-token/",
         "/api/v1/receivers/{code}/firmware-stats/",
         "/api/v1/device-types/", "/api/v1/device-types/{code}/",
-        "/api/v1/sites/", "/api/v1/sites/{id}/", "/api/v1/sites/{id}/device/token/",
+        "/api/v1/sites/", "/api/v1/sites/{id}/", "/api/v1/sites/{id}/device/token/", "/api/v1/devices/",
         "/api/v1/releases/", "/api/v1/releases/{id}/", "/api/v1/releases/{id}/mark-current/",
         "/api/v1/update-jobs/", "/api/v1/update-jobs/{id}/", "/api/v1/update-jobs/{id}/cancel/",
         "/api/v1/rollouts/", "/api/v1/rollouts/{id}/", "/api/v1/rollouts/{id}/pause/",
@@ -58,6 +58,8 @@ def test_answers_match_the_published_schema(client, as_manager):
         ("get", "/api/v1/receivers/north/firmware-stats/", None),
         ("post", "/api/v1/receivers/", {"code": "south", "name": "South"}),
         ("get", "/api/v1/sites/", None),
+        ("get", "/api/v1/devices/?receiver=north&unassigned=1", None),
+        ("get", "/api/v1/devices/", None),
         ("post", "/api/v1/sites/", {"receiver": "north", "number": 3, "device": {"serial": "S3",
                                                                                 "device_type": "nord-gsm"}}),
         ("get", "/api/v1/releases/", None),
@@ -75,7 +77,7 @@ def test_answers_match_the_published_schema(client, as_manager):
 
 def test_api_root_lists_the_resources(as_viewer):
     root = as_viewer.get("/api/v1/").json()
-    assert set(root) == {"receivers", "device-types", "sites", "releases", "update-jobs", "rollouts"}
+    assert set(root) == {"receivers", "device-types", "sites", "devices", "releases", "update-jobs", "rollouts"}
     assert root["update-jobs"] == "http://testserver/api/v1/update-jobs/"
 
 

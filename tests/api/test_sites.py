@@ -170,3 +170,58 @@ def test_site_without_a_panel_shows_no_device_and_is_red(north, as_viewer):
     site = SiteFactory(receiver=north, number=5)
     body = as_viewer.get(f"/api/v1/sites/{site.pk}/").json()
     assert (body["device"], body["badge"], body["active_job"]) == (None, "red", None)
+
+
+def gateway_registered(receiver, serial="NG00001204", **fields):
+    """A panel a receiver's gateway registered on its first poll and that then described itself."""
+    from sites.services import device_apply_attributes, device_register_via_gateway
+
+    device = device_register_via_gateway(receiver=receiver, serial=serial)
+    return device_apply_attributes(device=device, data={"sw_version": "5.31", "hw_revision": "2.2", **fields},
+                                   mode="merge")
+
+
+def test_unassigned_panels_of_a_receiver_are_listed(north, as_viewer):
+    gateway_registered(north)
+    gateway_registered(ReceiverFactory(code="south"), serial="SG00000001")
+    DeviceFactory(site=SiteFactory(receiver=north, number=7), serial="NG00000007")
+
+    response = as_viewer.get("/api/v1/devices/?receiver=north&unassigned=1")
+
+    assert response.status_code == 200, response.json()
+    rows = response.json()["results"] if "results" in response.json() else response.json()
+    assert [(r["serial"], r["site"], r["receiver"], r["firmware_version"]) for r in rows] == [
+        ("NG00001204", None, "north", "5.31")]
+    everything = as_viewer.get("/api/v1/devices/?receiver=north").json()
+    everything = everything["results"] if "results" in everything else everything
+    assert [r["serial"] for r in everything] == ["NG00000007", "NG00001204"]
+    assert as_viewer.get("/api/v1/devices/?unassigned=maybe").status_code == 400
+
+
+def test_creating_a_site_adopts_a_panel_the_gateway_registered(north, as_manager):
+    """Refused before ("already registered"): such a panel could never be put on a site."""
+    gateway_registered(north)
+
+    response = as_manager.post("/api/v1/sites/", new_site(device={"hardware_revision": "", "firmware_version": ""}),
+                               format="json")
+
+    assert response.status_code == 201, response.json()
+    device = Device.objects.get(serial="NG00001204")
+    assert device.site.number == 1204
+    assert (device.firmware_version, device.hardware_revision) == ("5.31", "2.2")  # as the panel reported
+    assert device.channels == ["gprs", "sms"] and device.device_type.code == "nord-gsm"
+    assert device.token_hash and response.json()["device"]["target_token"]
+    assert Device.objects.filter(serial="NG00001204").count() == 1
+
+
+def test_a_serial_on_a_site_or_another_receivers_is_still_refused(north, as_manager):
+    DeviceFactory(site=SiteFactory(receiver=north, number=7), serial="NG00001204")
+    gateway_registered(ReceiverFactory(code="south"), serial="SG00000001")
+
+    taken = as_manager.post("/api/v1/sites/", new_site(), format="json")
+    elsewhere = as_manager.post("/api/v1/sites/", new_site(number=1205, device={"serial": "SG00000001"}),
+                                format="json")
+
+    assert taken.status_code == 400 and "already registered" in str(taken.json())
+    assert elsewhere.status_code == 400 and "south" in str(elsewhere.json())
+    assert not Site.objects.filter(number__in=[1204, 1205]).exists()

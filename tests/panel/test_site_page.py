@@ -1,9 +1,13 @@
 """The site page: panel facts, partitions, the active update and its timeline."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from firmware_updates import services
 from firmware_updates.models import JobState
+from sites.models import Device
 
 from .html import find_all, text_of, texts_of
 
@@ -25,6 +29,16 @@ def test_site_page_shows_the_panel_facts_and_partitions(example, as_viewer):
     [badge] = find_all(html, "badge")
     assert badge["attrs"]["data-badge"] == "yellow"
     assert texts_of(html, "online") == ["Online"]
+
+
+def test_site_page_says_when_the_panel_last_reported_its_version(example, as_viewer):
+    Device.objects.filter(serial="NG001213").update(attributes_at=None)
+    html = as_viewer.get(site_url(example, 1213)).content
+    assert text_of(html, "device-firmware-reported") == "never reported by the panel"
+
+    Device.objects.filter(serial="NG001213").update(attributes_at=timezone.now() - timedelta(hours=3))
+    html = as_viewer.get(site_url(example, 1213)).content
+    assert text_of(html, "device-firmware-reported") == "reported by the panel 3 hours ago"
 
 
 def test_site_page_shows_the_active_update_with_progress(example, as_viewer):
