@@ -325,6 +325,13 @@ class UpdateJob(models.Model):
         return min(100, int(self.bytes_downloaded * 100 / self.bytes_total))
 
 
+# What a rollout counts of its jobs (its waves' conditions, retry-failed, the API, the panel):
+# succeeded = updated with the new version confirmed; failed = failed or timed out.
+JOB_TIMED_OUT = ~Q(timed_out="")
+JOB_CONFIRMED = Q(state=JobState.SUCCEEDED, confirmed_at__isnull=False) & ~JOB_TIMED_OUT
+JOB_FAILED_OR_TIMED_OUT = Q(state=JobState.FAILED) | JOB_TIMED_OUT
+
+
 class UpdateJobEvent(models.Model):
     """The job's history: every state change and device report, with who and when."""
 

@@ -42,6 +42,7 @@ from ..eligibility import ELIGIBLE, active_job_exists, refusal_expression
 from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
     ACTIVE_STATES,
+    JOB_FAILED_OR_TIMED_OUT,
     TERMINAL_STATES,
     JobState,
     Rollout,
@@ -106,7 +107,7 @@ def rollout_devices(rollout: Rollout):
     devices = Device.objects.filter(receiver_id=rollout.receiver_id, device_type_id=rollout.device_type_id)
     if rollout.retry_of_id:
         failed = UpdateJob.objects.filter(rollout_id=rollout.retry_of_id).filter(
-            Q(state=JobState.FAILED) | ~Q(timed_out=""))
+            JOB_FAILED_OR_TIMED_OUT)
         devices = devices.filter(pk__in=failed.values("device_id"))
     return devices
 
