@@ -243,9 +243,9 @@ def _serve_archive(request, job: UpdateJob, release):
     def admit(first: int, last: int) -> None:
         retry_after = services.job_download_admit(job=job, size=release.size, first=first, last=last)
         if retry_after is not None:
-            raise DdiError(429, f"This action's archive was downloaded more than "
-                                f"{settings.DDI_DOWNLOAD_BUDGET_ARCHIVES} times within the hour; retry after "
-                                f"{retry_after} s.", "ddi.download_budget_exceeded", retry_after=retry_after)
+            raise DdiError(429, f"More than {settings.DDI_DOWNLOAD_BUDGET_ARCHIVES} archives' worth of this action's "
+                                f"archive asked for within the hour; retry after {retry_after} s.",
+                           "ddi.download_budget_exceeded", retry_after=retry_after)
 
     return serve(
         request,
