@@ -8,16 +8,21 @@ from .models import Rollout, UpdateJob
 from .services.rollouts import WAVES_MAX, WAVES_NOT_CUMULATIVE, waves_cumulative
 
 
-class QueueSiteForm(forms.Form):
-    """"Update using site number..." (the canary)."""
-
-    site_number = forms.IntegerField(
+def site_number_field(testid: str) -> forms.IntegerField:
+    """A site number as operators type it (the canary's, a new site's)."""
+    return forms.IntegerField(
         label="Site number", min_value=1, max_value=2**31 - 1,
         error_messages={"required": "Enter the site number.", "invalid": "A site number is digits only.",
                         "min_value": "Site numbers start at 1.", "max_value": "No site has so large a number."},
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*",
-                                      "data-testid": "queue-site-number", "autofocus": True}),
+                                      "data-testid": testid, "autofocus": True}),
     )
+
+
+class QueueSiteForm(forms.Form):
+    """"Update using site number..." (the canary)."""
+
+    site_number = site_number_field("queue-site-number")
 
 
 class CancelUpdateForm(forms.Form):
@@ -141,3 +146,11 @@ class ReleaseUploadForm(forms.Form):
         help_text="Optional; the archive's own description is used when left empty.",
         widget=forms.TextInput(attrs={"data-testid": "release-description"}),
     )
+
+
+class GiveSiteForm(forms.Form):
+    """"Give a site...": a panel a receiver's gateway registered is attached to a new site."""
+
+    site_number = site_number_field("give-site-number")
+    name = forms.CharField(label="Site name (optional)", required=False, max_length=200,
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "data-testid": "give-site-name"}))

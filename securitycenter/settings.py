@@ -258,6 +258,9 @@ DEVICE_LAST_SEEN_RESOLUTION = timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLU
 DEVICE_SEEN_FLUSH_INTERVAL = env.float("DEVICE_SEEN_FLUSH_INTERVAL", default=10.0)
 # Download progress is written to the job at most this often (seconds) per job.
 DOWNLOAD_PROGRESS_WRITE_INTERVAL = env.float("DOWNLOAD_PROGRESS_WRITE_INTERVAL", default=2.0)
+# Retry storms: a job may ask for this many times its archive's size per clock hour; past
+# it the panel's downloads are 429 with Retry-After until the hour ends (docs/ddi.md). 0: no limit.
+DDI_DOWNLOAD_BUDGET_ARCHIVES = env.int("DDI_DOWNLOAD_BUDGET_ARCHIVES", default=5)
 # Behind nginx: seconds nginx may reuse Django's go-ahead for one device's artifact request
 # (X-Accel-Expires, deploy/nginx/firmware.conf), then renews it in the background; 0 asks
 # Django every time. Defaults to the progress resolution; a cancel bites new requests once it

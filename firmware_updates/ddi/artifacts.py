@@ -177,11 +177,14 @@ def serve(
     filename: str,
     accel_path: str,
     started: Callable[[int], None],
+    admit: Callable[[int, int], None] = lambda first, last: None,
 ) -> HttpResponse:
     """Answer GET/HEAD for an artifact of `size` bytes.
 
-    `started(first)` is called before a GET body starts: the device holds `first` bytes
-    (and a delivered job shows "downloading" while its first range is in flight).
+    `admit(first, last)` is asked before a GET is served (or, behind nginx, authorised) with
+    the range it asks for; it raises to refuse. `started(first)` is called before a GET
+    body starts: the device holds `first` bytes (and a delivered job shows "downloading"
+    while its first range is in flight).
     """
     status = preconditions(request, etag)
     if status is not None:
@@ -200,6 +203,8 @@ def serve(
         return response
     first, last = (wanted.first, wanted.last) if wanted else (0, size - 1)
     length = last - first + 1
+    if request.method == "GET":
+        admit(first, last)  # behind nginx, the range nginx will send
     if settings.USE_X_ACCEL_REDIRECT and not _preconditions_nginx_misjudges(request):
         # nginx sends the bytes and evaluates Range, and If-Range against this ETag, itself
         # (deploy/nginx/firmware.conf shows the device this ETag, not nginx's own).

@@ -16,11 +16,12 @@ CHALLENGE = 'TargetToken realm="hawkBit DDI", GatewayToken realm="hawkBit DDI"'
 class DdiError(Exception):
     """Ends a device request with `status` and an ExceptionInfo body."""
 
-    def __init__(self, status: int, message: str, code: str):
+    def __init__(self, status: int, message: str, code: str, *, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.retry_after = retry_after  # seconds, sent as Retry-After
 
 
 def bad_request(message: str, code: str = "ddi.invalid") -> DdiError:

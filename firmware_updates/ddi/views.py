@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 # Refusals nginx may keep for the window like a go-ahead (deploy/nginx/firmware.conf): they
 # depend on the token, the URL and the job, never on Range (a 416 does, and is not kept).
-KEPT_REFUSALS = frozenset({401, 403, 404, 410})
+# A 429 (download budget) depends on the hour, not on Range: kept too, so that it replaces
+# the go-ahead nginx holds and the device gets Django's answer (with Retry-After) each time.
+KEPT_REFUSALS = frozenset({401, 403, 404, 410, 429})
 
 
 def ddi_endpoint(*methods: str, register: bool = False, artifact: bool = False):
@@ -60,6 +62,8 @@ def ddi_endpoint(*methods: str, register: bool = False, artifact: bool = False):
                 return view(request, caller, **{**kwargs, **ids})
             except DdiError as error:
                 response = error_response(error)
+                if error.retry_after is not None:
+                    response["Retry-After"] = str(error.retry_after)
                 if error.status == 405:
                     response["Allow"] = ", ".join(methods)
                 if artifact and error.status in KEPT_REFUSALS and _go_ahead_window():
@@ -236,6 +240,13 @@ def _serve_archive(request, job: UpdateJob, release):
     def started(first: int) -> None:
         services.job_download_progress(job=job, offset=first)
 
+    def admit(first: int, last: int) -> None:
+        retry_after = services.job_download_admit(job=job, size=release.size, first=first, last=last)
+        if retry_after is not None:
+            raise DdiError(429, f"More than {settings.DDI_DOWNLOAD_BUDGET_ARCHIVES} archives' worth of this action's "
+                                f"archive asked for within the hour; retry after {retry_after} s.",
+                           "ddi.download_budget_exceeded", retry_after=retry_after)
+
     return serve(
         request,
         open_file=open_file,
@@ -244,6 +255,7 @@ def _serve_archive(request, job: UpdateJob, release):
         filename=release.filename,
         accel_path=f"{settings.X_ACCEL_REDIRECT_PREFIX}{release.archive.name}",
         started=started,
+        admit=admit,
     )
 
 

@@ -1,12 +1,14 @@
 """Every write on releases, update jobs and rollouts. Panel, API, admin, DDI and tasks call these."""
 
 from .device_reports import (
+    DOWNLOAD_BUDGET_EVENT,
     ActionGone,
     device_report_attributes,
     feedback_validate,
     job_apply_cancel_feedback,
     job_apply_feedback,
     job_deployment_fetched,
+    job_download_admit,
     job_download_progress,
     job_progress_overlay,
 )
@@ -59,6 +61,8 @@ __all__ = [
     "job_apply_cancel_feedback",
     "job_apply_feedback",
     "job_deployment_fetched",
+    "DOWNLOAD_BUDGET_EVENT",
+    "job_download_admit",
     "job_download_progress",
     "job_event_record",
     "job_progress_overlay",

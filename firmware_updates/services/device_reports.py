@@ -31,6 +31,7 @@ from ..models import (
 )
 from .jobs import (
     ACTOR_DEVICE,
+    ACTOR_SYSTEM,
     device_snapshot,
     job_event_record,
     job_transition,
@@ -314,6 +315,54 @@ def job_download_progress(*, job: UpdateJob, offset: int) -> None:
         UpdateJob.objects.filter(pk=job.pk).update(
             bytes_downloaded=Greatest(F("bytes_downloaded"), offset), progress_at=timezone.now()
         )
+
+
+DOWNLOAD_BUDGET_WINDOW = 3600  # seconds: the budget is per job and clock hour
+DOWNLOAD_BUDGET_EVENT = "download_budget"
+
+
+def job_download_admit(*, job: UpdateJob, size: int, first: int, last: int, now: float | None = None) -> int | None:
+    """A retry storm's brake: None to serve bytes `first`..`last` of the job's `size`-byte
+    archive, else the seconds until the job may download again (429 with Retry-After).
+
+    The bytes asked for are counted per job and clock hour in the cache (one read, one
+    write). A resume (`first` past the previous request's start, within its range) proves
+    what of the previous request arrived: the rest of it is not counted, so a panel on a link
+    that drops every few KiB is charged about what it received, while a panel fetching the
+    archive from the start again and again is charged every time. Past
+    DDI_DOWNLOAD_BUDGET_ARCHIVES archives' worth in the hour the download is refused until the
+    hour ends, and the job's history says so once. A cache out of reach counts nothing and
+    refuses nothing: downloads fail open.
+    """
+    archives = settings.DDI_DOWNLOAD_BUDGET_ARCHIVES
+    if not archives:
+        return None
+    now = time.time() if now is None else now
+    key = f"job-download-budget:{job.pk}:{int(now // DOWNLOAD_BUDGET_WINDOW)}"
+    try:
+        spent, previous_first, previous_last = cache.get(key) or (0, None, None)
+        if previous_first is not None and previous_first < first <= previous_last + 1:
+            spent -= previous_last - first + 1  # not received: the panel resumes at `first`
+        spent += last - first + 1
+        cache.set(key, (spent, first, last), timeout=DOWNLOAD_BUDGET_WINDOW + 60)
+    except Exception:  # noqa: BLE001 - any cache failure: serve (fail open)
+        log.warning("download budget of job %s not counted: cache unavailable", job.pk, exc_info=True)
+        return None
+    budget = archives * size
+    if spent <= budget:
+        return None
+    retry_after = max(1, DOWNLOAD_BUDGET_WINDOW - int(now) % DOWNLOAD_BUDGET_WINDOW)
+    try:
+        first_this_hour = cache.add(f"{key}:reported", 1, timeout=DOWNLOAD_BUDGET_WINDOW + 60)
+    except Exception:  # noqa: BLE001
+        first_this_hour = False
+    if first_this_hour and not job.events.filter(kind=DOWNLOAD_BUDGET_EVENT).exists():
+        job_event_record(job=job, actor=ACTOR_SYSTEM, kind=DOWNLOAD_BUDGET_EVENT, details={
+            "message": f"Retry storm: the panel asked for {spent} bytes of its {size}-byte archive within the hour, "
+                       f"more than {archives} archives' worth (DDI_DOWNLOAD_BUDGET_ARCHIVES); its downloads are "
+                       "refused (429) until the hour ends.",
+        })
+    return retry_after
 
 
 def job_progress_overlay(jobs) -> None:

@@ -3,9 +3,12 @@
 The update app's, as every page showing badges and statistics is; the registry apps
 (receivers, sites) have no pages of their own but the admin's."""
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from core.panel import (
     duration_words,
@@ -14,14 +17,24 @@ from core.panel import (
     percent,
     poll_trigger,
     query_url,
+    redirect_back,
     render_live,
     require,
 )
-from core.permissions import VIEW_DEVICE_TYPE, VIEW_RECEIVER, VIEW_SITE
+from core.permissions import (
+    ADD_DEVICE,
+    ADD_SITE,
+    VIEW_DEVICE,
+    VIEW_DEVICE_TYPE,
+    VIEW_RECEIVER,
+    VIEW_SITE,
+)
 from receivers.models import Receiver
-from sites.models import Site
+from sites.models import Device, Site
+from sites.services import site_create
 
 from ..badges import Badge
+from ..forms import GiveSiteForm
 from ..selectors import receiver_firmware_stats, site_list
 from .presenters import BADGE_WORDS, StatsView
 
@@ -105,3 +118,50 @@ def receiver_sites(request, code: str):
     }
     return render_live(request, page="receivers/receiver_sites.html", partial="receivers/partials/site_table.html",
                        context=context)
+
+
+def _unassigned(receiver: Receiver):
+    """The receiver's panels its gateway registered and nobody has given a site yet."""
+    return Device.objects.filter(receiver=receiver, site__isnull=True).select_related("device_type").order_by("serial")
+
+
+@require(VIEW_RECEIVER, VIEW_DEVICE)
+def receiver_unassigned(request, code: str):
+    """The tab "Panels without a site": registered by the receiver's gateway, waiting to be
+    given a site (as `GET /api/v1/devices/?receiver=&unassigned=1`). Two queries a page."""
+    receiver = get_object_or_404(Receiver, code=code)
+    page = paginate(request, _unassigned(receiver))
+    context = {
+        **_header(receiver, "unassigned"),
+        "page": page,
+        "page_links": page_links(page, request.path),
+        "can_give_site": request.user.has_perm(ADD_SITE) and request.user.has_perm(ADD_DEVICE),
+    }
+    return render(request, "receivers/receiver_unassigned.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require(ADD_SITE, ADD_DEVICE)
+def panel_give_site(request, code: str, serial: str):
+    """"Give a site..." → "Give site": the panel is attached to a new site by the service the
+    API's `POST /api/v1/sites/` uses (`sites.services.site_create`), its refusal in the form."""
+    receiver = get_object_or_404(Receiver, code=code)
+    device = get_object_or_404(_unassigned(receiver), serial=serial)
+    list_url = reverse("receiver-unassigned", kwargs={"code": receiver.code})
+    context = {"receiver": receiver, "device": device, "page_url": list_url, "give_site_url": request.path,
+               "next": request.POST.get("next") or request.GET.get("next", "")}
+    form = GiveSiteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        number = form.cleaned_data["site_number"]
+        try:
+            # The panel's own reports (type, version, board) are kept: the form gives none.
+            site_create(receiver=receiver, number=number, name=form.cleaned_data["name"], serial=device.serial,
+                        device_type=device.device_type, actor=request.user)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error("site_number" if field == "number" else None, errors)
+        else:
+            messages.success(request, f"Panel {device.serial} is now the panel of site {number}.")
+            return redirect_back(request, reverse("site-detail", kwargs={"code": receiver.code, "number": number}))
+    # A refusal is the form again (200, as the other actions' pages answer).
+    return render(request, "receivers/give_site.html", {**context, "give_site_form": form})

@@ -93,6 +93,9 @@ def site_detail(request, code: str, number: int):
         "badge_label": BADGE_WORDS[badge],
         "refusal": refusal.reason if refusal else "",
         "active": JobView(active, device, online) if active else None,
+        # The retry-storm brake held the active job's downloads back (docs/ddi.md): its event says why.
+        "download_storm": next((e.details.get("message", "") for e in (active.events.all() if active else [])
+                                if e.kind == services.DOWNLOAD_BUDGET_EVENT), ""),
         "timeline": _timeline(jobs),
         "live_url": request.path,
         "live_trigger": poll_trigger(active is not None, "panel-refresh from:body"),

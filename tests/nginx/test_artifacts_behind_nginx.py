@@ -208,3 +208,22 @@ def test_while_django_renews_a_go_ahead_the_devices_requests_are_served_and_ask_
     assert eventually(lambda: asked() == ["STALE"] + ["UPDATING"] * 4), asked()
     # Once the renewal is through, nginx answers alone again.
     assert eventually(lambda: client.request("GET", url).body == content and from_cache(front)[-1])
+
+
+def test_a_retry_storm_is_refused_once_nginx_renews_the_go_ahead(fleet, front, delivered, settings):
+    """Django counts the ranges it authorises (one request per window reaches it); past the
+    budget the renewal's 429 replaces the go-ahead, and the device gets Django's 429 with
+    Retry-After from then on, not the archive."""
+    settings.DDI_DOWNLOAD_BUDGET_ARCHIVES = 1
+    job, client, url, content = delivered
+    assert client.request("GET", url).body == content  # Django: one archive, the budget
+    assert client.request("GET", url).body == content  # nginx alone, within the window
+    time.sleep(WINDOW + 1.2)
+
+    renewing = client.request("GET", url)  # served on the stale go-ahead; Django refuses the renewal
+    refused = eventually(lambda: (reply := client.request("GET", url)).status == 429 and reply, timeout=5)
+
+    assert renewing.status == 200
+    assert refused and int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()["errorCode"] == "ddi.download_budget_exceeded"
+    assert UpdateJob.objects.get(pk=job.pk).events.filter(kind=services.DOWNLOAD_BUDGET_EVENT).count() == 1

@@ -124,3 +124,17 @@ def test_a_finished_site_stops_polling_quickly(example, as_viewer):
     [live] = find_all(as_viewer.get(site_url(example, 1201)).content, "site-live")
     assert live["attrs"]["data-live"] == "false"
     assert live["attrs"]["hx-trigger"].startswith("every 30s")
+
+
+def test_site_page_flags_a_retry_storm_of_the_active_update(example, as_viewer, settings):
+    settings.DDI_DOWNLOAD_BUDGET_ARCHIVES = 1
+    job = example.jobs[1213]
+    assert 'data-testid="download-storm"' not in as_viewer.get(site_url(example, 1213)).content.decode()
+    size = job.bytes_total
+    assert services.job_download_admit(job=job, size=size, first=0, last=size - 1) is None
+    assert services.job_download_admit(job=job, size=size, first=0, last=size - 1) is not None
+    assert services.job_download_admit(job=job, size=size, first=0, last=0) is not None
+
+    html = as_viewer.get(site_url(example, 1213)).content.decode()
+    assert 'data-testid="download-storm"' in html and "more than 1 archives" in html
+    assert html.count("more than 1 archives") == 2  # the flag, and the one event on the timeline
