@@ -11,7 +11,11 @@ viewers       see everything: receivers, device types, sites and panels, release
 engineers     viewers + queue a single site for update and cancel an update
 managers      engineers + start rollouts ("Update software at all sites"), upload
               releases and mark them current, create receivers, sites and device types,
-              rotate gateway and device tokens
+              change sites (their consent to remote updates too), rotate gateway and
+              device tokens
+approvers     viewers + approve an update held at a site that asks for approval; a group
+              of its own, given on top of another: whoever queues an update (an engineer,
+              a manager's rollout) need not be the one who approves it
 ============  =========================================================================
 
 The names to check (``user.has_perm(NAME)``, ``permission_required(NAME)``):
@@ -35,7 +39,9 @@ ADD_RECEIVER                receivers.add_receiver                managers
 CHANGE_RECEIVER             receivers.change_receiver             managers
 ADD_DEVICE_TYPE             sites.add_devicetype                  managers
 ADD_SITE                    sites.add_site (+ sites.add_device)   managers
+CHANGE_SITE                 sites.change_site                     managers
 CHANGE_DEVICE               sites.change_device                   managers
+APPROVE_UPDATE              firmware_updates.approve_updatejob    approvers
 ==========================  ====================================  ===========
 
 Superusers pass every check. Anonymous requests get 401, signed-in operators without the
@@ -64,18 +70,21 @@ ADD_SITE = "sites.add_site"
 CHANGE_SITE = "sites.change_site"
 ADD_DEVICE = "sites.add_device"
 CHANGE_DEVICE = "sites.change_device"
+APPROVE_UPDATE = "firmware_updates.approve_updatejob"
 
 VIEW_ALL = (VIEW_RECEIVER, VIEW_DEVICE_TYPE, VIEW_SITE, VIEW_DEVICE, VIEW_RELEASE, VIEW_UPDATE_JOB,
             VIEW_ROLLOUT)
 
-VIEWERS, ENGINEERS, MANAGERS = "viewers", "engineers", "managers"
-# Each group holds the one before it plus its own.
+VIEWERS, ENGINEERS, MANAGERS, APPROVERS = "viewers", "engineers", "managers", "approvers"
+# Each group holds the one before it plus its own; approvers stand beside them (viewers +
+# approving), so approving is never a side effect of queueing.
 GROUPS: dict[str, frozenset[str]] = {VIEWERS: frozenset(VIEW_ALL)}
 GROUPS[ENGINEERS] = GROUPS[VIEWERS] | {QUEUE_SITE, CANCEL_UPDATE}
 GROUPS[MANAGERS] = GROUPS[ENGINEERS] | {
     START_ROLLOUT, UPLOAD_RELEASE, MARK_RELEASE_CURRENT, ADD_RECEIVER, CHANGE_RECEIVER,
     ADD_DEVICE_TYPE, CHANGE_DEVICE_TYPE, ADD_SITE, CHANGE_SITE, ADD_DEVICE, CHANGE_DEVICE,
 }
+GROUPS[APPROVERS] = GROUPS[VIEWERS] | {APPROVE_UPDATE}
 
 # What the operator was refused, in words (the 403 answer says which group grants it).
 CAPABILITY = {
@@ -89,7 +98,9 @@ CAPABILITY = {
     ADD_DEVICE_TYPE: "create device types",
     ADD_SITE: "create sites",
     ADD_DEVICE: "register panels",
+    CHANGE_SITE: "change sites",
     CHANGE_DEVICE: "change panels",
+    APPROVE_UPDATE: "approve updates",
 }
 
 

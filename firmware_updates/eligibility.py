@@ -1,7 +1,9 @@
 """Which panel may be moved to a release, and why not: the one eligibility rule.
 
 Seed: only panels with an IP channel (GPRS or Ethernet) are updated remotely; never a
-downgrade; a panel already current or already updating is left alone. The rule is one
+downgrade; a panel already current or already updating is left alone. Issue 14: never a
+panel whose site forbids remote updates (a site that asks for approval may be queued: its
+job waits for an approver, services.jobs). The rule is one
 ordered list of conditions written once, as SQL, and evaluated by the database for every
 reader: the statistics and the badges' split of the red, the device type page's reasons,
 "Update software at all sites" (its preview counts and the rollout's skips) and the queueing
@@ -17,7 +19,7 @@ queued (`not_eligible`, counted by reason), and "" a red panel a rollout would q
 from django.db.models import CharField, Exists, OuterRef, Q, Value, When
 from django.db.models.expressions import Case
 
-from sites.models import Device
+from sites.models import Device, RemoteUpdate, Site
 
 from .badges import has_active_job, runs_version
 from .errors import Refusal, UpdateNotAllowed
@@ -25,8 +27,15 @@ from .models import ACTIVE_STATES, Release, UpdateJob
 
 ELIGIBLE = ""
 # The rule, in order: a device is refused for the first that holds.
-RULES = (Refusal.ALREADY_CURRENT, Refusal.ALREADY_UPDATING, Refusal.NO_IP_CHANNEL,
-         Refusal.HARDWARE_NOT_SUPPORTED, Refusal.WOULD_DOWNGRADE)
+RULES = (Refusal.ALREADY_CURRENT, Refusal.ALREADY_UPDATING, Refusal.REMOTE_UPDATE_FORBIDDEN,
+         Refusal.NO_IP_CHANNEL, Refusal.HARDWARE_NOT_SUPPORTED, Refusal.WOULD_DOWNGRADE)
+
+
+def site_consent(value: str) -> Q:
+    """The device's site has this `remote_update` (sites.models.RemoteUpdate). A subquery the database
+    runs once (PostgreSQL: a hashed subplan, SQLite: an ephemeral table), not a join per
+    device: few sites say anything but `allowed`. A panel on no site says nothing."""
+    return Q(site__in=Site.objects.filter(remote_update=value).values("pk"))
 
 
 def _conditions(release: Release, active: Q) -> list[tuple[Refusal, Q]]:
@@ -36,6 +45,7 @@ def _conditions(release: Release, active: Q) -> list[tuple[Refusal, Q]]:
     condition = {
         Refusal.ALREADY_CURRENT: runs_version(release.version),
         Refusal.ALREADY_UPDATING: active,
+        Refusal.REMOTE_UPDATE_FORBIDDEN: site_consent(RemoteUpdate.FORBIDDEN),
         Refusal.NO_IP_CHANNEL: Q(has_ip_channel=False),
         Refusal.HARDWARE_NOT_SUPPORTED: ~Q(hardware_revision__in=supported),
         Refusal.WOULD_DOWNGRADE: Q(firmware_version_key__gt=release.version_key),

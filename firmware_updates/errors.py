@@ -4,6 +4,8 @@ and its operator wording, and the domain errors every entry point maps the same 
 
 import enum
 
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import QuotaExceeded, Refused, Rejected
 
 
@@ -28,6 +30,9 @@ class Refusal(enum.Enum):
     # The eligibility rules (firmware_updates/eligibility.py), in their order.
     ALREADY_CURRENT = "already_current", "already current", "{site} already runs {version}."
     ALREADY_UPDATING = "already_updating", "already being updated", "{site} is already being updated."
+    # The site's consent (Site.remote_update, issue 14): its owner switched remote updates off.
+    REMOTE_UPDATE_FORBIDDEN = ("remote_update_forbidden", _("remote update not allowed at this site"),
+                               _("{site}: remote update not allowed at this site."))
     NO_IP_CHANNEL = "no_ip_channel", "no GPRS or Ethernet channel", "{site} has no GPRS or Ethernet channel."
     HARDWARE_NOT_SUPPORTED = (
         "hardware_not_supported", "hardware revision not supported",
@@ -53,6 +58,9 @@ class Refusal(enum.Enum):
     ALREADY_CANCELLING = ("already_cancelling", "already being cancelled",
                           "The update is already being cancelled; waiting for the device to acknowledge.")
     FINISHED = "finished", "already finished", "The update has already finished ({state})."
+    # Approving.
+    NOT_AWAITING_APPROVAL = ("not_awaiting_approval", _("not awaiting approval"),
+                             _("The update of {site} is not awaiting approval ({state})."))
 
     @classmethod
     def short_of(cls, code: str) -> str:

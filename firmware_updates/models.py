@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sites.versions import version_key
 
@@ -47,6 +48,7 @@ class Release(models.Model):
 
 
 class JobState(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
     QUEUED = "queued", "Queued"
     DELIVERED = "delivered", "Delivered"
     DOWNLOADING = "downloading", "Downloading"
@@ -69,6 +71,10 @@ PROGRESS_ORDER = {state: rank for rank, state in enumerate(FORWARD_ORDER)}
 DOWNLOAD_INCOMPLETE = frozenset(FORWARD_ORDER[:PROGRESS_ORDER[S.DOWNLOADED]])
 # A cancel the device must acknowledge: it already has the command (cancelAction, DDI).
 CANCEL_NEEDS_DEVICE = DOWNLOAD_INCOMPLETE - {S.QUEUED}
+# Held before the forward order: queued at a site whose consent asks for approval (issue 14),
+# it goes on to `queued` once an operator allowed to approve does, or is cancelled. The
+# device knows nothing of it yet.
+HELD_STATES = frozenset({S.AWAITING_APPROVAL})
 
 
 def _transitions() -> dict[str, frozenset[str]]:
@@ -79,9 +85,12 @@ def _transitions() -> dict[str, frozenset[str]]:
     - any state before succeeded may fail;
     - queued -> cancelled at once; delivered/downloading -> cancelling, then cancelled when
       the device acknowledges, or back to where the device says it is when it refuses
-      (it had finished the download), or failed.
+      (it had finished the download), or failed;
+    - awaiting approval -> queued (approved), cancelled, or failed; nothing else: no device
+      report may skip the approval.
     """
     table = {state: set(FORWARD_ORDER[rank + 1:]) | {S.FAILED} for rank, state in enumerate(FORWARD_ORDER)}
+    table[S.AWAITING_APPROVAL] = {S.QUEUED, S.CANCELLED, S.FAILED}
     table[S.SUCCEEDED] = set()
     table[S.QUEUED].add(S.CANCELLED)
     for state in CANCEL_NEEDS_DEVICE:
@@ -94,11 +103,14 @@ def _transitions() -> dict[str, frozenset[str]]:
 TRANSITIONS: dict[str, frozenset[str]] = _transitions()
 ACTIVE_STATES = frozenset(state for state, targets in TRANSITIONS.items() if targets)
 TERMINAL_STATES = frozenset(JobState.values) - ACTIVE_STATES
-CANCELLABLE_STATES = DOWNLOAD_INCOMPLETE
-# The poll offers the action (deploymentBase); a cancelling job offers cancelAction instead.
-DELIVERABLE_STATES = ACTIVE_STATES - {S.CANCELLING}
+CANCELLABLE_STATES = DOWNLOAD_INCOMPLETE | HELD_STATES
+# Cancelled at once, the device never told: it does not have the command.
+CANCEL_AT_ONCE = CANCELLABLE_STATES - CANCEL_NEEDS_DEVICE
+# The poll offers the action (deploymentBase); a cancelling job offers cancelAction instead;
+# a held one nothing yet.
+DELIVERABLE_STATES = ACTIVE_STATES - {S.CANCELLING} - HELD_STATES
 # The device holds the command: the panel shows bytes of the total.
-TRANSFER_STATES = ACTIVE_STATES - {S.QUEUED}
+TRANSFER_STATES = ACTIVE_STATES - {S.QUEUED} - HELD_STATES
 # The device may still be fetching bytes: its reported progress is the job's.
 DOWNLOAD_UNDER_WAY = CANCEL_NEEDS_DEVICE | {S.CANCELLING}
 
@@ -118,6 +130,10 @@ def is_cancellable(state: str) -> bool:
 
 def is_deliverable(state: str) -> bool:
     return state in DELIVERABLE_STATES
+
+
+def is_awaiting_approval(state: str) -> bool:
+    return state == S.AWAITING_APPROVAL
 
 
 def download_incomplete(state: str) -> bool:
@@ -271,9 +287,9 @@ class UpdateJob(models.Model):
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="update_jobs")
     rollout = models.ForeignKey(Rollout, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     wave = models.ForeignKey(RolloutWave, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
-    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    state = models.CharField(max_length=24, choices=JobState.choices, default=JobState.QUEUED)
     # Where a cancelling job returns when the device refuses the cancel.
-    state_before_cancel = models.CharField(max_length=16, choices=JobState.choices, blank=True)
+    state_before_cancel = models.CharField(max_length=24, choices=JobState.choices, blank=True)
     bytes_downloaded = models.PositiveBigIntegerField(default=0)
     bytes_total = models.PositiveBigIntegerField(default=0)
     reason = models.TextField(blank=True, help_text="Why it failed or was cancelled.")
@@ -295,6 +311,8 @@ class UpdateJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Approving a job held at a site that asks for approval (core.permissions APPROVE_UPDATE).
+        permissions = [("approve_updatejob", "Can approve update jobs")]
         constraints = [
             models.UniqueConstraint(
                 fields=["device"], condition=Q(state__in=sorted(ACTIVE_STATES)), name="one_active_job_per_device"
@@ -337,8 +355,8 @@ class UpdateJobEvent(models.Model):
 
     job = models.ForeignKey(UpdateJob, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    from_state = models.CharField(max_length=16, blank=True)
-    to_state = models.CharField(max_length=16, blank=True)
+    from_state = models.CharField(max_length=24, blank=True)
+    to_state = models.CharField(max_length=24, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

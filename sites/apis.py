@@ -14,7 +14,7 @@ from receivers.apis import receiver_field
 from receivers.models import Receiver
 
 from . import services
-from .models import Channel, Device, DeviceType, code_validator
+from .models import Channel, Device, DeviceType, RemoteUpdate, code_validator
 from .serials import serial_validate
 from .versions import version_validate
 
@@ -123,11 +123,26 @@ class DeviceInputSerializer(serializers.Serializer):
     partitions = PartitionSerializer(many=True, required=False, default=list)
 
 
+REMOTE_UPDATE_HELP = ("The site's consent to remote updates: allowed; approval (each update waits for an "
+                      "operator allowed to approve); forbidden (never queued).")
+
+
 class SiteInputSerializer(serializers.Serializer):
     receiver = receiver_field()
     number = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, required=False, default=RemoteUpdate.ALLOWED,
+                                            help_text=REMOTE_UPDATE_HELP)
     device = DeviceInputSerializer()
+
+
+class SiteChangeSerializer(serializers.Serializer):
+    """PATCH sites/{id}/: what operators may change of a site (sites.services.site_update)."""
+
+    receiver = receiver_field(required=False)  # the site moves there with its panel
+    number = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, required=False, help_text=REMOTE_UPDATE_HELP)
 
 
 class TargetTokenSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .serials import serial_validate
 from .versions import version_key
@@ -9,6 +10,20 @@ code_validator = RegexValidator(
 )
 
 IP_CHANNELS = frozenset({"gprs", "ethernet"})
+
+
+class Power(models.TextChoices):
+    """What a panel runs on, as it reports it (configData `power`)."""
+
+    MAINS = "mains", _("Mains")
+    BATTERY = "battery", _("Battery")
+
+
+class Battery(models.TextChoices):
+    """Its backup battery, as it reports it (configData `battery`)."""
+
+    OK = "ok", _("OK")
+    LOW = "low", _("Low")
 
 
 class Channel(models.TextChoices):
@@ -33,12 +48,24 @@ class DeviceType(models.Model):
         return self.name
 
 
+class RemoteUpdate(models.TextChoices):
+    """A site's consent to remote software updates (its owner's or its contract's): allowed;
+    each update approved by an operator allowed to approve; forbidden (never queued)."""
+
+    ALLOWED = "allowed", _("Allowed")
+    APPROVAL = "approval", _("Each update needs approval")
+    FORBIDDEN = "forbidden", _("Forbidden")
+
+
 class Site(models.Model):
     """A protected object, known to operators by its number on its receiver."""
 
     receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="sites")
     number = models.PositiveIntegerField()
     name = models.CharField(max_length=200, blank=True)
+    # Read by the eligibility rule (forbidden) and by queueing (approval): firmware_updates.
+    remote_update = models.CharField(_("remote update"), max_length=16, choices=RemoteUpdate.choices,
+                                     default=RemoteUpdate.ALLOWED)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -128,3 +155,14 @@ class Device(models.Model):
     @property
     def any_partition_disarmed(self) -> bool:
         return any(not p.get("armed") for p in self.partitions or [])
+
+    # A panel installs only on mains power with its battery ok (as it installs only while a
+    # partition is disarmed): what it last reported (configData `power`, `battery`, checked by
+    # sites.services.attributes_parse). A panel that never reported them is not held back.
+    @property
+    def on_battery(self) -> bool:
+        return (self.attributes or {}).get("power") == Power.BATTERY
+
+    @property
+    def battery_low(self) -> bool:
+        return (self.attributes or {}).get("battery") == Battery.LOW

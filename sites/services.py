@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.audit import (
     ADDITION,
@@ -21,7 +22,7 @@ from core.tokens import token_digest, token_generate
 from receivers.models import Receiver
 
 from .last_seen import last_seen_record
-from .models import Channel, Device, DeviceType, Site
+from .models import Battery, Channel, Device, DeviceType, Power, RemoteUpdate, Site
 from .serials import serial_problem
 from .versions import VERSION_RE, version_validate
 
@@ -33,7 +34,7 @@ ATTRIBUTE_NAME_MAX = 128
 ATTRIBUTE_VALUE_MAX = 1024
 KNOWN_CHANNELS = frozenset(Channel.values)
 HARDWARE_REVISION_MAX = Device._meta.get_field("hardware_revision").max_length
-SITE_FIELDS = ("receiver", "number", "name")
+SITE_FIELDS = ("receiver", "number", "name", "remote_update")
 # What operators may change of a panel; the rest is its own report (configData) or derived.
 DEVICE_FIELDS = ("site", "serial", "device_type", "hardware_revision", "firmware_version", "channels", "partitions",
                  "settings_digest")
@@ -51,6 +52,7 @@ def site_create(
     firmware_version: str = "",
     channels: list[str] | None = None,
     partitions: list[dict] | None = None,
+    remote_update: str = RemoteUpdate.ALLOWED,
     actor=None,
 ) -> tuple[Site, str]:
     """Create a site with its panel; returns the site and the panel's TargetToken (shown once).
@@ -60,7 +62,7 @@ def site_create(
     kept where the operator gives nothing. A serial already on a site is refused.
     """
     with transaction.atomic():
-        site_fields_validate(receiver=receiver, number=number)
+        site_fields_validate(receiver=receiver, number=number, remote_update=remote_update)
         adopted = Device.objects.select_for_update().filter(serial=serial, site__isnull=True).first()
         if adopted is not None and adopted.receiver_id != receiver.pk:
             raise ValidationError({"serial": [
@@ -70,7 +72,7 @@ def site_create(
             device=adopted, serial=serial, hardware_revision=hardware_revision, firmware_version=firmware_version,
             channels=channels or [], partitions=partitions or [],
         )
-        site = Site.objects.create(receiver=receiver, number=number, name=name)
+        site = Site.objects.create(receiver=receiver, number=number, name=name, remote_update=remote_update)
         token = token_generate()
         if adopted is None:
             Device.objects.create(site=site, receiver=receiver, device_type=device_type,
@@ -83,6 +85,8 @@ def site_create(
             adopted.site, adopted.device_type, adopted.token_hash = site, device_type, token_digest(token)
             adopted.save()
             message = f"Created with panel {serial}, registered through the receiver's gateway."
+        if remote_update != RemoteUpdate.ALLOWED:
+            message += f" Remote update: {remote_update}."
         operator_action_record(actor=actor, obj=site, message=message, flag=ADDITION)
     return site, token
 
@@ -98,9 +102,23 @@ def site_fields_validate(*, site: Site | None = None, **fields) -> None:
         clash = Site.objects.filter(receiver=receiver, number=number)
         if clash.exclude(pk=site.pk).exists() if site else clash.exists():
             raise ValidationError({"number": f"Site {number} already exists on receiver {receiver.code}."})
+    if "remote_update" in fields and fields["remote_update"] not in RemoteUpdate.values:
+        raise ValidationError({"remote_update": _("Give remote update as %(choices)s.") % {
+            "choices": ", ".join(RemoteUpdate.values)}})
     if site is not None and "receiver" in fields and receiver.pk != site.receiver_id:
         if Device.objects.filter(site=site, active_job__isnull=False).exists():
             raise ValidationError({"receiver": _move_refusal(f"Site {site.number}'s panel", "the site")})
+
+
+def _remote_update_event(*, site: Site, to: str, actor) -> None:
+    """The alarm centre's event for a change of the site's consent (who changed it, from what
+    to what), in the transaction of the change."""
+    user = getattr(actor, "user", actor)
+    data = {"from": site.remote_update, "to": to,
+            "by": user.get_username() if user is not None and user.is_authenticated else "system"}
+    # TODO(lead): record through core.events once branch `ev` is merged:
+    #   events.record("site.remote_update_changed", receiver=site.receiver, site_number=site.number, data=data)
+    del data
 
 
 def _move_refusal(panel: str, what: str) -> str:
@@ -115,11 +133,16 @@ def _move_refusal(panel: str, what: str) -> str:
 
 @transaction.atomic
 def site_update(*, site: Site, actor=None, **changes) -> Site:
-    """Change a site's receiver, number or name; moved to another receiver, its panel goes along.
+    """Change a site's receiver, number, name or consent to remote updates; moved to another
+    receiver, its panel goes along.
 
     The panel's receiver is a copy of its site's (fleet statistics and wake-ups go by it), so
     both are written here, in one transaction. Refused while the panel is being updated
-    (`_move_refusal`). Raises ValidationError naming the field.
+    (`_move_refusal`). A change of `remote_update` is also an event for the alarm centre
+    (`site.remote_update_changed`), written in this transaction. It decides what is queued
+    from now on (firmware_updates: forbidden is never queued, approval waits for an approver);
+    an update already queued goes on until someone cancels it. Raises ValidationError naming
+    the field.
     """
     current = Site.objects.select_for_update().select_related("receiver").get(pk=site.pk)
     changes = changed_fields(current, changes, SITE_FIELDS)
@@ -139,6 +162,9 @@ def site_update(*, site: Site, actor=None, **changes) -> Site:
         words.append(f"number {current.number} changed to {changes['number']}")
     if "name" in changes:
         words.append("name changed")
+    if "remote_update" in changes:
+        words.append(f"remote update changed from {current.remote_update} to {changes['remote_update']}")
+        _remote_update_event(site=current, to=changes["remote_update"], actor=actor)
     if changes:
         Site.objects.filter(pk=site.pk).update(**changes)
         message = "; ".join(words)
@@ -354,6 +380,11 @@ def attributes_parse(data: dict) -> dict:
         if not isinstance(partitions, str):
             raise ValidationError({"partitions": "Give partitions as 1:armed,2:disarmed."})
         fields["partitions"] = partitions_parse(partitions)
+    # Only checked: kept among the attributes, read from there (Device.on_battery, battery_low).
+    for name, choices, words in (("power", Power, "mains or battery"), ("battery", Battery, "ok or low")):
+        if (value := data.get(name)) is not None and value not in choices.values:
+            raise ValidationError({name: _("Give %(name)s as %(words)s, not %(value)r.") % {
+                "name": name, "words": words, "value": str(value)[:40]}})
     if (digest := data.get("settings_digest")) is not None:
         if not isinstance(digest, str) or len(digest) > 128:
             raise ValidationError({"settings_digest": "Give the settings digest as text of at most 128 characters."})

@@ -1,8 +1,8 @@
 """One eligibility rule, one badge: every reader gives the same answer for the same panel.
 
 The matrix covers what decides eligibility (IP channel, hardware supported, version older /
-equal / newer than the current release, an active job) and what must not (online or
-offline). Each panel sits alone on its own receiver, so the receiver's statistics are that
+equal / newer than the current release, an active job, the site's consent to remote
+updates) and what must not (online or offline; a site asking for approval). Each panel sits alone on its own receiver, so the receiver's statistics are that
 panel's verdict; the same panel is then asked through the per-site refusal (queueing), the
 device type page's list, the "Update software at all sites" preview and the rollout itself.
 """
@@ -35,7 +35,8 @@ pytestmark = pytest.mark.django_db
 CHANNELS = {"ip": ["gprs", "sms"], "no_ip": ["gsm_voice", "sms"]}
 HARDWARE = {"supported": "2.1", "not_supported": "1.0"}
 VERSIONS = {"older": "5.30", "equal": "5.40", "newer": "5.50"}
-MATRIX = list(itertools.product(CHANNELS, HARDWARE, VERSIONS, ("online", "offline"), ("job", "no_job")))
+CONSENT = ("allowed", "approval", "forbidden")
+MATRIX = list(itertools.product(CHANNELS, HARDWARE, VERSIONS, ("online", "offline"), ("job", "no_job"), CONSENT))
 
 
 def _verdict_of_statistics(row) -> str:
@@ -54,12 +55,15 @@ def _verdict_of_statistics(row) -> str:
     return code
 
 
-def _expected(channels, hardware, version, job) -> str:
-    """The seed's rule, written out for the test: current, updating, then the refusals."""
+def _expected(channels, hardware, version, job, consent="allowed") -> str:
+    """The seed's rule, written out for the test: current, updating, then the refusals, the
+    site's own first (issue 14)."""
     if version == "equal":
         return Refusal.ALREADY_CURRENT.value
     if job == "job":
         return Refusal.ALREADY_UPDATING.value
+    if consent == "forbidden":
+        return Refusal.REMOTE_UPDATE_FORBIDDEN.value
     if channels == "no_ip":
         return Refusal.NO_IP_CHANNEL.value
     if hardware == "not_supported":
@@ -77,11 +81,11 @@ def nord():
 
 def _panel(nord_release, case):
     nord, release = nord_release
-    channels, hardware, version, online, job = case
+    channels, hardware, version, online, job, consent = case
     receiver = ReceiverFactory(code="r-" + "-".join(case).replace("_", ""))
     now = timezone.now()
     device = DeviceFactory(
-        site__receiver=receiver, device_type=nord, channels=CHANNELS[channels],
+        site__receiver=receiver, site__remote_update=consent, device_type=nord, channels=CHANNELS[channels],
         hardware_revision=HARDWARE[hardware], firmware_version=VERSIONS[version],
         last_seen=now if online == "online" else now - timedelta(days=2),
     )
@@ -95,7 +99,7 @@ def _panel(nord_release, case):
 def test_statistics_refusal_list_and_rollout_agree_on_every_panel(nord, case):
     receiver, device = _panel(nord, case)
     nord_type, release = nord
-    expected = _expected(*case[:3], case[4])
+    expected = _expected(*case[:3], case[4], case[5])
 
     (row,) = receiver_firmware_stats(receiver=receiver)
     assert _verdict_of_statistics(row) == expected
@@ -107,12 +111,15 @@ def test_statistics_refusal_list_and_rollout_agree_on_every_panel(nord, case):
     (listed,) = device_type_sites(receiver=receiver, device_type=nord_type)
     assert listed.refusal == expected
 
-    # The rollout queues exactly the eligible panel; with nothing to queue it is refused,
-    # naming the same reason.
+    # The rollout queues exactly the eligible panel (held for approval where its site asks
+    # for it); with nothing to queue it is refused, naming the same reason.
     if expected == ELIGIBLE:
         rollout = services.rollout_run(rollout_id=services.rollout_start(
             receiver=receiver, device_type=nord_type, actor=None)[0].pk)
         assert (rollout.queued, rollout.skipped) == (1, {})
+        (job,) = rollout.jobs.all()
+        assert job.state == ("awaiting_approval" if case[5] == "approval" else "queued")
+        assert job.events.get().to_state == job.state
     else:
         with pytest.raises(UpdateNotAllowed) as refused:
             services.rollout_start(receiver=receiver, device_type=nord_type, actor=None)
@@ -166,7 +173,7 @@ def test_the_single_panel_badge_equals_the_queryset_badge(nord, case):
                           has_active_job=device.active_job_id is not None)
     (site,) = site_list(receiver=receiver)
     assert single == annotated.badge == site.badge
-    expected = _expected(*case[:3], case[4])
+    expected = _expected(*case[:3], case[4], case[5])
     assert single == {Refusal.ALREADY_CURRENT.value: Badge.GREEN,
                       Refusal.ALREADY_UPDATING.value: Badge.YELLOW}.get(expected, Badge.RED)
 

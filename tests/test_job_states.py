@@ -32,7 +32,8 @@ def test_the_table_says_what_design_md_says():
         later = set(FORWARD_ORDER[rank + 1:])
         assert later | {S.FAILED} <= TRANSITIONS[state], state
         assert not set(FORWARD_ORDER[:rank + 1]) & TRANSITIONS[state], f"{state} may not go backwards"
-    assert {state for state, targets in TRANSITIONS.items() if S.CANCELLED in targets} == {S.QUEUED, S.CANCELLING}
+    assert {state for state, targets in TRANSITIONS.items() if S.CANCELLED in targets} == {
+        S.AWAITING_APPROVAL, S.QUEUED, S.CANCELLING}
     assert {state for state, targets in TRANSITIONS.items() if S.CANCELLING in targets} == {S.DELIVERED,
                                                                                            S.DOWNLOADING}
     assert TRANSITIONS[S.CANCELLING] == {*FORWARD_ORDER[1:], S.CANCELLED, S.FAILED}
@@ -40,11 +41,20 @@ def test_the_table_says_what_design_md_says():
     assert all(not TRANSITIONS[state] for state in (S.SUCCEEDED, S.FAILED, S.CANCELLED))
 
 
+def test_a_job_awaiting_approval_goes_on_only_by_approval_or_ends():
+    """Issue 14: held before the forward order; nothing a device reports may skip the approval."""
+    assert TRANSITIONS[S.AWAITING_APPROVAL] == {S.QUEUED, S.CANCELLED, S.FAILED}
+    assert {state for state, targets in TRANSITIONS.items() if S.AWAITING_APPROVAL in targets} == set()
+    assert S.AWAITING_APPROVAL in ACTIVE_STATES and is_cancellable(S.AWAITING_APPROVAL)
+    assert not is_deliverable(S.AWAITING_APPROVAL)
+
+
 def test_cancel_is_possible_until_the_panel_has_the_whole_file():
     assert [s for s in FORWARD_ORDER if is_cancellable(s)] == [S.QUEUED, S.DELIVERED, S.DOWNLOADING]
     assert not is_cancellable(S.CANCELLING)
-    # The poll offers the action in every active state but cancelling, which offers the cancel.
-    assert {s for s in JobState.values if is_deliverable(s)} == ACTIVE_STATES - {S.CANCELLING}
+    # The poll offers the action in every active state but cancelling, which offers the cancel,
+    # and awaiting approval, which offers nothing yet.
+    assert {s for s in JobState.values if is_deliverable(s)} == ACTIVE_STATES - {S.CANCELLING, S.AWAITING_APPROVAL}
 
 
 @pytest.mark.django_db

@@ -7,7 +7,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer, RefusalSerializer
-from core.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_UPDATE_JOB, ActionPermission
+from core.permissions import (
+    APPROVE_UPDATE,
+    CANCEL_UPDATE,
+    QUEUE_SITE,
+    VIEW_UPDATE_JOB,
+    ActionPermission,
+)
 from receivers.apis import receiver_field
 
 from .. import services
@@ -102,6 +108,7 @@ class UpdateJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         "retrieve": (VIEW_UPDATE_JOB,),
         "create": (QUEUE_SITE,),
         "cancel": (CANCEL_UPDATE,),
+        "approve": (APPROVE_UPDATE,),
     }
 
     def get_serializer_class(self):
@@ -145,8 +152,20 @@ class UpdateJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(JobSerializer(job_queryset().get(pk=job.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="Approve an update held at a site that asks for approval",
+        description="200: approved, the job is queued and the panel woken. 409: refused (the job is not "
+        "awaiting approval, or the site now forbids remote updates). Needs the approvers group's permission.",
+        request=None,
+        responses={200: JobSerializer, 409: RefusalSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        job = services.update_job_approve(job=self.get_object(), actor=request.user)
+        return Response(JobSerializer(job_queryset().get(pk=job.pk)).data)
+
+    @extend_schema(
         summary="Cancel an update until the panel has the whole file",
-        description="200: cancelled at once (it was queued). 202: cancelling, the panel has been told "
+        description="200: cancelled at once (it was queued or awaiting approval). 202: cancelling, the panel has been told "
         "and acknowledges on its next poll. 409: refused (already downloaded, already finished).",
         request=None,
         responses={200: JobSerializer, 202: JobSerializer, 409: RefusalSerializer},

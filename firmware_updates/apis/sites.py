@@ -20,6 +20,7 @@ from core.permissions import (
     ADD_DEVICE,
     ADD_SITE,
     CHANGE_DEVICE,
+    CHANGE_SITE,
     VIEW_DEVICE,
     VIEW_SITE,
     ActionPermission,
@@ -27,12 +28,14 @@ from core.permissions import (
 from receivers.models import Receiver
 from sites import services
 from sites.apis import (
+    REMOTE_UPDATE_HELP,
     CreatedDeviceSerializer,
     DeviceSerializer,
+    SiteChangeSerializer,
     SiteInputSerializer,
     TargetTokenSerializer,
 )
-from sites.models import DeviceType
+from sites.models import DeviceType, RemoteUpdate
 
 from ..badges import Badge
 from ..selectors import site_list
@@ -47,6 +50,7 @@ class SiteSerializer(serializers.Serializer):
     receiver = serializers.CharField(source="receiver.code")
     number = serializers.IntegerField()
     name = serializers.CharField()
+    remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, help_text=REMOTE_UPDATE_HELP)
     badge = serializers.ChoiceField(
         choices=BADGES, help_text="green: current version; yellow: outdated, updating; red: outdated, nothing planned."
     )
@@ -86,6 +90,11 @@ def overlay_progress(sites) -> None:
         ],
     ),
     retrieve=extend_schema(summary="One site"),
+    partial_update=extend_schema(
+        summary="Change a site: its consent to remote updates, name, number or receiver",
+        request=SiteChangeSerializer,
+        responses={200: SiteSerializer, 400: ErrorSerializer},
+    ),
     create=extend_schema(
         summary="Create a site with its panel",
         request=SiteInputSerializer,
@@ -99,12 +108,14 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         "list": (VIEW_SITE, VIEW_DEVICE),
         "retrieve": (VIEW_SITE, VIEW_DEVICE),
         "create": (ADD_SITE, ADD_DEVICE),
+        "partial_update": (CHANGE_SITE,),
         "device_token": (CHANGE_DEVICE,),
     }
 
     def get_serializer_class(self):
-        # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
-        return SiteInputSerializer if self.action == "create" else super().get_serializer_class()
+        # The browsable API's form and OPTIONS show what a POST or PATCH takes, not what it answers.
+        inputs = {"create": SiteInputSerializer, "partial_update": SiteChangeSerializer}
+        return inputs.get(self.action) or super().get_serializer_class()
 
     def get_queryset(self):
         if self.action != "list":
@@ -142,6 +153,15 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         site = site_list().get(pk=site.pk)
         site.device.target_token = token
         return Response(SiteCreatedSerializer(site).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        site = self.get_object()
+        data = SiteChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.site_update(site=site, actor=request.user, **data.validated_data)
+        site = site_list().get(pk=site.pk)
+        overlay_progress([site])
+        return Response(SiteSerializer(site).data)
 
     @extend_schema(
         summary="Issue the panel a new TargetToken",

@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_duration
 from core.json import JSONBodyError, json_loads
 
 from ..install_windows import Window, window_open
-from ..models import JobState, UpdateJob, is_active
+from ..models import JobState, UpdateJob, is_active, is_deliverable
 from ..services import feedback_validate
 from .responses import DdiError, bad_request
 
@@ -89,7 +89,9 @@ def controller_base(request, *, caller, job: UpdateJob | None) -> dict:
     idle = caller.receiver.poll_sleep
     sleep = idle
     links = {}
-    if job is not None and is_active(job.state):
+    # A job awaiting approval is active (the panel's one job) but not the panel's business
+    # yet: the poll says nothing of it, at the idle sleep.
+    if job is not None and (is_deliverable(job.state) or job.state == JobState.CANCELLING):
         active = parse_duration(settings.DDI_ACTIVE_POLL_SLEEP) or timedelta(seconds=10)
         sleep = min(idle, active)
         if job.state == JobState.CANCELLING:

@@ -21,6 +21,7 @@ from .jobs import (
     job_event_record,
     job_transition,
     jobs_transition_bulk,
+    update_job_approve,
     update_job_cancel,
     update_job_create,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "rollout_start",
     "rollout_stop",
     "rollouts_job_counts",
+    "update_job_approve",
     "update_job_cancel",
     "update_job_create",
     "wakeup_send",

@@ -24,6 +24,7 @@ from ..models import (
     ACTIVE_STATES,
     DOWNLOAD_INCOMPLETE,
     DOWNLOAD_UNDER_WAY,
+    HELD_STATES,
     PROGRESS_ORDER,
     JobState,
     UpdateJob,
@@ -144,7 +145,8 @@ def _locked(job: UpdateJob) -> UpdateJob:
 
 def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dict | None,
                     details: list[str]) -> UpdateJob:
-    if not is_active(job.state):
+    if not is_active(job.state) or job.state in HELD_STATES:
+        # A held job (awaiting approval) was never offered: nothing of it is the device's to report.
         raise ActionGone(f"Action {job.pk} is {job.state}.")
     info = {"execution": execution, "finished": finished, "details": details}
     if progress:
@@ -403,7 +405,7 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
     if job is None:
         job = (UpdateJob.objects.select_related("release")
                .filter(device=device, confirmed_at__isnull=True, release__version=device.firmware_version)
-               .exclude(state__in=[S.FAILED, S.CANCELLED, S.QUEUED]).order_by("-created_at").first())
+               .exclude(state__in=[S.FAILED, S.CANCELLED, S.QUEUED, *HELD_STATES]).order_by("-created_at").first())
         if job is None:
             return
     if job.confirmed_at or device.firmware_version != job.release.version:

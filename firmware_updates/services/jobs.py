@@ -11,11 +11,12 @@ from django.utils import timezone
 
 from core.outages import enqueue_after_commit
 from receivers.models import Receiver
-from sites.models import Device, Site
+from sites.models import Device, RemoteUpdate, Site
 
 from ..eligibility import update_refusal
 from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
+    CANCEL_AT_ONCE,
     TERMINAL_STATES,
     JobState,
     Release,
@@ -23,6 +24,7 @@ from ..models import (
     UpdateJob,
     UpdateJobEvent,
     is_active,
+    is_awaiting_approval,
     is_cancellable,
     transition_allowed,
 )
@@ -173,7 +175,9 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
     """Queue one site for update (the canary, "Update using site number...").
 
     Raises UpdateNotAllowed with the reason when the site may not be updated: the
-    eligibility rule (firmware_updates/eligibility.py), asked of the jobs table.
+    eligibility rule (firmware_updates/eligibility.py), asked of the jobs table. At a site
+    whose consent asks for approval the job waits in `awaiting_approval` (no wake-up, nothing
+    offered to the panel) until `update_job_approve`.
     """
     actor = Actor.of(actor)
     site = site_get(receiver=receiver, site_number=site_number)
@@ -187,21 +191,49 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
         release = current_release_required(device_type=device.device_type)
     if refusal := update_refusal(device=device, release=release, site=name):
         raise refusal
+    state = JobState.AWAITING_APPROVAL if site.remote_update == RemoteUpdate.APPROVAL else JobState.QUEUED
     try:
         with transaction.atomic():
             job = UpdateJob.objects.create(
                 device=device, release=release, created_by=actor.user, bytes_total=release.size,
-                snapshot=device_snapshot(device),
+                snapshot=device_snapshot(device), state=state,
             )
             Device.objects.filter(pk=device.pk).update(active_job=job)
             device.active_job_id = job.pk
-            job_event_record(job=job, actor=actor, kind="transition", to_state=JobState.QUEUED,
+            job_event_record(job=job, actor=actor, kind="transition", to_state=state,
                              details={"release": release.version, "site_number": site_number})
             device_jobs_prune(devices=[device.pk])
     except IntegrityError:
         # The partial unique index settled a race with another queue request.
         raise UpdateNotAllowed(Refusal.ALREADY_UPDATING, site=name) from None
-    _wakeup_on_commit(receiver=receiver, serials=[device.serial])
+    if state == JobState.QUEUED:
+        _wakeup_on_commit(receiver=receiver, serials=[device.serial])
+    return job
+
+
+def update_job_approve(*, job: UpdateJob, actor) -> UpdateJob:
+    """An operator allowed to approve (core.permissions APPROVE_UPDATE) lets a job held at a
+    site that asks for approval go on: awaiting approval -> queued, and the panel is woken.
+
+    Refused (UpdateNotAllowed) for a job not awaiting approval, and while the site now forbids
+    remote updates (the job stays held: cancel it, or allow the site again). The decision is
+    taken under the job's row lock, so an approval racing a cancel has one winner.
+    """
+    actor = Actor.of(actor)
+    with transaction.atomic():
+        locked = (UpdateJob.objects.select_for_update(no_key=True, of=("self",))
+                  .select_related("device__site", "device__receiver").get(pk=job.pk))
+        device = locked.device
+        name = f"Site {device.site.number}" if device.site_id else f"Panel {device.serial}"
+        if not is_awaiting_approval(locked.state):
+            raise UpdateNotAllowed(Refusal.NOT_AWAITING_APPROVAL, site=name,
+                                   state=locked.get_state_display().lower())
+        if device.site_id and device.site.remote_update == RemoteUpdate.FORBIDDEN:
+            raise UpdateNotAllowed(Refusal.REMOTE_UPDATE_FORBIDDEN, site=name)
+        job, _ = job_transition(job_id=job.pk, to_state=JobState.QUEUED, actor=actor,
+                                allowed_from={JobState.AWAITING_APPROVAL},
+                                details={"message": f"Approved by {actor.label}."})
+    _wakeup_on_commit(receiver=device.receiver, serials=[device.serial])
     return job
 
 
@@ -254,8 +286,8 @@ def device_snapshot(device: Device) -> dict:
 def update_job_cancel(*, job: UpdateJob, actor) -> UpdateJob:
     """Stop an update until the device has the whole file ("Cancel update...").
 
-    queued -> cancelled at once; delivered/downloading -> cancelling until the device
-    acknowledges. From downloaded on: UpdateNotAllowed("already downloaded"). The decision is
+    queued or awaiting approval -> cancelled at once; delivered/downloading -> cancelling
+    until the device acknowledges. From downloaded on: UpdateNotAllowed("already downloaded"). The decision is
     taken under the row lock, so a cancel racing the device's `downloaded` has one winner.
     """
     actor = Actor.of(actor)
@@ -264,7 +296,7 @@ def update_job_cancel(*, job: UpdateJob, actor) -> UpdateJob:
         state = locked.state
         if not is_cancellable(state):
             raise _cancel_refusal(locked)
-        if state == JobState.QUEUED:
+        if state in CANCEL_AT_ONCE:
             job, _ = job_transition(job_id=job.pk, to_state=JobState.CANCELLED, actor=actor,
                                     reason=f"Cancelled by {actor.label}.")
         else:

@@ -25,6 +25,7 @@ from core.outages import enqueue_after_commit
 from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
     ACTIVE_STATES,
+    CANCEL_AT_ONCE,
     JOB_CONFIRMED,
     JOB_FAILED_OR_TIMED_OUT,
     JOB_TIMED_OUT,
@@ -318,8 +319,10 @@ def rollout_stop(*, rollout: Rollout, actor) -> Rollout:
         now = timezone.now()
         reason = f"Rollout #{rollout.pk} stopped by {actor.label}."
         jobs = UpdateJob.objects.filter(rollout=rollout)
-        cancelled = jobs_transition_bulk(jobs=jobs, from_state=S.QUEUED, to_state=S.CANCELLED, actor=actor,
-                                         kind="transition", reason=reason, skip_locked=False)
+        # Those the devices do not have yet (queued, or awaiting approval) end at once.
+        cancelled = sum(jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLED, actor=actor,
+                                             kind="transition", reason=reason, skip_locked=False)
+                        for state in sorted(CANCEL_AT_ONCE))
         for state in (S.DELIVERED, S.DOWNLOADING):
             cancelled += jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLING, actor=actor,
                                               kind="transition", reason=reason, skip_locked=False,

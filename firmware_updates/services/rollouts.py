@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     BigIntegerField,
+    Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -30,15 +32,16 @@ from django.db.models import (
     OuterRef,
     Q,
     Value,
+    When,
 )
 from django.db.models.functions import JSONObject, Mod
 from django.utils import timezone
 
 from core.outages import enqueue_after_commit
 from receivers.models import Receiver
-from sites.models import Device, DeviceType
+from sites.models import Device, DeviceType, RemoteUpdate
 
-from ..eligibility import ELIGIBLE, active_job_exists, refusal_expression
+from ..eligibility import ELIGIBLE, active_job_exists, refusal_expression, site_consent
 from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
     ACTIVE_STATES,
@@ -113,10 +116,19 @@ def rollout_devices(rollout: Rollout):
 
 
 def _placed(devices, release):
-    """`devices` with their place in every rollout's order (`spread`) and their refusal for
-    `release` (`refusal`, asked of the jobs table)."""
+    """`devices` with their place in every rollout's order (`spread`), their refusal for
+    `release` (`refusal`, asked of the jobs table) and the state their job starts in
+    (`first_state`: awaiting approval where the site asks for it)."""
     return devices.annotate(spread=spread_key(),
-                            refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()))
+                            refusal=refusal_expression({release.device_type_id: release}, active=active_job_exists()),
+                            first_state=first_job_state())
+
+
+def first_job_state() -> Case:
+    """The state a device's new job starts in, as `update_job_create` decides it for one site:
+    awaiting approval at a site whose consent asks for it, else queued."""
+    return Case(When(site_consent(RemoteUpdate.APPROVAL), then=Value(JobState.AWAITING_APPROVAL.value)),
+                default=Value(JobState.QUEUED.value), output_field=CharField())
 
 
 def rollout_order(*, receiver: Receiver, release):
@@ -246,7 +258,7 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
             RolloutWave.objects.filter(pk=wave.pk).update(queueing_done=True)
             return False
         batch = _placed(rollout_devices(rollout), release).filter(spread__gt=rollout.cursor).order_by("spread")
-        rows = list(batch.values_list("pk", "serial", "refusal", "spread")[:batch_size])
+        rows = list(batch.values_list("pk", "serial", "refusal", "spread", "first_state")[:batch_size])
         examined, to_queue, skipped = [], [], Counter()
         for row in rows:
             if room is not None and len(to_queue) >= room:
@@ -264,8 +276,9 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
                                    devices=Device.objects.filter(pk__in=to_queue), now=now,
                                    device_ids=(min(to_queue) - 1, max(to_queue)))
             if created is None:  # no INSERT ... RETURNING (SQLite < 3.35): read them back
-                created = list(UpdateJob.objects.filter(wave=wave, device_id__in=to_queue, state=JobState.QUEUED,
-                                                        created_at=now).values_list("pk", "device_id"))
+                created = list(UpdateJob.objects.filter(wave=wave, device_id__in=to_queue, created_at=now,
+                                                        state__in=[JobState.QUEUED, JobState.AWAITING_APPROVAL])
+                               .values_list("pk", "device_id"))
         if created:
             # Ids grow, and the lock keeps other runs of this rollout out: this batch's jobs are
             # the wave's jobs between the lowest and highest new id.
@@ -290,8 +303,10 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
         if exhausted:
             # Every device was examined: the later waves have nobody left to queue.
             RolloutWave.objects.filter(rollout=rollout, number__gt=wave.number).update(queueing_done=True)
-        serials = {pk: serial for pk, serial, _, _ in examined}
-        _wakeup_online(rollout=rollout, serials=[serials[device_id] for _, device_id in created])
+        # Woken: the panels whose job is queued; one awaiting approval is woken when approved.
+        serials = {pk: serial for pk, serial, _, _, first in examined if first == JobState.QUEUED}
+        _wakeup_online(rollout=rollout, serials=[serials[device_id] for _, device_id in created
+                                                 if device_id in serials])
     return not (wave_full or exhausted)
 
 
@@ -333,8 +348,9 @@ def rollout_late_joiners(*, rollout: Rollout) -> int:
             Rollout.objects.filter(pk=rollout.pk).update(queued=F("queued") + len(created),
                                                          joined_late=F("joined_late") + len(created))
             RolloutWave.objects.filter(pk=wave.pk).update(queued=F("queued") + len(created))
-            serials = dict(Device.objects.filter(pk__in=[d for _, d in created]).values_list("pk", "serial"))
-            _wakeup_online(rollout=rollout, serials=list(serials.values()))
+            serials = (UpdateJob.objects.filter(pk__in=job_ids, state=JobState.QUEUED)
+                       .values_list("device__serial", flat=True))
+            _wakeup_online(rollout=rollout, serials=list(serials))
             log.info("rollout %s: %d late joiner(s) queued in wave %s", rollout.pk, len(created), wave.number)
     return len(created)
 
@@ -382,7 +398,7 @@ def _jobs_insert(*, rollout: Rollout, wave: RolloutWave, release, devices, now,
     return _insert_select(UpdateJob, devices, {
         "device_id": F("pk"), "release_id": Value(release.pk), "rollout_id": Value(rollout.pk),
         "wave_id": Value(wave.pk),
-        "created_by_id": Value(rollout.created_by_id), "state": Value(JobState.QUEUED),
+        "created_by_id": Value(rollout.created_by_id), "state": first_job_state(),
         "bytes_total": Value(release.size), "snapshot": snapshot, "created_at": now, "state_changed_at": now,
     }, on_conflict_ignore=True, returning=("id", "device_id"), wrap=wrap)
 
@@ -391,7 +407,7 @@ def _events_insert(*, rollout: Rollout, wave: RolloutWave, release, jobs, now) -
     actor_label = rollout.created_by.get_username() if rollout.created_by else "system"
     _insert_select(UpdateJobEvent, jobs, {
         "job_id": F("pk"), "at": now, "actor_id": Value(rollout.created_by_id),
-        "actor_label": actor_label, "kind": "transition", "to_state": JobState.QUEUED,
+        "actor_label": actor_label, "kind": "transition", "to_state": F("state"),
         "details": {"rollout": rollout.pk, "wave": wave.number, "release": release.version},
     })
 

@@ -182,6 +182,17 @@ def test_a_site_whose_panel_is_being_updated_is_not_moved(admin_client, example,
     assert history(device.site) == []
 
 
+def test_a_sites_consent_changed_in_the_admin_goes_through_the_service(admin_client, example):
+    site = example.device(1220).site
+    response = change_form(admin_client, f"/admin/sites/site/{site.pk}/change/", "site_form",
+                           remote_update="forbidden")
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    site.refresh_from_db()
+    assert site.remote_update == "forbidden"
+    assert history(site) == [(CHANGE, "Remote update changed from allowed to forbidden.", "root")]
+    assert "Forbidden" in admin_client.get("/admin/sites/site/?remote_update__exact=forbidden").content.decode()
+
+
 def test_giving_a_panel_a_site_on_another_receiver_moves_the_panel(admin_client, example, south):
     device = example.device(1220)
     empty_site = SiteFactory(receiver=south, number=7)
