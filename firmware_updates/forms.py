@@ -3,6 +3,9 @@
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from sites.models import RemoteUpdate
 
 from .models import Rollout, UpdateJob
 from .services.rollouts import WAVES_MAX, WAVES_NOT_CUMULATIVE, waves_cumulative
@@ -38,6 +41,19 @@ class CancelUpdateForm(forms.Form):
         super().__init__(*args, **kwargs)
         if receiver is not None:
             self.fields["job"].queryset = self.fields["job"].queryset.filter(device__receiver=receiver)
+
+
+class ApproveUpdateForm(CancelUpdateForm):
+    """"Approve...": names the job held at a site that asks for approval."""
+
+
+class RemoteUpdateForm(forms.Form):
+    """The site page's consent to remote updates (sites.services.site_update checks it)."""
+
+    remote_update = forms.ChoiceField(
+        label=_("Remote update"), choices=RemoteUpdate.choices,
+        widget=forms.Select(attrs={"data-testid": "remote-update-choice"}),
+    )
 
 
 def _default(name: str):

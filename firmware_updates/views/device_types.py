@@ -9,7 +9,8 @@ service's words) and, without JavaScript, a page of its own at the same URL.
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.panel import (
     htmx_action_response,
@@ -23,6 +24,7 @@ from core.panel import (
     require,
 )
 from core.permissions import (
+    APPROVE_UPDATE,
     CANCEL_UPDATE,
     QUEUE_SITE,
     START_ROLLOUT,
@@ -35,7 +37,7 @@ from sites.models import DeviceType
 from .. import services
 from ..badges import Badge
 from ..errors import UpdateNotAllowed
-from ..forms import CancelUpdateForm, QueueSiteForm, RolloutOptionsForm
+from ..forms import ApproveUpdateForm, CancelUpdateForm, QueueSiteForm, RolloutOptionsForm
 from ..models import JobState, Rollout, UpdateJob
 from ..selectors import device_type_sites, receiver_firmware_stats, waves_of
 from .presenters import RolloutView, StatsView, empty_stats, site_row
@@ -70,7 +72,7 @@ def _latest_rollout(receiver, device_type) -> RolloutView | None:
 
 def _capabilities(user) -> dict:
     return {"can_queue": user.has_perm(QUEUE_SITE), "can_cancel": user.has_perm(CANCEL_UPDATE),
-            "can_rollout": user.has_perm(START_ROLLOUT)}
+            "can_rollout": user.has_perm(START_ROLLOUT), "can_approve": user.has_perm(APPROVE_UPDATE)}
 
 
 def device_type_context(request, receiver: Receiver, device_type: DeviceType) -> dict:
@@ -91,12 +93,17 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     services.job_progress_overlay([d.active_job for d in devices])
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]
     rollout = _latest_rollout(receiver, device_type)
+    # Of the yellow: held at sites that ask for approval (one count, by the jobs' state index).
+    awaiting_approval = (UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL, device__receiver=receiver,
+                                                  device__device_type=device_type).count()
+                         if stats.updating else 0)
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = device_type_url(receiver, device_type)
     return {
         "receiver": receiver,
         "device_type": device_type,
         "stats": stats,
+        "awaiting_approval": awaiting_approval,
         "release": release,
         "rows": rows,
         "page": page,
@@ -118,6 +125,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
                                                           "device_type_code": device_type.code}),
         "rollout_form": RolloutOptionsForm(),
         "cancel_url": reverse("job-cancel", kwargs={"code": receiver.code}),
+        "approve_url": reverse("job-approve", kwargs={"code": receiver.code}),
         "queue_form": QueueSiteForm(),
         "cancel_form": CancelUpdateForm(),
         **_capabilities(request.user),
@@ -205,6 +213,27 @@ def job_cancel(request, code: str):
     if is_partial(request):
         return htmx_action_response(request, template, {**context, "in_dialog": True}, done=False)
     return action_page(request, title="Cancel update", form_template=template, context=context)
+
+
+@require_POST
+@require(APPROVE_UPDATE)
+def job_approve(request, code: str):
+    """"Approve..." → confirm: a job held at a site that asks for approval is queued and its
+    panel woken. A plain form (confirmed in the page's dialog): back to where it was pressed."""
+    receiver = get_object_or_404(Receiver, code=code)
+    form = ApproveUpdateForm(request.POST, receiver=receiver)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect_back(request, reverse("receiver-software-update", kwargs={"code": receiver.code}))
+    job = form.cleaned_data["job"]
+    try:
+        services.update_job_approve(job=job, actor=request.user)
+    except UpdateNotAllowed as exc:
+        messages.error(request, exc.reason)
+    else:
+        messages.success(request, _("Update of %(site)s approved: it is queued and the panel asked to connect.")
+                         % {"site": _site_words(job)})
+    return redirect_back(request, _job_page_url(job))
 
 
 def _site_words(job: UpdateJob) -> str:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.panel import duration_words, percent
 from sites.models import Channel, Device
@@ -29,6 +30,7 @@ from ..models import (
     RolloutWave,
     UpdateJob,
     is_active,
+    is_awaiting_approval,
     is_cancellable,
 )
 from ..selectors import FirmwareStatsRow
@@ -70,9 +72,30 @@ class JobView:
         return self.job.state != JobState.CANCELLING and is_active(self.job.state)
 
     @property
+    def awaiting_approval(self) -> bool:
+        return is_awaiting_approval(self.job.state)
+
+    def _install_waits(self) -> list[str]:
+        """What the panel, holding the checked update, still waits for before it installs,
+        as it last reported itself: a disarmed partition (the seed), mains power and a
+        charged battery (issue 14; a panel that never reported its power is not held back)."""
+        device = self.device
+        if device is None:
+            return []
+        waits = [] if device.any_partition_disarmed else [_("until a partition is disarmed")]
+        if device.on_battery:
+            waits.append(_("for mains power"))
+        if device.battery_low:
+            waits.append(_("for the battery to charge"))
+        return waits
+
+    @property
     def hint(self) -> str:
         """One line saying what the job waits for, in the seed's words."""
         state, job = self.job.state, self.job
+        if state == JobState.AWAITING_APPROVAL:
+            return _("The site asks for approval: the update waits until an operator allowed to approve "
+                     "approves it.")
         if state == JobState.QUEUED:
             # Seed: a device not connected starts only once it connects again.
             if self.online is False or (self.device is not None and not self.device.last_seen):
@@ -90,14 +113,13 @@ class JobView:
             window = window_of(job, receiver=self.device.receiver)
             if not window_open(window, timezone.now()):
                 ready = state == JobState.READY
-                armed = ready and not self.device.any_partition_disarmed
-                return (f"{'Ready for installation' if ready else 'Downloaded'}; waits for the install window "
-                        f"({window_words(window)})" + (" and until a partition is disarmed." if armed else "."))
+                waits = [f"for the install window ({window_words(window)})", *(self._install_waits() if ready else [])]
+                return f"{'Ready for installation' if ready else 'Downloaded'}; waits {' and '.join(waits)}."
         if state == JobState.DOWNLOADED:
             return "Downloaded; the device is checking the archive."
         if state == JobState.READY:
-            if self.device is not None and not self.device.any_partition_disarmed:
-                return "Ready for installation; waits until a partition is disarmed."
+            if waits := self._install_waits():
+                return f"Ready for installation; waits {' and '.join(waits)}."
             return "Ready for installation."
         if state == JobState.INSTALLING:
             return "Installing and restarting (about 10 seconds)."
@@ -191,6 +213,13 @@ class StatsView:
     def not_eligible_reasons(self) -> list[tuple[str, int]]:
         """(short reason, count) of the red a rollout would skip, most frequent first."""
         return skipped_words(self.row.not_eligible_reasons)
+
+    @property
+    def not_eligible_breakdown(self) -> list[tuple[str, str, int]]:
+        """(code, short reason, count) of the red that may not be queued, most frequent first:
+        the device type page's "of which" (a forbidding site says so here)."""
+        counts = self.row.not_eligible_reasons or {}
+        return sorted(((code, Refusal.short_of(code), n) for code, n in counts.items() if n), key=lambda r: -r[2])
 
     @property
     def wave_plan(self) -> str:

@@ -1,19 +1,31 @@
-"""Engineering panel: the site page (panel facts, partitions, update timeline)."""
+"""Engineering panel: the site page (panel facts, partitions, the site's consent to remote
+updates, update timeline)."""
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from core.panel import poll_trigger, render_live, require
-from core.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_SITE, VIEW_UPDATE_JOB
+from core.permissions import (
+    APPROVE_UPDATE,
+    CANCEL_UPDATE,
+    CHANGE_SITE,
+    QUEUE_SITE,
+    VIEW_SITE,
+    VIEW_UPDATE_JOB,
+)
 from receivers.models import Receiver
-from sites.models import Site
-from sites.services import device_is_online
+from sites.models import RemoteUpdate, Site
+from sites.services import device_is_online, site_update
 
 from .. import services
 from ..badges import Badge, device_badge
 from ..eligibility import update_refusal
-from ..forms import CancelUpdateForm, QueueSiteForm
+from ..forms import CancelUpdateForm, QueueSiteForm, RemoteUpdateForm
 from ..models import JobState, UpdateJob, UpdateJobEvent
 from .presenters import BADGE_WORDS, JobView, channel_list
 
@@ -103,9 +115,15 @@ def site_detail(request, code: str, number: int):
         "can_queue": (request.user.has_perm(QUEUE_SITE) and device is not None and release is not None
                       and badge == Badge.RED and refusal is None),
         "can_cancel": request.user.has_perm(CANCEL_UPDATE),
+        "can_approve": request.user.has_perm(APPROVE_UPDATE),
+        "can_change_consent": request.user.has_perm(CHANGE_SITE),
+        "consent_label": RemoteUpdate(site.remote_update).label,
+        "consent_form": RemoteUpdateForm(initial={"remote_update": site.remote_update}),
+        "consent_url": reverse("site-remote-update", kwargs={"code": receiver.code, "number": site.number}),
         "queue_form": QueueSiteForm(initial={"site_number": site.number}),
         "cancel_form": CancelUpdateForm(),
         "cancel_url": reverse("job-cancel", kwargs={"code": receiver.code}),
+        "approve_url": reverse("job-approve", kwargs={"code": receiver.code}),
     }
     if device is not None and device.device_type_id:
         context["device_type_url"] = reverse("device-type-update", kwargs={
@@ -114,3 +132,25 @@ def site_detail(request, code: str, number: int):
             "code": receiver.code, "device_type_code": device.device_type.code})
     return render_live(request, page="sites/site_detail.html", partial="sites/partials/site_live.html",
                        context=context)
+
+
+@require_POST
+@require(CHANGE_SITE)
+def site_remote_update(request, code: str, number: int):
+    """The site's consent to remote updates, changed from its page (confirmed in the page's
+    dialog; a plain form without JavaScript): through site_update, audited, an event."""
+    receiver = get_object_or_404(Receiver, code=code)
+    site = get_object_or_404(Site, receiver=receiver, number=number)
+    form = RemoteUpdateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("remote_update", [])))
+    else:
+        choice = form.cleaned_data["remote_update"]
+        try:
+            site_update(site=site, actor=request.user, remote_update=choice)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Remote update at site %(number)s: %(choice)s.") % {
+                "number": site.number, "choice": RemoteUpdate(choice).label.lower()})
+    return redirect(reverse("site-detail", kwargs={"code": receiver.code, "number": site.number}))

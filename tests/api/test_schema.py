@@ -37,6 +37,7 @@ def test_schema_is_served_and_names_every_endpoint(client):
         "/api/v1/sites/", "/api/v1/sites/{id}/", "/api/v1/sites/{id}/device/token/", "/api/v1/devices/",
         "/api/v1/releases/", "/api/v1/releases/{id}/", "/api/v1/releases/{id}/mark-current/",
         "/api/v1/update-jobs/", "/api/v1/update-jobs/{id}/", "/api/v1/update-jobs/{id}/cancel/",
+        "/api/v1/update-jobs/{id}/approve/",
         "/api/v1/rollouts/", "/api/v1/rollouts/{id}/", "/api/v1/rollouts/{id}/pause/",
         "/api/v1/rollouts/{id}/resume/", "/api/v1/rollouts/{id}/stop/", "/api/v1/rollouts/{id}/advance/",
         "/api/v1/rollouts/{id}/retry-failed/",
@@ -66,6 +67,7 @@ def test_answers_match_the_published_schema(client, as_manager):
         ("get", f"/api/v1/update-jobs/{job.pk}/", None),
         ("post", "/api/v1/update-jobs/", {"receiver": "north", "site_number": 2}),
         ("post", f"/api/v1/update-jobs/{job.pk}/cancel/", None),
+        ("patch", f"/api/v1/sites/{job.device.site_id}/", {"remote_update": "approval"}),
         ("post", "/api/v1/rollouts/", {"receiver": "north", "device_type": "nord-gsm"}),
         ("get", "/api/v1/rollouts/", None),
     ]

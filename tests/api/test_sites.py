@@ -39,7 +39,8 @@ def test_creating_a_site_returns_the_panel_token_once(north, as_manager, manager
     body = response.json()
     token = body["device"].pop("target_token")
     assert body == {
-        "id": body["id"], "receiver": "north", "number": 1204, "name": "Pharmacy", "badge": "red",
+        "id": body["id"], "receiver": "north", "number": 1204, "name": "Pharmacy", "remote_update": "allowed",
+        "badge": "red",
         "device": {"serial": "NG00001204", "device_type": "nord-gsm", "hardware_revision": "2.1",
                    "firmware_version": "5.30", "channels": ["gprs", "sms"],
                    "partitions": [{"number": 1, "armed": True}, {"number": 2, "armed": False}],
