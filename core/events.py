@@ -21,13 +21,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, TextChoices
+from django.db.models import Max, TextChoices, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .bulk import insert_select
 from .models import Event
 
-__all__ = ["BATCH", "EventType", "build", "events_prune", "events_sequence", "record", "record_bulk", "subscribe"]
+__all__ = ["BATCH", "EventType", "build", "events_prune", "events_sequence", "record", "record_bulk", "record_select",
+           "subscribe"]
 
 BATCH = 2000
 SEQUENCE_BATCH = 10_000
@@ -43,6 +45,7 @@ class EventType(TextChoices):
     JOB_SUCCEEDED = "job.succeeded", _("Update succeeded")
     JOB_FAILED = "job.failed", _("Update failed")
     JOB_CANCELLED = "job.cancelled", _("Update cancelled")
+    JOB_TIMED_OUT = "job.timed_out", _("Update timed out")
     DEVICE_NOT_RETURNED = "device.not_returned", _("Panel did not come back after the update")
     DEVICE_RETURNED = "device.returned", _("Panel came back")
     SITE_REMOTE_UPDATE_CHANGED = "site.remote_update_changed", _("Site's remote update consent changed")
@@ -79,6 +82,19 @@ def record_bulk(events: Iterable[Event]) -> int:
     return len(events)
 
 
+def record_select(type: str, source, *, receiver, site_number=None, serial=None, job=None, rollout=None,
+                  data: dict | None = None, at=None) -> None:
+    """One event per row of `source` (a queryset), built by the database in one statement
+    (INSERT ... SELECT) in the caller's transaction: for a fleet's jobs, whose receiver, site
+    and serial are joined rather than read into Python. The keywords are expressions over
+    `source` (`F("device__serial")`) or constants; `data` is the same for every row."""
+    values = {"type": type, "at": at or timezone.now(), "receiver": receiver, "site_number": site_number,
+              "serial": serial, "job": job, "rollout": rollout,
+              "data": Value(data or {}, output_field=Event._meta.get_field("data"))}
+    insert_select(Event, source, {name: value for name, value in values.items() if value is not None})
+    _announce_after_commit()
+
+
 # --- After commit: the subscribers ----------------------------------------------------------
 
 _subscribers: list[Callable[[], None]] = []
@@ -96,11 +112,14 @@ def _announce() -> None:
 
 
 def _announce_after_commit() -> None:
-    # Once per transaction however many events it records: look for our own callback among
-    # those already waiting for this commit (Django keeps (savepoint ids, func, robust)).
+    # Once per transaction (and savepoint) however many events it records: look for our own
+    # callback among those waiting for this commit, registered at the same savepoint (Django
+    # keeps (savepoint ids, func, robust); a savepoint rolled back drops its own).
     conn = transaction.get_connection()
-    if conn.in_atomic_block and any(entry[1] is _announce for entry in conn.run_on_commit):
-        return
+    if conn.in_atomic_block:
+        here = set(conn.savepoint_ids)
+        if any(entry[1] is _announce and entry[0] == here for entry in conn.run_on_commit):
+            return
     transaction.on_commit(_announce)
 
 
