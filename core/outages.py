@@ -47,22 +47,27 @@ class EveryFewSeconds:
 
 # --- The broker ---------------------------------------------------------------------------
 
-def enqueue_after_commit(task, *args, if_lost: str = "reconciliation sends it again") -> None:
-    """Send `task(*args)` once the current transaction commits (at once outside one).
+def enqueue_after_commit(task, *args, if_lost: str = "reconciliation sends it again",
+                         countdown: float | None = None) -> None:
+    """Send `task(*args)` once the current transaction commits (at once outside one), to run
+    `countdown` seconds later if given.
 
     If the broker cannot take it (down, unreachable), a warning says what was not sent and
     what recovers it (`if_lost`); the caller's request or task goes on. With
     CELERY_TASK_ALWAYS_EAGER the task runs in place and its errors propagate, as ever.
     """
-    transaction.on_commit(partial(_send, task, args, if_lost))
+    transaction.on_commit(partial(_send, task, args, if_lost, countdown))
 
 
-def _send(task, args, if_lost: str) -> None:
+def _send(task, args, if_lost: str, countdown: float | None = None) -> None:
     if task.app.conf.task_always_eager:
         task.delay(*args)
         return
     try:
-        task.delay(*args)
+        if countdown:
+            task.apply_async(args, countdown=countdown)
+        else:
+            task.delay(*args)
     except (BrokerError, OSError) as exc:
         log.warning("%s%s not sent, the broker is unreachable (%s): %s", task.name, _short(args), exc, if_lost)
 

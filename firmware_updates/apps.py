@@ -8,6 +8,11 @@ class FirmwareUpdatesConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from core import events
+
         from . import schedules
+        from .services.notifications import events_committed
 
         post_migrate.connect(schedules.install_on_migrate, sender=self)
+        # Events committed (core.events): the webhooks' outbox delivers them.
+        events.subscribe(events_committed)

@@ -264,14 +264,30 @@ class RolloutEvent(models.Model):
 
 
 class Webhook(models.Model):
-    """Where a receiver's Security Center wants rollout events (POST, JSON, signed with
-    HMAC-SHA256 of the body under `secret`; firmware_updates/services/notifications.py)."""
+    """Where a receiver's Security Center wants its events (docs/webhooks.md): each event of the
+    receiver in the event table (core.models.Event), POSTed as JSON signed with HMAC-SHA256 of
+    the body under `secret`, in the feed's order (firmware_updates/services/notifications.py).
+
+    The table is the outbox: `delivered_through` is the position of the last event delivered
+    (or given up after WEBHOOK_MAX_TRIES), so an event written while the broker or the endpoint
+    was down is delivered once they are back. NULL: none yet, the events from `created_at` on.
+    """
 
     receiver = models.ForeignKey("receivers.Receiver", on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=200, help_text="Shared secret of the HMAC-SHA256 signature.")
     is_active = models.BooleanField(default=True)
+    types = models.JSONField(
+        default=list, blank=True,
+        help_text='Event types to send, e.g. ["job.failed", "device.not_returned"]; empty: every type.')
     created_at = models.DateTimeField(auto_now_add=True)
+    delivered_through = models.BigIntegerField(null=True, blank=True, editable=False)
+    failures = models.PositiveIntegerField(default=0, editable=False,
+                                           help_text="Failed tries of the next event in a row.")
+    retry_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=300, blank=True, editable=False)
+    # One delivery at a time per webhook (a compare-and-swap on it): the events keep their order.
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["receiver", "url"]

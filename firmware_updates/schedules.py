@@ -4,6 +4,7 @@ from django.conf import settings
 
 RECONCILE_TASK = "firmware_updates.tasks.reconcile"
 ACTIVE_JOB_REPAIR_TASK = "firmware_updates.tasks.active_job_repair"
+EVENTS_PRUNE_TASK = "firmware_updates.tasks.events_prune"
 
 
 def install(**_kwargs) -> None:
@@ -12,6 +13,7 @@ def install(**_kwargs) -> None:
     for name, task, seconds in [
         ("Reconcile firmware update jobs", RECONCILE_TASK, settings.RECONCILE_INTERVAL),
         ("Repair Device.active_job from the jobs", ACTIVE_JOB_REPAIR_TASK, settings.ACTIVE_JOB_REPAIR_INTERVAL),
+        ("Delete events older than EVENT_RETENTION_DAYS", EVENTS_PRUNE_TASK, settings.EVENT_PRUNE_INTERVAL),
     ]:
         every, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.update_or_create(name=name, defaults={"task": task, "interval": every, "enabled": True})

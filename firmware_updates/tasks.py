@@ -2,11 +2,11 @@
 
 from celery import shared_task
 
+from core import events
 from core.http import PostFailed
 from receivers.models import Receiver
 
 from . import services
-from .models import Webhook
 
 
 @shared_task(acks_late=True)
@@ -29,12 +29,21 @@ def wakeup_devices(receiver_id: int, serials: list[str]) -> int:
     return services.wakeup_send(receiver=receiver, serials=serials)
 
 
-@retried_post(backoff_max=900, retries=12)
-def webhook_deliver(webhook_id: int, body: str) -> int:
-    webhook = Webhook.objects.filter(pk=webhook_id, is_active=True).first()
-    if webhook is None:
-        return 0
-    return services.webhook_send(webhook=webhook, body=body)
+@shared_task(acks_late=True)
+def events_publish() -> int:
+    return services.events_publish()
+
+
+@shared_task(acks_late=True)
+def webhook_deliver(webhook_id: int) -> int:
+    # Its own back-off and retries (the webhook's row says when), not Celery's: a retry lost
+    # with the broker is sent again by beat's reconciliation.
+    return services.webhook_deliver(webhook_id=webhook_id)
+
+
+@shared_task(acks_late=True)
+def events_prune() -> int:
+    return events.events_prune()
 
 
 @shared_task(acks_late=True)

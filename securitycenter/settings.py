@@ -280,6 +280,12 @@ ACTIVE_JOB_REPAIR_INTERVAL = env.int("ACTIVE_JOB_REPAIR_INTERVAL", default=900)
 HEALTH_RECONCILE_MAX_AGE = env.int("HEALTH_RECONCILE_MAX_AGE", default=3 * RECONCILE_INTERVAL + 60)
 ROLLOUT_BATCH_SIZE = env.int("ROLLOUT_BATCH_SIZE", default=10000)
 WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)
+# The alarm centre's events (feed and webhooks, docs/security-center.md) are kept this many days.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=90)
+# Seconds between beat's deletions of events past their retention.
+EVENT_PRUNE_INTERVAL = env.int("EVENT_PRUNE_INTERVAL", default=3600)
+# Tries of one event to one webhook before it is given up (back-off 5 s doubling to 15 min).
+WEBHOOK_MAX_TRIES = env.int("WEBHOOK_MAX_TRIES", default=13)
 ROLLOUT_STALE_AFTER = timedelta(seconds=env.int("ROLLOUT_STALE_AFTER", default=120))
 WAKEUP_BATCH_SIZE = env.int("WAKEUP_BATCH_SIZE", default=500)
 WAKEUP_TIMEOUT = env.float("WAKEUP_TIMEOUT", default=5.0)

@@ -1,4 +1,4 @@
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +10,10 @@ code_validator = RegexValidator(
 )
 
 IP_CHANNELS = frozenset({"gprs", "ethernet"})
+# A device type's expected offline window (seconds): the seed's 10-second install plus a
+# reboot and the registration again over GPRS by default; at most a day.
+EXPECTED_OFFLINE_SECONDS = 180
+EXPECTED_OFFLINE_MIN, EXPECTED_OFFLINE_MAX = 10, 86400
 
 
 class Power(models.TextChoices):
@@ -40,6 +44,16 @@ class DeviceType(models.Model):
 
     code = models.CharField(max_length=64, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200)
+    # How long a panel of this type is expected off the line once it starts installing: the
+    # seed's install (at most 10 s) plus the reboot and its registration again over GPRS.
+    # Announced to the alarm centre with the install (job.install_started); a panel not heard
+    # from when it has passed "did not come back" (device.not_returned, docs/security-center.md).
+    expected_offline_seconds = models.PositiveIntegerField(
+        _("expected offline (seconds)"), default=EXPECTED_OFFLINE_SECONDS,
+        validators=[MinValueValidator(EXPECTED_OFFLINE_MIN), MaxValueValidator(EXPECTED_OFFLINE_MAX)],
+        help_text=_("How long a panel of this type stays off the line to install an update: the alarm "
+                    "centre's console stays quiet for that long; a panel not back by then is reported."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -107,6 +121,13 @@ class Device(models.Model):
     attributes = models.JSONField(default=dict, blank=True, help_text="Last DDI configData.")
     attributes_at = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    # Away to install (docs/security-center.md): set when its job starts installing, cleared
+    # by its next request to the server (`services.device_touch`). Past `install_offline_until`
+    # without a word, beat's reconciliation sets `not_returned_since` (= when it left) once.
+    install_offline_since = models.DateTimeField(null=True, blank=True, editable=False)
+    install_offline_until = models.DateTimeField(null=True, blank=True, editable=False)
+    install_offline_job = models.BigIntegerField(null=True, blank=True, editable=False)
+    not_returned_since = models.DateTimeField(null=True, blank=True, editable=False)
     # The device's active update job (NULL: none). A copy of what the partial unique index
     # "one active job per device" of firmware_updates says, so fleet statistics and lists need
     # no join with the jobs. Written only by the job services, in SQL, in the transaction that
@@ -132,6 +153,9 @@ class Device(models.Model):
         ]
         indexes = [
             models.Index(fields=["receiver", "device_type", "firmware_version_key"], name="device_fleet_idx"),
+            # Reconciliation's "did not come back" pass: only panels away installing are in it.
+            models.Index(fields=["install_offline_until"], condition=models.Q(install_offline_until__isnull=False),
+                         name="device_install_offline_idx"),
         ]
 
     def __str__(self):

@@ -57,7 +57,7 @@ def broker(monkeypatch):
             Broker.sent.append((task.name.rsplit(".", 1)[1], *args))
         return delay
 
-    for task in (tasks.wakeup_devices, tasks.rollout_run):
+    for task in (tasks.wakeup_devices, tasks.rollout_run, tasks.events_publish, tasks.webhook_deliver):
         monkeypatch.setattr(task, "delay", sender(task))
     monkeypatch.setitem(app.conf, "task_always_eager", False)
     Broker.sent = []
@@ -93,15 +93,21 @@ def test_actions_taken_while_the_broker_is_down_answer_as_usual_and_reconciliati
     assert ("wakeup_devices", fleet.receiver.pk, ["NG1"]) in broker.sent
 
 
-def test_webhook_events_the_broker_cannot_take_are_logged(fleet, manager, broker, caplog, monkeypatch,
-                                                         django_capture_on_commit_callbacks):
-    monkeypatch.setattr(tasks.webhook_deliver, "delay", tasks.wakeup_devices.delay)
-    fleet.receiver.webhooks.create(url="http://security-center.invalid/hook", secret="s")
+def test_webhook_events_the_broker_cannot_take_are_delivered_once_it_is_back(
+        fleet, manager, broker, caplog, django_capture_on_commit_callbacks):
+    """The event is a row of the outbox, not only a task: a lost task is sent again by beat."""
+    hook = fleet.receiver.webhooks.create(url="http://security-center.invalid/hook", secret="s")
     rollout, _ = services.rollout_start(receiver=fleet.receiver, device_type=fleet.device_type, actor=manager)
     with caplog.at_level(logging.WARNING, logger="core.outages"), django_capture_on_commit_callbacks(execute=True):
         services.rollout_pause(rollout=rollout, actor=manager)
     assert Rollout.objects.get(pk=rollout.pk).state == Rollout.State.PAUSED
-    assert any("the webhook event is lost" in r.getMessage() for r in caplog.records)
+    assert any("events_publish" in r.getMessage() and "beat's reconciliation publishes them" in r.getMessage()
+               for r in caplog.records)
+
+    broker.down = False
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reconcile()
+    assert ("webhook_deliver", hook.pk) in broker.sent
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Every write on releases, update jobs and rollouts. Panel, API, admin, DDI and tasks call these."""
 
+from .alarm_events import device_back, devices_not_returned
 from .device_reports import (
     DOWNLOAD_BUDGET_EVENT,
     ActionGone,
@@ -25,7 +26,13 @@ from .jobs import (
     update_job_cancel,
     update_job_create,
 )
-from .notifications import WebhookFailed, rollout_notify, webhook_send
+from .notifications import (
+    WebhookFailed,
+    events_publish,
+    rollout_notify,
+    webhook_deliver,
+    webhook_send,
+)
 from .reconcile import device_active_job_repair, reconcile
 from .releases import release_create, release_create_from_path, release_mark_current, release_update
 from .rollout_control import (
@@ -57,6 +64,9 @@ __all__ = [
     "current_release",
     "current_release_required",
     "device_active_job_repair",
+    "device_back",
+    "devices_not_returned",
+    "events_publish",
     "device_report_attributes",
     "feedback_validate",
     "job_apply_cancel_feedback",
@@ -92,5 +102,6 @@ __all__ = [
     "update_job_create",
     "wakeup_send",
     "wave_counts",
+    "webhook_deliver",
     "webhook_send",
 ]

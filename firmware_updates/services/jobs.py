@@ -28,6 +28,7 @@ from ..models import (
     is_cancellable,
     transition_allowed,
 )
+from .alarm_events import job_state_record, jobs_queued_record, jobs_state_record
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def job_transition(
     event row in the same transaction.
     """
     with transaction.atomic():
-        job = UpdateJob.objects.select_for_update(no_key=True).select_related("release").get(pk=job_id)
+        job = (UpdateJob.objects.select_for_update(no_key=True, of=("self",)).select_related("release__device_type")
+               .get(pk=job_id))
         from_state = job.state
         if not transition_allowed(from_state, to_state) or (allowed_from and from_state not in allowed_from):
             return job, False
@@ -91,6 +93,7 @@ def job_transition(
             rollouts_evaluate_after_commit([(job.rollout_id, job.pk, to_state)])
         job_event_record(job=job, actor=actor, kind="transition", details=details,
                          from_state=from_state, to_state=to_state)
+        job_state_record(job=job, to_state=to_state, now=now)
     log.info("job %s %s -> %s by %s", job.pk, from_state, to_state, actor.label)
     return job, True
 
@@ -117,6 +120,7 @@ def jobs_transition_bulk(*, jobs, from_state: str, to_state: str, actor: Actor, 
             if not is_active(to_state):
                 device_active_job_clear(job_ids=ids)
             jobs_event_bulk(ids, actor=actor, kind=kind, message=reason, from_state=from_state, to_state=to_state)
+            jobs_state_record(ids=ids, to_state=to_state, reason=reason, now=now)
         if not is_active(to_state):
             rollouts_evaluate_after_commit([(rollout_id, pk, to_state) for pk, rollout_id in rows])
     if rows:
@@ -202,6 +206,7 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
             device.active_job_id = job.pk
             job_event_record(job=job, actor=actor, kind="transition", to_state=state,
                              details={"release": release.version, "site_number": site_number})
+            jobs_queued_record(jobs=UpdateJob.objects.filter(pk=job.pk), release=release)
             device_jobs_prune(devices=[device.pk])
     except IntegrityError:
         # The partial unique index settled a race with another queue request.

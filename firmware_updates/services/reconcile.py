@@ -23,7 +23,9 @@ from ..models import (
     UpdateJob,
     UpdateJobEvent,
 )
+from .alarm_events import devices_not_returned, jobs_timed_out_record
 from .jobs import ACTOR_SYSTEM, jobs_event_bulk, jobs_transition_bulk
+from .notifications import events_publish
 from .rollout_control import rollout_evaluate, rollouts_evaluate_after_commit
 from .rollouts import rollout_late_joiners
 
@@ -45,6 +47,7 @@ def _flag_once(queryset, *, kind: str, message: str) -> int:
         ids = [pk for pk, _ in rows]
         UpdateJob.objects.filter(pk__in=ids, timed_out="").update(timed_out=kind)
         jobs_event_bulk(ids, actor=ACTOR_SYSTEM, kind=kind, message=message)
+        jobs_timed_out_record(ids=ids, timeout=kind, reason=message)
         rollouts_evaluate_after_commit([(rollout_id, pk, "timed_out") for pk, rollout_id in rows])
     return len(ids)
 
@@ -122,6 +125,10 @@ def reconcile(*, now=None) -> dict:
         reason=f"Cancelled without acknowledgement: the device did not answer within {_minutes(ack)}; "
                 "its artifact is no longer served.",
     )
+    # Panels whose expected-offline window after an install is over without a word.
+    found["not_returned"] = devices_not_returned(now=now)
+    # The alarm centre's events: positions for the feed, webhook deliveries the broker lost.
+    found["webhooks_due"] = events_publish(now=now)
     if any(found.values()):
         log.info("reconcile: %s", found)
     # The pass is over: /healthz tells how long ago (securitycenter/health.py).

@@ -214,31 +214,17 @@ def rollout_evaluate(*, rollout_id: int) -> str:
     return ""
 
 
-def rollout_jobs_ended(*, rollout_id: int, failed_job_ids: list[int]) -> None:
-    """Jobs of the rollout reached a final state (or timed out): tell the Security Center of
-    each failure, then decide once (runs after the jobs' commit)."""
-    rollout = Rollout.objects.select_related("receiver", "device_type", "release").filter(pk=rollout_id).first()
-    if rollout is None:
-        return
-    failed = UpdateJob.objects.filter(pk__in=failed_job_ids).select_related("device__site")
-    notifications.rollout_notify_many(rollout=rollout, events=[
-        ("job.failed", {"job": job.pk, "serial": job.device.serial, "reason": job.reason,
-                        "site_number": job.device.site.number if job.device.site_id else None})
-        for job in failed])
+def rollout_jobs_ended(*, rollout_id: int) -> None:
+    """Jobs of the rollout reached a final state (or timed out): decide once (runs after the
+    jobs' commit; the alarm centre heard of each job with its change, alarm_events)."""
     rollout_evaluate(rollout_id=rollout_id)
 
 
 def rollouts_evaluate_after_commit(job_rollouts) -> None:
     """Once this transaction commits, decide each rollout of `job_rollouts` ((rollout id, job
-    id, state or "timed_out"), ...) once, after telling of its failed jobs."""
-    failed: dict[int, list[int]] = {}
-    for rollout_id, job_id, state in job_rollouts:
-        if rollout_id is not None:
-            failed.setdefault(rollout_id, [])
-            if state in (S.FAILED, "timed_out"):
-                failed[rollout_id].append(job_id)
-    for rollout_id, job_ids in failed.items():
-        transaction.on_commit(partial(rollout_jobs_ended, rollout_id=rollout_id, failed_job_ids=job_ids))
+    id, state or "timed_out"), ...) once."""
+    for rollout_id in dict.fromkeys(rollout_id for rollout_id, _job, _state in job_rollouts if rollout_id):
+        transaction.on_commit(partial(rollout_jobs_ended, rollout_id=rollout_id))
 
 
 # --- The operator's controls ------------------------------------------------------------------

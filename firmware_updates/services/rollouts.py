@@ -37,6 +37,7 @@ from django.db.models import (
 from django.db.models.functions import JSONObject, Mod
 from django.utils import timezone
 
+from core.bulk import insert_select as _insert_select
 from core.outages import enqueue_after_commit
 from receivers.models import Receiver
 from sites.models import Device, DeviceType, RemoteUpdate
@@ -54,6 +55,7 @@ from ..models import (
     UpdateJob,
     UpdateJobEvent,
 )
+from .alarm_events import jobs_queued_record
 from .jobs import Actor, current_release_required, device_jobs_prune
 
 log = logging.getLogger(__name__)
@@ -404,12 +406,14 @@ def _jobs_insert(*, rollout: Rollout, wave: RolloutWave, release, devices, now,
 
 
 def _events_insert(*, rollout: Rollout, wave: RolloutWave, release, jobs, now) -> None:
+    """The new jobs' timelines and the alarm centre's `job.queued`: a statement each."""
     actor_label = rollout.created_by.get_username() if rollout.created_by else "system"
     _insert_select(UpdateJobEvent, jobs, {
         "job_id": F("pk"), "at": now, "actor_id": Value(rollout.created_by_id),
         "actor_label": actor_label, "kind": "transition", "to_state": F("state"),
         "details": {"rollout": rollout.pk, "wave": wave.number, "release": release.version},
     })
+    jobs_queued_record(jobs=jobs, release=release, at=now)
 
 
 def _devices_point_at(created: list[tuple[int, int]]) -> None:
@@ -421,38 +425,6 @@ def _devices_point_at(created: list[tuple[int, int]]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(f"UPDATE {q(Device._meta.db_table)} SET {q(Device._meta.get_field('active_job').column)} "
                            f"= %s WHERE {q('id')} = %s", created)
-
-
-def _insert_select(model, source, values: dict, *, on_conflict_ignore: bool = False,
-                   returning: tuple[str, ...] = (), wrap: str | None = None) -> list[tuple] | None:
-    """INSERT INTO model SELECT <values> FROM source: every row built by the database.
-
-    `values` maps attnames to expressions over `source` or to constants; other columns get
-    their field default, nullable ones are left NULL. `wrap`, a statement with `{insert}` in
-    it, runs the INSERT inside it (rows returned: the statement's).
-    """
-    columns, select = [], {}
-    for field in model._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        value = values[field.attname] if field.attname in values else (
-            None if field.null else field.get_default())
-        if value is None or (isinstance(value, Value) and value.value is None):
-            continue  # NULL: the column's own default
-        if not hasattr(value, "resolve_expression"):
-            value = Value(value, output_field=field)
-        columns.append(connection.ops.quote_name(field.column))
-        select[f"c{len(columns)}"] = value
-    # Annotations only, added in column order: the SELECT lists them in that order.
-    sql, params = source.order_by().annotate(**select).values_list(*select).query.sql_with_params()
-    suffix = " ON CONFLICT DO NOTHING" if on_conflict_ignore else ""
-    returns = returning and connection.features.can_return_rows_from_bulk_insert
-    if returns:
-        suffix += " RETURNING " + ", ".join(map(connection.ops.quote_name, returning))
-    insert = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(columns)}) {sql}{suffix}"
-    with connection.cursor() as cursor:
-        cursor.execute(wrap.format(insert=insert) if wrap else insert, params)
-        return [tuple(row) for row in cursor.fetchall()] if returns else None
 
 
 def _wakeup_online(*, rollout: Rollout, serials: list[str]) -> None:
