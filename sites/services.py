@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import events
 from core.audit import (
     ADDITION,
     changed_fields,
@@ -18,6 +19,7 @@ from core.audit import (
     operator_action_record,
 )
 from core.errors import QuotaExceeded
+from core.events import EventType
 from core.tokens import token_digest, token_generate
 from receivers.models import Receiver
 
@@ -110,15 +112,15 @@ def site_fields_validate(*, site: Site | None = None, **fields) -> None:
             raise ValidationError({"receiver": _move_refusal(f"Site {site.number}'s panel", "the site")})
 
 
-def _remote_update_event(*, site: Site, to: str, actor) -> None:
+def _remote_update_event(*, stored: Site, changes: dict, actor) -> None:
     """The alarm centre's event for a change of the site's consent (who changed it, from what
-    to what), in the transaction of the change."""
+    to what), in the transaction of the change; named by the site's receiver and number after
+    the change (a PATCH may move it too)."""
     user = getattr(actor, "user", actor)
-    data = {"from": site.remote_update, "to": to,
+    data = {"from": stored.remote_update, "to": changes["remote_update"],
             "by": user.get_username() if user is not None and user.is_authenticated else "system"}
-    # TODO(lead): record through core.events once branch `ev` is merged:
-    #   events.record("site.remote_update_changed", receiver=site.receiver, site_number=site.number, data=data)
-    del data
+    events.record(EventType.SITE_REMOTE_UPDATE_CHANGED, receiver=changes.get("receiver", stored.receiver).code,
+                  site_number=changes.get("number", stored.number), data=data)
 
 
 def _move_refusal(panel: str, what: str) -> str:
@@ -164,7 +166,7 @@ def site_update(*, site: Site, actor=None, **changes) -> Site:
         words.append("name changed")
     if "remote_update" in changes:
         words.append(f"remote update changed from {current.remote_update} to {changes['remote_update']}")
-        _remote_update_event(site=current, to=changes["remote_update"], actor=actor)
+        _remote_update_event(stored=current, changes=changes, actor=actor)
     if changes:
         Site.objects.filter(pk=site.pk).update(**changes)
         message = "; ".join(words)

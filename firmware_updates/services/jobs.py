@@ -206,7 +206,8 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
             device.active_job_id = job.pk
             job_event_record(job=job, actor=actor, kind="transition", to_state=state,
                              details={"release": release.version, "site_number": site_number})
-            jobs_queued_record(jobs=UpdateJob.objects.filter(pk=job.pk), release=release)
+            if state == JobState.QUEUED:  # one awaiting approval is queued when approved
+                jobs_queued_record(jobs=UpdateJob.objects.filter(pk=job.pk), release=release)
             device_jobs_prune(devices=[device.pk])
     except IntegrityError:
         # The partial unique index settled a race with another queue request.
@@ -238,6 +239,7 @@ def update_job_approve(*, job: UpdateJob, actor) -> UpdateJob:
         job, _ = job_transition(job_id=job.pk, to_state=JobState.QUEUED, actor=actor,
                                 allowed_from={JobState.AWAITING_APPROVAL},
                                 details={"message": f"Approved by {actor.label}."})
+        jobs_queued_record(jobs=UpdateJob.objects.filter(pk=job.pk), release=job.release)
     _wakeup_on_commit(receiver=device.receiver, serials=[device.serial])
     return job
 

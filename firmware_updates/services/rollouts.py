@@ -413,7 +413,8 @@ def _events_insert(*, rollout: Rollout, wave: RolloutWave, release, jobs, now) -
         "actor_label": actor_label, "kind": "transition", "to_state": F("state"),
         "details": {"rollout": rollout.pk, "wave": wave.number, "release": release.version},
     })
-    jobs_queued_record(jobs=jobs, release=release, at=now)
+    # Held for approval, a job is queued for the alarm centre when approved (update_job_approve).
+    jobs_queued_record(jobs=jobs.filter(state=JobState.QUEUED), release=release, at=now)
 
 
 def _devices_point_at(created: list[tuple[int, int]]) -> None:

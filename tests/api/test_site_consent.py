@@ -5,6 +5,7 @@ queued, approval sites' jobs wait for an operator of the approvers group."""
 import pytest
 from django.contrib.admin.models import LogEntry
 
+from core.models import Event
 from core.permissions import APPROVERS, ENGINEERS
 from firmware_updates import services
 from firmware_updates.models import JobState, UpdateJob
@@ -40,6 +41,11 @@ def consent(client, fleet, value, number=1204):
     return client.patch(f"/api/v1/sites/{site_id(fleet, number)}/", {"remote_update": value}, format="json")
 
 
+def wakeups(callbacks) -> list:
+    """The wake-up pushes among the callbacks a commit ran (core.outages sends them after it)."""
+    return [c for c in callbacks if "wakeup_devices" in repr(c)]
+
+
 def queue(client, number=1204):
     return client.post("/api/v1/update-jobs/", {"receiver": "north", "site_number": number}, format="json")
 
@@ -54,6 +60,10 @@ def test_a_manager_forbids_remote_updates_at_a_site_and_it_is_audited(fleet, as_
     assert Site.objects.get(pk=site_id(fleet)).remote_update == "forbidden"
     entry = LogEntry.objects.get(object_id=str(site_id(fleet)))
     assert (entry.user, entry.change_message) == (manager, "Remote update changed from allowed to forbidden.")
+    # The alarm centre hears of it (core.events), written with the change.
+    event = Event.objects.get(type="site.remote_update_changed")
+    assert (event.receiver, event.site_number, event.data) == (
+        "north", 1204, {"from": "allowed", "to": "forbidden", "by": manager.username})
 
 
 def test_changing_the_consent_needs_the_permission_to_change_sites(fleet, as_engineer):
@@ -68,7 +78,7 @@ def test_an_unknown_consent_is_400_naming_the_choices_and_changes_nothing(fleet,
     assert response.status_code == 400
     assert response.json()["remote_update"] == ['"sometimes" is not a valid choice.']
     assert Site.objects.get(pk=site_id(fleet)).remote_update == "allowed"
-    assert not LogEntry.objects.exists()
+    assert not LogEntry.objects.exists() and not Event.objects.exists()
 
 
 def test_patch_changes_a_name_and_a_number_too_and_an_empty_patch_changes_nothing(fleet, as_manager):
@@ -77,6 +87,11 @@ def test_patch_changes_a_name_and_a_number_too_and_an_empty_patch_changes_nothin
     assert response.status_code == 200 and (response.json()["name"], response.json()["number"]) == ("Mill Rd 4", 4204)
     assert as_manager.patch(f"/api/v1/sites/{site_id(fleet, 4204)}/", {}, format="json").status_code == 200
     assert LogEntry.objects.count() == 1
+    assert not Event.objects.filter(type="site.remote_update_changed").exists()
+    as_manager.patch(f"/api/v1/sites/{site_id(fleet, 4204)}/", {"remote_update": "approval", "number": 5204},
+                     format="json")
+    event = Event.objects.get(type="site.remote_update_changed")
+    assert (event.site_number, event.data["to"]) == (5204, "approval")  # the site as it is now
 
 
 def test_a_site_created_asking_for_approval_says_so(fleet, as_manager):
@@ -125,7 +140,8 @@ def test_queueing_at_an_approval_site_holds_the_job_yellow_and_wakes_nobody(
 
     assert response.status_code == 201 and response.json()["state"] == "awaiting_approval"
     assert [(h["from_state"], h["to_state"]) for h in response.json()["history"]] == [("", "awaiting_approval")]
-    assert sent == []  # no wake-up: the panel has nothing to fetch yet
+    assert wakeups(sent) == []  # the panel has nothing to fetch yet
+    assert not Event.objects.filter(type="job.queued").exists()  # not queued yet: held
     site = as_engineer.get(f"/api/v1/sites/{site_id(fleet)}/").json()
     assert site["badge"] == "yellow" and site["active_job"]["state"] == "awaiting_approval"
     (stats,) = as_engineer.get("/api/v1/receivers/north/firmware-stats/").json()
@@ -151,7 +167,9 @@ def test_only_an_approver_approves_then_the_job_is_queued_and_the_panel_woken(
     assert response.status_code == 200 and response.json()["state"] == "queued"
     assert [(h["from_state"], h["to_state"], h["actor"]) for h in response.json()["history"]][-1] == (
         "awaiting_approval", "queued", approver.username)
-    assert len(sent) == 1  # the wake-up of the panel, after the commit
+    assert len(wakeups(sent)) == 1  # the wake-up of the panel, after the commit
+    event = Event.objects.get(type="job.queued")
+    assert (event.job, event.site_number, event.data) == (job_id, 1204, {"release": "5.40"})
 
 
 def test_approving_a_job_not_awaiting_approval_is_409(fleet, as_engineer, as_approver):
