@@ -8,8 +8,8 @@ docs/fleetsim.md for the API, the fleet file and the command line.
 from .fleet import Fleet
 from .link import PRESETS, LinkProfile
 from .panel import Panel
-from .spec import Arming, Faults, PanelSpec, dump_fleet, load_fleet, parse_fleet
+from .spec import Arming, Faults, PanelSpec, PowerSupply, dump_fleet, load_fleet, parse_fleet
 from .state import Phase, settings_digest
 
-__all__ = ["PRESETS", "Arming", "Faults", "Fleet", "LinkProfile", "Panel", "PanelSpec", "Phase",
+__all__ = ["PRESETS", "Arming", "Faults", "Fleet", "LinkProfile", "Panel", "PanelSpec", "Phase", "PowerSupply",
            "dump_fleet", "load_fleet", "parse_fleet", "settings_digest"]

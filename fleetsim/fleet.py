@@ -7,7 +7,7 @@
 
 Panels live on the fleet's loop. From another thread, read their attributes freely (plain
 values) but change them only through the thread-safe methods here (`poll_now`,
-`set_partition`, `call`).
+`set_partition`, `set_power`, `call`).
 """
 
 from __future__ import annotations
@@ -222,6 +222,10 @@ class Fleet:
 
     def set_partition(self, serial: str, number: int, armed: bool) -> bool:
         return self.call(self.panels[serial].set_partition, number, armed)
+
+    def set_power(self, serial: str, *, supply: str | None = None, battery: str | None = None) -> bool:
+        """Mains fails or returns (`supply` mains | battery), the battery runs low or is charged."""
+        return self.call(lambda: self.panels[serial].set_power(supply=supply, battery=battery))
 
     # Waiting ---------------------------------------------------------------------------
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0,

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from . import arming, ddi, update
+from . import arming, ddi, power, update
 from .http import HttpClient, TransportError, WireStats
 from .link import Link
 from .spec import PanelSpec
@@ -56,6 +56,8 @@ class Panel:
         if spec.faults.never_disarm:
             for p in self.flash.partitions:
                 p["armed"] = True
+        # The supply is outside the panel (not flash): it stays what it is across reboots.
+        self.power, self.battery = spec.power.supply, spec.power.battery
         self.base_url = (f"{server_url.rstrip('/')}/{quote(spec.tenant, safe='')}"
                          f"/controller/v1/{quote(spec.serial, safe='')}")
         self.events = EventLog()
@@ -127,9 +129,28 @@ class Panel:
 
     def config_data(self) -> dict[str, str]:
         f = self.flash
-        return {"sw_version": f.firmware_version, "hw_revision": f.hardware_revision,
+        data = {"sw_version": f.firmware_version, "hw_revision": f.hardware_revision,
                 "device_type": f.device_type, "channels": ",".join(f.channels),
                 "partitions": f.partitions_text(), "settings_digest": f.settings_digest()}
+        if self.spec.power.report:
+            data.update(power=self.power, battery=self.battery)
+        return data
+
+    def install_waits(self, rec: ActionRecord | None = None) -> list[str]:
+        """What keeps the checked update from installing now, in the feedback's words: a
+        disarmed partition, mains power and a charged battery (a panel whose firmware knows
+        nothing of power waits for neither), the install window."""
+        waits = ["a disarmed partition"] if all(p["armed"] for p in self.flash.partitions) else []
+        waits += self.power_waits()
+        if rec is not None and not rec.install_now:
+            waits.append("the install window")
+        return waits
+
+    def power_waits(self) -> list[str]:
+        if not self.spec.power.report:
+            return []
+        return ((["mains power"] if self.power == "battery" else [])
+                + (["the battery to charge"] if self.battery == "low" else []))
 
     # Commands (call them on the fleet's event loop; Fleet has thread-safe wrappers) --------
     def poll_now(self) -> bool:
@@ -152,13 +173,30 @@ class Panel:
                 return True
         return False
 
-    async def wait_installable(self, rec: ActionRecord) -> None:
-        """Until both hold at once: a partition is disarmed and the server lets the panel
-        install (`update` not `skip`: its install window is open). The poll loop reads the
-        deployment again meanwhile (`_on_deployment`)."""
-        while not rec.install_now or all(p["armed"] for p in self.flash.partitions):
+    def set_power(self, *, supply: str | None = None, battery: str | None = None, by: str = "user") -> bool:
+        """Mains fails or returns, the battery runs low or is charged (the schedule, or a test
+        playing the site). The panel reports it with its next configData. False: no change."""
+        supply, battery = supply or self.power, battery or self.battery
+        if (supply, battery) == (self.power, self.battery):
+            return False
+        self.power, self.battery = supply, battery
+        self.event("power", f"on {supply}, battery {battery} ({by})")
+        self._install_gate.set()
+        return True
+
+    async def wait_installable(self, rec: ActionRecord, on_change=None) -> None:
+        """Until everything holds at once: a partition is disarmed, the panel is on mains with
+        its battery ok, and the server lets it install (`update` not `skip`: its install window
+        is open). The poll loop reads the deployment again meanwhile (`_on_deployment`).
+        `on_change(waits)` is awaited whenever what it waits for changes."""
+        waits = self.install_waits(rec)
+        while waits:
             self._install_gate.clear()
             await self._install_gate.wait()
+            now = self.install_waits(rec)
+            if now != waits and on_change is not None:
+                await on_change(now)
+            waits = now
 
     async def reread_deployment(self, rec: ActionRecord) -> None:
         """GET the action's deploymentBase again for its `update`: the install window may have
@@ -254,6 +292,7 @@ class Panel:
                     self._tg = tg
                     tg.create_task(self._poll_loop())
                     tg.create_task(arming.arming_loop(self))
+                    tg.create_task(power.power_loop(self))
             except* Restart as group:
                 restart = group.exceptions[0]
             finally:

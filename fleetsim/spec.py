@@ -147,6 +147,76 @@ class Arming:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+@dataclass(frozen=True)
+class PowerSupply:
+    """What the panel runs on (simulated seconds), as issue 14 has panels report it (configData
+    `power`: mains | battery, `battery`: ok | low) and wait for it: a panel installs only on
+    mains power with its battery ok, as it installs only while a partition is disarmed.
+
+    static: `supply` and `battery` stay as given (a test or the demo changes them by command);
+    outages: the mains fails for `outage_for` seconds once every `outage_every`, the first time
+    `first_outage_at` seconds after the panel starts; after `low_after` seconds on battery (None:
+    never) the battery is low, and ok again `recharge_for` seconds after the mains is back.
+    `report` False: a panel whose firmware knows nothing of power (it neither reports nor waits
+    for it; the server then holds nothing back for it).
+    """
+
+    mode: str = "static"
+    supply: str = "mains"
+    battery: str = "ok"
+    outage_every: float = 86400.0
+    outage_for: float = 1800.0
+    first_outage_at: float = 0.0
+    low_after: float | None = 1200.0
+    recharge_for: float = 600.0
+    report: bool = True
+
+    @classmethod
+    def from_value(cls, value) -> PowerSupply:
+        """None, "mains", "battery", or an object of the fields above."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            value = {"supply": value}
+        if not isinstance(value, dict):
+            raise ValueError(f"power must be mains, battery or an object, not {value!r}")
+        _strict(cls, value, "power")
+        power = cls(**value)
+        if power.mode not in ("static", "outages"):
+            raise ValueError(f"power mode {power.mode!r}: expected static or outages")
+        if power.supply not in ("mains", "battery") or power.battery not in ("ok", "low"):
+            raise ValueError("power supply is mains or battery, battery ok or low")
+        if power.mode == "outages" and not (0 < power.outage_for
+                                            and power.outage_for + power.recharge_for < power.outage_every):
+            raise ValueError("power outages: outage_for and recharge_for must fit within outage_every")
+        return power
+
+    def state_at(self, elapsed: float) -> tuple[str, str]:
+        """(supply, battery) `elapsed` simulated seconds after the panel started."""
+        if self.mode == "static" or elapsed < self.first_outage_at:
+            return self.supply, self.battery
+        phase = (elapsed - self.first_outage_at) % self.outage_every
+        if phase < self.outage_for:
+            return "battery", "low" if self.low_after is not None and phase >= self.low_after else "ok"
+        drained = self.low_after is not None and self.outage_for > self.low_after
+        return "mains", "low" if drained and phase - self.outage_for < self.recharge_for else "ok"
+
+    def next_change(self, elapsed: float) -> float:
+        """Simulated seconds from `elapsed` until the state may change (outages only)."""
+        if elapsed < self.first_outage_at:
+            return self.first_outage_at - elapsed
+        phase = (elapsed - self.first_outage_at) % self.outage_every
+        marks = [self.outage_for, self.outage_for + self.recharge_for, self.outage_every]
+        if self.low_after is not None and self.low_after < self.outage_for:
+            marks.append(self.low_after)
+        return min(mark for mark in marks if mark > phase) - phase
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 def parse_partitions(value) -> list[dict]:
     """`[{"number": 1, "armed": true}, ...]` or the configData form `"1:armed,2:disarmed"`."""
     if isinstance(value, str):
@@ -185,6 +255,7 @@ class PanelSpec:
     settings: dict = field(default_factory=dict)
     link: LinkProfile = field(default_factory=lambda: LinkProfile.from_value("ethernet"))
     arming: Arming = field(default_factory=Arming)
+    power: PowerSupply = field(default_factory=PowerSupply)
     faults: Faults = field(default_factory=Faults)
     trusted_certs_pem: bytes | None = None  # when set, archives must be signed by one of them
     reboot_seconds: float = 8.0  # install + reboot, simulated seconds (the seed: <= 10 s)
@@ -195,6 +266,7 @@ class PanelSpec:
             raise ValueError("a panel needs a serial and a tenant")
         self.link = LinkProfile.from_value(self.link)
         self.arming = Arming.from_value(self.arming)
+        self.power = PowerSupply.from_value(self.power)
         self.faults = Faults.from_value(self.faults)
         self.partitions = parse_partitions(self.partitions)
         if isinstance(self.channels, str):
@@ -231,6 +303,7 @@ class PanelSpec:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["link"] = self.link.to_dict()
         data["arming"] = self.arming.to_dict()
+        data["power"] = self.power.to_dict()
         data["faults"] = self.faults.to_dict()
         pem = data.pop("trusted_certs_pem")
         if pem:

@@ -235,19 +235,44 @@ async def report_failure(panel: Panel, rec: ActionRecord, *, reliable: bool = Tr
 
 
 # Install ----------------------------------------------------------------------------------
+def _ready_details(rec: ActionRecord, waits: list[str]) -> list[str]:
+    # Always names the partition (the seed's condition), then what else holds it back now.
+    waits = ["a disarmed partition", *(w for w in waits if w != "a disarmed partition")]
+    return [f"firmware {rec.version} ready for installation; waits for {' and for '.join(waits)}"]
+
+
 async def _install(panel: Panel, rec: ActionRecord) -> None:
     panel.phase = Phase.READY
     # What the server said when the download started may be old news by now.
     await panel.reread_deployment(rec)
-    await panel.feedback(rec.feedback_url, feedback_body(
-        rec, "scheduled", "none",
-        details=[f"firmware {rec.version} ready for installation; waits for a disarmed partition"
-                 + ("" if rec.install_now else " and for the install window")]))
+    waits = panel.install_waits(rec)
+    await panel.feedback(rec.feedback_url, feedback_body(rec, "scheduled", "none",
+                                                         details=_ready_details(rec, waits)))
     if not rec.install_now:
         panel.event("waiting", "the server says update: skip (install window closed): the installation waits")
     if all(panel.partitions.values()):
         panel.event("waiting", "every partition is armed: the installation waits")
-    await panel.wait_installable(rec)
+    if panel.power_waits():
+        panel.event("waiting", f"waits for {' and for '.join(panel.power_waits())}: the installation waits")
+    power_said = panel.power_waits()
+
+    async def power_changed(now: list[str]) -> None:
+        # Power newly holding the install back is news for the job's timeline (`scheduled`
+        # again: the server keeps the job ready and records the words); arming is not, people
+        # arm and disarm all day.
+        nonlocal power_said
+        if panel.power_waits() == power_said:
+            return
+        power_said = panel.power_waits()
+        if power_said:
+            panel.event("waiting", f"waits for {' and for '.join(now)}")
+            try:
+                await panel.feedback(rec.feedback_url, feedback_body(
+                    rec, "scheduled", "none", details=_ready_details(rec, now)), reliable=False)
+            except ActionGone:
+                pass  # the poll finds out what became of the action
+
+    await panel.wait_installable(rec, on_change=power_changed)
     panel.phase = Phase.INSTALLING
     disarmed = ",".join(str(n) for n, armed in panel.partitions.items() if not armed)
     await panel.feedback(rec.feedback_url, feedback_body(

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from firmware_updates.swu import build_archive, make_signing_identity
-from fleetsim import Faults, Fleet, PanelSpec, dump_fleet, parse_fleet, settings_digest
+from fleetsim import Faults, Fleet, PanelSpec, PowerSupply, dump_fleet, parse_fleet, settings_digest
 from fleetsim.http import NotLoopback
 from fleetsim.link import Link, LinkProfile
 from fleetsim.wakeup import parse_listen
@@ -597,6 +597,71 @@ def test_an_update_assigned_at_night_installs_when_the_site_disarms_in_the_morni
     assert panel.snapshot_before_install["partitions"] == [{"number": 1, "armed": False}]
 
 
+def _details(ddi, execution="scheduled") -> list[str]:
+    return [b["status"]["details"][0] for b in ddi.entries("P1", "feedback") if b["status"]["execution"] == execution]
+
+
+def test_a_panel_on_battery_waits_for_mains_and_for_a_charged_battery_and_says_so(ddi, archive):
+    """Issue 14: the panel installs only on mains with its battery ok; it reports its power in
+    configData and, when power holds the install back, in its `scheduled` feedback."""
+    ddi.assign("P1", archive)
+    with running(ddi, spec(power="battery")) as fleet:
+        panel = fleet.panel("P1")
+        fleet.wait_until(lambda: panel.phase == "ready", timeout=5)
+        assert ddi.entries("P1", "config")[-1]["power"] == "battery"
+        assert _details(ddi) == ["firmware 5.40 ready for installation; waits for a disarmed partition and for "
+                                 "mains power"]
+        fleet.set_power("P1", supply="mains", battery="low")  # back on mains, the battery drained
+        fleet.wait_until(lambda: len(_details(ddi)) == 2, timeout=5)
+        assert _details(ddi)[-1] == ("firmware 5.40 ready for installation; waits for a disarmed partition and "
+                                     "for the battery to charge")
+        time.sleep(0.3)
+        assert panel.phase == "ready" and not panel.outcomes
+        fleet.wait_until(lambda: ddi.entries("P1", "config")[-1]["battery"] == "low", timeout=5)
+        fleet.set_power("P1", battery="ok")
+        fleet.wait_until(succeeded(fleet), timeout=5)
+    assert [e.detail for e in panel.events.of("power")] == ["on mains, battery low (user)",
+                                                            "on mains, battery ok (user)"]
+
+
+def test_a_panel_that_knows_nothing_of_power_neither_reports_nor_waits_for_it(ddi, archive):
+    ddi.assign("P1", archive)
+    with running(ddi, spec(power={"supply": "battery", "report": False})) as fleet:
+        fleet.wait_until(succeeded(fleet), timeout=5)
+    assert all("power" not in c and "battery" not in c for c in ddi.entries("P1", "config"))
+    assert _details(ddi) == ["firmware 5.40 ready for installation; waits for a disarmed partition"]
+
+
+def test_power_outages_follow_their_schedule():
+    plan = PowerSupply.from_value({"mode": "outages", "outage_every": 1000, "outage_for": 300, "first_outage_at": 100,
+                                   "low_after": 200, "recharge_for": 150})
+    assert [plan.state_at(t) for t in (0, 100, 299, 300, 399, 400, 549, 550, 1100)] == [
+        ("mains", "ok"), ("battery", "ok"), ("battery", "ok"), ("battery", "low"), ("battery", "low"),
+        ("mains", "low"), ("mains", "low"), ("mains", "ok"), ("battery", "ok")]
+    assert [plan.next_change(t) for t in (0, 100, 350, 450, 600)] == [100, 200, 50, 100, 500]
+    never_low = PowerSupply.from_value({"mode": "outages", "outage_every": 1000, "outage_for": 300, "low_after": None})
+    assert never_low.state_at(299) == ("battery", "ok") and never_low.state_at(310) == ("mains", "ok")
+    for bad in ({"mode": "sometimes"}, {"supply": "solar"}, {"mode": "outages", "outage_every": 100, "outage_for": 90},
+                {"voltage": 12}):
+        with pytest.raises(ValueError):
+            PowerSupply.from_value(bad)
+
+
+def test_a_scheduled_outage_holds_the_install_until_the_mains_is_back(ddi, archive):
+    ddi.assign("P1", archive)
+    outage = {"mode": "outages", "outage_every": 3600, "outage_for": 120, "low_after": None, "first_outage_at": 0}
+    with running(ddi, spec(power=outage)) as fleet:  # 120 simulated seconds: 1.2 s
+        panel = fleet.panel("P1")
+        fleet.wait_until(lambda: panel.phase == "ready" or panel.outcomes, timeout=5)
+        fleet.wait_until(succeeded(fleet), timeout=10)
+        assert panel.power == "mains"
+    assert [e.detail for e in panel.events.of("power")][:2] == ["on battery, battery ok (schedule)",
+                                                                "on mains, battery ok (schedule)"]
+    installing = next(i for i, e in enumerate(panel.events) if e.kind == "feedback" and e.detail.startswith("proceeding"))
+    back = next(i for i, e in enumerate(panel.events) if e.kind == "power" and "mains" in e.detail)
+    assert back < installing
+
+
 def test_settings_and_partition_states_survive_the_reboot(ddi, archive):
     ddi.assign("P1", archive)
     settings = {"zones": 8, "entry_delay": 30, "name": "Café Nord", "users": [1, 2]}
@@ -610,7 +675,7 @@ def test_settings_and_partition_states_survive_the_reboot(ddi, archive):
     after = ddi.entries("P1", "config")[-1]
     assert after == {"sw_version": "5.40", "hw_revision": "2.1", "device_type": "nord-gsm",
                      "channels": "gprs", "partitions": "1:armed,2:disarmed",
-                     "settings_digest": settings_digest(settings)}
+                     "settings_digest": settings_digest(settings), "power": "mains", "battery": "ok"}
     # The new version is reported by configData before the action is closed.
     kinds = [(k, p) for s, k, p in ddi.log if s == "P1" and k in ("config", "feedback")]
     config_at = next(i for i, (k, p) in enumerate(kinds) if k == "config" and p["sw_version"] == "5.40")
