@@ -1,6 +1,7 @@
 """`make demo`'s seeding: a fleet the simulator can run and the manual's example figures."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from firmware_updates import services
@@ -10,7 +11,7 @@ from firmware_updates.selectors import receiver_firmware_stats
 from firmware_updates.services.rollouts import rollout_order
 from fleetsim import load_fleet
 from receivers.models import Receiver
-from sites.models import DeviceType
+from sites.models import DeviceType, Site
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +25,27 @@ def test_demo_seeds_a_runnable_fleet_and_the_manuals_example(tmp_path, monkeypat
     assert (nord.total, nord.current_version, nord.current, nord.not_planned, nord.updating) == (20, "5.40", 10, 6, 4)
     call_command("seed_demo", sites=120)  # a second run leaves the demo alone
     assert len(load_fleet(tmp_path / "fleet.json")) == len(panels)
+
+
+def test_the_demo_has_sites_asking_for_approval_a_manager_who_approves_and_panels_on_battery(
+        tmp_path, monkeypatch):
+    """Issue 14 in the demo: the manager queues a site that asks for approval and approves it;
+    some panels lose mains power now and then and wait for it before installing."""
+    monkeypatch.setattr(seed_demo, "DEMO_DIR", tmp_path)
+    call_command("seed_demo")
+    demo = Receiver.objects.get(code="demo")
+    asking = Site.objects.filter(receiver=demo, remote_update="approval")
+    assert asking.count() == 2 and {s.device.device_type.code for s in asking} == {"nord-pro"}
+    manager = get_user_model().objects.get(username="manager")
+    assert manager.has_perm("firmware_updates.approve_updatejob")
+    assert not get_user_model().objects.get(username="engineer").has_perm("firmware_updates.approve_updatejob")
+    job = services.update_job_create(receiver=demo, site_number=asking.first().number, actor=manager)
+    assert job.state == "awaiting_approval"
+    assert services.update_job_approve(job=job, actor=manager).state == "queued"
+    panels = load_fleet(tmp_path / "fleet.json")
+    outages = [p for p in panels if p.power.mode == "outages"]
+    assert 0.05 < len(outages) / len(panels) < 0.15
+    assert all(p.power.report for p in panels)
 
 
 

@@ -49,7 +49,7 @@ class Command(BaseCommand):
         try:
             self.wait_for(server)
             self.stdout.write(self.style.SUCCESS(
-                f"\n  Panel:  {server}/\n  Login:  admin / {demo_password()}  (also manager, engineer, viewer)\n"
+                f"\n  Panel:  {server}/\n  Login:  admin / {demo_password()}  (also manager, who may also approve updates; engineer; viewer)\n"
                 f"  API:    {server}/api/docs/\n  Logs:   {logs}/web.log, worker.log\n"
                 f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"))
             if not no_panels:

@@ -25,7 +25,7 @@ from firmware_updates.models import Release
 from firmware_updates.services.rollouts import rollout_order
 from receivers.models import Receiver
 from receivers.services import receiver_create
-from sites.models import Device, DeviceType, Site
+from sites.models import Device, DeviceType, RemoteUpdate, Site
 
 DEMO_DIR = settings.VAR_DIR / "demo"
 # (code, name, [(version, hardware revisions)], current version, channel mixes with weights)
@@ -47,8 +47,17 @@ FAULTY_RANKS = (0, 3, 6)  # of each ten sites in the faulty release's rollout or
 HARDWARE = {"nord-gsm": [("2.1", 6), ("2.2", 3), ("1.0", 1)], "nord-lan": [("1.1", 7), ("1.0", 3)],
             "nord-pro": [("3.0", 1), ("3.1", 1)]}
 DEMO_SITES = 300
-OPERATORS = [("admin", "managers", True), ("manager", "managers", False), ("engineer", "engineers", False),
-             ("viewer", "viewers", False)]
+# (user, groups, superuser). The manager may also approve updates held at sites that ask for
+# approval (issue 14): approvers are a group of their own, given here on top of managers.
+OPERATORS = [("admin", ("managers",), True), ("manager", ("managers", "approvers"), False),
+             ("engineer", ("engineers",), False), ("viewer", ("viewers",), False)]
+# Issue 14: Nord Pro sites that ask for approval (the first outdated ones a rollout would
+# queue, by site number), and a share of the panels whose mains fails now and then (simulated
+# seconds, the demo runs in real time): ten minutes on battery each hour, the battery low after
+# five of them and charged five minutes after the mains is back.
+APPROVAL_SITES = ("nord-pro", 2)
+POWER_OUTAGE_SHARE = 0.1
+POWER_OUTAGES = {"mode": "outages", "outage_every": 3600, "outage_for": 600, "low_after": 300, "recharge_for": 300}
 
 
 def pick(rng: random.Random, weighted):
@@ -76,6 +85,8 @@ class Command(BaseCommand):
             self.releases(key_pem, cert_pem)
             panels = self.demo_receiver(sites, wakeup_url)
             failing = self.faulty_release_fails_on(panels)
+            asking = self.sites_asking_for_approval()
+            on_battery = self.power_outages(panels)
             self.seed_example()
         # fleetsim's fleet file (docs/fleetsim.md): panels verify signatures with the demo
         # certificate, and partitions arm and disarm now and then so installs can happen.
@@ -87,7 +98,8 @@ class Command(BaseCommand):
         code, version = FAULTY_RELEASE
         self.stdout.write(self.style.SUCCESS(
             f"Seeded {len(panels)} demo panels; fleet file {fleet_file}. {code} {version} (not current) "
-            f"does not start on {failing} of them."))
+            f"does not start on {failing} of them. Sites {', '.join(map(str, asking))} ask for approval; "
+            f"{on_battery} panels lose mains power now and then."))
 
     def signing_identity(self) -> tuple[bytes, bytes]:
         key_path, cert_path = DEMO_DIR / "signing-key.pem", DEMO_DIR / "signing-cert.pem"
@@ -105,13 +117,12 @@ class Command(BaseCommand):
             password_file.chmod(0o600)
         password = password_file.read_text().strip()
         User = get_user_model()
-        for username, group, superuser in OPERATORS:
+        for username, groups, superuser in OPERATORS:
             user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": superuser,
                                                                              "is_superuser": superuser})
             user.set_password(password)
             user.save()
-            if found := Group.objects.filter(name=group).first():
-                user.groups.add(found)
+            user.groups.add(*Group.objects.filter(name__in=groups))
 
     def releases(self, key_pem: bytes, cert_pem: bytes) -> None:
         later = {}
@@ -146,6 +157,25 @@ class Command(BaseCommand):
             if panel["serial"] in failing:
                 panel["faults"] = {"fail_install": [version]}
         return len(failing)
+
+    def sites_asking_for_approval(self) -> list[int]:
+        """Remote update at the first outdated sites of APPROVAL_SITES' type that a rollout
+        would queue needs approval: their jobs wait for the manager (approvers group)."""
+        code, count = APPROVAL_SITES
+        release = Release.objects.get(device_type__code=code, is_current=True)
+        order = rollout_order(receiver=Receiver.objects.get(code="demo"), release=release)
+        numbers = sorted(order.values_list("site__number", flat=True))[:count]
+        Site.objects.filter(receiver__code="demo", number__in=numbers).update(remote_update=RemoteUpdate.APPROVAL)
+        return numbers
+
+    def power_outages(self, panels: list[dict]) -> int:
+        """POWER_OUTAGES for a share of the panels (each its first outage within the first hour),
+        so some wait for mains power or a charged battery before installing. Returns how many."""
+        rng = random.Random(1405)
+        chosen = [panel for panel in panels if rng.random() < POWER_OUTAGE_SHARE]
+        for panel in chosen:
+            panel["power"] = {**POWER_OUTAGES, "first_outage_at": rng.randrange(0, 3600, 60)}
+        return len(chosen)
 
     def demo_receiver(self, sites: int, wakeup_url: str) -> list[dict]:
         receiver = Receiver.objects.filter(code="demo").first()
