@@ -33,6 +33,17 @@
       open(cancel);
       return;
     }
+    el = event.target.closest("[data-approve-job]");
+    if (el) {
+      var approve = document.getElementById("dialog-approve");
+      if (!approve) return;  // the row's own form posts it, unconfirmed
+      event.preventDefault();
+      // One dialog serves every held job: it is told which job and what to ask.
+      approve.querySelector("input[name=job]").value = el.getAttribute("data-approve-job");
+      approve.querySelector("[data-approve-question]").textContent = el.getAttribute("data-approve-question");
+      open(approve);
+      return;
+    }
     el = event.target.closest("[data-rollout-control]");
     if (el) {
       var control = document.getElementById("dialog-rollout-control");

@@ -88,9 +88,10 @@ def test_an_approver_sees_approve_on_a_held_job_and_approving_queues_it(example,
     assert find_all(html, "approve-form") == []
     assert text_of(html, "count-awaiting-approval") == "1"
     html = as_approver.get(example.page).content
-    [form] = find_all(html, "approve-form")
-    assert form["attrs"]["data-confirm"] == ("Approve the update of site 1220 to 5.40? It is queued and the panel "
-                                             "is asked to connect.")
+    [button] = find_all(html, "approve-update")
+    assert button["attrs"]["data-approve-question"] == ("Approve the update of site 1220 to 5.40? It is queued and "
+                                                        "the panel is asked to connect.")
+    assert len(find_all(html, "dialog-approve")) == 1
     [row] = [r for r in find_all(html, "site-row") if r["attrs"]["data-site"] == "1220"]
     assert row["attrs"]["data-badge"] == "yellow"
     assert "Awaiting approval" in row["text"]
