@@ -77,6 +77,9 @@ def test_the_device_type_page_counts_forbidding_sites_among_the_red_with_their_r
     [row] = [r for r in find_all(html, "site-row") if r["attrs"]["data-site"] == "1220"]
     assert row["attrs"]["data-badge"] == "red"
     assert "remote update not allowed at this site" in row["text"]
+    # The receiver's tab says the same of the type's red.
+    tab = as_viewer.get("/receivers/north/software-update/").content
+    assert {r["attrs"]["data-code"]: r["text"] for r in find_all(tab, "not-eligible-reason")} == reasons
 
 
 def test_an_approver_sees_approve_on_a_held_job_and_approving_queues_it(example, as_engineer, as_approver):
