@@ -184,19 +184,26 @@ class Panel:
         self._install_gate.set()
         return True
 
-    async def wait_installable(self, rec: ActionRecord, on_change=None) -> None:
+    async def wait_installable(self, rec: ActionRecord, *, reported: list[str] | None = None,
+                               on_change=None) -> None:
         """Until everything holds at once: a partition is disarmed, the panel is on mains with
         its battery ok, and the server lets it install (`update` not `skip`: its install window
         is open). The poll loop reads the deployment again meanwhile (`_on_deployment`).
-        `on_change(waits)` is awaited whenever what it waits for changes."""
-        waits = self.install_waits(rec)
-        while waits:
-            self._install_gate.clear()
-            await self._install_gate.wait()
+        `on_change(waits)` is awaited whenever what it waits for differs from what it last
+        said (`reported`: what its `scheduled` feedback said), a change while it was saying
+        so included."""
+        waits = self.install_waits(rec) if reported is None else reported
+        while True:
+            self._install_gate.clear()  # before looking: a change from now on wakes the wait
             now = self.install_waits(rec)
-            if now != waits and on_change is not None:
-                await on_change(now)
-            waits = now
+            if now != waits:
+                waits = now
+                if on_change is not None:
+                    await on_change(now)
+                    continue  # it awaited: look again
+            if not waits:
+                return
+            await self._install_gate.wait()
 
     async def reread_deployment(self, rec: ActionRecord) -> None:
         """GET the action's deploymentBase again for its `update`: the install window may have

@@ -245,16 +245,15 @@ async def _install(panel: Panel, rec: ActionRecord) -> None:
     panel.phase = Phase.READY
     # What the server said when the download started may be old news by now.
     await panel.reread_deployment(rec)
-    waits = panel.install_waits(rec)
+    waits, power_said = panel.install_waits(rec), panel.power_waits()
     await panel.feedback(rec.feedback_url, feedback_body(rec, "scheduled", "none",
                                                          details=_ready_details(rec, waits)))
     if not rec.install_now:
         panel.event("waiting", "the server says update: skip (install window closed): the installation waits")
     if all(panel.partitions.values()):
         panel.event("waiting", "every partition is armed: the installation waits")
-    if panel.power_waits():
-        panel.event("waiting", f"waits for {' and for '.join(panel.power_waits())}: the installation waits")
-    power_said = panel.power_waits()
+    if power_said:
+        panel.event("waiting", f"waits for {' and for '.join(power_said)}: the installation waits")
 
     async def power_changed(now: list[str]) -> None:
         # Power newly holding the install back is news for the job's timeline (`scheduled`
@@ -272,7 +271,7 @@ async def _install(panel: Panel, rec: ActionRecord) -> None:
             except ActionGone:
                 pass  # the poll finds out what became of the action
 
-    await panel.wait_installable(rec, on_change=power_changed)
+    await panel.wait_installable(rec, reported=waits, on_change=power_changed)
     panel.phase = Phase.INSTALLING
     disarmed = ",".join(str(n) for n, armed in panel.partitions.items() if not armed)
     await panel.feedback(rec.feedback_url, feedback_body(

@@ -607,7 +607,7 @@ def test_a_panel_on_battery_waits_for_mains_and_for_a_charged_battery_and_says_s
     ddi.assign("P1", archive)
     with running(ddi, spec(power="battery")) as fleet:
         panel = fleet.panel("P1")
-        fleet.wait_until(lambda: panel.phase == "ready", timeout=5)
+        fleet.wait_until(lambda: panel.phase == "ready" and _details(ddi), timeout=5)
         assert ddi.entries("P1", "config")[-1]["power"] == "battery"
         assert _details(ddi) == ["firmware 5.40 ready for installation; waits for a disarmed partition and for "
                                  "mains power"]
