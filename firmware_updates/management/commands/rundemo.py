@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 
-from .seed_demo import DEMO_DIR, demo_password
+from .seed_demo import DEMO_DIR, demo_password, not_returning_site
 
 
 class Command(BaseCommand):
@@ -50,8 +50,11 @@ class Command(BaseCommand):
             self.wait_for(server)
             self.stdout.write(self.style.SUCCESS(
                 f"\n  Panel:  {server}/\n  Login:  admin / {demo_password()}  (also manager, engineer, viewer)\n"
-                f"  API:    {server}/api/docs/\n  Logs:   {logs}/web.log, worker.log\n"
-                f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"))
+                f"  API:    {server}/api/docs/\n  Events: {server}/api/v1/events/?receiver=demo  (the alarm "
+                f"centre's feed)\n  Logs:   {logs}/web.log, worker.log\n"
+                f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"
+                f"          Nord LAN → Update using site number... {not_returning_site()}: its panel does not come "
+                f"back after the install\n"))
             if not no_panels:
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "fleetsim", "run", "--server", server, "--fleet", str(DEMO_DIR / "fleet.json"),
