@@ -10,6 +10,7 @@ console polling `after=` never misses an event that committed late.
 from urllib.parse import urlencode
 
 from django.utils.translation import gettext as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
@@ -34,7 +35,9 @@ class BlankAsNullField(serializers.CharField):
         return value or None
 
 
-class EventSerializer(serializers.Serializer):
+class FeedEventSerializer(serializers.Serializer):
+    """One event of the feed (docs/security-center.md)."""
+
     id = serializers.IntegerField(source="position",
                                   help_text="Strictly increasing, never reused: ask for the events after it.")
     type = serializers.ChoiceField(choices=EventType.choices)
@@ -47,8 +50,8 @@ class EventSerializer(serializers.Serializer):
     data = serializers.JSONField(help_text="The type's own fields (docs/security-center.md).")
 
 
-class EventPageSerializer(serializers.Serializer):
-    results = EventSerializer(many=True)
+class FeedPageSerializer(serializers.Serializer):
+    results = FeedEventSerializer(many=True)
     next = serializers.URLField(allow_null=True, help_text="The following page, or null when this one is not full.")
 
 
@@ -78,8 +81,16 @@ def _types(request) -> list[str]:
     return asked
 
 
+class FeedSchema(AutoSchema):
+    """The feed answers one page object (`results`, `next`), not a bare list of events."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class EventViewSet(viewsets.GenericViewSet):
-    serializer_class = EventSerializer
+    schema = FeedSchema()
+    serializer_class = FeedEventSerializer
     permission_classes = [ActionPermission]
     action_permissions = {"list": (VIEW_EVENT,)}
     pagination_class = None
@@ -94,7 +105,7 @@ class EventViewSet(viewsets.GenericViewSet):
             OpenApiParameter("limit", OpenApiTypes.INT,
                              description=f"Events per page, 1 to {LIMIT_MAX} (default {LIMIT_DEFAULT})."),
         ],
-        responses={200: EventPageSerializer, 400: ErrorSerializer},
+        responses={200: FeedPageSerializer, 400: ErrorSerializer},
     )
     def list(self, request):
         after = _whole(request, "after", default=0, low=0)
@@ -114,4 +125,4 @@ class EventViewSet(viewsets.GenericViewSet):
             params = request.query_params.copy()
             params["after"] = str(page[-1].position)
             following = request.build_absolute_uri(request.path + "?" + urlencode(sorted(params.items())))
-        return Response({"results": EventSerializer(page, many=True).data, "next": following})
+        return Response({"results": FeedEventSerializer(page, many=True).data, "next": following})

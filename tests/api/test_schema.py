@@ -39,7 +39,7 @@ def test_schema_is_served_and_names_every_endpoint(client):
         "/api/v1/update-jobs/", "/api/v1/update-jobs/{id}/", "/api/v1/update-jobs/{id}/cancel/",
         "/api/v1/rollouts/", "/api/v1/rollouts/{id}/", "/api/v1/rollouts/{id}/pause/",
         "/api/v1/rollouts/{id}/resume/", "/api/v1/rollouts/{id}/stop/", "/api/v1/rollouts/{id}/advance/",
-        "/api/v1/rollouts/{id}/retry-failed/",
+        "/api/v1/rollouts/{id}/retry-failed/", "/api/v1/events/",
     }
     assert client.get("/api/docs/").status_code == 200
 
@@ -68,6 +68,10 @@ def test_answers_match_the_published_schema(client, as_manager):
         ("post", f"/api/v1/update-jobs/{job.pk}/cancel/", None),
         ("post", "/api/v1/rollouts/", {"receiver": "north", "device_type": "nord-gsm"}),
         ("get", "/api/v1/rollouts/", None),
+        ("get", "/api/v1/events/?limit=2", None),
+        ("get", "/api/v1/events/?type=job.unknown", None),
+        ("patch", "/api/v1/device-types/nord-gsm/", {"expected_offline_seconds": 240}),
+        ("patch", "/api/v1/device-types/nord-gsm/", {"expected_offline_seconds": 0}),
     ]
     for method, path, body in calls:
         response = getattr(as_manager, method)(path, body, format="json")
@@ -77,7 +81,8 @@ def test_answers_match_the_published_schema(client, as_manager):
 
 def test_api_root_lists_the_resources(as_viewer):
     root = as_viewer.get("/api/v1/").json()
-    assert set(root) == {"receivers", "device-types", "sites", "devices", "releases", "update-jobs", "rollouts"}
+    assert set(root) == {"receivers", "device-types", "sites", "devices", "releases", "update-jobs", "rollouts",
+                         "events"}
     assert root["update-jobs"] == "http://testserver/api/v1/update-jobs/"
 
 
