@@ -3,6 +3,7 @@
 The `sites/` endpoint shows badges and update jobs, so it is the update app's
 (firmware_updates/apis/sites.py); it reads and writes panels with the serializers here."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -64,9 +65,10 @@ class DeviceTypeChangeSerializer(serializers.Serializer):
             self.initial_data, dict) else []
         if unknown:
             raise serializers.ValidationError(
-                f"Only name and expected_offline_seconds may be changed, not {', '.join(unknown)}.")
+                _("Only name and expected_offline_seconds may be changed, not %(fields)s.")
+                % {"fields": ", ".join(unknown)})
         if not data:
-            raise serializers.ValidationError("Give name or expected_offline_seconds to change.")
+            raise serializers.ValidationError(_("Give name or expected_offline_seconds to change."))
         return data
 
 
