@@ -30,6 +30,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, wakeup_port, no_panels, **options):
         server = f"http://127.0.0.1:{port}"
+        # Beat's schedules are written by migrate, from this process's settings: the demo's
+        # reconciliation interval (what the worker below is told) must be theirs too.
+        settings.RECONCILE_INTERVAL = int(os.environ.get("RECONCILE_INTERVAL", "30"))
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", server=server, wakeup_url=f"http://127.0.0.1:{wakeup_port}/")
         env = {**os.environ, "FIRMWARE_TRUSTED_CERTS": str(DEMO_DIR / "signing-cert.pem"),
