@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import SignInFailure
+from .models import Event, SignInFailure
 
 
 @admin.register(SignInFailure)
@@ -16,4 +16,24 @@ class SignInFailureAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """The alarm centre's events (docs/security-center.md): read only, written with the changes
+    they report (core.events)."""
+
+    list_display = ("position", "type", "at", "receiver", "site_number", "serial", "job", "rollout")
+    list_filter = ("type",)
+    search_fields = ("=receiver", "=serial")
+    ordering = ("-id",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

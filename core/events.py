@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max, TextChoices, Value
 from django.utils import timezone
@@ -29,7 +30,7 @@ from .bulk import insert_select
 from .models import Event
 
 __all__ = ["BATCH", "EventType", "build", "events_prune", "events_sequence", "record", "record_bulk", "record_select",
-           "subscribe"]
+           "subscribe", "types_validate"]
 
 BATCH = 2000
 SEQUENCE_BATCH = 10_000
@@ -54,6 +55,15 @@ class EventType(TextChoices):
     ROLLOUT_RESUMED = "rollout.resumed", _("Rollout resumed")
     ROLLOUT_STOPPED = "rollout.stopped", _("Rollout stopped")
     ROLLOUT_COMPLETED = "rollout.completed", _("Rollout completed")
+
+
+def types_validate(value) -> None:
+    """A list of event types (a webhook's choice): each one known."""
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise ValidationError(_('Give the event types as a list, e.g. ["job.failed", "device.not_returned"].'))
+    if unknown := [t for t in value if t not in EventType.values]:
+        raise ValidationError(_("Unknown event type %(types)s; known: %(known)s.") % {
+            "types": ", ".join(unknown), "known": ", ".join(EventType.values)})
 
 
 def build(type: str, *, receiver: str | None = None, site_number=None, serial: str | None = None,

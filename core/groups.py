@@ -11,7 +11,7 @@ from django.contrib.auth.management import create_permissions
 
 from .permissions import GROUPS
 
-GRANTING_APPS = ("receivers", "sites", "firmware_updates")
+GRANTING_APPS = ("core", "receivers", "sites", "firmware_updates")
 
 
 def operator_groups_sync(*, using: str = "default", verbosity: int = 0) -> None:

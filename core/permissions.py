@@ -7,7 +7,7 @@ Operators act by Django model permission (DESIGN.md 8), granted through three gr
 group         may
 ============  =========================================================================
 viewers       see everything: receivers, device types, sites and panels, releases,
-              update jobs with their history, rollouts, firmware statistics
+              update jobs with their history, rollouts, firmware statistics, the events
 engineers     viewers + queue a single site for update and cancel an update
 managers      engineers + start rollouts ("Update software at all sites"), upload
               releases and mark them current, create receivers, sites and device types,
@@ -30,6 +30,7 @@ VIEW_DEVICE                 sites.view_device                     viewers
 VIEW_RELEASE                firmware_updates.view_release         viewers
 VIEW_UPDATE_JOB             firmware_updates.view_updatejob       viewers
 VIEW_ROLLOUT                firmware_updates.view_rollout         viewers
+VIEW_EVENT                  core.view_event                       viewers
 QUEUE_SITE                  firmware_updates.add_updatejob        engineers
 CANCEL_UPDATE               firmware_updates.change_updatejob     engineers
 START_ROLLOUT               firmware_updates.add_rollout          managers
@@ -38,6 +39,7 @@ MARK_RELEASE_CURRENT        firmware_updates.change_release       managers
 ADD_RECEIVER                receivers.add_receiver                managers
 CHANGE_RECEIVER             receivers.change_receiver             managers
 ADD_DEVICE_TYPE             sites.add_devicetype                  managers
+CHANGE_DEVICE_TYPE          sites.change_devicetype               managers
 ADD_SITE                    sites.add_site (+ sites.add_device)   managers
 CHANGE_SITE                 sites.change_site                     managers
 CHANGE_DEVICE               sites.change_device                   managers
@@ -57,6 +59,7 @@ VIEW_DEVICE = "sites.view_device"
 VIEW_RELEASE = "firmware_updates.view_release"
 VIEW_UPDATE_JOB = "firmware_updates.view_updatejob"
 VIEW_ROLLOUT = "firmware_updates.view_rollout"
+VIEW_EVENT = "core.view_event"  # the alarm centre's event feed
 QUEUE_SITE = "firmware_updates.add_updatejob"
 CANCEL_UPDATE = "firmware_updates.change_updatejob"
 START_ROLLOUT = "firmware_updates.add_rollout"
@@ -73,7 +76,7 @@ CHANGE_DEVICE = "sites.change_device"
 APPROVE_UPDATE = "firmware_updates.approve_updatejob"
 
 VIEW_ALL = (VIEW_RECEIVER, VIEW_DEVICE_TYPE, VIEW_SITE, VIEW_DEVICE, VIEW_RELEASE, VIEW_UPDATE_JOB,
-            VIEW_ROLLOUT)
+            VIEW_ROLLOUT, VIEW_EVENT)
 
 VIEWERS, ENGINEERS, MANAGERS, APPROVERS = "viewers", "engineers", "managers", "approvers"
 # Each group holds the one before it plus its own; approvers stand beside them (viewers +
@@ -96,6 +99,7 @@ CAPABILITY = {
     ADD_RECEIVER: "create receivers",
     CHANGE_RECEIVER: "change receivers",
     ADD_DEVICE_TYPE: "create device types",
+    CHANGE_DEVICE_TYPE: "change device types",
     ADD_SITE: "create sites",
     ADD_DEVICE: "register panels",
     CHANGE_SITE: "change sites",

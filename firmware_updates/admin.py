@@ -184,9 +184,13 @@ class RolloutAdmin(admin.ModelAdmin):
 
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
-    """Where each receiver's Security Center hears of rollouts (docs/webhooks.md)."""
+    """Where each receiver's Security Center hears of its events (docs/webhooks.md); how far
+    each has got (read only: the delivery writes it)."""
 
-    list_display = ("receiver", "url", "is_active", "created_at")
+    list_display = ("receiver", "url", "is_active", "delivered_through", "failures", "last_error", "created_at")
+    fields = ("receiver", "url", "secret", "is_active", "types", "delivered_through", "failures", "retry_at",
+              "last_error", "created_at")
+    readonly_fields = ("delivered_through", "failures", "retry_at", "last_error", "created_at")
     list_filter = ("is_active", "receiver")
     search_fields = ("url", "receiver__code")
     list_select_related = ("receiver",)

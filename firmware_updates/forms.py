@@ -5,7 +5,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from sites.models import RemoteUpdate
+from sites.models import EXPECTED_OFFLINE_MAX, EXPECTED_OFFLINE_MIN, RemoteUpdate
 
 from .models import Rollout, UpdateJob
 from .services.rollouts import WAVES_MAX, WAVES_NOT_CUMULATIVE, waves_cumulative
@@ -26,6 +26,18 @@ class QueueSiteForm(forms.Form):
     """"Update using site number..." (the canary)."""
 
     site_number = site_number_field("queue-site-number")
+
+
+class ExpectedOfflineForm(forms.Form):
+    """A device type's expected offline window after an install (services.device_type_update)."""
+
+    expected_offline_seconds = forms.IntegerField(
+        label=_("Expected offline (seconds)"), min_value=EXPECTED_OFFLINE_MIN, max_value=EXPECTED_OFFLINE_MAX,
+        error_messages={"required": _("Enter the seconds."), "invalid": _("Seconds are a whole number."),
+                        "min_value": _("At least %(limit_value)s seconds: the install alone may take 10."),
+                        "max_value": _("At most %(limit_value)s seconds (a day).")},
+        widget=forms.NumberInput(attrs={"data-testid": "expected-offline-seconds", "autofocus": True}),
+    )
 
 
 class CancelUpdateForm(forms.Form):

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.events import types_validate
 from sites.versions import version_key
 
 
@@ -278,7 +279,7 @@ class Webhook(models.Model):
     secret = models.CharField(max_length=200, help_text="Shared secret of the HMAC-SHA256 signature.")
     is_active = models.BooleanField(default=True)
     types = models.JSONField(
-        default=list, blank=True,
+        default=list, blank=True, validators=[types_validate],
         help_text='Event types to send, e.g. ["job.failed", "device.not_returned"]; empty: every type.')
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_through = models.BigIntegerField(null=True, blank=True, editable=False)

@@ -186,3 +186,15 @@ def history_of(rollouts) -> dict[int, list[RolloutEvent]]:
     for event in RolloutEvent.objects.filter(rollout__in=[r.pk for r in rollouts]).order_by("at", "pk"):
         events[event.rollout_id].append(event)
     return events
+
+
+def not_returned_panels(*, receiver: Receiver, device_type: DeviceType, limit: int = 20) -> list[dict]:
+    """The panels of the type on the receiver that did not come back after their install
+    (alarm_events: reconciliation flags them), longest away first: `serial`, `site_number`,
+    `since`. One query (the fleet index, then the few flagged rows); at most `limit` + 1 rows,
+    so the page can say there are more."""
+    return [{"serial": serial, "site_number": number, "since": since}
+            for serial, number, since in Device.objects.filter(
+                receiver=receiver, device_type=device_type, not_returned_since__isnull=False)
+            .order_by("not_returned_since", "pk").values_list("serial", "site__number", "not_returned_since")
+            [:limit + 1]]

@@ -311,7 +311,8 @@ class Panel:
                 return
             self.phase = Phase.REBOOTING
             kind = "power-cut" if isinstance(restart, PowerCut) else "reboot"
-            self.event(kind, f"{restart.reason}; back in {restart.seconds:g} s", logging.INFO)
+            back = "stays off the line" if restart.seconds == float("inf") else f"back in {restart.seconds:g} s"
+            self.event(kind, f"{restart.reason}; {back}", logging.INFO)
             await self.sleep(restart.seconds)
 
     async def _poll_loop(self) -> None:

@@ -76,7 +76,10 @@ class Faults:
     """Fault switches. `wrong_board` / `wrong_device_type` make the panel *hold* another
     board revision / device type than it reports: the server queues it, and the panel's
     own archive check refuses the update (True picks a value no archive supports).
-    `fail_install`: versions whose install fails after the reboot (`FailInstall`)."""
+    `fail_install`: versions whose install fails after the reboot (`FailInstall`).
+    `offline_after_install`: after the install's reboot the panel stays off the line, for
+    ever (True) or for that many more simulated seconds (a modem that does not register
+    again, a GPRS cell that takes minutes): the alarm centre's "did not come back"."""
 
     corrupt_byte: bool = False  # flip one byte of the downloaded file
     wrong_board: bool | str = False
@@ -84,6 +87,19 @@ class Faults:
     never_disarm: bool = False  # arm every partition at boot and never disarm one
     refuse_cancel: bool = False  # answer `rejected` to a cancel even mid-download
     fail_install: FailInstall | None = None
+    offline_after_install: bool | float = False
+
+    def __post_init__(self):
+        value = self.offline_after_install
+        if value is not True and value is not False and (
+                not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < float("inf")):
+            raise ValueError(f"offline_after_install must be true, false or seconds (>= 0), not {value!r}")
+
+    def offline_after_install_seconds(self) -> float:
+        """Simulated seconds the panel stays off the line after its install's reboot."""
+        if self.offline_after_install is True:
+            return float("inf")
+        return float(self.offline_after_install or 0)
 
     @classmethod
     def from_value(cls, value) -> Faults:

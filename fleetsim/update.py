@@ -281,6 +281,10 @@ async def _install(panel: Panel, rec: ActionRecord) -> None:
     panel.snapshot_before_install = {"partitions": copy.deepcopy(panel.flash.partitions),
                                      "settings_digest": panel.flash.settings_digest()}
     panel.reboots += 1
+    away = panel.spec.reboot_seconds + panel.spec.faults.offline_after_install_seconds()
+    if away > panel.spec.reboot_seconds:
+        panel.event("fault", "after this install the panel stays off the line "
+                    + ("for good" if away == float("inf") else f"for {away:g} s") + " (offline_after_install)")
     if panel.spec.faults.install_fails(panel.serial, rec.version):
         # The fail_install fault: the new firmware does not start, the watchdog resets the
         # panel and the bootloader goes back to the firmware that ran before. Flash keeps
@@ -290,8 +294,8 @@ async def _install(panel: Panel, rec: ActionRecord) -> None:
         panel.event("fault", f"firmware {rec.version} does not start on this panel (fail_install)")
         _failed(panel, rec, f"firmware {rec.version} did not start (watchdog reset during boot); "
                             f"the bootloader went back to {running}")
-        raise Restart(panel.spec.reboot_seconds, f"installing firmware {rec.version}, which does not start")
+        raise Restart(away, f"installing firmware {rec.version}, which does not start")
     panel.flash.firmware_version = rec.version
     rec.stage = Stage.INSTALLED
     rec.kept.discard()
-    raise Restart(panel.spec.reboot_seconds, f"installing firmware {rec.version}")
+    raise Restart(away, f"installing firmware {rec.version}")

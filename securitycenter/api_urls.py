@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from core.api_support import TokenObtainView
 from firmware_updates.apis import (
+    EventViewSet,
     ReceiverViewSet,
     ReleaseViewSet,
     RolloutViewSet,
@@ -23,6 +24,7 @@ router.register("devices", DeviceViewSet, basename="device")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("update-jobs", UpdateJobViewSet, basename="update-job")
 router.register("rollouts", RolloutViewSet, basename="rollout")
+router.register("events", EventViewSet, basename="event")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),

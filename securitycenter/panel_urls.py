@@ -31,6 +31,7 @@ urlpatterns = [
     path(DEVICE_TYPE + "update-all/<int:rollout_id>/retry-failed/", firmware.rollout_control, {"action": "retry"},
          name="rollout-retry"),
     path(DEVICE_TYPE + "rollouts/", firmware.rollout_history, name="rollout-history"),
+    path(DEVICE_TYPE + "expected-offline/", firmware.device_type_expected_offline, name="device-type-expected-offline"),
     path(RECEIVER + "update-jobs/cancel/", firmware.job_cancel, name="job-cancel"),
     path(RECEIVER + "update-jobs/approve/", firmware.job_approve, name="job-approve"),
     path(RECEIVER + "sites/", receivers.receiver_sites, name="receiver-sites"),

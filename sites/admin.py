@@ -11,8 +11,9 @@ from .models import Device, DeviceType, Site
 
 @admin.register(DeviceType)
 class DeviceTypeAdmin(AuditedByServices, admin.ModelAdmin):
-    list_display = ("name", "code")
+    list_display = ("name", "code", "expected_offline_seconds")
     search_fields = ("name", "code")
+    fields = ("code", "name", "expected_offline_seconds")
 
     def get_readonly_fields(self, request, obj=None):
         # The code is the board name its releases' archives carry: set once.
@@ -22,7 +23,8 @@ class DeviceTypeAdmin(AuditedByServices, admin.ModelAdmin):
         if change:
             services.device_type_update(device_type=obj, actor=request.user, **form_changes(form))
         else:
-            created = services.device_type_create(code=obj.code, name=obj.name, actor=request.user)
+            created = services.device_type_create(code=obj.code, name=obj.name, actor=request.user,
+                                                  expected_offline_seconds=obj.expected_offline_seconds)
             obj.pk = created.pk
 
 

@@ -3,18 +3,34 @@
 The `sites/` endpoint shows badges and update jobs, so it is the update app's
 (firmware_updates/apis/sites.py); it reads and writes panels with the serializers here."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer, query_object
-from core.permissions import ADD_DEVICE_TYPE, VIEW_DEVICE, VIEW_DEVICE_TYPE, ActionPermission
+from core.permissions import (
+    ADD_DEVICE_TYPE,
+    CHANGE_DEVICE_TYPE,
+    VIEW_DEVICE,
+    VIEW_DEVICE_TYPE,
+    ActionPermission,
+)
 from receivers.apis import receiver_field
 from receivers.models import Receiver
 
 from . import services
-from .models import Channel, Device, DeviceType, RemoteUpdate, code_validator
+from .models import (
+    EXPECTED_OFFLINE_MAX,
+    EXPECTED_OFFLINE_MIN,
+    EXPECTED_OFFLINE_SECONDS,
+    Channel,
+    Device,
+    DeviceType,
+    RemoteUpdate,
+    code_validator,
+)
 from .serials import serial_validate
 from .versions import version_validate
 
@@ -31,12 +47,39 @@ class DeviceTypeSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64, validators=[code_validator],
                                  help_text="SWUpdate board name, e.g. nord-gsm.")
     name = serializers.CharField(max_length=200)
+    expected_offline_seconds = serializers.IntegerField(
+        min_value=EXPECTED_OFFLINE_MIN, max_value=EXPECTED_OFFLINE_MAX, default=EXPECTED_OFFLINE_SECONDS,
+        help_text="Seconds a panel of this type stays off the line to install an update (announced with "
+                  "job.install_started; a panel not back by then is reported as device.not_returned).")
+
+
+class DeviceTypeChangeSerializer(serializers.Serializer):
+    """What PATCH device-types/{code}/ may change: the code stays (the archives' board name)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    expected_offline_seconds = serializers.IntegerField(
+        min_value=EXPECTED_OFFLINE_MIN, max_value=EXPECTED_OFFLINE_MAX, required=False,
+        help_text="Seconds a panel of this type stays off the line to install an update.")
+
+    def validate(self, data):
+        unknown = sorted(set(self.initial_data) - set(self.fields) - {"csrfmiddlewaretoken"}) if isinstance(
+            self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError(
+                _("Only name and expected_offline_seconds may be changed, not %(fields)s.")
+                % {"fields": ", ".join(unknown)})
+        if not data:
+            raise serializers.ValidationError(_("Give name or expected_offline_seconds to change."))
+        return data
 
 
 @extend_schema_view(
     list=extend_schema(summary="Device types"),
     retrieve=extend_schema(summary="One device type"),
     create=extend_schema(summary="Register a device type", responses={201: DeviceTypeSerializer, 400: ErrorSerializer}),
+    partial_update=extend_schema(summary="Rename a device type or change its expected offline window",
+                                 request=DeviceTypeChangeSerializer,
+                                 responses={200: DeviceTypeSerializer, 400: ErrorSerializer}),
 )
 class DeviceTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = DeviceType.objects.order_by("name", "code")
@@ -44,13 +87,26 @@ class DeviceTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     lookup_field = "code"
     lookup_value_regex = "[a-z0-9][a-z0-9_-]*"
     permission_classes = [ActionPermission]
-    action_permissions = {"list": (VIEW_DEVICE_TYPE,), "retrieve": (VIEW_DEVICE_TYPE,), "create": (ADD_DEVICE_TYPE,)}
+    action_permissions = {"list": (VIEW_DEVICE_TYPE,), "retrieve": (VIEW_DEVICE_TYPE,), "create": (ADD_DEVICE_TYPE,),
+                          "partial_update": (CHANGE_DEVICE_TYPE,)}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_serializer_class(self):
+        # The browsable API's form shows what a PATCH takes.
+        return DeviceTypeChangeSerializer if self.action == "partial_update" else super().get_serializer_class()
 
     def create(self, request):
         data = DeviceTypeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         device_type = services.device_type_create(**data.validated_data, actor=request.user)
         return Response(DeviceTypeSerializer(device_type).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, code=None):
+        device_type = self.get_object()
+        data = DeviceTypeChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.device_type_update(device_type=device_type, actor=request.user, **data.validated_data)
+        return Response(DeviceTypeSerializer(device_type).data)
 
 
 class PartitionSerializer(serializers.Serializer):

@@ -254,19 +254,28 @@ def device_token_rotate(*, device: Device, actor=None) -> str:
 
 
 @transaction.atomic
-def device_type_create(*, code: str, name: str, actor=None) -> DeviceType:
+def device_type_create(*, code: str, name: str, expected_offline_seconds: int | None = None,
+                       actor=None) -> DeviceType:
     """Register a model of panel; its code is the board name its SWUpdate archives carry."""
     device_type = DeviceType(code=code, name=name)
+    if expected_offline_seconds is not None:
+        device_type.expected_offline_seconds = expected_offline_seconds
     device_type.full_clean()
     device_type.save()
     operator_action_record(actor=actor, obj=device_type, message="Created.", flag=ADDITION)
     return device_type
 
 
+DEVICE_TYPE_FIELDS = ("name", "expected_offline_seconds")
+
+
 @transaction.atomic
-def device_type_update(*, device_type: DeviceType, actor=None, name: str) -> DeviceType:
-    """Rename a device type. Its code stays: it is the board name its releases' archives carry."""
-    fields_update(device_type, actor=actor, changes={"name": name}, allowed=["name"], clean=True)
+def device_type_update(*, device_type: DeviceType, actor=None, **changes) -> DeviceType:
+    """Rename a device type or change its expected offline window (the seconds a panel of the
+    type stays off the line to install). Its code stays: it is the board name its releases'
+    archives carry. Raises ValidationError naming the field. A window changed applies to the
+    installs that start from now on."""
+    fields_update(device_type, actor=actor, changes=changes, allowed=DEVICE_TYPE_FIELDS, clean=True)
     return device_type
 
 

@@ -76,3 +76,20 @@ def test_the_demos_faulty_release_fails_in_its_rollouts_canary_and_is_not_curren
     canary = set(UpdateJob.objects.filter(rollout=rollout, wave__number=1).values_list("device__serial", flat=True))
     assert len(canary) == rollout.waves.get(number=1).size >= 1
     assert eligible[0] in canary & failing
+
+
+def test_one_demo_panel_stays_off_the_line_after_its_install(tmp_path, monkeypatch):
+    """The alarm centre's story (README): the site rundemo names is an outdated, eligible
+    Nord LAN site whose panel the simulator keeps off the line after its install, and the
+    demo's windows are short enough to see it turn red within minutes."""
+    monkeypatch.setattr(seed_demo, "DEMO_DIR", tmp_path)
+    call_command("seed_demo", sites=120)
+    number = int((tmp_path / "not-returning-site").read_text())
+    lan = DeviceType.objects.get(code="nord-lan")
+    assert lan.expected_offline_seconds == seed_demo.DEMO_EXPECTED_OFFLINE_SECONDS
+    demo = Receiver.objects.get(code="demo")
+    release = Release.objects.get(device_type=lan, is_current=True)
+    eligible = dict(rollout_order(receiver=demo, release=release).values_list("site__number", "serial"))
+    away = [p.serial for p in load_fleet(tmp_path / "fleet.json") if p.faults.offline_after_install]
+    assert away == [eligible[number]]
+    services.update_job_create(receiver=demo, site_number=number, actor=None)  # queueing it is allowed

@@ -58,8 +58,8 @@ def ddi_endpoint(*methods: str, register: bool = False, artifact: bool = False):
                 )
                 device_touch(device=caller.device)
                 if caller.device.install_offline_until is not None:
-                    # Away to install until now: it is back (alarm_events; read with the device).
-                    services.device_back(device=caller.device)
+                    # Away to install until now: back? (alarm_events; read with the device).
+                    services.device_back(device_id=caller.device.pk)
                 # re_path hands ids over as text; the URL patterns allow digits only.
                 ids = {name: int(value) for name, value in kwargs.items() if name.endswith("_id")}
                 return view(request, caller, **{**kwargs, **ids})

@@ -4,12 +4,16 @@ makes the change it reports, and costs a constant number of statements for any n
 
 Expected-offline windows: when a job starts installing (`job.install_started`, with the
 device type's `expected_offline_seconds`), its panel is marked away until the window ends
-(`Device.install_offline_until`). Its next request to the server, whatever it is, ends that
-(`device_back`, from the device protocol's every endpoint; a field already read, so a poll
-of a panel that is not away costs nothing more). A panel still away when its window is over
-is found by beat's reconciliation (`devices_not_returned`, one pass per batch): it "did not
-come back" (`device.not_returned`, once); its next request then writes `device.returned`.
-A panel back in time writes neither.
+(`Device.install_offline_until`). It is back (`device_back`) at its first request to the
+server once the install's first seconds are over (from the device protocol's every endpoint;
+a field already read, so a poll of a panel that is not away costs nothing more), or when it
+reports the install's outcome (closed: success or failure), whenever that is. A request in
+the first `IN_FLIGHT_SECONDS` (at most half the window) does not count: a panel polls while
+its update runs, and a poll sent just before the reboot may reach the server just after the
+install started. A panel still away when its window is over is found by beat's
+reconciliation (`devices_not_returned`, one pass per batch): it "did not come back"
+(`device.not_returned`, once); when it is back, `device.returned`. A panel back in time
+writes neither.
 """
 
 import logging
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 S = JobState
 # Panels flagged per statement at most; more wait for the next pass.
 NOT_RETURNED_BATCH = 10000
+# Seconds after the install's start during which a request from the panel may have been sent
+# before it rebooted (at most half its window).
+IN_FLIGHT_SECONDS = 5
 
 # The job states the alarm centre hears of, and the event type of each.
 STATE_EVENTS = {
@@ -50,12 +57,15 @@ def jobs_queued_record(*, jobs, release, at=None) -> None:
     events.record_select(EventType.JOB_QUEUED, jobs, **_about_jobs(), data={"release": release.version}, at=at)
 
 
-def job_state_record(*, job: UpdateJob, to_state: str, now) -> None:
+def job_state_record(*, job: UpdateJob, from_state: str, to_state: str, by_device: bool, now) -> None:
     """The event of one job's transition (`job_transition`), if the alarm centre hears of it.
-    A job starting to install opens its panel's expected-offline window too."""
+    A job starting to install opens its panel's expected-offline window; the panel reporting
+    the install's outcome is back (before the event of its outcome)."""
     kind = STATE_EVENTS.get(to_state)
     if kind is None:
         return
+    if by_device and from_state == S.INSTALLING and to_state in (S.SUCCEEDED, S.FAILED):
+        device_back(device_id=job.device_id, reported=True, now=now)
     if to_state == S.INSTALLING:
         seconds = job.release.device_type.expected_offline_seconds
         install_window_open(job=job, seconds=seconds, now=now)
@@ -96,34 +106,36 @@ def install_window_open(*, job: UpdateJob, seconds: int, now) -> None:
         install_offline_job=job.pk, not_returned_since=None)
 
 
-def device_back(*, device: Device, now=None) -> bool:
-    """The panel, marked away to install, was heard from: it is back. Writes `device.returned`
-    if reconciliation had already said it did not come back; returns whether it did.
+def device_back(*, device_id: int, reported: bool = False, now=None) -> bool:
+    """The panel, marked away to install, was heard from: it is back, unless this is a request
+    of the install's first seconds (`IN_FLIGHT_SECONDS`) and not the install's outcome
+    (`reported`). Writes `device.returned` if reconciliation had already said it did not come
+    back; returns whether the panel is back now.
 
     Decided under the device's row lock, which reconciliation's flagging takes too: a panel
     coming back while it is flagged is either flagged first (and then reported returned) or
-    back first (and then never flagged).
+    back first (and then never flagged). Called in the transaction of a job's transition, it
+    comes after the job's lock (lock order: job, then device).
     """
     now = now or timezone.now()
     with transaction.atomic():
-        row = (Device.objects.select_for_update(no_key=True).filter(pk=device.pk)
-               .values("install_offline_until", "install_offline_since", "install_offline_job",
-                       "not_returned_since").first())
+        row = (Device.objects.select_for_update(no_key=True, of=("self",)).filter(pk=device_id)
+               .values("install_offline_until", "install_offline_since", "install_offline_job", "not_returned_since",
+                       "serial", "receiver__code", "site__number").first())
         if row is None or row["install_offline_until"] is None:
             return False
-        Device.objects.filter(pk=device.pk).update(install_offline_since=None, install_offline_until=None,
-                                                   install_offline_job=None, not_returned_since=None)
-        device.install_offline_since = device.install_offline_until = None
-        device.install_offline_job = device.not_returned_since = None
-        if row["not_returned_since"] is None:
+        since, until = row["install_offline_since"], row["install_offline_until"]
+        if not reported and now - since < min(timedelta(seconds=IN_FLIGHT_SECONDS), (until - since) / 2):
             return False
+        Device.objects.filter(pk=device_id).update(install_offline_since=None, install_offline_until=None,
+                                                   install_offline_job=None, not_returned_since=None)
+        if row["not_returned_since"] is None:
+            return True
         job = row["install_offline_job"]
-        about = (UpdateJob.objects.filter(pk=job).values("rollout_id").first() or {}) if job else {}
-        site = (Device.objects.filter(pk=device.pk).values_list("site__number", flat=True).first())
-        events.record(EventType.DEVICE_RETURNED, receiver=device.receiver.code, site_number=site,
-                      serial=device.serial, job=job, rollout=about.get("rollout_id"),
-                      data={"since": row["not_returned_since"]})
-    log.info("device %s came back after its install (away since %s)", device.serial, row["not_returned_since"])
+        rollout = UpdateJob.objects.filter(pk=job).values_list("rollout_id", flat=True).first() if job else None
+        events.record(EventType.DEVICE_RETURNED, receiver=row["receiver__code"], site_number=row["site__number"],
+                      serial=row["serial"], job=job, rollout=rollout, data={"since": row["not_returned_since"]})
+    log.info("device %s came back after its install (away since %s)", row["serial"], row["not_returned_since"])
     return True
 
 

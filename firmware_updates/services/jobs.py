@@ -93,7 +93,7 @@ def job_transition(
             rollouts_evaluate_after_commit([(job.rollout_id, job.pk, to_state)])
         job_event_record(job=job, actor=actor, kind="transition", details=details,
                          from_state=from_state, to_state=to_state)
-        job_state_record(job=job, to_state=to_state, now=now)
+        job_state_record(job=job, from_state=from_state, to_state=to_state, by_device=actor.label == DEVICE, now=now)
     log.info("job %s %s -> %s by %s", job.pk, from_state, to_state, actor.label)
     return job, True
 

@@ -7,6 +7,7 @@ service's words) and, without JavaScript, a page of its own at the same URL.
 """
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -26,20 +27,28 @@ from core.panel import (
 from core.permissions import (
     APPROVE_UPDATE,
     CANCEL_UPDATE,
+    CHANGE_DEVICE_TYPE,
     QUEUE_SITE,
     START_ROLLOUT,
     VIEW_SITE,
     VIEW_UPDATE_JOB,
 )
 from receivers.models import Receiver
+from sites import services as sites_services
 from sites.models import DeviceType
 
 from .. import services
 from ..badges import Badge
 from ..errors import UpdateNotAllowed
-from ..forms import ApproveUpdateForm, CancelUpdateForm, QueueSiteForm, RolloutOptionsForm
+from ..forms import (
+    ApproveUpdateForm,
+    CancelUpdateForm,
+    ExpectedOfflineForm,
+    QueueSiteForm,
+    RolloutOptionsForm,
+)
 from ..models import JobState, Rollout, UpdateJob
-from ..selectors import device_type_sites, receiver_firmware_stats, waves_of
+from ..selectors import device_type_sites, not_returned_panels, receiver_firmware_stats, waves_of
 from .presenters import RolloutView, StatsView, empty_stats, site_row
 
 BADGE_FILTERS = [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"), (Badge.GREEN, "Green")]
@@ -72,7 +81,8 @@ def _latest_rollout(receiver, device_type) -> RolloutView | None:
 
 def _capabilities(user) -> dict:
     return {"can_queue": user.has_perm(QUEUE_SITE), "can_cancel": user.has_perm(CANCEL_UPDATE),
-            "can_rollout": user.has_perm(START_ROLLOUT), "can_approve": user.has_perm(APPROVE_UPDATE)}
+            "can_rollout": user.has_perm(START_ROLLOUT), "can_change_type": user.has_perm(CHANGE_DEVICE_TYPE),
+            "can_approve": user.has_perm(APPROVE_UPDATE)}
 
 
 def device_type_context(request, receiver: Receiver, device_type: DeviceType) -> dict:
@@ -93,6 +103,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     services.job_progress_overlay([d.active_job for d in devices])
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]
     rollout = _latest_rollout(receiver, device_type)
+    not_returned = not_returned_panels(receiver=receiver, device_type=device_type)
     # Of the yellow: held at sites that ask for approval (one count, by the jobs' state index).
     awaiting_approval = (UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL, device__receiver=receiver,
                                                   device__device_type=device_type).count()
@@ -118,6 +129,10 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "live": live,
         "list_trigger": poll_trigger(live, "panel-refresh from:body"),
         "rollout": rollout,
+        "not_returned": not_returned[:20],
+        "not_returned_more": len(not_returned) > 20,
+        "expected_offline_url": reverse("device-type-expected-offline", kwargs={
+            "code": receiver.code, "device_type_code": device_type.code}),
         "queue_url": reverse("site-queue", kwargs={"code": receiver.code, "device_type_code": device_type.code}),
         "update_all_url": reverse("rollout-start", kwargs={"code": receiver.code,
                                                            "device_type_code": device_type.code}),
@@ -138,6 +153,36 @@ def device_type_update(request, code: str, device_type_code: str):
     context = device_type_context(request, receiver, device_type)
     return render_live(request, page="firmware_updates/device_type_update.html",
                        partial="firmware_updates/partials/device_type_live.html", context=context)
+
+
+@require_http_methods(["GET", "POST"])
+@require(CHANGE_DEVICE_TYPE)
+def device_type_expected_offline(request, code: str, device_type_code: str):
+    """The device type's expected offline window after an install (docs/security-center.md):
+    a page of its own, linked from the device type page."""
+    receiver, device_type = device_type_objects(code, device_type_code)
+    page_url = device_type_url(receiver, device_type)
+    title = _("Expected offline after an install")
+    context = {"receiver": receiver, "device_type": device_type, "page_url": page_url, "form_url": request.path}
+    template = "firmware_updates/partials/expected_offline_form.html"
+    if request.method == "GET":
+        form = ExpectedOfflineForm(initial={"expected_offline_seconds": device_type.expected_offline_seconds})
+        return action_page(request, title=title, form_template=template, context={**context, "form": form})
+    form = ExpectedOfflineForm(request.POST)
+    if form.is_valid():
+        seconds = form.cleaned_data["expected_offline_seconds"]
+        try:
+            sites_services.device_type_update(device_type=device_type, actor=request.user,
+                                              expected_offline_seconds=seconds)
+        except ValidationError as exc:
+            for error in exc.message_dict.get("expected_offline_seconds", exc.messages):
+                form.add_error("expected_offline_seconds", error)
+        else:
+            messages.success(request, _("%(name)s panels are now expected off the line for %(seconds)s s "
+                                        "after an install.") % {"name": device_type.name, "seconds": seconds})
+            return redirect_back(request, page_url)
+    return action_page(request, title=title, form_template=template, context={**context, "form": form},
+                       status=400)
 
 
 def action_page(request, *, title: str, form_template: str, context: dict, status: int = 200):

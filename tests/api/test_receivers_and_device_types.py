@@ -156,14 +156,48 @@ def test_firmware_stats_rows_match_the_seed_example(as_viewer):
 
 
 def test_device_types_are_created_and_looked_up_by_code(as_manager, as_viewer):
+    nord = {"code": "nord-gsm", "name": "Nord GSM", "expected_offline_seconds": 180}
     response = as_manager.post("/api/v1/device-types/", {"code": "nord-gsm", "name": "Nord GSM"}, format="json")
-    assert response.status_code == 201 and response.json() == {"code": "nord-gsm", "name": "Nord GSM"}
-    assert as_viewer.get("/api/v1/device-types/nord-gsm/").json() == {"code": "nord-gsm", "name": "Nord GSM"}
-    assert as_viewer.get("/api/v1/device-types/").json()["results"] == [{"code": "nord-gsm", "name": "Nord GSM"}]
+    assert response.status_code == 201 and response.json() == nord
+    assert as_viewer.get("/api/v1/device-types/nord-gsm/").json() == nord
+    assert as_viewer.get("/api/v1/device-types/").json()["results"] == [nord]
     assert as_viewer.get("/api/v1/device-types/nord-lte/").status_code == 404
     again = as_manager.post("/api/v1/device-types/", {"code": "nord-gsm", "name": "Other"}, format="json")
     assert again.status_code == 400 and "code" in again.json()
     assert DeviceType.objects.count() == 1
+    lan = as_manager.post("/api/v1/device-types/", {"code": "nord-lan", "name": "Nord LAN",
+                                                    "expected_offline_seconds": 60}, format="json")
+    assert lan.status_code == 201 and lan.json()["expected_offline_seconds"] == 60
+
+
+def test_a_device_types_expected_offline_window_is_changed_by_a_manager_and_audited(as_manager, as_viewer,
+                                                                                     manager):
+    DeviceTypeFactory(code="nord-gsm", name="Nord GSM")
+    changed = as_manager.patch("/api/v1/device-types/nord-gsm/", {"expected_offline_seconds": 300}, format="json")
+    assert changed.status_code == 200 and changed.json() == {"code": "nord-gsm", "name": "Nord GSM",
+                                                             "expected_offline_seconds": 300}
+    assert DeviceType.objects.get(code="nord-gsm").expected_offline_seconds == 300
+    entry = LogEntry.objects.get(object_repr="Nord GSM")
+    assert (entry.user, entry.change_message) == (manager, "Changed expected offline (seconds).")
+    refused = as_viewer.patch("/api/v1/device-types/nord-gsm/", {"expected_offline_seconds": 30}, format="json")
+    assert refused.status_code == 403 and "change device types" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    ({"expected_offline_seconds": 5}, "expected_offline_seconds", "greater than or equal to 10"),
+    ({"expected_offline_seconds": 86401}, "expected_offline_seconds", "less than or equal to 86400"),
+    ({"expected_offline_seconds": "soon"}, "expected_offline_seconds", "valid integer"),
+    ({"code": "nord-lte"}, "non_field_errors", "not code"),
+    ({}, "non_field_errors", "Give name or expected_offline_seconds"),
+])
+def test_a_bad_expected_offline_window_is_refused_with_the_reason_and_changes_nothing(as_manager, body, field,
+                                                                                      words):
+    DeviceTypeFactory(code="nord-gsm", name="Nord GSM")
+    response = as_manager.patch("/api/v1/device-types/nord-gsm/", body, format="json")
+    assert response.status_code == 400 and field in response.json() and words in response.json()["detail"], \
+        response.json()
+    stored = DeviceType.objects.get()
+    assert (stored.code, stored.expected_offline_seconds) == ("nord-gsm", 180)
 
 
 def test_lists_are_paginated(as_viewer):

@@ -40,7 +40,7 @@ def test_schema_is_served_and_names_every_endpoint(client):
         "/api/v1/update-jobs/{id}/approve/",
         "/api/v1/rollouts/", "/api/v1/rollouts/{id}/", "/api/v1/rollouts/{id}/pause/",
         "/api/v1/rollouts/{id}/resume/", "/api/v1/rollouts/{id}/stop/", "/api/v1/rollouts/{id}/advance/",
-        "/api/v1/rollouts/{id}/retry-failed/",
+        "/api/v1/rollouts/{id}/retry-failed/", "/api/v1/events/",
     }
     assert client.get("/api/docs/").status_code == 200
 
@@ -70,6 +70,10 @@ def test_answers_match_the_published_schema(client, as_manager):
         ("patch", f"/api/v1/sites/{job.device.site_id}/", {"remote_update": "approval"}),
         ("post", "/api/v1/rollouts/", {"receiver": "north", "device_type": "nord-gsm"}),
         ("get", "/api/v1/rollouts/", None),
+        ("get", "/api/v1/events/?limit=2", None),
+        ("get", "/api/v1/events/?type=job.unknown", None),
+        ("patch", "/api/v1/device-types/nord-gsm/", {"expected_offline_seconds": 240}),
+        ("patch", "/api/v1/device-types/nord-gsm/", {"expected_offline_seconds": 0}),
     ]
     for method, path, body in calls:
         response = getattr(as_manager, method)(path, body, format="json")
@@ -79,7 +83,8 @@ def test_answers_match_the_published_schema(client, as_manager):
 
 def test_api_root_lists_the_resources(as_viewer):
     root = as_viewer.get("/api/v1/").json()
-    assert set(root) == {"receivers", "device-types", "sites", "devices", "releases", "update-jobs", "rollouts"}
+    assert set(root) == {"receivers", "device-types", "sites", "devices", "releases", "update-jobs", "rollouts",
+                         "events"}
     assert root["update-jobs"] == "http://testserver/api/v1/update-jobs/"
 
 

@@ -29,7 +29,7 @@ def admin_client(example):
 
 
 CHANGELISTS = ["receivers/receiver", "sites/devicetype", "sites/site", "sites/device", "firmware_updates/release",
-               "firmware_updates/updatejob", "firmware_updates/rollout"]
+               "firmware_updates/updatejob", "firmware_updates/rollout", "firmware_updates/webhook", "core/event"]
 
 
 @pytest.mark.parametrize("model", CHANGELISTS)
@@ -338,3 +338,26 @@ def test_job_and_rollout_pages_show_them_and_save_nothing(admin_client, example)
         assert page.status_code == 200 and b'name="_save"' not in page.content, url
         # A Save would write back the whole row as read, over what the device or the run wrote since.
         assert change_form(admin_client, url, form_id).status_code == 403, url
+
+
+def test_a_device_types_window_is_changed_in_the_admin_through_the_service(admin_client, example):
+    url = f"/admin/sites/devicetype/{example.nord.pk}/change/"
+    response = admin_client.post(url, {"name": "Nord GSM", "expected_offline_seconds": "5"})
+    assert response.status_code == 200 and b"greater than or equal to 10" in response.content
+    response = admin_client.post(url, {"name": "Nord GSM", "expected_offline_seconds": "300"})
+    assert response.status_code == 302
+    example.nord.refresh_from_db()
+    assert example.nord.expected_offline_seconds == 300
+    assert LogEntry.objects.filter(object_id=str(example.nord.pk),
+                                   change_message="Changed expected offline (seconds).").exists()
+
+
+def test_a_webhook_asking_for_an_unknown_event_type_is_refused_with_the_known_ones(admin_client, example):
+    response = admin_client.post("/admin/firmware_updates/webhook/add/", {
+        "receiver": example.receiver.pk, "url": "https://console.example/hook", "secret": "s", "is_active": "on",
+        "types": '["job.failed", "job.exploded"]'})
+    assert response.status_code == 200 and b"Unknown event type job.exploded; known: job.queued" in response.content
+    response = admin_client.post("/admin/firmware_updates/webhook/add/", {
+        "receiver": example.receiver.pk, "url": "https://console.example/hook", "secret": "s", "is_active": "on",
+        "types": '["job.failed", "device.not_returned"]'})
+    assert response.status_code == 302

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 
-from .seed_demo import DEMO_DIR, demo_password
+from .seed_demo import DEMO_DIR, demo_password, not_returning_site
 
 
 class Command(BaseCommand):
@@ -30,6 +30,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, wakeup_port, no_panels, **options):
         server = f"http://127.0.0.1:{port}"
+        # Beat's schedules are written by migrate, from this process's settings: the demo's
+        # reconciliation interval (what the worker below is told) must be theirs too.
+        settings.RECONCILE_INTERVAL = int(os.environ.get("RECONCILE_INTERVAL", "30"))
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", server=server, wakeup_url=f"http://127.0.0.1:{wakeup_port}/")
         env = {**os.environ, "FIRMWARE_TRUSTED_CERTS": str(DEMO_DIR / "signing-cert.pem"),
@@ -50,8 +53,11 @@ class Command(BaseCommand):
             self.wait_for(server)
             self.stdout.write(self.style.SUCCESS(
                 f"\n  Panel:  {server}/\n  Login:  admin / {demo_password()}  (also manager, who may also approve updates; engineer; viewer)\n"
-                f"  API:    {server}/api/docs/\n  Logs:   {logs}/web.log, worker.log\n"
-                f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"))
+                f"  API:    {server}/api/docs/\n  Events: {server}/api/v1/events/?receiver=demo  (the alarm "
+                f"centre's feed)\n  Logs:   {logs}/web.log, worker.log\n"
+                f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"
+                f"          Nord LAN → Update using site number... {not_returning_site()}: its panel does not come "
+                f"back after the install\n"))
             if not no_panels:
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "fleetsim", "run", "--server", server, "--fleet", str(DEMO_DIR / "fleet.json"),

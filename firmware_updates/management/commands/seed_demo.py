@@ -47,6 +47,12 @@ FAULTY_RANKS = (0, 3, 6)  # of each ten sites in the faulty release's rollout or
 HARDWARE = {"nord-gsm": [("2.1", 6), ("2.2", 3), ("1.0", 1)], "nord-lan": [("1.1", 7), ("1.0", 3)],
             "nord-pro": [("3.0", 1), ("3.1", 1)]}
 DEMO_SITES = 300
+# The alarm centre's side (docs/security-center.md): after its install one Nord LAN panel stays
+# off the line (fleetsim's offline_after_install fault), so its site turns red with "did not
+# come back" once its device type's expected offline window is over, which the demo shortens
+# from the default 180 s so that it is seen within a couple of minutes.
+NOT_RETURNING_TYPE = "nord-lan"
+DEMO_EXPECTED_OFFLINE_SECONDS = 60
 # (user, groups, superuser). The manager may also approve updates held at sites that ask for
 # approval (issue 14): approvers are a group of their own, given here on top of managers.
 OPERATORS = [("admin", ("managers",), True), ("manager", ("managers", "approvers"), False),
@@ -85,6 +91,7 @@ class Command(BaseCommand):
             self.releases(key_pem, cert_pem)
             panels = self.demo_receiver(sites, wakeup_url)
             failing = self.faulty_release_fails_on(panels)
+            away = self.not_returning(panels)
             asking = self.sites_asking_for_approval()
             on_battery = self.power_outages(panels)
             self.seed_example()
@@ -98,8 +105,9 @@ class Command(BaseCommand):
         code, version = FAULTY_RELEASE
         self.stdout.write(self.style.SUCCESS(
             f"Seeded {len(panels)} demo panels; fleet file {fleet_file}. {code} {version} (not current) "
-            f"does not start on {failing} of them. Sites {', '.join(map(str, asking))} ask for approval; "
-            f"{on_battery} panels lose mains power now and then."))
+            f"does not start on {failing} of them. Site {away} ({NOT_RETURNING_TYPE}) stays off the line after "
+            f"its install. Sites {', '.join(map(str, asking))} ask for approval; {on_battery} panels lose "
+            f"mains power now and then."))
 
     def signing_identity(self) -> tuple[bytes, bytes]:
         key_path, cert_path = DEMO_DIR / "signing-key.pem", DEMO_DIR / "signing-cert.pem"
@@ -177,6 +185,22 @@ class Command(BaseCommand):
             panel["power"] = {**POWER_OUTAGES, "first_outage_at": rng.randrange(0, 3600, 60)}
         return len(chosen)
 
+    def not_returning(self, panels: list[dict]) -> int:
+        """Give the first outdated, eligible Nord LAN site the offline_after_install fault and
+        shorten the demo types' expected offline window; returns that site's number (also
+        written to var/demo/not-returning-site for rundemo's banner)."""
+        DeviceType.objects.filter(code__in=[t[0] for t in DEVICE_TYPES]).update(
+            expected_offline_seconds=DEMO_EXPECTED_OFFLINE_SECONDS)
+        release = Release.objects.get(device_type__code=NOT_RETURNING_TYPE, is_current=True)
+        online = {panel["serial"]: panel for panel in panels}
+        number, serial = next(
+            (number, serial) for number, serial in rollout_order(receiver=Receiver.objects.get(code="demo"),
+                                                                  release=release)
+            .order_by("site__number").values_list("site__number", "serial") if serial in online)
+        online[serial]["faults"] = {**online[serial].get("faults", {}), "offline_after_install": True}
+        (DEMO_DIR / "not-returning-site").write_text(str(number))
+        return number
+
     def demo_receiver(self, sites: int, wakeup_url: str) -> list[dict]:
         receiver = Receiver.objects.filter(code="demo").first()
         if receiver is None:
@@ -236,6 +260,11 @@ class Command(BaseCommand):
 
 STREETS = ["Harbour St", "Mill Rd", "Station Sq", "Birch Ave", "Fjord Way", "North Quay", "Old Market",
            "Linden Ln", "Castle Hill", "Pine Ct", "Granite Blvd", "Lake View"]
+
+
+def not_returning_site() -> str:
+    path = DEMO_DIR / "not-returning-site"
+    return path.read_text().strip() if path.exists() else ""
 
 
 def demo_password() -> str:
