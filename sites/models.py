@@ -87,6 +87,13 @@ class Site(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["receiver", "number"], name="site_number_unique_per_receiver")
         ]
+        indexes = [
+            # The eligibility rule asks which sites forbid updates, queueing which ask for
+            # approval (firmware_updates.eligibility.site_consent), every time for the whole
+            # fleet: few sites say anything but `allowed`, so only those are in it.
+            models.Index(fields=["remote_update"], name="site_consent_idx",
+                         condition=models.Q(remote_update__in=["approval", "forbidden"])),
+        ]
 
     def __str__(self):
         return f"Site {self.number}" + (f" ({self.name})" if self.name else "")
