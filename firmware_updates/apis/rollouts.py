@@ -3,6 +3,7 @@
 from functools import cached_property
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -171,7 +172,7 @@ class RolloutCreateSerializer(serializers.Serializer):
         for name in ("waves", "wave_counts"):
             values = data.get(name) or []
             if not waves_cumulative(values):
-                raise serializers.ValidationError({name: WAVES_NOT_CUMULATIVE})
+                raise serializers.ValidationError({name: gettext(WAVES_NOT_CUMULATIVE)})
         return data
 
 
