@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -33,7 +34,8 @@ class SignInFailure(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self):
-        return f"{self.username or '(no name)'} from {self.address or '?'} ({self.entry})"
+        return gettext("{username} from {address} ({entry})").format(
+            username=self.username or gettext("(no name)"), address=self.address or "?", entry=self.get_entry_display())
 
 
 def time_zone_validator(value: str) -> None:

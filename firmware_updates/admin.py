@@ -18,6 +18,7 @@ from . import services
 from .errors import ReleaseRejected, UpdateNotAllowed
 from .forms import ReleaseUploadForm
 from .models import Release, Rollout, UpdateJob, UpdateJobEvent, Webhook
+from .stored_words import stored_words
 
 
 @admin.register(Release)
@@ -114,9 +115,19 @@ class UpdateJobAdmin(admin.ModelAdmin):
     actions = ("cancel_selected",)
     inlines = (UpdateJobEventInline,)
     # A job changes state only through the transition function (services); nothing is edited here.
+    # Reasons and warnings are stored in English; shown in the operator's language (stored_words.py).
+    exclude = ("reason", "warnings")
     readonly_fields = ("device", "release", "rollout", "state", "state_before_cancel", "bytes_downloaded",
-                       "bytes_total", "reason", "warnings", "snapshot", "confirmed_at", "wakeup_sent_at",
+                       "bytes_total", "reason_words", "warnings_words", "snapshot", "confirmed_at", "wakeup_sent_at",
                        "created_by", "created_at", "state_changed_at", "progress_at", "finished_at")
+
+    @admin.display(description=_("reason"))
+    def reason_words(self, obj):
+        return stored_words(obj.reason) or "—"
+
+    @admin.display(description=_("warnings"))
+    def warnings_words(self, obj):
+        return "; ".join(stored_words(w) for w in obj.warnings) or "—"
 
     def has_add_permission(self, request):
         return False  # queue sites from the panel or the API: they check eligibility
@@ -152,9 +163,9 @@ class UpdateJobAdmin(admin.ModelAdmin):
             try:
                 services.update_job_cancel(job=job, actor=request.user)
             except UpdateNotAllowed as exc:
-                site = (pgettext("in a sentence", "site {number}").format(number=job.device.site.number)
+                site = (pgettext("in parentheses", "site {number}").format(number=job.device.site.number)
                         if job.device.site_id else
-                        pgettext("in a sentence", "panel {serial}").format(serial=job.device.serial))
+                        pgettext("in parentheses", "panel {serial}").format(serial=job.device.serial))
                 self.message_user(request, gettext("Job #{id} ({site}): {reason}").format(
                     id=job.pk, site=site, reason=exc.reason), messages.WARNING)
             else:
@@ -172,11 +183,17 @@ class RolloutAdmin(admin.ModelAdmin):
     list_filter = ("state", "receiver", "device_type")
     search_fields = ("receiver__code", "device_type__name", "release__version")
     list_select_related = ("receiver", "device_type", "release", "created_by")
-    readonly_fields = ("receiver", "device_type", "release", "state", "paused_reason", "current_wave", "total",
+    # The pause reason is stored in English; shown in the operator's language (stored_words.py).
+    exclude = ("paused_reason",)
+    readonly_fields = ("receiver", "device_type", "release", "state", "paused_reason_words", "current_wave", "total",
                        "eligible", "processed", "queued", "joined_late", "skipped", "success_threshold_percent",
                        "error_threshold_percent", "error_threshold_count", "error_threshold_min",
                        "approve_each_wave", "install_window_start", "install_window_end", "retry_of", "cursor",
                        "created_by", "created_at", "started_at", "finished_at", "heartbeat_at")
+
+    @admin.display(description=_("paused reason"))
+    def paused_reason_words(self, obj):
+        return stored_words(obj.paused_reason) or "—"
 
     def has_add_permission(self, request):
         return False  # "Update software at all sites" in the panel or POST rollouts/ starts one

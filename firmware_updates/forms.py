@@ -74,6 +74,7 @@ class RolloutOptionsForm(forms.Form):
         widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "data-testid": "option-window-end"}),
     )
     error_threshold_percent = forms.IntegerField(
+        # xgettext:no-python-format
         label=_("Pause when more than this % of a wave's finished updates failed"), required=False,
         min_value=0, max_value=100, initial=_default("error_threshold_percent"),
         error_messages={"invalid": _("The error threshold is a whole percentage, 0 to 100."),

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sites.versions import version_key
@@ -193,7 +194,8 @@ class Rollout(models.Model):
         indexes = [models.Index(fields=["receiver", "device_type", "-created_at"], name="rollout_history_idx")]
 
     def __str__(self):
-        return f"Rollout #{self.pk} {self.device_type} on {self.receiver.code}"
+        return gettext("Rollout #{id} {device_type} on {receiver}").format(
+            id=self.pk, device_type=self.device_type, receiver=self.receiver.code)
 
     @property
     def is_open(self) -> bool:
@@ -231,7 +233,7 @@ class RolloutWave(models.Model):
         constraints = [models.UniqueConstraint(fields=["rollout", "number"], name="rollout_wave_number_unique")]
 
     def __str__(self):
-        return f"Wave {self.number} of rollout #{self.rollout_id}"
+        return gettext("Wave {number} of rollout #{rollout}").format(number=self.number, rollout=self.rollout_id)
 
 
 class RolloutEvent(models.Model):
@@ -325,7 +327,8 @@ class UpdateJob(models.Model):
         ]
 
     def __str__(self):
-        return f"Job #{self.pk} {self.device} -> {self.release.version} ({self.state})"
+        return gettext("Job #{id} {device} -> {version} ({state})").format(
+            id=self.pk, device=self.device, version=self.release.version, state=self.get_state_display())
 
     @property
     def is_active(self) -> bool:

@@ -37,9 +37,11 @@ CANCEL_TIMEOUT = gettext_noop("Cancelled without acknowledgement: the device did
 # Rollouts' pause reasons (services/rollout_control.py).
 PAUSED_BY = gettext_noop("Paused by {actor}.")
 ROLLOUT_STOPPED_BY = gettext_noop("Rollout #{rollout} stopped by {actor}.")
+# xgettext:no-python-format
 WAVE_FAILED_SHARE = gettext_noop("Wave {wave}: {failed} of {finished} finished updates failed or timed out (more than {percent} %).")
 WAVE_FAILED_COUNT = gettext_noop("Wave {wave}: {failed} updates failed or timed out (more than {limit}).")
 WAVE_SUCCEEDED = gettext_noop("Wave {wave} succeeded ({succeeded} of {base} confirmed)")
+# xgettext:no-python-format
 WAVE_ENDED = gettext_noop("Wave {wave} ended with {succeeded} of {base} updates confirmed ({required} % required).")
 AWAITING_APPROVAL = gettext_noop("{reason}; resume to start wave {next}.")
 

@@ -1,5 +1,6 @@
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .serials import serial_validate
@@ -53,7 +54,9 @@ class Site(models.Model):
         ]
 
     def __str__(self):
-        return f"Site {self.number}" + (f" ({self.name})" if self.name else "")
+        if self.name:
+            return gettext("Site {number} ({name})").format(number=self.number, name=self.name)
+        return gettext("Site {number}").format(number=self.number)
 
 
 class Device(models.Model):

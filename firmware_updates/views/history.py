@@ -103,5 +103,23 @@ def event_view(event: UpdateJobEvent) -> EventView:
     return EventView(event=event, sentence=sentence, lines=lines, raw=_raw_report(details))
 
 
+def _transfer_ended(job: UpdateJob, events: list[EventView]) -> None:
+    """How much the panel had downloaded when its download ended (downloaded, failed,
+    cancelled): said on the event that ended it, from the job's own count. Progress reports
+    are not kept on the timeline (the bar shows them), so this is where the figure stays."""
+    ended = [v for v in events if v.event.from_state in (S.DELIVERED, S.DOWNLOADING) and v.event.to_state]
+    if not ended or not job.bytes_total:
+        return
+    last = ended[-1]
+    words = progress_words({"cnt": job.bytes_downloaded, "of": job.bytes_total})
+    if words and words not in last.lines:
+        last.lines.insert(0, words)
+
+
 def job_timeline(jobs: list[UpdateJob]) -> list[dict]:
-    return [{"job": JobView(job), "events": [event_view(e) for e in job.events.all()]} for job in jobs]
+    timeline = []
+    for job in jobs:
+        events = [event_view(e) for e in job.events.all()]
+        _transfer_ended(job, events)
+        timeline.append({"job": JobView(job), "events": events})
+    return timeline

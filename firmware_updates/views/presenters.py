@@ -309,6 +309,7 @@ class RolloutView:
     def conditions(self) -> str:
         """When the next wave starts and when the rollout pauses by itself, in words."""
         r = self.rollout
+        # xgettext:no-python-format
         parts = [_("Next wave once {percent} % of a wave is confirmed").format(percent=r.success_threshold_percent)]
         limits = [f"{r.error_threshold_percent} %" if r.error_threshold_percent is not None else "",
                   str(r.error_threshold_count) if r.error_threshold_count is not None else ""]

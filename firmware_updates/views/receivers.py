@@ -38,6 +38,7 @@ from sites.services import site_create
 from ..badges import Badge
 from ..forms import GiveSiteForm
 from ..selectors import receiver_firmware_stats, site_list
+from .device_types import BADGE_FILTERS
 from .presenters import BADGE_WORDS, StatsView
 
 
@@ -114,8 +115,7 @@ def receiver_sites(request, code: str):
         "badge_words": BADGE_WORDS,
         "chips": [{"key": key or "all", "label": label, "count": None, "active": key == badge,
                    "url": query_url(path, badge=key, q=q)}
-                  for key, label in [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"),
-                                     (Badge.GREEN, "Green")]],
+                  for key, label in BADGE_FILTERS],
         "page_links": page_links(page, path, badge=badge, q=q),
         "list_url": query_url(path, badge=badge, q=q, page=page.number),
         "list_trigger": poll_trigger(False),
