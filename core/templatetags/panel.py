@@ -37,3 +37,16 @@ def moment(value, relative=False):
 def operator_name(user) -> str:
     """Who did it: the operator's user name, or "system" for the server's own decisions."""
     return user.get_username() if user else _("system")
+
+
+@register.simple_tag
+def zone_words() -> str:
+    """The active time zone as the times show it: "MSK (UTC+03:00)", or "UTC+05:00" where the
+    zone has no letters of its own."""
+    now = timezone.localtime()
+    abbreviation = now.tzname() or ""
+    offset = now.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset and offset != "+0000" else "UTC"
+    if abbreviation.isalpha() and abbreviation != "UTC":
+        return f"{abbreviation} ({offset})"
+    return offset

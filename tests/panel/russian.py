@@ -7,7 +7,9 @@ a technical name said the same in Russian (GPRS, SHA-256, SWUpdate), or a zone's
 """
 
 import re
+from datetime import datetime
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.contrib.auth import get_user_model
 
@@ -23,6 +25,9 @@ TECHNICAL = {"GPRS", "Ethernet", "SMS", "GSM", "IP", "API", "URL", "IANA", "UTC"
              "of", "details",
              "ID", "Crontab",  # Django's own primary key column; django-celery-beat's own Russian keeps the word
              "English"}  # the switcher offers each language in its own name
+# Time zones' abbreviations (MSK, CET) follow every time, in any language, as "UTC" does.
+ZONE_ABBREVIATIONS = {name for zone in available_timezones()
+                      if (name := datetime.now(ZoneInfo(zone)).tzname() or "").isalpha()}
 SHOWN_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "data-confirm", "data-confirm-title",
                     "data-confirm-button", "data-control-title", "data-control-question", "data-control-button",
                     "data-cancel-question", "data-default-title", "data-default-button")
@@ -85,5 +90,5 @@ def data_words() -> set[str]:
 
 def english_words(html, *, allowed: set[str] = frozenset()) -> list[str]:
     """The Latin-letter words of the page a Russian operator should not meet."""
-    known = TECHNICAL | data_words() | set(allowed)
+    known = TECHNICAL | ZONE_ABBREVIATIONS | data_words() | set(allowed)
     return [word for word in LATIN_WORD.findall(shown_text(html)) if word not in known]
