@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 
 from .models import OperatorPreferences
+from .outages import DATABASE_ERRORS
 
 LANGUAGE_KEY = "preferences.language"
 ZONE_KEY = "preferences.time_zone"
@@ -41,11 +42,16 @@ class PreferencesMiddleware:
 
     def __call__(self, request):
         session = _session(request)
-        language = session.get(LANGUAGE_KEY, "") if session is not None else ""
+        try:
+            language = session.get(LANGUAGE_KEY, "") if session is not None else ""
+            zone = chosen_zone(request)
+        except DATABASE_ERRORS:
+            # Sessions live in the database: while it is away the view meets the same error
+            # and answers 503 (core/outages.py); the request goes on in the browser's language.
+            language = zone = ""
         if language in LANGUAGE_CODES:
             translation.activate(language)
             request.LANGUAGE_CODE = language
-        zone = chosen_zone(request)
         if zone:
             timezone.activate(ZoneInfo(zone))
         try:

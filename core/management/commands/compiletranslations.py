@@ -14,4 +14,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, stale=False, **options):
         for mo in compile_all(only_stale=stale):
-            self.stdout.write(f"compiled {mo}")
+            if options["verbosity"]:
+                self.stdout.write(f"compiled {mo}")

@@ -31,6 +31,8 @@ class Command(BaseCommand):
     def handle(self, *args, port, wakeup_port, no_panels, **options):
         server = f"http://127.0.0.1:{port}"
         call_command("migrate", interactive=False, verbosity=0)
+        # The Russian catalogue as make install compiles it, should it have changed since.
+        call_command("compiletranslations", stale=True, verbosity=0)
         call_command("seed_demo", server=server, wakeup_url=f"http://127.0.0.1:{wakeup_port}/")
         env = {**os.environ, "FIRMWARE_TRUSTED_CERTS": str(DEMO_DIR / "signing-cert.pem"),
                "DDI_ACTIVE_POLL_SLEEP": os.environ.get("DDI_ACTIVE_POLL_SLEEP", "00:00:05"),
@@ -51,7 +53,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 f"\n  Panel:  {server}/\n  Login:  admin / {demo_password()}  (also manager, engineer, viewer)\n"
                 f"  API:    {server}/api/docs/\n  Logs:   {logs}/web.log, worker.log\n"
-                f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"))
+                f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"
+                f"          (EN/RU in the header: the panel in Russian)\n"))
             if not no_panels:
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "fleetsim", "run", "--server", server, "--fleet", str(DEMO_DIR / "fleet.json"),
