@@ -18,5 +18,6 @@ class Command(BaseCommand):
     help = "Extract the project's translatable strings into locale/<language>/LC_MESSAGES/django.po."
 
     def handle(self, *args, **options):
+        # no_obsolete: a string gone from the source leaves the catalogue (no "#~" entries).
         call_command("makemessages", locale=LANGUAGES, ignore_patterns=IGNORED, add_location="file",
-                     verbosity=options["verbosity"])
+                     no_obsolete=True, verbosity=options["verbosity"])
