@@ -79,3 +79,28 @@ def test_russian_counts_sites_as_russians_do(count, words):
 
     with translation.override("ru"):
         assert _sites(count) == words
+
+
+def test_every_stored_sentence_is_said_again_in_russian():
+    """Each English sentence the services store is found again by its own template, and said
+    in Russian with the same values (firmware_updates/stored_words.py)."""
+    import re
+
+    from firmware_updates.stored_words import TEMPLATES, stored_words
+
+    for template in TEMPLATES:
+        names = re.findall(r"\{(\w+)\}", template)
+        stored = template.format(**{name: f"<{name}>" for name in names})
+        with translation.override("ru"):
+            said = stored_words(stored)
+            assert said == translation.gettext(template).format(**{name: f"<{name}>" for name in names}), template
+        assert said != stored, template
+
+
+def test_a_panels_own_failure_text_is_shown_as_it_came():
+    from firmware_updates.stored_words import stored_words
+
+    with translation.override("ru"):
+        assert stored_words("flash write error") == "flash write error"
+        assert stored_words("Paused by maria.") == "Приостановлено (maria)."
+        assert stored_words("Cancelled by system.") == "Отменено (система)."
