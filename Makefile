@@ -21,7 +21,14 @@ $(BIN)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/pip check
 	touch $@
 
-install: $(BIN)/.installed
+## the translations: each locale/*/LC_MESSAGES/*.po compiled into its .mo (never committed) by
+## polib, no GNU gettext needed (core/i18n.py); again whenever a .po changes
+PO := $(wildcard locale/*/LC_MESSAGES/*.po)
+MO := $(PO:.po=.mo)
+$(MO): %.mo: %.po $(BIN)/.installed
+	$(BIN)/python manage.py compiletranslations
+
+install: $(BIN)/.installed $(MO)
 
 ## make lock: resolve pyproject.toml (dependencies, the dev extra, the build backend) into the
 ## lock, keeping the versions it pins where they still fit; make lock-upgrade: newest of everything
@@ -39,28 +46,28 @@ lock-upgrade:
 	$(MAKE) lock LOCK_ARGS=--upgrade
 
 ## make demo: migrate, seed a demo receiver with a fleet and signed releases, run web + worker/beat + simulated panels
-demo: $(BIN)/.installed
+demo: install
 	$(BIN)/python manage.py rundemo
 
 ## make test: the whole suite (embedded SQLite; PostgreSQL when DATABASE_URL is set)
-test: $(BIN)/.installed
+test: install
 	scripts/ensure-test-deps.sh
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 ## make test-fast: everything but the browser, swupdate, nginx and real-worker tests
-test-fast: $(BIN)/.installed
+test-fast: install
 	$(BIN)/pytest -m "not browser and not swupdate and not nginx and not celery_worker" $(PYTEST_ARGS)
 
 ## make lint: ruff, the import contracts ([tool.importlinter] in pyproject.toml) and no model
 ## change without its migration (makemigrations needs no database server: embedded default)
-lint: $(BIN)/.installed
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 ## make bench: benchmarks (not part of CI); see docs/benchmarks.md
-bench: $(BIN)/.installed
+bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

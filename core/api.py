@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -84,4 +85,4 @@ def _first_error(errors, path: str = "") -> str:
                 return _first_error(value, f"{path}[{index}]" if nested else path)
     elif errors:
         return f"{path}: {errors}" if path else str(errors)
-    return "Invalid input."
+    return gettext("Invalid input.")

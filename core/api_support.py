@@ -5,6 +5,7 @@ Kept apart from `core/api.py`, which DRF imports while it is still loading its o
 generic views (pagination and exception handler settings): this module imports views.
 """
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -40,7 +41,8 @@ def query_object(request, param: str, queryset, *, field: str = "code", what: st
         return None
     obj = queryset.filter(**{field: value}).first()
     if obj is None:
-        raise ValidationError({param: f"Unknown {what or param.replace('_', ' ')} {value!r}."})
+        raise ValidationError({param: gettext("Unknown {what} {value!r}.").format(
+            what=what or param.replace("_", " "), value=value)})
     return obj
 
 

@@ -9,6 +9,7 @@ else gets the panel's pages (templates/404.html, 403.html) as before.
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.views import defaults
 
 API_PREFIX = "/api/"
@@ -26,24 +27,24 @@ def bad_request(request, exception, template_name=defaults.ERROR_400_TEMPLATE_NA
     if not is_api(request):
         return defaults.bad_request(request, exception, template_name)
     if isinstance(exception, RequestDataTooBig):
-        return api_error("The request body is too large.", 413)
+        return api_error(gettext("The request body is too large."), 413)
     # Django's own reason (SuspiciousOperation) is for the log, never for the client.
-    return api_error("Bad request.", 400)
+    return api_error(gettext("Bad request."), 400)
 
 
 def permission_denied(request, exception, template_name=defaults.ERROR_403_TEMPLATE_NAME):
     if not is_api(request):
         return defaults.permission_denied(request, exception, template_name)
-    return api_error(str(exception) or "You may not do this.", 403)
+    return api_error(str(exception) or gettext("You may not do this."), 403)
 
 
 def page_not_found(request, exception, template_name=defaults.ERROR_404_TEMPLATE_NAME):
     if not is_api(request):
         return defaults.page_not_found(request, exception, template_name)
-    return api_error("No API endpoint at this address; /api/schema/ lists them.", 404)
+    return api_error(gettext("No API endpoint at this address; /api/schema/ lists them."), 404)
 
 
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
     if not is_api(request):
         return defaults.server_error(request, template_name)
-    return api_error("Server error: the request failed on our side and was logged.", 500)
+    return api_error(gettext("Server error: the request failed on our side and was logged."), 500)

@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_noop
 from django_htmx.http import trigger_client_event
 
 from .permissions import CAPABILITY, granting_group
@@ -30,9 +31,11 @@ POLL_IDLE = 30
 
 
 def refusal_words(perm: str) -> str:
-    what = CAPABILITY.get(perm, "see this page")
+    what = gettext(CAPABILITY.get(perm, gettext_noop("see this page")))
     group = granting_group(perm)
-    return f"Your account may not {what}" + (f" (the {group} group may)." if group else ".")
+    if group:
+        return gettext("Your account may not {what} (the {group} group may).").format(what=what, group=gettext(group))
+    return gettext("Your account may not {what}.").format(what=what)
 
 
 def require(*perms: str):
@@ -132,8 +135,9 @@ def duration_words(value) -> str:
     seconds = int(value.total_seconds())
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{seconds} s" if seconds else ""]
-    return " ".join(p for p in parts if p) or "0 s"
+    parts = [gettext("{n} h").format(n=hours) if hours else "", gettext("{n} min").format(n=minutes) if minutes else "",
+             gettext("{n} s").format(n=seconds) if seconds else ""]
+    return " ".join(p for p in parts if p) or gettext("{n} s").format(n=0)
 
 
 def percent(part: int, whole: int) -> float:

@@ -50,6 +50,7 @@ Superusers pass every check. Anonymous requests get 401, signed-in operators wit
 permission 403 with the missing capability in words.
 """
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 from rest_framework.permissions import BasePermission
 
 VIEW_RECEIVER = "receivers.view_receiver"
@@ -78,7 +79,9 @@ APPROVE_UPDATE = "firmware_updates.approve_updatejob"
 VIEW_ALL = (VIEW_RECEIVER, VIEW_DEVICE_TYPE, VIEW_SITE, VIEW_DEVICE, VIEW_RELEASE, VIEW_UPDATE_JOB,
             VIEW_ROLLOUT, VIEW_EVENT)
 
-VIEWERS, ENGINEERS, MANAGERS, APPROVERS = "viewers", "engineers", "managers", "approvers"
+# The groups' names, as stored; said in the operator's language where shown (gettext).
+VIEWERS, ENGINEERS, MANAGERS, APPROVERS = (
+    gettext_noop("viewers"), gettext_noop("engineers"), gettext_noop("managers"), gettext_noop("approvers"))
 # Each group holds the one before it plus its own; approvers stand beside them (viewers +
 # approving), so approving is never a side effect of queueing.
 GROUPS: dict[str, frozenset[str]] = {VIEWERS: frozenset(VIEW_ALL)}
@@ -91,20 +94,20 @@ GROUPS[APPROVERS] = GROUPS[VIEWERS] | {APPROVE_UPDATE}
 
 # What the operator was refused, in words (the 403 answer says which group grants it).
 CAPABILITY = {
-    QUEUE_SITE: "queue sites for update",
-    CANCEL_UPDATE: "cancel updates",
-    START_ROLLOUT: "start rollouts",
-    UPLOAD_RELEASE: "upload releases",
-    MARK_RELEASE_CURRENT: "mark releases current",
-    ADD_RECEIVER: "create receivers",
-    CHANGE_RECEIVER: "change receivers",
-    ADD_DEVICE_TYPE: "create device types",
-    CHANGE_DEVICE_TYPE: "change device types",
-    ADD_SITE: "create sites",
-    ADD_DEVICE: "register panels",
-    CHANGE_SITE: "change sites",
-    CHANGE_DEVICE: "change panels",
-    APPROVE_UPDATE: "approve updates",
+    QUEUE_SITE: gettext_noop("queue sites for update"),
+    CANCEL_UPDATE: gettext_noop("cancel updates"),
+    START_ROLLOUT: gettext_noop("start rollouts"),
+    UPLOAD_RELEASE: gettext_noop("upload releases"),
+    MARK_RELEASE_CURRENT: gettext_noop("mark releases current"),
+    ADD_RECEIVER: gettext_noop("create receivers"),
+    CHANGE_RECEIVER: gettext_noop("change receivers"),
+    ADD_DEVICE_TYPE: gettext_noop("create device types"),
+    CHANGE_DEVICE_TYPE: gettext_noop("change device types"),
+    ADD_SITE: gettext_noop("create sites"),
+    ADD_DEVICE: gettext_noop("register panels"),
+    CHANGE_SITE: gettext_noop("change sites"),
+    CHANGE_DEVICE: gettext_noop("change panels"),
+    APPROVE_UPDATE: gettext_noop("approve updates"),
 }
 
 
@@ -120,7 +123,7 @@ class ActionPermission(BasePermission):
     refused, so a new endpoint is closed until someone decides who may use it.
     """
 
-    message = "You do not have permission to do this."
+    message = gettext_lazy("You do not have permission to do this.")
 
     def has_permission(self, request, view) -> bool:
         user = request.user
@@ -135,11 +138,12 @@ class ActionPermission(BasePermission):
         missing = [perm for perm in perms if not user.has_perm(perm)]
         if missing:
             perm = missing[0]
-            what = CAPABILITY.get(perm, "see this")
+            what = gettext(CAPABILITY.get(perm, gettext_noop("see this")))
             group = granting_group(perm)
-            self.message = (
-                f"Your account may not {what} (permission {perm}"
-                + (f", given to the {group} group)." if group else ").")
-            )
+            if group:
+                self.message = gettext("Your account may not {what} (permission {perm}, given to the {group} "
+                                       "group).").format(what=what, perm=perm, group=gettext(group))
+            else:
+                self.message = gettext("Your account may not {what} (permission {perm}).").format(what=what, perm=perm)
             return False
         return True

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.shortcuts import render
+from django.utils.translation import gettext, gettext_noop
 from rest_framework.throttling import BaseThrottle
 
 from .models import SignInFailure
@@ -67,9 +68,11 @@ def _name_key(username: str) -> str | None:
 
 def _counters(*, address: str, username: str) -> list[tuple[str, int, str]]:
     """(cache key, limit, words) of each count that applies."""
-    counters = [(_key("address", address), settings.SIGNIN_FAILURES_PER_ADDRESS, "from your address")]
+    counters = [(_key("address", address), settings.SIGNIN_FAILURES_PER_ADDRESS,
+                 gettext_noop("Too many failed sign-ins from your address."))]
     if name_key := _name_key(username):
-        counters.append((name_key, settings.SIGNIN_FAILURES_PER_NAME, "for this user name"))
+        counters.append((name_key, settings.SIGNIN_FAILURES_PER_NAME,
+                         gettext_noop("Too many failed sign-ins for this user name.")))
     return counters
 
 
@@ -116,7 +119,7 @@ def signin_refusal(*, address: str, username: str) -> SignInRefusal | None:
     for key, limit, words in counters:
         if (values.get(key) or 0) >= limit:
             until = values.get(f"{key}:until") or time.time() + settings.SIGNIN_COOL_OFF
-            return SignInRefusal(f"Too many failed sign-ins {words}.", max(1, math.ceil(until - time.time())))
+            return SignInRefusal(gettext(words), max(1, math.ceil(until - time.time())))
     return None
 
 

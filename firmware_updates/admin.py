@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_support import AuditedByServices, form_changes
 
@@ -16,6 +18,7 @@ from . import services
 from .errors import ReleaseRejected, UpdateNotAllowed
 from .forms import ReleaseUploadForm
 from .models import Release, Rollout, UpdateJob, UpdateJobEvent, Webhook
+from .stored_words import stored_words
 
 
 @admin.register(Release)
@@ -46,14 +49,14 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
                 release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
                                                   description=form.cleaned_data["description"])
             except ReleaseRejected as exc:
-                form.add_error("archive", f"The archive was refused: {exc.reason}")
+                form.add_error("archive", gettext("The archive was refused: {reason}").format(reason=exc.reason))
             else:
-                self.message_user(request, f"{release} uploaded. Use “Mark selected release current” to offer it "
-                                           "to the panels.", messages.SUCCESS)
+                self.message_user(request, gettext("{release} uploaded. Use “Mark selected release current” to "
+                                                   "offer it to the panels.").format(release=release), messages.SUCCESS)
                 return redirect(reverse("admin:firmware_updates_release_change", args=[release.pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Upload release",
+            "title": gettext("Upload release"),
             "subtitle": None,
             "adminform": AdminForm(form, [(None, {"fields": list(form.fields)})], {}),
             "object_id": None,
@@ -73,17 +76,17 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.release_update(release=obj, actor=request.user, **form_changes(form))
 
-    @admin.action(description="Mark selected release current", permissions=["change"])
+    @admin.action(description=_("Mark selected release current"), permissions=["change"])
     def mark_current(self, request, queryset):
         releases = list(queryset.select_related("device_type"))
         types = [r.device_type_id for r in releases]
         if len(types) != len(set(types)):
-            self.message_user(request, "Select at most one release per device type: only one can be current.",
+            self.message_user(request, gettext("Select at most one release per device type: only one can be current."),
                               messages.ERROR)
             return
         for release in releases:
             services.release_mark_current(release=release, actor=request.user)
-            self.message_user(request, f"{release} is now the current version.", messages.SUCCESS)
+            self.message_user(request, gettext("{release} is now the current version.").format(release=release), messages.SUCCESS)
 
 
 class UpdateJobEventInline(admin.TabularInline):
@@ -112,9 +115,19 @@ class UpdateJobAdmin(admin.ModelAdmin):
     actions = ("cancel_selected",)
     inlines = (UpdateJobEventInline,)
     # A job changes state only through the transition function (services); nothing is edited here.
+    # Reasons and warnings are stored in English; shown in the operator's language (stored_words.py).
+    exclude = ("reason", "warnings")
     readonly_fields = ("device", "release", "rollout", "state", "state_before_cancel", "bytes_downloaded",
-                       "bytes_total", "reason", "warnings", "snapshot", "confirmed_at", "wakeup_sent_at",
+                       "bytes_total", "reason_words", "warnings_words", "snapshot", "confirmed_at", "wakeup_sent_at",
                        "created_by", "created_at", "state_changed_at", "progress_at", "finished_at")
+
+    @admin.display(description=_("reason"))
+    def reason_words(self, obj):
+        return stored_words(obj.reason) or "—"
+
+    @admin.display(description=_("warnings"))
+    def warnings_words(self, obj):
+        return "; ".join(stored_words(w) for w in obj.warnings) or "—"
 
     def has_add_permission(self, request):
         return False  # queue sites from the panel or the API: they check eligibility
@@ -127,35 +140,39 @@ class UpdateJobAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # the history is the audit trail
 
-    @admin.display(description="Site", ordering="device__site__number")
+    @admin.display(description=_("Site"), ordering="device__site__number")
     def site_number(self, obj):
         return obj.device.site.number if obj.device.site_id else "—"
 
-    @admin.display(description="Receiver", ordering="device__receiver__code")
+    @admin.display(description=_("Receiver"), ordering="device__receiver__code")
     def receiver(self, obj):
         return obj.device.receiver.code
 
-    @admin.display(description="Rollout", ordering="rollout_id")
+    @admin.display(description=_("Rollout"), ordering="rollout_id")
     def rollout_ref(self, obj):
         return f"#{obj.rollout_id}" if obj.rollout_id else "—"
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, obj):
         return f"{obj.progress_percent}%" if obj.bytes_total else "—"
 
-    @admin.action(description="Cancel selected updates", permissions=["change"])
+    @admin.action(description=_("Cancel selected updates"), permissions=["change"])
     def cancel_selected(self, request, queryset):
         done = 0
         for job in queryset.select_related("device__site"):
             try:
                 services.update_job_cancel(job=job, actor=request.user)
             except UpdateNotAllowed as exc:
-                site = f"site {job.device.site.number}" if job.device.site_id else f"panel {job.device.serial}"
-                self.message_user(request, f"Job #{job.pk} ({site}): {exc.reason}", messages.WARNING)
+                site = (pgettext("in parentheses", "site {number}").format(number=job.device.site.number)
+                        if job.device.site_id else
+                        pgettext("in parentheses", "panel {serial}").format(serial=job.device.serial))
+                self.message_user(request, gettext("Job #{id} ({site}): {reason}").format(
+                    id=job.pk, site=site, reason=exc.reason), messages.WARNING)
             else:
                 done += 1
         if done:
-            self.message_user(request, f"{done} update{'s' if done != 1 else ''} cancelled or being cancelled.",
+            self.message_user(request, ngettext("{n} update cancelled or being cancelled.",
+                                                "{n} updates cancelled or being cancelled.", done).format(n=done),
                               messages.SUCCESS)
 
 
@@ -166,11 +183,17 @@ class RolloutAdmin(admin.ModelAdmin):
     list_filter = ("state", "receiver", "device_type")
     search_fields = ("receiver__code", "device_type__name", "release__version")
     list_select_related = ("receiver", "device_type", "release", "created_by")
-    readonly_fields = ("receiver", "device_type", "release", "state", "paused_reason", "current_wave", "total",
+    # The pause reason is stored in English; shown in the operator's language (stored_words.py).
+    exclude = ("paused_reason",)
+    readonly_fields = ("receiver", "device_type", "release", "state", "paused_reason_words", "current_wave", "total",
                        "eligible", "processed", "queued", "joined_late", "skipped", "success_threshold_percent",
                        "error_threshold_percent", "error_threshold_count", "error_threshold_min",
                        "approve_each_wave", "install_window_start", "install_window_end", "retry_of", "cursor",
                        "created_by", "created_at", "started_at", "finished_at", "heartbeat_at")
+
+    @admin.display(description=_("paused reason"))
+    def paused_reason_words(self, obj):
+        return stored_words(obj.paused_reason) or "—"
 
     def has_add_permission(self, request):
         return False  # "Update software at all sites" in the panel or POST rollouts/ starts one

@@ -18,6 +18,7 @@ queued (`not_eligible`, counted by reason), and "" a red panel a rollout would q
 
 from django.db.models import CharField, Exists, OuterRef, Q, Value, When
 from django.db.models.expressions import Case
+from django.utils.translation import pgettext
 
 from sites.models import Device, RemoteUpdate, Site
 
@@ -81,8 +82,8 @@ def refusal_words(code: str, *, device: Device, release: Release, site: str) -> 
     the panel, "Site 12")."""
     return UpdateNotAllowed(
         Refusal(code), site=site, version=release.version, release=f"{release.device_type} {release.version}",
-        firmware_version=device.firmware_version, hardware_revision=device.hardware_revision or "unknown",
-        supported=", ".join(release.hardware_revisions) or "none", device_type=device.device_type,
+        firmware_version=device.firmware_version, hardware_revision=device.hardware_revision or pgettext("hardware revision", "unknown"),
+        supported=", ".join(release.hardware_revisions) or pgettext("hardware revisions", "none"), device_type=device.device_type,
         release_type=release.device_type,
     )
 

@@ -3,6 +3,9 @@
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sites.models import EXPECTED_OFFLINE_MAX, EXPECTED_OFFLINE_MIN, RemoteUpdate
@@ -14,9 +17,9 @@ from .services.rollouts import WAVES_MAX, WAVES_NOT_CUMULATIVE, waves_cumulative
 def site_number_field(testid: str) -> forms.IntegerField:
     """A site number as operators type it (the canary's, a new site's)."""
     return forms.IntegerField(
-        label="Site number", min_value=1, max_value=2**31 - 1,
-        error_messages={"required": "Enter the site number.", "invalid": "A site number is digits only.",
-                        "min_value": "Site numbers start at 1.", "max_value": "No site has so large a number."},
+        label=_("Site number"), min_value=1, max_value=2**31 - 1,
+        error_messages={"required": _("Enter the site number."), "invalid": _("A site number is digits only."),
+                        "min_value": _("Site numbers start at 1."), "max_value": _("No site has so large a number.")},
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*",
                                       "data-testid": testid, "autofocus": True}),
     )
@@ -46,7 +49,7 @@ class CancelUpdateForm(forms.Form):
     job = forms.ModelChoiceField(
         queryset=UpdateJob.objects.select_related("device__site", "device__receiver"),
         widget=forms.HiddenInput,
-        error_messages={"invalid_choice": "This update no longer exists.", "required": "No update was chosen."},
+        error_messages={"invalid_choice": _("This update no longer exists."), "required": _("No update was chosen.")},
     )
 
     def __init__(self, *args, receiver=None, **kwargs):
@@ -78,39 +81,40 @@ class RolloutOptionsForm(forms.Form):
     click."""
 
     waves = forms.CharField(
-        label="Waves", required=False, max_length=200,
-        help_text="Cumulative percentages of the sites, e.g. 5, 25, 100. Empty: a canary of 1 % "
-                  "(1 to 20 sites), then 10 %, then the rest.",
+        label=_("Waves"), required=False, max_length=200,
+        help_text=_("Cumulative percentages of the sites, e.g. 5, 25, 100. Empty: a canary of 1 % "
+                    "(1 to 20 sites), then 10 %, then the rest."),
         widget=forms.TextInput(attrs={"placeholder": "1, 10, 100", "autocomplete": "off",
                                       "data-testid": "option-waves"}),
     )
     approve_each_wave = forms.BooleanField(
-        label="Ask for approval after each wave", required=False,
-        help_text="The rollout pauses once a wave succeeded, until someone resumes it.",
+        label=_("Ask for approval after each wave"), required=False,
+        help_text=_("The rollout pauses once a wave succeeded, until someone resumes it."),
         widget=forms.CheckboxInput(attrs={"data-testid": "option-approve"}),
     )
     install_window_start = forms.TimeField(
-        label="Install from", required=False,
+        label=_("Install from"), required=False,
         widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "data-testid": "option-window-start"}),
     )
     install_window_end = forms.TimeField(
-        label="Install until", required=False,
+        label=_("Install until"), required=False,
         widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "data-testid": "option-window-end"}),
     )
     error_threshold_percent = forms.IntegerField(
-        label="Pause when more than this % of a wave's finished updates failed", required=False,
+        # xgettext:no-python-format
+        label=_("Pause when more than this % of a wave's finished updates failed"), required=False,
         min_value=0, max_value=100, initial=_default("error_threshold_percent"),
-        error_messages={"invalid": "The error threshold is a whole percentage, 0 to 100.",
-                        "min_value": "The error threshold is a whole percentage, 0 to 100.",
-                        "max_value": "The error threshold is a whole percentage, 0 to 100."},
+        error_messages={"invalid": _("The error threshold is a whole percentage, 0 to 100."),
+                        "min_value": _("The error threshold is a whole percentage, 0 to 100."),
+                        "max_value": _("The error threshold is a whole percentage, 0 to 100.")},
         widget=forms.NumberInput(attrs={"data-testid": "option-error-percent"}),
     )
     error_threshold_min = forms.IntegerField(
-        label="once at least this many of the wave have finished", required=False,
+        label=_("once at least this many of the wave have finished"), required=False,
         min_value=1, max_value=2**31 - 1, initial=_default("error_threshold_min"),
-        error_messages={"invalid": "The minimum is a whole number of updates, 1 or more.",
-                        "min_value": "The minimum is a whole number of updates, 1 or more.",
-                        "max_value": "The minimum is a whole number of updates, 1 or more."},
+        error_messages={"invalid": _("The minimum is a whole number of updates, 1 or more."),
+                        "min_value": _("The minimum is a whole number of updates, 1 or more."),
+                        "max_value": _("The minimum is a whole number of updates, 1 or more.")},
         widget=forms.NumberInput(attrs={"data-testid": "option-error-min"}),
     )
 
@@ -122,13 +126,13 @@ class RolloutOptionsForm(forms.Form):
         try:
             values = [float(w) for w in words]
         except ValueError:
-            raise forms.ValidationError("Give the waves as numbers separated by commas, e.g. 5, 25, 100.") from None
+            raise forms.ValidationError(_("Give the waves as numbers separated by commas, e.g. 5, 25, 100.")) from None
         if any(not 0 < v <= 100 for v in values):
-            raise forms.ValidationError("Each wave is a percentage of the sites, more than 0 and at most 100.")
+            raise forms.ValidationError(_("Each wave is a percentage of the sites, more than 0 and at most 100."))
         if len(values) > WAVES_MAX:
-            raise forms.ValidationError(f"At most {WAVES_MAX} waves.")
+            raise forms.ValidationError(_("At most {n} waves.").format(n=WAVES_MAX))
         if not waves_cumulative(values):
-            raise forms.ValidationError(f"{WAVES_NOT_CUMULATIVE} For example 5, 25, 100.")
+            raise forms.ValidationError(_("{rule} For example 5, 25, 100.").format(rule=gettext(WAVES_NOT_CUMULATIVE)))
         return values
 
     def clean(self):
@@ -138,9 +142,9 @@ class RolloutOptionsForm(forms.Form):
             return data
         if (start is None) != (end is None):
             self.add_error("install_window_end" if end is None else "install_window_start",
-                           "Give the install window both a start and an end time, or neither.")
+                           _("Give the install window both a start and an end time, or neither."))
         elif start is not None and start == end:
-            self.add_error("install_window_end", "An install window needs different start and end times.")
+            self.add_error("install_window_end", _("An install window needs different start and end times."))
         return data
 
     def rollout_options(self) -> dict:
@@ -165,13 +169,14 @@ class ReleaseUploadForm(forms.Form):
     """A vendor's SWUpdate archive; everything else is read from it by services.release_create."""
 
     archive = forms.FileField(
-        label="Firmware archive (.swu)",
-        help_text=f"An SWUpdate archive of up to {filesizeformat(settings.FIRMWARE_MAX_ARCHIVE_SIZE)}.",
+        label=_("Firmware archive (.swu)"),
+        help_text=format_lazy(_("An SWUpdate archive of up to {size}."),
+                              size=lazy(filesizeformat, str)(settings.FIRMWARE_MAX_ARCHIVE_SIZE)),
         widget=forms.ClearableFileInput(attrs={"accept": ".swu", "data-testid": "release-archive"}),
     )
     description = forms.CharField(
-        label="Description", required=False, max_length=500,
-        help_text="Optional; the archive's own description is used when left empty.",
+        label=_("Description"), required=False, max_length=500,
+        help_text=_("Optional; the archive's own description is used when left empty."),
         widget=forms.TextInput(attrs={"data-testid": "release-description"}),
     )
 
@@ -180,5 +185,5 @@ class GiveSiteForm(forms.Form):
     """"Give a site...": a panel a receiver's gateway registered is attached to a new site."""
 
     site_number = site_number_field("give-site-number")
-    name = forms.CharField(label="Site name (optional)", required=False, max_length=200,
+    name = forms.CharField(label=_("Site name (optional)"), required=False, max_length=200,
                            widget=forms.TextInput(attrs={"autocomplete": "off", "data-testid": "give-site-name"}))

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.events import types_validate
@@ -10,25 +11,27 @@ from sites.versions import version_key
 class Release(models.Model):
     """A firmware archive (SWUpdate .swu) for one device type and version."""
 
-    device_type = models.ForeignKey("sites.DeviceType", on_delete=models.PROTECT, related_name="releases")
-    version = models.CharField(max_length=40)
-    version_key = models.CharField(max_length=40, editable=False)
-    hardware_revisions = models.JSONField(default=list, help_text="Board revisions the archive supports.")
-    description = models.CharField(max_length=500, blank=True)
-    archive = models.FileField(upload_to="releases/")
-    filename = models.CharField(max_length=200)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField(max_length=64)
-    sha1 = models.CharField(max_length=40)
-    md5 = models.CharField(max_length=32)
-    signer = models.CharField(max_length=300, blank=True, help_text="Subject of the signing certificate.")
-    is_current = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    device_type = models.ForeignKey("sites.DeviceType", verbose_name=_("device type"), on_delete=models.PROTECT, related_name="releases")
+    version = models.CharField(_("version"), max_length=40)
+    version_key = models.CharField(_("version key"), max_length=40, editable=False)
+    hardware_revisions = models.JSONField(_("hardware revisions"), default=list, help_text=_("Board revisions the archive supports."))
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    archive = models.FileField(_("archive"), upload_to="releases/")
+    filename = models.CharField(_("filename"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    sha1 = models.CharField(_("SHA-1"), max_length=40)
+    md5 = models.CharField(_("MD5"), max_length=32)
+    signer = models.CharField(_("signer"), max_length=300, blank=True, help_text=_("Subject of the signing certificate."))
+    is_current = models.BooleanField(_("is current"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
+        verbose_name = _("release")
+        verbose_name_plural = _("releases")
         ordering = ["device_type", "-version_key"]
         constraints = [
             models.UniqueConstraint(fields=["device_type", "version"], name="release_version_unique_per_type"),
@@ -50,16 +53,16 @@ class Release(models.Model):
 
 class JobState(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
-    QUEUED = "queued", "Queued"
-    DELIVERED = "delivered", "Delivered"
-    DOWNLOADING = "downloading", "Downloading"
-    DOWNLOADED = "downloaded", "Downloaded"
-    READY = "ready", "Ready for installation"
-    INSTALLING = "installing", "Installing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLING = "cancelling", "Cancelling"
-    CANCELLED = "cancelled", "Cancelled"
+    QUEUED = "queued", _("Queued")
+    DELIVERED = "delivered", _("Delivered")
+    DOWNLOADING = "downloading", _("Downloading")
+    DOWNLOADED = "downloaded", _("Downloaded")
+    READY = "ready", _("Ready for installation")
+    INSTALLING = "installing", _("Installing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLING = "cancelling", _("Cancelling")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 S = JobState
@@ -150,49 +153,51 @@ class Rollout(models.Model):
     queued in waves (a canary first) that stop themselves when the firmware fails."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Starting"
-        RUNNING = "running", "Running"
-        PAUSED = "paused", "Paused"
-        STOPPED = "stopped", "Stopped"
-        COMPLETED = "completed", "Completed"
+        PENDING = "pending", _("Starting")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        STOPPED = "stopped", _("Stopped")
+        COMPLETED = "completed", _("Completed")
 
     OPEN_STATES = (State.PENDING, State.RUNNING, State.PAUSED)
 
-    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="rollouts")
-    device_type = models.ForeignKey("sites.DeviceType", on_delete=models.PROTECT, related_name="rollouts")
-    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="rollouts")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    paused_reason = models.TextField(blank=True)
-    total = models.PositiveIntegerField(default=0, help_text="Devices of the type on the receiver.")
-    eligible = models.PositiveIntegerField(default=0, help_text="Sites it could queue when it started.")
-    processed = models.PositiveIntegerField(default=0)
-    queued = models.PositiveIntegerField(default=0)
-    joined_late = models.PositiveIntegerField(default=0, help_text="Sites queued after they became eligible.")
-    skipped = models.JSONField(default=dict, blank=True, help_text="{reason: count}")
+    receiver = models.ForeignKey("receivers.Receiver", verbose_name=_("receiver"), on_delete=models.PROTECT, related_name="rollouts")
+    device_type = models.ForeignKey("sites.DeviceType", verbose_name=_("device type"), on_delete=models.PROTECT, related_name="rollouts")
+    release = models.ForeignKey(Release, verbose_name=_("release"), on_delete=models.PROTECT, related_name="rollouts")
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    paused_reason = models.TextField(_("paused reason"), blank=True)
+    total = models.PositiveIntegerField(_("total"), default=0, help_text=_("Devices of the type on the receiver."))
+    eligible = models.PositiveIntegerField(_("eligible"), default=0, help_text=_("Sites it could queue when it started."))
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    queued = models.PositiveIntegerField(_("queued"), default=0)
+    joined_late = models.PositiveIntegerField(_("joined late"), default=0, help_text=_("Sites queued after they became eligible."))
+    skipped = models.JSONField(_("skipped"), default=dict, blank=True, help_text=_("{reason: count}"))
     # The conditions (issue "Safe fleet rollouts"; hawkBit's success and error conditions).
-    success_threshold_percent = models.PositiveSmallIntegerField(default=90)
-    error_threshold_percent = models.PositiveSmallIntegerField(null=True, blank=True, default=10)
-    error_threshold_count = models.PositiveIntegerField(null=True, blank=True)
-    error_threshold_min = models.PositiveIntegerField(default=5)
-    approve_each_wave = models.BooleanField(default=False)
-    install_window_start = models.TimeField(null=True, blank=True)
-    install_window_end = models.TimeField(null=True, blank=True)
-    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    success_threshold_percent = models.PositiveSmallIntegerField(_("success threshold percent"), default=90)
+    error_threshold_percent = models.PositiveSmallIntegerField(_("error threshold percent"), null=True, blank=True, default=10)
+    error_threshold_count = models.PositiveIntegerField(_("error threshold count"), null=True, blank=True)
+    error_threshold_min = models.PositiveIntegerField(_("error threshold min"), default=5)
+    approve_each_wave = models.BooleanField(_("approve each wave"), default=False)
+    install_window_start = models.TimeField(_("install window start"), null=True, blank=True)
+    install_window_end = models.TimeField(_("install window end"), null=True, blank=True)
+    retry_of = models.ForeignKey("self", verbose_name=_("retry of"), null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     # The wave being queued or watched (1-based); 0 before the first starts.
-    current_wave = models.PositiveSmallIntegerField(default=0)
+    current_wave = models.PositiveSmallIntegerField(_("current wave"), default=0)
     # Resume point in the rollout's spread order (`spread_key`): the last device examined,
     # so a re-run after a dead worker continues instead of starting over.
-    cursor = models.BigIntegerField(default=-1)
+    cursor = models.BigIntegerField(_("cursor"), default=-1)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # Advanced with every batch; reconciliation restarts a rollout whose worker went quiet.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("heartbeat at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("rollout")
+        verbose_name_plural = _("rollouts")
         ordering = ["-created_at"]
         constraints = [
             # Duplicate "update all" requests join the open rollout instead of starting another.
@@ -205,7 +210,8 @@ class Rollout(models.Model):
         indexes = [models.Index(fields=["receiver", "device_type", "-created_at"], name="rollout_history_idx")]
 
     def __str__(self):
-        return f"Rollout #{self.pk} {self.device_type} on {self.receiver.code}"
+        return gettext("Rollout #{id} {device_type} on {receiver}").format(
+            id=self.pk, device_type=self.device_type, receiver=self.receiver.code)
 
     @property
     def is_open(self) -> bool:
@@ -216,48 +222,52 @@ class RolloutWave(models.Model):
     """One wave of a rollout: the sites queued together, watched before the next starts."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        STOPPED = "stopped", "Stopped"
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        STOPPED = "stopped", _("Stopped")
 
-    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="waves")
-    number = models.PositiveSmallIntegerField()
+    rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveSmallIntegerField(_("number"))
     # The rollout's queued count once this wave is queued; NULL: every site left (the last).
-    target = models.PositiveIntegerField(null=True, blank=True)
-    size = models.PositiveIntegerField(default=0, help_text="Sites planned when the rollout started.")
-    queued = models.PositiveIntegerField(default=0)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    queueing_done = models.BooleanField(default=False)
+    target = models.PositiveIntegerField(_("target"), null=True, blank=True)
+    size = models.PositiveIntegerField(_("size"), default=0, help_text=_("Sites planned when the rollout started."))
+    queued = models.PositiveIntegerField(_("queued"), default=0)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    queueing_done = models.BooleanField(_("queueing done"), default=False)
     # Failures an operator accepted by resuming the wave after a halt: its error condition
     # counts only the ones after.
-    failures_accepted = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    failures_accepted = models.PositiveIntegerField(_("failures accepted"), default=0)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("rollout wave")
+        verbose_name_plural = _("rollout waves")
         ordering = ["rollout", "number"]
         constraints = [models.UniqueConstraint(fields=["rollout", "number"], name="rollout_wave_number_unique")]
 
     def __str__(self):
-        return f"Wave {self.number} of rollout #{self.rollout_id}"
+        return gettext("Wave {number} of rollout #{rollout}").format(number=self.number, rollout=self.rollout_id)
 
 
 class RolloutEvent(models.Model):
     """A rollout's history: who started, paused, resumed, advanced or stopped it, and what it
     decided by itself (a wave started, an automatic pause with its reason, completion)."""
 
-    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(auto_now_add=True)
+    rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("at"), auto_now_add=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_label = models.CharField(max_length=150)
-    kind = models.CharField(max_length=32)
-    details = models.JSONField(default=dict, blank=True)
+    actor_label = models.CharField(_("actor label"), max_length=150)
+    kind = models.CharField(_("kind"), max_length=32)
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("rollout event")
+        verbose_name_plural = _("rollout events")
         ordering = ["at", "id"]
 
     def __str__(self):
@@ -274,23 +284,25 @@ class Webhook(models.Model):
     was down is delivered once they are back. NULL: none yet, the events from `created_at` on.
     """
 
-    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.CASCADE, related_name="webhooks")
-    url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=200, help_text="Shared secret of the HMAC-SHA256 signature.")
-    is_active = models.BooleanField(default=True)
+    receiver = models.ForeignKey("receivers.Receiver", verbose_name=_("receiver"), on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("secret"), max_length=200, help_text=_("Shared secret of the HMAC-SHA256 signature."))
+    is_active = models.BooleanField(_("is active"), default=True)
     types = models.JSONField(
-        default=list, blank=True, validators=[types_validate],
-        help_text='Event types to send, e.g. ["job.failed", "device.not_returned"]; empty: every type.')
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_through = models.BigIntegerField(null=True, blank=True, editable=False)
-    failures = models.PositiveIntegerField(default=0, editable=False,
-                                           help_text="Failed tries of the next event in a row.")
-    retry_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error = models.CharField(max_length=300, blank=True, editable=False)
+        _("event types"), default=list, blank=True, validators=[types_validate],
+        help_text=_('Event types to send, e.g. ["job.failed", "device.not_returned"]; empty: every type.'))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_through = models.BigIntegerField(_("delivered through"), null=True, blank=True, editable=False)
+    failures = models.PositiveIntegerField(_("failures"), default=0, editable=False,
+                                           help_text=_("Failed tries of the next event in a row."))
+    retry_at = models.DateTimeField(_("retry at"), null=True, blank=True, editable=False)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True, editable=False)
     # One delivery at a time per webhook (a compare-and-swap on it): the events keep their order.
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
         ordering = ["receiver", "url"]
 
     def __str__(self):
@@ -300,33 +312,35 @@ class Webhook(models.Model):
 class UpdateJob(models.Model):
     """One device being moved to one release: a DDI action."""
 
-    device = models.ForeignKey("sites.Device", on_delete=models.CASCADE, related_name="update_jobs")
-    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="update_jobs")
-    rollout = models.ForeignKey(Rollout, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
-    wave = models.ForeignKey(RolloutWave, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
-    state = models.CharField(max_length=24, choices=JobState.choices, default=JobState.QUEUED)
+    device = models.ForeignKey("sites.Device", verbose_name=_("device"), on_delete=models.CASCADE, related_name="update_jobs")
+    release = models.ForeignKey(Release, verbose_name=_("release"), on_delete=models.PROTECT, related_name="update_jobs")
+    rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    wave = models.ForeignKey(RolloutWave, verbose_name=_("wave"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    state = models.CharField(_("state"), max_length=24, choices=JobState.choices, default=JobState.QUEUED)
     # Where a cancelling job returns when the device refuses the cancel.
-    state_before_cancel = models.CharField(max_length=24, choices=JobState.choices, blank=True)
-    bytes_downloaded = models.PositiveBigIntegerField(default=0)
-    bytes_total = models.PositiveBigIntegerField(default=0)
-    reason = models.TextField(blank=True, help_text="Why it failed or was cancelled.")
+    state_before_cancel = models.CharField(_("state before cancel"), max_length=24, choices=JobState.choices, blank=True)
+    bytes_downloaded = models.PositiveBigIntegerField(_("bytes downloaded"), default=0)
+    bytes_total = models.PositiveBigIntegerField(_("bytes total"), default=0)
+    reason = models.TextField(_("reason"), blank=True, help_text=_("Why it failed or was cancelled."))
     # Set by reconciliation when the device went quiet (stalled_download, version_unconfirmed,
     # install_timeout): counted as a failure by the rollout's error condition.
-    timed_out = models.CharField(max_length=32, blank=True)
-    warnings = models.JSONField(default=list, blank=True)
+    timed_out = models.CharField(_("timed out"), max_length=32, blank=True)
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
     # Partitions and settings digest before install, compared after the device returns.
-    snapshot = models.JSONField(default=dict, blank=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="Device reported the release's version.")
-    wakeup_sent_at = models.DateTimeField(null=True, blank=True)
+    snapshot = models.JSONField(_("snapshot"), default=dict, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True, help_text=_("Device reported the release's version."))
+    wakeup_sent_at = models.DateTimeField(_("wakeup sent at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    state_changed_at = models.DateTimeField(auto_now_add=True)
-    progress_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    state_changed_at = models.DateTimeField(_("state changed at"), auto_now_add=True)
+    progress_at = models.DateTimeField(_("progress at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("update job")
+        verbose_name_plural = _("update jobs")
         ordering = ["-created_at"]
         # Approving a job held at a site that asks for approval (core.permissions APPROVE_UPDATE).
         permissions = [("approve_updatejob", "Can approve update jobs")]
@@ -347,7 +361,8 @@ class UpdateJob(models.Model):
         ]
 
     def __str__(self):
-        return f"Job #{self.pk} {self.device} -> {self.release.version} ({self.state})"
+        return gettext("Job #{id} {device} -> {version} ({state})").format(
+            id=self.pk, device=self.device, version=self.release.version, state=self.get_state_display())
 
     @property
     def is_active(self) -> bool:
@@ -370,19 +385,21 @@ JOB_FAILED_OR_TIMED_OUT = Q(state=JobState.FAILED) | JOB_TIMED_OUT
 class UpdateJobEvent(models.Model):
     """The job's history: every state change and device report, with who and when."""
 
-    job = models.ForeignKey(UpdateJob, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    from_state = models.CharField(max_length=24, blank=True)
-    to_state = models.CharField(max_length=24, blank=True)
+    job = models.ForeignKey(UpdateJob, verbose_name=_("job"), on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    from_state = models.CharField(_("from state"), max_length=24, blank=True)
+    to_state = models.CharField(_("to state"), max_length=24, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # "device", "system" or the operator's username at the time (kept if the user is deleted).
-    actor_label = models.CharField(max_length=150)
-    kind = models.CharField(max_length=32, default="transition")
-    details = models.JSONField(default=dict, blank=True)
+    actor_label = models.CharField(_("actor label"), max_length=150)
+    kind = models.CharField(_("kind"), max_length=32, default="transition")
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("update job event")
+        verbose_name_plural = _("update job events")
         ordering = ["at", "id"]
 
     def __str__(self):
@@ -396,8 +413,12 @@ class Heartbeat(models.Model):
 
     RECONCILE = "reconcile"
 
-    name = models.CharField(max_length=50, primary_key=True)
-    at = models.DateTimeField()
+    name = models.CharField(_("name"), max_length=50, primary_key=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self):
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_support import AuditedByServices, form_changes
 
@@ -35,16 +37,17 @@ class ReceiverAdmin(AuditedByServices, admin.ModelAdmin):
         )
         obj.pk = receiver.pk  # the admin answers with `obj`: it becomes the row the service wrote
         obj.refresh_from_db()
-        self.message_user(request, f"Gateway token of {receiver}: {token} — give it to the receiver's gateway now: "
-                                   "it is stored only as a hash and is not shown again.", messages.WARNING)
+        self.message_user(request, gettext("Gateway token of {receiver}: {token} — give it to the receiver's gateway "
+                                           "now: it is stored only as a hash and is not shown again.").format(
+                                               receiver=receiver, token=token), messages.WARNING)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_site_count=Count("sites"))
 
-    @admin.display(description="Sites", ordering="_site_count")
+    @admin.display(description=_("Sites"), ordering="_site_count")
     def site_count(self, obj):
         return obj._site_count
 
-    @admin.display(description="Gateway token", boolean=True)
+    @admin.display(description=_("Gateway token"), boolean=True)
     def gateway_token_set(self, obj):
         return bool(obj.gateway_token_hash)

@@ -5,6 +5,7 @@ app's: firmware_updates/apis/receivers.py extends this view set with them."""
 
 from datetime import time
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -39,7 +40,7 @@ class InstallWindowSerializer(serializers.Serializer):
 
     def validate(self, data):
         if data["start"] == data["end"]:
-            raise serializers.ValidationError("An install window needs different start and end times.")
+            raise serializers.ValidationError(gettext("An install window needs different start and end times."))
         return data
 
 

@@ -1,11 +1,12 @@
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.dateparse import parse_duration
+from django.utils.translation import gettext_lazy as _
+
+from core.models import time_zone_validator as core_time_zone_validator
 
 code_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]{0,63}$",
@@ -21,38 +22,36 @@ def default_time_zone() -> str:
     return settings.TIME_ZONE
 
 
-def time_zone_validator(value: str) -> None:
-    """An IANA time zone name the system's tz database knows, e.g. "Europe/Berlin"."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValidationError(f"{value!r} is not a time zone name (IANA, e.g. Europe/Berlin).",
-                              code="invalid_time_zone") from None
+# The one rule for a time zone name (also the operators' own, core.models); named here for
+# the migrations that refer to it.
+time_zone_validator = core_time_zone_validator
 
 
 class Receiver(models.Model):
     """A receiving server of the monitoring suite; its code is the DDI tenant."""
 
-    code = models.CharField(max_length=64, unique=True, validators=[code_validator])
-    name = models.CharField(max_length=200)
-    wakeup_url = models.URLField(
-        blank=True, help_text="POSTed {receiver, command: poll-now, serials} to wake panels."
+    code = models.CharField(_("code"), max_length=64, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=200)
+    wakeup_url = models.URLField(_("wake-up URL"),
+        blank=True, help_text=_("POSTed {receiver, command: poll-now, serials} to wake panels.")
     )
-    poll_sleep = models.DurationField(
-        default=default_poll_sleep, help_text="How long idle panels sleep between polls."
+    poll_sleep = models.DurationField(_("poll sleep"),
+        default=default_poll_sleep, help_text=_("How long idle panels sleep between polls.")
     )
-    gateway_token_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
-    time_zone = models.CharField(
+    gateway_token_hash = models.CharField(_("gateway token hash"), max_length=64, blank=True, db_index=True, editable=False)
+    time_zone = models.CharField(_("time zone"),
         max_length=64, default=default_time_zone, validators=[time_zone_validator],
-        help_text="IANA name, e.g. Europe/Berlin: the install window's times are local times there.",
+        help_text=_("IANA name, e.g. Europe/Berlin: the install window's times are local times there."),
     )
     # A daily window in the receiver's time zone; outside it panels download but do not install
     # (firmware_updates/install_windows.py). Both or neither; start > end crosses midnight.
-    install_window_start = models.TimeField(null=True, blank=True)
-    install_window_end = models.TimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    install_window_start = models.TimeField(_("install window start"), null=True, blank=True)
+    install_window_end = models.TimeField(_("install window end"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("receiver")
+        verbose_name_plural = _("receivers")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(

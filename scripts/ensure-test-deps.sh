@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives besides Python: Debian's Chromium (browser tests),
-# Debian's swupdate (independent DDI client) and nginx (production download mode).
+# Debian's swupdate (independent DDI client), nginx (production download mode) and GNU
+# gettext (tests/test_translations.py extracts the strings afresh with xgettext).
 # Idempotent; needs root and apt-get the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v xgettext >/dev/null 2>&1 || missing+=(gettext)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

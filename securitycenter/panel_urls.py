@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
+from core import views as core_views
 from core.signin import signin_guarded
 from firmware_updates import views as firmware
 from firmware_updates.views import receivers, sites
@@ -19,6 +20,9 @@ urlpatterns = [
     # Sign-ins pause after too many failures from one address or for one name (core/signin.py).
     path("login/", signin_guarded(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The operator's language (the header's switcher, signed in or not) and time zone.
+    path("language/", core_views.language_set, name="language-set"),
+    path("preferences/", core_views.preferences, name="preferences"),
     path("receivers/", receivers.receiver_list, name="receiver-list"),
     path(RECEIVER, receivers.receiver_detail, name="receiver-detail"),
     path(RECEIVER + "software-update/", receivers.receiver_software_update, name="receiver-software-update"),

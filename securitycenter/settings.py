@@ -72,9 +72,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the operator's choice (core/preferences.py, below), else the cookie the
+    # header's switcher sets, else the browser's Accept-Language (the API's `detail` too).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in operator's language and time zone (core/preferences.py).
+    "core.preferences.PreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -155,6 +160,14 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# Each language named in itself: that is how the header's switcher offers them.
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+# One catalogue for the whole project (locale/ru/LC_MESSAGES/django.po); the .mo files are
+# compiled by `make install` (manage.py compiletranslations), never committed (DEVELOPERS.md).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and times: one format per language, the panel's and the admin's, with the zone
+# (securitycenter/formats/).
+FORMAT_MODULE_PATH = ["securitycenter.formats"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -2,6 +2,8 @@
 in the API: the same rules (shown on the form's fields) and the same audit record."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_support import AuditedByServices, ServiceCheckedForm, form_changes
 
@@ -49,7 +51,7 @@ class DeviceInline(admin.StackedInline):
     def has_add_permission(self, request, obj=None):
         return False  # a panel comes with its site (site_create) or registers through its gateway
 
-    @admin.display(description="Target token", boolean=True)
+    @admin.display(description=_("Target token"), boolean=True)
     def token_set(self, obj):
         return bool(obj.token_hash)
 
@@ -111,25 +113,26 @@ class SiteAdmin(AuditedByServices, admin.ModelAdmin):
         site, token = services.site_create(actor=request.user, **form.cleaned_data)
         obj.pk = site.pk  # the admin answers with `obj`: it becomes the row the service wrote
         obj.refresh_from_db()
-        self.message_user(request, f"TargetToken of panel {site.device.serial}: {token} — set it in the panel now: "
-                                   "it is stored only as a hash and is not shown again.", messages.WARNING)
+        self.message_user(request, gettext("TargetToken of panel {serial}: {token} — set it in the panel now: it is "
+                                           "stored only as a hash and is not shown again.").format(
+                                               serial=site.device.serial, token=token), messages.WARNING)
 
     def save_formset(self, request, form, formset, change):
         for device_form in formset.forms:
             if device_form.instance.pk and device_form.has_changed():
                 services.device_update(device=device_form.instance, actor=request.user, **form_changes(device_form))
 
-    @admin.display(description="Panel", ordering="device__serial")
+    @admin.display(description=_("Panel"), ordering="device__serial")
     def panel_serial(self, obj):
         device = getattr(obj, "device", None)
         return device.serial if device else "—"
 
-    @admin.display(description="Device type", ordering="device__device_type__name")
+    @admin.display(description=_("Device type"), ordering="device__device_type__name")
     def panel_type(self, obj):
         device = getattr(obj, "device", None)
         return device.device_type if device and device.device_type else "—"
 
-    @admin.display(description="Firmware", ordering="device__firmware_version_key")
+    @admin.display(description=_("Firmware"), ordering="device__firmware_version_key")
     def panel_firmware(self, obj):
         device = getattr(obj, "device", None)
         return device.firmware_version if device else "—"
@@ -167,6 +170,6 @@ class DeviceAdmin(AuditedByServices, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.device_update(device=obj, actor=request.user, **form_changes(form))
 
-    @admin.display(description="Target token", boolean=True)
+    @admin.display(description=_("Target token"), boolean=True)
     def token_set(self, obj):
         return bool(obj.token_hash)

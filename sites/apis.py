@@ -3,6 +3,7 @@
 The `sites/` endpoint shows badges and update jobs, so it is the update app's
 (firmware_updates/apis/sites.py); it reads and writes panels with the serializers here."""
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -156,7 +157,7 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             qs = qs.filter(receiver=receiver)
         unassigned = request.query_params.get("unassigned")
         if unassigned not in (None, "", "0", "1", "true", "false"):
-            raise ValidationError({"unassigned": "Give 1 for panels on no site, 0 for all."})
+            raise ValidationError({"unassigned": gettext("Give 1 for panels on no site, 0 for all.")})
         if unassigned in ("1", "true"):
             qs = qs.filter(site__isnull=True)
         return qs

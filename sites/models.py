@@ -1,5 +1,6 @@
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .serials import serial_validate
@@ -31,19 +32,19 @@ class Battery(models.TextChoices):
 
 
 class Channel(models.TextChoices):
-    GPRS = "gprs", "GPRS"
-    ETHERNET = "ethernet", "Ethernet"
-    GSM_VOICE = "gsm_voice", "GSM voice"
-    SMS = "sms", "SMS"
-    PSTN = "pstn", "PSTN"
-    RADIO = "radio", "Radio"
+    GPRS = "gprs", _("GPRS")
+    ETHERNET = "ethernet", _("Ethernet")
+    GSM_VOICE = "gsm_voice", _("GSM voice")
+    SMS = "sms", _("SMS")
+    PSTN = "pstn", _("PSTN")
+    RADIO = "radio", _("Radio")
 
 
 class DeviceType(models.Model):
     """A model of panel, e.g. "Nord GSM" (code nord-gsm, SWUpdate's board name)."""
 
-    code = models.CharField(max_length=64, unique=True, validators=[code_validator])
-    name = models.CharField(max_length=200)
+    code = models.CharField(_("code"), max_length=64, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=200)
     # How long a panel of this type is expected off the line once it starts installing: the
     # seed's install (at most 10 s) plus the reboot and its registration again over GPRS.
     # Announced to the alarm centre with the install (job.install_started); a panel not heard
@@ -56,6 +57,8 @@ class DeviceType(models.Model):
     )
 
     class Meta:
+        verbose_name = _("device type")
+        verbose_name_plural = _("device types")
         ordering = ["name"]
 
     def __str__(self):
@@ -74,15 +77,17 @@ class RemoteUpdate(models.TextChoices):
 class Site(models.Model):
     """A protected object, known to operators by its number on its receiver."""
 
-    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="sites")
-    number = models.PositiveIntegerField()
-    name = models.CharField(max_length=200, blank=True)
+    receiver = models.ForeignKey("receivers.Receiver", verbose_name=_("receiver"), on_delete=models.PROTECT, related_name="sites")
+    number = models.PositiveIntegerField(_("number"))
+    name = models.CharField(_("name"), max_length=200, blank=True)
     # Read by the eligibility rule (forbidden) and by queueing (approval): firmware_updates.
     remote_update = models.CharField(_("remote update"), max_length=16, choices=RemoteUpdate.choices,
                                      default=RemoteUpdate.ALLOWED)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
         ordering = ["receiver", "number"]
         constraints = [
             models.UniqueConstraint(fields=["receiver", "number"], name="site_number_unique_per_receiver")
@@ -96,7 +101,9 @@ class Site(models.Model):
         ]
 
     def __str__(self):
-        return f"Site {self.number}" + (f" ({self.name})" if self.name else "")
+        if self.name:
+            return gettext("Site {number} ({name})").format(number=self.number, name=self.name)
+        return gettext("Site {number}").format(number=self.number)
 
 
 class Device(models.Model):
@@ -104,37 +111,37 @@ class Device(models.Model):
 
     # Empty for a panel a gateway registered before anyone told us its site (DESIGN.md 4).
     site = models.OneToOneField(
-        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="device"
+        Site, verbose_name=_("site"), null=True, blank=True, on_delete=models.SET_NULL, related_name="device"
     )
     # Denormalised from site so fleet statistics group by (receiver, device type) on one index.
     # No index of its own: device_fleet_idx starts with it (each index is written again by
     # every device update that cannot stay on its page, 100,000 of them in a rollout).
-    receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="devices",
+    receiver = models.ForeignKey("receivers.Receiver", verbose_name=_("receiver"), on_delete=models.PROTECT, related_name="devices",
                                  db_index=False)
-    serial = models.CharField(max_length=64, validators=[serial_validate])  # sites/serials.py
+    serial = models.CharField(_("serial"), max_length=64, validators=[serial_validate])  # sites/serials.py
     device_type = models.ForeignKey(
-        DeviceType, null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
+        DeviceType, verbose_name=_("device type"), null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
     )
-    hardware_revision = models.CharField(max_length=32, blank=True)
-    firmware_version = models.CharField(max_length=40, blank=True)
-    firmware_version_key = models.CharField(max_length=40, blank=True, editable=False)
-    channels = models.JSONField(default=list, blank=True)
+    hardware_revision = models.CharField(_("hardware revision"), max_length=32, blank=True)
+    firmware_version = models.CharField(_("firmware version"), max_length=40, blank=True)
+    firmware_version_key = models.CharField(_("firmware version key"), max_length=40, blank=True, editable=False)
+    channels = models.JSONField(_("channels"), default=list, blank=True)
     # Kept by the services that write `channels`: GPRS or Ethernet present (seed: only IP panels update).
-    has_ip_channel = models.BooleanField(default=False, editable=False)
-    partitions = models.JSONField(
+    has_ip_channel = models.BooleanField(_("has ip channel"), default=False, editable=False)
+    partitions = models.JSONField(_("partitions"),
         default=list, blank=True, help_text='[{"number": 1, "armed": true}, ...]'
     )
-    settings_digest = models.CharField(max_length=128, blank=True)
-    attributes = models.JSONField(default=dict, blank=True, help_text="Last DDI configData.")
-    attributes_at = models.DateTimeField(null=True, blank=True)
-    last_seen = models.DateTimeField(null=True, blank=True)
+    settings_digest = models.CharField(_("settings digest"), max_length=128, blank=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True, help_text=_("Last DDI configData."))
+    attributes_at = models.DateTimeField(_("attributes at"), null=True, blank=True)
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
     # Away to install (docs/security-center.md): set when its job starts installing, cleared
     # by its next request to the server (`services.device_touch`). Past `install_offline_until`
     # without a word, beat's reconciliation sets `not_returned_since` (= when it left) once.
-    install_offline_since = models.DateTimeField(null=True, blank=True, editable=False)
-    install_offline_until = models.DateTimeField(null=True, blank=True, editable=False)
-    install_offline_job = models.BigIntegerField(null=True, blank=True, editable=False)
-    not_returned_since = models.DateTimeField(null=True, blank=True, editable=False)
+    install_offline_since = models.DateTimeField(_("install offline since"), null=True, blank=True, editable=False)
+    install_offline_until = models.DateTimeField(_("install offline until"), null=True, blank=True, editable=False)
+    install_offline_job = models.BigIntegerField(_("install offline job"), null=True, blank=True, editable=False)
+    not_returned_since = models.DateTimeField(_("not returned since"), null=True, blank=True, editable=False)
     # The device's active update job (NULL: none). A copy of what the partial unique index
     # "one active job per device" of firmware_updates says, so fleet statistics and lists need
     # no join with the jobs. Written only by the job services, in SQL, in the transaction that
@@ -143,14 +150,16 @@ class Device(models.Model):
     # each at commit cost up to a second there; a deleted job is still forgotten (SET_NULL by
     # Django's delete), and the repair finds any pointer to a job that is gone.
     active_job = models.ForeignKey(
-        "firmware_updates.UpdateJob", null=True, blank=True, editable=False, on_delete=models.SET_NULL,
+        "firmware_updates.UpdateJob", verbose_name=_("active job"), null=True, blank=True, editable=False, on_delete=models.SET_NULL,
         related_name="+", db_constraint=False,
     )
     # NULL (not "") for a panel without a token: unique among those that have one.
-    token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
-    created_at = models.DateTimeField(auto_now_add=True)
+    token_hash = models.CharField(_("token hash"), max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("panel")
+        verbose_name_plural = _("panels")
         ordering = ["serial"]
         # Constraints rather than unique=True: on PostgreSQL that adds a second, LIKE-pattern
         # index to each column, which nothing here queries by pattern.

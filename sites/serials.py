@@ -15,19 +15,21 @@ import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop
 
 MAX_LENGTH = 64  # the Device.serial column
 SERIAL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")
 _ALLOWED = re.compile(r"[A-Za-z0-9._:@+-]")
-RULE = "letters A-Z, digits and . _ : @ + -, starting with a letter or a digit"
+RULE = gettext_noop("letters A-Z, digits and . _ : @ + -, starting with a letter or a digit")
 
 
 def _char_words(char: str) -> str:
     if char == " ":
-        return "a space"
+        return gettext("a space")
     if char.isascii() and char.isprintable():
         return repr(char)
-    return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character').lower()})"
+    name = unicodedata.name(char, "").lower() or gettext("a control character")
+    return f"U+{ord(char):04X} ({name})"
 
 
 def serial_problem(serial: str) -> str | None:
@@ -35,15 +37,17 @@ def serial_problem(serial: str) -> str | None:
     if SERIAL_RE.fullmatch(serial):
         return None
     if not serial:
-        return "A serial cannot be empty."
+        return gettext("A serial cannot be empty.")
     if serial in (".", ".."):
-        return f"{serial!r} cannot be a serial: in a URL it names a folder, not a panel."
+        return gettext("{serial} cannot be a serial: in a URL it names a folder, not a panel.").format(serial=repr(serial))
     if len(serial) > MAX_LENGTH:
-        return f"A serial is at most {MAX_LENGTH} characters; this one has {len(serial)}."
+        return gettext("A serial is at most {max} characters; this one has {length}.").format(
+            max=MAX_LENGTH, length=len(serial))
     wrong = next((c for c in serial if not _ALLOWED.fullmatch(c)), None)
     if wrong is not None:
-        return f"A serial holds only {RULE}; {_char_words(wrong)} is not allowed."
-    return f"A serial starts with a letter or a digit, not {serial[0]!r}."
+        return gettext("A serial holds only {rule}; {char} is not allowed.").format(rule=gettext(RULE),
+                                                                                     char=_char_words(wrong))
+    return gettext("A serial starts with a letter or a digit, not {char}.").format(char=repr(serial[0]))
 
 
 def serial_validate(serial: str) -> None:

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from core import events
@@ -68,8 +69,8 @@ def site_create(
         adopted = Device.objects.select_for_update().filter(serial=serial, site__isnull=True).first()
         if adopted is not None and adopted.receiver_id != receiver.pk:
             raise ValidationError({"serial": [
-                f"Panel {serial} registered through receiver {adopted.receiver.code}'s gateway: create its site on "
-                f"that receiver."]})
+                gettext("Panel {serial} registered through receiver {receiver}'s gateway: create its site on that "
+                        "receiver.").format(serial=serial, receiver=adopted.receiver.code)]})
         panel = device_fields_validate(
             device=adopted, serial=serial, hardware_revision=hardware_revision, firmware_version=firmware_version,
             channels=channels or [], partitions=partitions or [],
@@ -103,13 +104,14 @@ def site_fields_validate(*, site: Site | None = None, **fields) -> None:
     if {"receiver", "number"} & set(fields):
         clash = Site.objects.filter(receiver=receiver, number=number)
         if clash.exclude(pk=site.pk).exists() if site else clash.exists():
-            raise ValidationError({"number": f"Site {number} already exists on receiver {receiver.code}."})
+            raise ValidationError({"number": gettext("Site {number} already exists on receiver {receiver}.").format(
+                number=number, receiver=receiver.code)})
     if "remote_update" in fields and fields["remote_update"] not in RemoteUpdate.values:
         raise ValidationError({"remote_update": _("Give remote update as %(choices)s.") % {
             "choices": ", ".join(RemoteUpdate.values)}})
     if site is not None and "receiver" in fields and receiver.pk != site.receiver_id:
         if Device.objects.filter(site=site, active_job__isnull=False).exists():
-            raise ValidationError({"receiver": _move_refusal(f"Site {site.number}'s panel", "the site")})
+            raise ValidationError({"receiver": _move_refusal(site_number=site.number)})
 
 
 def _remote_update_event(*, stored: Site, changes: dict, actor) -> None:
@@ -123,14 +125,17 @@ def _remote_update_event(*, stored: Site, changes: dict, actor) -> None:
                   site_number=changes.get("number", stored.number), data=data)
 
 
-def _move_refusal(panel: str, what: str) -> str:
+def _move_refusal(*, site_number: int | None = None, serial: str = "") -> str:
     # A panel's update is its receiver's: the job was queued there (its rollout, its wake-ups),
     # and the panel's DDI URLs carry the receiver's code, which must be the device's receiver
     # (firmware_updates/ddi/auth.py). Moved mid-update, the panel's next request for its
     # download is refused and the job stalls on a receiver the panel no longer belongs to.
     # So a move waits until no job is active: it ends, or the operator cancels it.
-    return f"{panel} is being updated: wait for the update to end, or cancel it, before moving {what} to " \
-           "another receiver."
+    if site_number is not None:
+        return gettext("Site {number}'s panel is being updated: wait for the update to end, or cancel it, before "
+                       "moving the site to another receiver.").format(number=site_number)
+    return gettext("Panel {serial} is being updated: wait for the update to end, or cancel it, before moving it to "
+                   "another receiver.").format(serial=serial)
 
 
 @transaction.atomic
@@ -157,7 +162,7 @@ def site_update(*, site: Site, actor=None, **changes) -> Site:
         if device and not Device.objects.filter(pk=device.pk, active_job__isnull=True).update(
             receiver=changes["receiver"]
         ):
-            raise ValidationError({"receiver": _move_refusal(f"Site {current.number}'s panel", "the site")})
+            raise ValidationError({"receiver": _move_refusal(site_number=current.number)})
         words.append(f"moved from {current.receiver} to {changes['receiver']}"
                      + (f" with panel {device.serial}" if device else ""))
     if "number" in changes:
@@ -195,12 +200,12 @@ def device_fields_validate(*, device: Device | None = None, **fields) -> dict:
     if "serial" in fields and (problem := serial_problem(fields["serial"])) is not None:
         errors["serial"] = [problem]
     elif "serial" in fields and others.filter(serial=fields["serial"]).exists():
-        errors["serial"] = [f"A device with serial {fields['serial']} is already registered."]
+        errors["serial"] = [gettext("A device with serial {serial} is already registered.").format(serial=fields["serial"])]
     if (site := fields.get("site")) is not None:
         if others.filter(site=site).exists():
-            errors["site"] = [f"{site} already has a panel."]
+            errors["site"] = [gettext("{site} already has a panel.").format(site=site)]
         elif device and device.active_job_id and site.receiver_id != device.receiver_id:
-            errors["site"] = [_move_refusal(f"Panel {device.serial}", "it")]
+            errors["site"] = [_move_refusal(serial=device.serial)]
     if errors:
         raise ValidationError(errors)
     return fields
@@ -214,8 +219,8 @@ def _firmware_version_checked(value: str) -> str:
 
 def _hardware_revision_checked(value: str) -> str:
     if len(value) > HARDWARE_REVISION_MAX:
-        raise ValidationError(f"Give the board revision as a short text such as 2.1 (at most "
-                              f"{HARDWARE_REVISION_MAX} characters).")
+        raise ValidationError(gettext("Give the board revision as a short text such as 2.1 (at most {n} characters).")
+                              .format(n=HARDWARE_REVISION_MAX))
     return value
 
 
@@ -331,18 +336,19 @@ def channels_validate(channels) -> list[str]:
     if isinstance(channels, str):
         channels = [c for c in (part.strip() for part in channels.split(",")) if c]
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-        raise ValidationError({"channels": "Give channels as a list such as [\"gprs\", \"ethernet\"]."})
+        raise ValidationError({"channels": gettext("Give channels as a list such as [\"gprs\", \"ethernet\"].")})
     unknown = sorted(set(channels) - KNOWN_CHANNELS)
     if unknown:
         raise ValidationError(
-            {"channels": f"Unknown channel {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_CHANNELS))}."}
+            {"channels": gettext("Unknown channel {unknown}; known: {known}.").format(
+                unknown=", ".join(unknown), known=", ".join(sorted(KNOWN_CHANNELS)))}
         )
     return sorted(set(channels))
 
 
 def partitions_validate(partitions) -> list[dict]:
     """[{"number": 1, "armed": true}, ...] as operators give it; returned in number order."""
-    message = 'Give partitions as [{"number": 1, "armed": true}, ...], numbered 1 to 999.'
+    message = gettext('Give partitions as [{"number": 1, "armed": true}, ...], numbered 1 to 999.')
     if not isinstance(partitions, list):
         raise ValidationError(message)
     result = {}
@@ -352,7 +358,7 @@ def partitions_validate(partitions) -> list[dict]:
             raise ValidationError(message)
         result[item["number"]] = item["armed"]
     if len(result) > MAX_PARTITIONS:
-        raise ValidationError(f"More than {MAX_PARTITIONS} partitions.")
+        raise ValidationError(gettext("More than {n} partitions.").format(n=MAX_PARTITIONS))
     return [{"number": n, "armed": armed} for n, armed in sorted(result.items())]
 
 

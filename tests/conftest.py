@@ -7,6 +7,7 @@ from django.conf import settings as django_settings
 from django.test.utils import override_settings
 from pytest_django.fixtures import validate_django_db
 
+from core.i18n import compile_all
 from firmware_updates.ddi.lookup import PREPARED
 from sites.last_seen import last_seen_discard
 from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory
@@ -44,6 +45,13 @@ def _cache_of_this_run():
     caches["default"]["KEY_PREFIX"] = f"test-run-{os.getpid()}"
     with override_settings(CACHES=caches):
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _translations_compiled():
+    """The Russian pages read the compiled catalogue: `make install` compiles it, and so does
+    this, when the .po is newer than its .mo (a catalogue edited since the install)."""
+    compile_all(only_stale=True)
 
 
 @pytest.fixture(autouse=True)

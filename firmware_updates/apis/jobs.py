@@ -1,6 +1,7 @@
 """`update-jobs/`: queue one site (the canary), follow it, cancel it (DESIGN.md 5)."""
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -122,11 +123,12 @@ class UpdateJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             qs = qs.filter(device__receiver__code=code)
         if state := params.get("state"):
             if state not in JobState.values:
-                raise serializers.ValidationError({"state": f"Unknown state {state!r}; use one of {', '.join(JobState.values)}."})
+                raise serializers.ValidationError({"state": gettext("Unknown state {state}; use one of {states}.").format(
+                    state=repr(state), states=", ".join(JobState.values))})
             qs = qs.filter(state=state)
         if number := params.get("site_number"):
             if not number.isdigit():
-                raise serializers.ValidationError({"site_number": "Give the site number as digits."})
+                raise serializers.ValidationError({"site_number": gettext("Give the site number as digits.")})
             qs = qs.filter(device__site__number=int(number))
         return qs.order_by("-created_at", "-pk")
 

@@ -3,6 +3,7 @@
 from functools import cached_property
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -167,11 +168,11 @@ class RolloutCreateSerializer(serializers.Serializer):
 
     def validate(self, data):
         if data.get("waves") and data.get("wave_counts"):
-            raise serializers.ValidationError({"waves": "Give waves as percentages or as counts, not both."})
+            raise serializers.ValidationError({"waves": gettext("Give waves as percentages or as counts, not both.")})
         for name in ("waves", "wave_counts"):
             values = data.get(name) or []
             if not waves_cumulative(values):
-                raise serializers.ValidationError({name: WAVES_NOT_CUMULATIVE})
+                raise serializers.ValidationError({name: gettext(WAVES_NOT_CUMULATIVE)})
         return data
 
 
@@ -246,7 +247,8 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             qs = qs.filter(device_type__code=code)
         if state := params.get("state"):
             if state not in Rollout.State.values:
-                raise ValidationError({"state": f"Unknown state {state!r}; use {', '.join(Rollout.State.values)}."})
+                raise ValidationError({"state": gettext("Unknown state {state}; use {states}.").format(
+                    state=repr(state), states=", ".join(Rollout.State.values))})
             qs = qs.filter(state=state)
         return qs.order_by("-created_at", "-pk")
 

@@ -4,6 +4,7 @@ The update app's, because badges and jobs are: a site's panel is read and writte
 registry's serializers (sites/apis.py) and services (sites.services.site_create).
 """
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -123,10 +124,10 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         request = self.request
         number = request.query_params.get("number")
         if number and not number.isdigit():
-            raise ValidationError({"number": "Give the site number as digits."})
+            raise ValidationError({"number": gettext("Give the site number as digits.")})
         badge = request.query_params.get("badge") or None
         if badge and badge not in BADGES:
-            raise ValidationError({"badge": f"Unknown badge {badge!r}; use green, yellow or red."})
+            raise ValidationError({"badge": gettext("Unknown badge {badge}; use green, yellow or red.").format(badge=repr(badge))})
         return site_list(
             receiver=query_object(request, "receiver", Receiver.objects.all()),
             device_type=query_object(request, "device_type", DeviceType.objects.all(), what="device type"),
@@ -172,5 +173,5 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def device_token(self, request, pk=None):
         device = getattr(self.get_object(), "device", None)
         if device is None:
-            raise NotFound("This site has no panel registered.")
+            raise NotFound(gettext("This site has no panel registered."))
         return Response({"target_token": services.device_token_rotate(device=device, actor=request.user)})

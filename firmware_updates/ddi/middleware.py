@@ -30,8 +30,10 @@ keeps using). A path under that prefix that no DDI pattern takes goes the usual 
 
 import re
 
+from django.conf import settings
 from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, get_resolver
+from django.utils import translation
 
 from core.outages import database_guard
 
@@ -67,5 +69,8 @@ class DeviceProtocolMiddleware:
 
     @staticmethod
     def view(request):
+        # Devices speak the protocol in English, whatever a browser request on this thread
+        # activated before (LocaleMiddleware, which a device request skips, leaves it set).
+        translation.activate(settings.LANGUAGE_CODE)
         match = request.resolver_match
         return match.func(request, *match.args, **match.kwargs)

@@ -20,6 +20,7 @@ from core.errors import QuotaExceeded
 from sites.models import Device
 from sites.services import device_apply_attributes
 
+from .. import stored_words as words
 from ..models import (
     ACTIVE_STATES,
     DOWNLOAD_INCOMPLETE,
@@ -185,7 +186,7 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
         return job
     fields = {}
     if target == S.FAILED:
-        fields["reason"] = "; ".join(details) or "The device reported a failure."
+        fields["reason"] = "; ".join(details) or words.DEVICE_FAILED
     if target in (S.READY, S.INSTALLING):
         fields["snapshot"] = device_snapshot(job.device)
     if target in (S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED):
@@ -209,13 +210,13 @@ def _apply_cancel_feedback(job: UpdateJob, execution: str, finished: str, detail
     info = {"execution": execution, "finished": finished, "details": details}
     if execution in ("closed", "canceled") and finished != "failure":
         job, _ = job_transition(job_id=job.pk, to_state=S.CANCELLED, actor=ACTOR_DEVICE, details=info,
-                                reason="Cancelled; the device acknowledged.")
+                                reason=words.CANCEL_ACKNOWLEDGED)
     elif execution == "rejected" or finished == "failure":
         back = job.state_before_cancel or S.DOWNLOADING
         job, _ = job_transition(job_id=job.pk, to_state=back, actor=ACTOR_DEVICE,
                                 details={**info, "cancel": "refused by the device"})
         job_event_record(job=job, actor=ACTOR_DEVICE, kind="warning",
-                         details={"message": "The device refused the cancel; the update continues.", **info})
+                         details={"message": words.CANCEL_REFUSED, **info})
     return job
 
 
@@ -224,8 +225,8 @@ def _device_warning(job: UpdateJob, info: dict) -> None:
     than `closed`): rauc-hawkbit reports a transient error so (`proceeding` + `failure`, its
     LastError) and closes the action later with its verdict. Kept as the job's warning with
     the device's details; the job goes on. An identical repeat (a GPRS retry) is kept once."""
-    text = f"The device reported a failure ({info['execution']})" + (
-        f": {'; '.join(info['details'])}" if info["details"] else ".")
+    text = (words.DEVICE_FAILED_WHILE_DETAILS.format(execution=info["execution"], details="; ".join(info["details"]))
+            if info["details"] else words.DEVICE_FAILED_WHILE.format(execution=info["execution"]))
     if text in job.warnings[-1:] or len(job.warnings) >= MAX_WARNINGS:
         return
     _status_entry_quota(job)
@@ -360,9 +361,7 @@ def job_download_admit(*, job: UpdateJob, size: int, first: int, last: int, now:
         first_this_hour = False
     if first_this_hour and not job.events.filter(kind=DOWNLOAD_BUDGET_EVENT).exists():
         job_event_record(job=job, actor=ACTOR_SYSTEM, kind=DOWNLOAD_BUDGET_EVENT, details={
-            "message": f"Retry storm: the panel asked for {spent} bytes of its {size}-byte archive within the hour, "
-                       f"more than {archives} archives' worth (DDI_DOWNLOAD_BUDGET_ARCHIVES); its downloads are "
-                       "refused (429) until the hour ends.",
+            "message": words.RETRY_STORM.format(spent=spent, size=size, archives=archives),
         })
     return retry_after
 
@@ -413,7 +412,7 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
     confirming_a_finished_job = not is_active(job.state)
     if not confirming_a_finished_job:
         job, _ = job_transition(job_id=job.pk, to_state=S.SUCCEEDED, actor=ACTOR_DEVICE,
-                                details={"message": f"The device reports version {device.firmware_version}."},
+                                details={"message": words.DEVICE_REPORTS_VERSION.format(version=device.firmware_version)},
                                 bytes_downloaded=job.bytes_total)
     UpdateJob.objects.filter(pk=job.pk).update(confirmed_at=timezone.now())
     if confirming_a_finished_job and job.rollout_id:
@@ -421,7 +420,7 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
         # confirmed jobs only, so its rollout decides again now, not at beat's next pass.
         rollouts_evaluate_after_commit([(job.rollout_id, job.pk, job.state)])
     job_event_record(job=job, actor=ACTOR_DEVICE, kind="confirmed",
-                     details={"message": f"The device runs {device.firmware_version}."})
+                     details={"message": words.DEVICE_RUNS.format(version=device.firmware_version)})
     differences = snapshot_differences(job.snapshot, device)
     if differences:
         UpdateJob.objects.filter(pk=job.pk).update(warnings=job.warnings + differences)
@@ -436,8 +435,8 @@ def snapshot_differences(snapshot: dict, device: Device) -> list[str]:
         if before.get(number) != after.get(number):
             was = {True: "armed", False: "disarmed", None: "absent"}[before.get(number)]
             now = {True: "armed", False: "disarmed", None: "absent"}[after.get(number)]
-            found.append(f"Partition {number} was {was} before the update and is {now} after it.")
+            found.append(words.PARTITION_CHANGED.format(number=number, was=was, now=now))
     if snapshot.get("settings_digest") and snapshot["settings_digest"] != device.settings_digest:
-        found.append("The device's settings changed during the update (settings digest differs).")
+        found.append(words.SETTINGS_CHANGED)
     return found
 

@@ -13,8 +13,9 @@ from core.outages import enqueue_after_commit
 from receivers.models import Receiver
 from sites.models import Device, RemoteUpdate, Site
 
+from .. import stored_words as words
 from ..eligibility import update_refusal
-from ..errors import Refusal, UpdateNotAllowed
+from ..errors import Refusal, UpdateNotAllowed, site_name
 from ..models import (
     CANCEL_AT_ONCE,
     TERMINAL_STATES,
@@ -185,7 +186,7 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
     """
     actor = Actor.of(actor)
     site = site_get(receiver=receiver, site_number=site_number)
-    name = f"Site {site_number}"
+    name = site_name(site_number)
     device = getattr(site, "device", None)
     if device is None:
         raise UpdateNotAllowed(Refusal.NO_DEVICE, site=name)
@@ -305,7 +306,7 @@ def update_job_cancel(*, job: UpdateJob, actor) -> UpdateJob:
             raise _cancel_refusal(locked)
         if state in CANCEL_AT_ONCE:
             job, _ = job_transition(job_id=job.pk, to_state=JobState.CANCELLED, actor=actor,
-                                    reason=f"Cancelled by {actor.label}.")
+                                    reason=words.CANCELLED_BY.format(actor=actor.label))
         else:
             job, _ = job_transition(job_id=job.pk, to_state=JobState.CANCELLING, actor=actor,
                                     state_before_cancel=state)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.outages import enqueue_after_commit
 from sites.models import Device
 
+from .. import stored_words as words
 from ..models import (
     ACTIVE_STATES,
     Heartbeat,
@@ -103,27 +104,26 @@ def reconcile(*, now=None) -> dict:
         UpdateJob.objects.filter(state=S.DOWNLOADING).filter(
             Q(progress_at__lt=now - stalled) | Q(progress_at__isnull=True, state_changed_at__lt=now - stalled)),
         kind="stalled_download",
-        message=f"No download progress for {_minutes(stalled)}; the device may be offline.",
+        message=words.STALLED_DOWNLOAD.format(duration=_minutes(stalled)),
     )
     timeout = settings.UPDATE_INSTALL_TIMEOUT
     found["install_timeout"] = jobs_transition_bulk(
         jobs=UpdateJob.objects.filter(state_changed_at__lt=now - timeout),
         from_state=S.INSTALLING, to_state=S.FAILED, actor=ACTOR_SYSTEM, kind="install_timeout",
         fields={"timed_out": "install_timeout"},
-        reason=f"The device did not come back within {_minutes(timeout)} after starting the install.",
+        reason=words.INSTALL_TIMEOUT.format(duration=_minutes(timeout)),
     )
     confirm = settings.UPDATE_VERSION_CONFIRM_TIMEOUT
     found["version_unconfirmed"] = _flag_once(
         UpdateJob.objects.filter(state=S.SUCCEEDED, confirmed_at__isnull=True, finished_at__lt=now - confirm),
         kind="version_unconfirmed",
-        message=f"The device reported success but has not reported the new version within {_minutes(confirm)}.",
+        message=words.VERSION_UNCONFIRMED.format(duration=_minutes(confirm)),
     )
     ack = settings.UPDATE_CANCEL_ACK_TIMEOUT
     found["cancel_unacknowledged"] = jobs_transition_bulk(
         jobs=UpdateJob.objects.filter(state_changed_at__lt=now - ack),
         from_state=S.CANCELLING, to_state=S.CANCELLED, actor=ACTOR_SYSTEM, kind="cancel_timeout",
-        reason=f"Cancelled without acknowledgement: the device did not answer within {_minutes(ack)}; "
-                "its artifact is no longer served.",
+        reason=words.CANCEL_TIMEOUT.format(duration=_minutes(ack)),
     )
     # Panels whose expected-offline window after an install is over without a word.
     found["not_returned"] = devices_not_returned(now=now)

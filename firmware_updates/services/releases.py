@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
+from django.utils.translation import gettext
 
 from core.audit import ADDITION, fields_update, operator_action_record
 from sites.models import DeviceType
@@ -53,12 +54,13 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
     device_type = DeviceType.objects.filter(code=info.device_type).first()
     if device_type is None:
         raise ReleaseRejected(
-            f"The archive is for device type {info.device_type!r}, which is not registered.",
+            gettext("The archive is for device type {type}, which is not registered.").format(type=repr(info.device_type)),
             field="device_type",
         )
     if Release.objects.filter(device_type=device_type, version=info.version).exists():
         raise ReleaseRejected(
-            f"{device_type.name} {info.version} already exists.", field="version"
+            gettext("{type} {version} already exists.").format(type=device_type.name, version=info.version),
+            field="version"
         )
     if not name.endswith(".swu"):
         name = f"{device_type.code}-{info.version}.swu"
@@ -87,7 +89,8 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
             operator_action_record(actor=created_by, obj=release, message="Uploaded.", flag=ADDITION)
     except IntegrityError:
         release.archive.delete(save=False)
-        raise ReleaseRejected(f"{device_type.name} {info.version} already exists.", field="version") from None
+        raise ReleaseRejected(gettext("{type} {version} already exists.").format(type=device_type.name, version=info.version),
+                              field="version") from None
     except ReleaseOverQuota:
         release.archive.delete(save=False)
         raise
@@ -104,8 +107,8 @@ def _archive_size_quota(size: int) -> None:
 def _archive_too_large() -> ReleaseOverQuota:
     limit = settings.FIRMWARE_MAX_ARCHIVE_SIZE
     return ReleaseOverQuota(
-        f"The archive is larger than {limit} bytes, the most one archive may have (quota "
-        "FIRMWARE_MAX_ARCHIVE_SIZE).",
+        gettext("The archive is larger than {limit} bytes, the most one archive may have (quota "
+                "FIRMWARE_MAX_ARCHIVE_SIZE).").format(limit=limit),
         quota="FIRMWARE_MAX_ARCHIVE_SIZE",
     )
 
@@ -117,9 +120,9 @@ def _archive_storage_quota(size: int) -> None:
     used = Release.objects.aggregate(used=Sum("size"))["used"] or 0
     if used + size > limit:
         raise ReleaseOverQuota(
-            f"Storing this archive ({size} bytes) would take the release archives past {limit} "
-            f"bytes, the most they may use (quota FIRMWARE_MAX_ARCHIVE_STORAGE); {used} bytes are "
-            "used.",
+            gettext("Storing this archive ({size} bytes) would take the release archives past {limit} bytes, the "
+                    "most they may use (quota FIRMWARE_MAX_ARCHIVE_STORAGE); {used} bytes are used.").format(
+                size=size, limit=limit, used=used),
             quota="FIRMWARE_MAX_ARCHIVE_STORAGE",
         )
 

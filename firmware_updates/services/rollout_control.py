@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core.outages import enqueue_after_commit
 
+from .. import stored_words as words
 from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
     ACTIVE_STATES,
@@ -88,10 +89,9 @@ def _error_breached(rollout: Rollout, wave: RolloutWave, counts: WaveCounts) -> 
         return None
     pct, limit = rollout.error_threshold_percent, rollout.error_threshold_count
     if pct is not None and failed * 100 > pct * finished:
-        return (f"Wave {wave.number}: {failed} of {finished} finished updates failed or timed out "
-                f"(more than {pct} %).")
+        return words.WAVE_FAILED_SHARE.format(wave=wave.number, failed=failed, finished=finished, percent=pct)
     if limit is not None and failed > limit:
-        return f"Wave {wave.number}: {failed} updates failed or timed out (more than {limit})."
+        return words.WAVE_FAILED_COUNT.format(wave=wave.number, failed=failed, limit=limit)
     return None
 
 
@@ -157,10 +157,10 @@ def _wave_verdict(rollout: Rollout, wave: RolloutWave, counts: WaveCounts) -> tu
         return "", ""
     required, base = rollout.success_threshold_percent, counts.jobs - counts.cancelled
     if counts.succeeded * 100 >= required * base:
-        return "succeeded", f"Wave {wave.number} succeeded ({counts.succeeded} of {base} confirmed)"
+        return "succeeded", words.WAVE_SUCCEEDED.format(wave=wave.number, succeeded=counts.succeeded, base=base)
     if counts.open == 0:
-        return "ended", (f"Wave {wave.number} ended with {counts.succeeded} of {base} updates confirmed "
-                         f"({required} % required).")
+        return "ended", words.WAVE_ENDED.format(wave=wave.number, succeeded=counts.succeeded, base=base,
+                                            required=required)
     return "", ""
 
 
@@ -205,7 +205,7 @@ def rollout_evaluate(*, rollout_id: int) -> str:
                 if _wave(rollout, wave.number + 1) is not None:
                     if rollout.approve_each_wave:
                         _pause(rollout, actor=ACTOR_SYSTEM, kind="awaiting_approval",
-                               reason=f"{reason}; resume to start wave {wave.number + 1}.")
+                               reason=words.AWAITING_APPROVAL.format(reason=reason, next=wave.number + 1))
                         return "awaiting_approval"
                     _next_wave_start(rollout, actor=ACTOR_SYSTEM)
                     return "wave_started"
@@ -236,7 +236,7 @@ def rollout_pause(*, rollout: Rollout, actor) -> Rollout:
         rollout = _locked(rollout.pk)
         if rollout.state not in (R.PENDING, R.RUNNING):
             raise _refusal(rollout, Refusal.ROLLOUT_NOT_RUNNING)
-        _pause(rollout, reason=f"Paused by {actor.label}.", actor=actor)
+        _pause(rollout, reason=words.PAUSED_BY.format(actor=actor.label), actor=actor)
     return rollout
 
 
@@ -303,7 +303,7 @@ def rollout_stop(*, rollout: Rollout, actor) -> Rollout:
         if not rollout.is_open:
             raise _refusal(rollout, Refusal.ROLLOUT_ENDED)
         now = timezone.now()
-        reason = f"Rollout #{rollout.pk} stopped by {actor.label}."
+        reason = words.ROLLOUT_STOPPED_BY.format(rollout=rollout.pk, actor=actor.label)
         jobs = UpdateJob.objects.filter(rollout=rollout)
         # Those the devices do not have yet (queued, or awaiting approval) end at once.
         cancelled = sum(jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLED, actor=actor,

@@ -36,6 +36,7 @@ from django.db.models import (
 )
 from django.db.models.functions import JSONObject, Mod
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from core.bulk import insert_select as _insert_select
 from core.outages import enqueue_after_commit
@@ -43,7 +44,7 @@ from receivers.models import Receiver
 from sites.models import Device, DeviceType, RemoteUpdate
 
 from ..eligibility import ELIGIBLE, active_job_exists, refusal_expression, site_consent
-from ..errors import Refusal, UpdateNotAllowed
+from ..errors import Refusal, UpdateNotAllowed, count_words
 from ..models import (
     ACTIVE_STATES,
     JOB_FAILED_OR_TIMED_OUT,
@@ -97,7 +98,7 @@ def plan_waves(*, eligible: int, percents=None, counts=None) -> list[int | None]
 
 
 WAVES_MAX = 20
-WAVES_NOT_CUMULATIVE = "Waves are cumulative: each value larger than the one before."
+WAVES_NOT_CUMULATIVE = gettext_noop("Waves are cumulative: each value larger than the one before.")
 
 
 def waves_cumulative(values) -> bool:
@@ -209,7 +210,7 @@ def rollout_start(*, receiver: Receiver, device_type: DeviceType, actor, waves=N
 
 
 def _reasons_words(counts: Counter) -> str:
-    return "; ".join(f"{n} {Refusal.short_of(code)}" for code, n in counts.most_common()) or "no sites"
+    return "; ".join(count_words(Refusal.short_of(code), n) for code, n in counts.most_common()) or gettext("no sites")
 
 
 def rollout_event_record(*, rollout: Rollout, actor: Actor, kind: str, details: dict | None = None) -> RolloutEvent:

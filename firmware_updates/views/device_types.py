@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.panel import (
@@ -33,6 +34,7 @@ from core.permissions import (
     VIEW_SITE,
     VIEW_UPDATE_JOB,
 )
+from core.preferences import receiver_zone_use
 from receivers.models import Receiver
 from sites import services as sites_services
 from sites.models import DeviceType
@@ -51,7 +53,8 @@ from ..models import JobState, Rollout, UpdateJob
 from ..selectors import device_type_sites, not_returned_panels, receiver_firmware_stats, waves_of
 from .presenters import RolloutView, StatsView, empty_stats, site_row
 
-BADGE_FILTERS = [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"), (Badge.GREEN, "Green")]
+BADGE_FILTERS = [("", gettext_lazy("All")), (Badge.RED, gettext_lazy("Red")), (Badge.YELLOW, gettext_lazy("Yellow")),
+                 (Badge.GREEN, gettext_lazy("Green"))]
 
 
 def device_type_objects(code: str, device_type_code: str) -> tuple[Receiver, DeviceType]:
@@ -150,6 +153,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
 @require(VIEW_SITE, VIEW_UPDATE_JOB)
 def device_type_update(request, code: str, device_type_code: str):
     receiver, device_type = device_type_objects(code, device_type_code)
+    receiver_zone_use(request, receiver)
     context = device_type_context(request, receiver, device_type)
     return render_live(request, page="firmware_updates/device_type_update.html",
                        partial="firmware_updates/partials/device_type_live.html", context=context)
@@ -196,11 +200,12 @@ def action_page(request, *, title: str, form_template: str, context: dict, statu
 def site_queue(request, code: str, device_type_code: str):
     """"Update using site number..." → "Update": the site joins the update queue."""
     receiver, device_type = device_type_objects(code, device_type_code)
+    receiver_zone_use(request, receiver)
     template = "firmware_updates/partials/queue_site_form.html"
     context = {"receiver": receiver, "device_type": device_type, "page_url": device_type_url(receiver, device_type),
                "queue_url": request.path, "next": request.POST.get("next") or request.GET.get("next", "")}
     if request.method == "GET":
-        return action_page(request, title="Update using site number", form_template=template,
+        return action_page(request, title=_("Update using site number"), form_template=template,
                             context={**context, "queue_form": QueueSiteForm()})
     form = QueueSiteForm(request.POST)
     if form.is_valid():
@@ -213,7 +218,7 @@ def site_queue(request, code: str, device_type_code: str):
         except UpdateNotAllowed as exc:
             form.add_error("site_number", exc.reason)
         else:
-            messages.success(request, f"Site {number} added to the update queue")
+            messages.success(request, _("Site {number} added to the update queue").format(number=number))
             if is_partial(request):
                 return htmx_action_response(request, template, {**context, "queue_form": QueueSiteForm(),
                                                                 "in_dialog": True}, done=True)
@@ -221,7 +226,7 @@ def site_queue(request, code: str, device_type_code: str):
     if is_partial(request):
         return htmx_action_response(request, template, {**context, "queue_form": form, "in_dialog": True},
                                     done=False)
-    return action_page(request, title="Update using site number", form_template=template,
+    return action_page(request, title=_("Update using site number"), form_template=template,
                         context={**context, "queue_form": form})
 
 
@@ -230,6 +235,7 @@ def site_queue(request, code: str, device_type_code: str):
 def job_cancel(request, code: str):
     """"Cancel update..." → confirm: stop the update unless the device has the whole file."""
     receiver = get_object_or_404(Receiver, code=code)
+    receiver_zone_use(request, receiver)
     template = "firmware_updates/partials/cancel_form.html"
     form = CancelUpdateForm(request.POST if request.method == "POST" else request.GET, receiver=receiver)
     valid = form.is_valid()
@@ -239,7 +245,7 @@ def job_cancel(request, code: str):
                "page_url": _job_page_url(job) if job else reverse("receiver-software-update",
                                                                  kwargs={"code": receiver.code})}
     if request.method == "GET":
-        return action_page(request, title="Cancel update", form_template=template, context=context)
+        return action_page(request, title=_("Cancel update"), form_template=template, context=context)
     if valid:
         try:
             job = services.update_job_cancel(job=job, actor=request.user)
@@ -248,16 +254,17 @@ def job_cancel(request, code: str):
         else:
             site = _site_words(job)
             if job.state == JobState.CANCELLED:
-                messages.success(request, f"Update of {site} cancelled.")
+                messages.success(request, _("Update of {site} cancelled.").format(site=site))
             else:
-                messages.success(request, f"Cancelling the update of {site}; waiting for the device to confirm.")
+                messages.success(request, _("Cancelling the update of {site}; waiting for the device to confirm.").format(
+                    site=site))
             if is_partial(request):
                 return htmx_action_response(request, template, {**context, "cancel_form": CancelUpdateForm(),
                                                                 "job": None, "in_dialog": True}, done=True)
             return redirect_back(request, context["page_url"])
     if is_partial(request):
         return htmx_action_response(request, template, {**context, "in_dialog": True}, done=False)
-    return action_page(request, title="Cancel update", form_template=template, context=context)
+    return action_page(request, title=_("Cancel update"), form_template=template, context=context)
 
 
 @require_POST
@@ -283,7 +290,8 @@ def job_approve(request, code: str):
 
 def _site_words(job: UpdateJob) -> str:
     site = job.device.site
-    return f"site {site.number}" if site else f"panel {job.device.serial}"
+    return (pgettext("in a sentence", "site {number}").format(number=site.number) if site
+            else pgettext("in a sentence", "panel {serial}").format(serial=job.device.serial))
 
 
 def _job_page_url(job: UpdateJob) -> str:

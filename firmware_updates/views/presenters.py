@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from core.panel import duration_words, percent
 from sites.models import Channel, Device
@@ -19,7 +20,7 @@ from sites.services import device_is_online
 
 from ..badges import Badge
 from ..eligibility import ELIGIBLE, refusal_words
-from ..errors import Refusal
+from ..errors import Refusal, panel_name, site_name
 from ..install_windows import window_of, window_open, window_words
 from ..models import (
     TRANSFER_STATES,
@@ -35,8 +36,10 @@ from ..models import (
 )
 from ..selectors import FirmwareStatsRow
 from ..services.rollouts import plan_waves
+from ..stored_words import stored_words, value_words
 
-BADGE_WORDS = {Badge.GREEN: "Current", Badge.YELLOW: "Updating", Badge.RED: "Not planned"}
+BADGE_WORDS = {Badge.GREEN: pgettext_lazy("badge", "Current"), Badge.YELLOW: pgettext_lazy("badge", "Updating"),
+               Badge.RED: pgettext_lazy("badge", "Not planned")}
 CHANNEL_WORDS = dict(Channel.choices)
 
 
@@ -99,13 +102,13 @@ class JobView:
         if state == JobState.QUEUED:
             # Seed: a device not connected starts only once it connects again.
             if self.online is False or (self.device is not None and not self.device.last_seen):
-                return "The device is offline; the update starts when it connects."
-            return ("Device asked to connect; waiting for it." if job.wakeup_sent_at
-                    else "Waiting for the device's next connection.")
+                return _("The device is offline; the update starts when it connects.")
+            return (_("Device asked to connect; waiting for it.") if job.wakeup_sent_at
+                    else _("Waiting for the device's next connection."))
         if state == JobState.DELIVERED:
-            return "The device received the command; download starting."
+            return _("The device received the command; download starting.")
         if state == JobState.DOWNLOADING:
-            return "Downloading in parts; resumes after interruptions."
+            return _("Downloading in parts; resumes after interruptions.")
         if state in (JobState.DOWNLOADED, JobState.READY) and self.device is not None:
             # Outside its install window the device holds the update (the DDI answer says
             # `skip`). The device's receiver and the job's rollout come loaded with the rows
@@ -113,21 +116,23 @@ class JobView:
             window = window_of(job, receiver=self.device.receiver)
             if not window_open(window, timezone.now()):
                 ready = state == JobState.READY
-                waits = [f"for the install window ({window_words(window)})", *(self._install_waits() if ready else [])]
-                return f"{'Ready for installation' if ready else 'Downloaded'}; waits {' and '.join(waits)}."
+                waits = [_("for the install window ({window})").format(window=window_words(window)),
+                         *(self._install_waits() if ready else [])]
+                return (_("Ready for installation; waits {waits}.") if ready
+                        else _("Downloaded; waits {waits}.")).format(waits=_(" and ").join(waits))
         if state == JobState.DOWNLOADED:
-            return "Downloaded; the device is checking the archive."
+            return _("Downloaded; the device is checking the archive.")
         if state == JobState.READY:
             if waits := self._install_waits():
-                return f"Ready for installation; waits {' and '.join(waits)}."
-            return "Ready for installation."
+                return _("Ready for installation; waits {waits}.").format(waits=_(" and ").join(waits))
+            return _("Ready for installation.")
         if state == JobState.INSTALLING:
-            return "Installing and restarting (about 10 seconds)."
+            return _("Installing and restarting (about 10 seconds).")
         if state == JobState.CANCELLING:
-            return "Cancel sent; waiting for the device to acknowledge."
+            return _("Cancel sent; waiting for the device to acknowledge.")
         if state == JobState.SUCCEEDED and not job.confirmed_at:
-            return "Installed; waiting for the device to report the new version."
-        return job.reason
+            return _("Installed; waiting for the device to report the new version.")
+        return stored_words(job.reason)
 
 
 @dataclass
@@ -166,18 +171,20 @@ def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJo
     if row.badge != Badge.RED:
         return row
     if release is None:
-        row.reason, row.reason_kind = "No current release for this device type.", "no_release"
+        row.reason, row.reason_kind = _("No current release for this device type."), "no_release"
         return row
     if device.refusal != ELIGIBLE:
-        name = f"Site {row.site_number}" if row.site_number is not None else f"Device {device.serial}"
+        name = site_name(row.site_number) if row.site_number is not None else panel_name(device.serial)
         refusal = refusal_words(device.refusal, device=device, release=release, site=name)
         row.reason, row.reason_kind = refusal.reason, "not_eligible"
     elif device.last_job_state == JobState.FAILED:
-        row.reason, row.reason_kind = f"Last update failed: {device.last_job_reason or 'no reason given'}", "last_failure"
+        row.reason = _("Last update failed: {reason}").format(
+            reason=stored_words(device.last_job_reason) if device.last_job_reason else _("no reason given"))
+        row.reason_kind = "last_failure"
     elif device.last_job_state == JobState.CANCELLED:
-        row.reason, row.reason_kind = "Last update was cancelled.", "last_failure"
+        row.reason, row.reason_kind = _("Last update was cancelled."), "last_failure"
     else:
-        row.reason, row.reason_kind = "Not queued for update.", "not_queued"
+        row.reason, row.reason_kind = _("Not queued for update."), "not_queued"
     return row
 
 
@@ -228,7 +235,7 @@ class StatsView:
 
 
 def _sites(n: int) -> str:
-    return f"{n} site{'' if n == 1 else 's'}"
+    return ngettext("{n} site", "{n} sites", n).format(n=n)
 
 
 def wave_plan_words(eligible: int) -> str:
@@ -238,11 +245,14 @@ def wave_plan_words(eligible: int) -> str:
         return ""
     targets = plan_waves(eligible=eligible)
     if len(targets) == 1:
-        return f"One wave: all {_sites(eligible)}"
+        return ngettext("One wave: all {n} site", "One wave: all {n} sites", eligible).format(n=eligible)
     parts, previous = [], 0
     for number, target in enumerate(targets, start=1):
-        name = "Wave 1 (canary)" if number == 1 else f"wave {number}"
-        parts.append(f"{name}: {_sites(target - previous)}" if target else f"{name}: the remaining {eligible - previous}")
+        name = _("Wave 1 (canary)") if number == 1 else _("wave {number}").format(number=number)
+        if target:
+            parts.append(_("{wave}: {sites}").format(wave=name, sites=_sites(target - previous)))
+        else:
+            parts.append(_("{wave}: the remaining {n}").format(wave=name, n=eligible - previous))
         previous = target or eligible
     return ", ".join(parts)
 
@@ -256,25 +266,25 @@ def empty_stats(device_type, release) -> FirmwareStatsRow:
 # (button on the card, dialog title, question, confirm button). The question is filled in
 # with RolloutView.words.
 CONTROLS = {
-    "pause": ("Pause...", "Pause the rollout",
-              "Pause rollout #{id}? No further site is queued until it is resumed; updates already "
-              "under way go on.", "Pause"),
-    "resume": ("Resume...", "Resume the rollout",
-               "Resume rollout #{id}? Wave {current} goes on, its failures so far accepted; if that wave "
-               "is over, the next one starts.", "Resume"),
-    "advance": ("Start next wave now...", "Start the next wave now",
-                "Start wave {next} of {count} ({next_size}) now, without waiting for the result of "
-                "wave {current}?", "Start wave {next}"),
-    "stop": ("Stop...", "Stop the rollout",
-             "Stop rollout #{id}? Its updates that have not been downloaded yet are cancelled (a device "
-             "downloading is told at its next connection); those already downloaded finish. A stopped "
-             "rollout cannot be resumed.", "Stop rollout"),
-    "retry": ("Retry failed sites...", "Retry the failed sites",
-              "Start a new rollout of the {failed_sites} whose update failed or timed out in rollout "
-              "#{id}, with the same conditions?", "Retry failed sites"),
+    "pause": (gettext_lazy("Pause..."), gettext_lazy("Pause the rollout"),
+              gettext_lazy("Pause rollout #{id}? No further site is queued until it is resumed; updates already "
+                "under way go on."), gettext_lazy("Pause")),
+    "resume": (gettext_lazy("Resume..."), gettext_lazy("Resume the rollout"),
+               gettext_lazy("Resume rollout #{id}? Wave {current} goes on, its failures so far accepted; if that wave "
+                 "is over, the next one starts."), gettext_lazy("Resume")),
+    "advance": (gettext_lazy("Start next wave now..."), gettext_lazy("Start the next wave now"),
+                gettext_lazy("Start wave {next} of {count} ({next_size}) now, without waiting for the result of "
+                  "wave {current}?"), gettext_lazy("Start wave {next}")),
+    "stop": (gettext_lazy("Stop..."), gettext_lazy("Stop the rollout"),
+             gettext_lazy("Stop rollout #{id}? Its updates that have not been downloaded yet are cancelled (a device "
+               "downloading is told at its next connection); those already downloaded finish. A stopped "
+               "rollout cannot be resumed."), gettext_lazy("Stop rollout")),
+    "retry": (gettext_lazy("Retry failed sites..."), gettext_lazy("Retry the failed sites"),
+              gettext_lazy("Start a new rollout of the {failed_sites} whose update failed or timed out in rollout "
+                "#{id}, with the same conditions?"), gettext_lazy("Retry failed sites")),
 }
 # Resuming after a wave that succeeded (an approval) starts the next one.
-RESUME_APPROVED = ("Resume rollout #{id}? Wave {next} of {count} ({next_size}) starts now.")
+RESUME_APPROVED = gettext_lazy("Resume rollout #{id}? Wave {next} of {count} ({next_size}) starts now.")
 DANGEROUS_CONTROLS = {"stop"}
 
 
@@ -313,27 +323,32 @@ class RolloutView:
         "<label> — <detail>": "Running — wave 2 of 3", "Paused — <reason>", "Completed"."""
         r = self.rollout
         if r.state == Rollout.State.RUNNING and r.current_wave:
-            return f"wave {r.current_wave} of {len(self.waves)}"
+            return _("wave {current} of {count}").format(current=r.current_wave, count=len(self.waves))
         if r.state == Rollout.State.PAUSED:
-            return r.paused_reason
+            return stored_words(r.paused_reason)
         if r.state == Rollout.State.PENDING:
-            return "queueing its first wave"
+            return _("queueing its first wave")
         return ""
 
     @property
     def conditions(self) -> str:
         """When the next wave starts and when the rollout pauses by itself, in words."""
         r = self.rollout
-        parts = [f"Next wave once {r.success_threshold_percent} % of a wave is confirmed"]
+        # xgettext:no-python-format
+        parts = [_("Next wave once {percent} % of a wave is confirmed").format(percent=r.success_threshold_percent)]
         limits = [f"{r.error_threshold_percent} %" if r.error_threshold_percent is not None else "",
                   str(r.error_threshold_count) if r.error_threshold_count is not None else ""]
         if any(limits):
-            parts.append(f"pauses when more than {' or '.join(x for x in limits if x)} of a wave's finished "
-                         f"updates fail (once {r.error_threshold_min} have finished)")
+            parts.append(ngettext("pauses when more than {limit} of a wave's finished updates fail (once {min} has "
+                                  "finished)",
+                                  "pauses when more than {limit} of a wave's finished updates fail (once {min} have "
+                                  "finished)", r.error_threshold_min)
+                         .format(limit=_(" or ").join(x for x in limits if x), min=r.error_threshold_min))
         if r.approve_each_wave:
-            parts.append("asks for approval after each wave")
+            parts.append(_("asks for approval after each wave"))
         if r.install_window_start is not None:
-            parts.append(f"installs only between {r.install_window_start:%H:%M} and {r.install_window_end:%H:%M}")
+            parts.append(_("installs only between {start} and {end}").format(
+                start=f"{r.install_window_start:%H:%M}", end=f"{r.install_window_end:%H:%M}"))
         return "; ".join(parts) + "."
 
     @property
@@ -384,8 +399,8 @@ class RolloutView:
         r = self.rollout
         url = reverse(f"rollout-{action}", kwargs={"code": r.receiver.code, "device_type_code": r.device_type.code,
                                                    "rollout_id": r.pk})
-        return RolloutControl(action=action, url=url, label=label, title=title, question=question.format(**words),
-                              button=button.format(**words))
+        return RolloutControl(action=action, url=url, label=str(label), title=str(title),
+                              question=str(question).format(**words), button=str(button).format(**words))
 
     @property
     def controls(self) -> list[RolloutControl]:
@@ -393,7 +408,7 @@ class RolloutView:
 
     @property
     def history(self) -> list[dict]:
-        return [{"event": e, "words": event_words(e)} for e in self.events]
+        return [{"event": e, "words": event_words(e), "actor": actor_words(e)} for e in self.events]
 
     @property
     def examined_percent(self) -> float:
@@ -428,28 +443,38 @@ class RolloutView:
         return percent(self.succeeded, self.rollout.queued)
 
 
+def actor_words(event) -> str:
+    """Who did it: the operator's name as recorded, or the server or the panel in words."""
+    return value_words(event.actor_label) if event.actor_id is None else event.actor_label
+
+
 def event_words(event: RolloutEvent) -> str:
     """A rollout event as a sentence (the actor and the time are shown beside it)."""
     d = event.details or {}
     kind = event.kind
     if kind == "started":
         waves = d.get("waves") or []
-        return (f"Started: version {d.get('release', '?')}, {_sites(d.get('eligible', 0))} to update"
-                + (f" in {len(waves)} wave{'' if len(waves) == 1 else 's'}" if waves else "") + ".")
+        words = {"version": d.get("release", "?"), "sites": _sites(d.get("eligible", 0)), "count": len(waves)}
+        if waves:
+            return ngettext("Started: version {version}, {sites} to update in {count} wave.",
+                            "Started: version {version}, {sites} to update in {count} waves.", len(waves)).format(**words)
+        return _("Started: version {version}, {sites} to update.").format(**words)
     if kind in ("wave_started", "advanced"):
-        early = " early, on request" if kind == "advanced" else ""
-        return f"Wave {d.get('wave')} started{early} ({_sites(d.get('size', 0))})."
+        words = {"wave": d.get("wave"), "sites": _sites(d.get("size", 0))}
+        if kind == "advanced":
+            return _("Wave {wave} started early, on request ({sites}).").format(**words)
+        return _("Wave {wave} started ({sites}).").format(**words)
     if kind == "paused":
-        return "Paused."
+        return _("Paused.")
     if kind == "halted":
-        return f"Paused by itself: {d.get('reason', '')}"
+        return _("Paused by itself: {reason}").format(reason=stored_words(d.get("reason", "")))
     if kind == "awaiting_approval":
-        return f"Waiting for approval: {d.get('reason', '')}"
+        return _("Waiting for approval: {reason}").format(reason=stored_words(d.get("reason", "")))
     if kind == "resumed":
-        return f"Resumed (wave {d['wave']})." if d.get("wave") else "Resumed."
+        return _("Resumed (wave {wave}).").format(wave=d["wave"]) if d.get("wave") else _("Resumed.")
     if kind == "stopped":
         cancelled = d.get("cancelled", 0)
-        return f"Stopped; {cancelled} update{'' if cancelled == 1 else 's'} cancelled."
+        return ngettext("Stopped; {n} update cancelled.", "Stopped; {n} updates cancelled.", cancelled).format(n=cancelled)
     if kind == "completed":
-        return f"Completed: {_sites(d.get('queued', 0))} queued in all."
+        return _("Completed: {sites} queued in all.").format(sites=_sites(d.get("queued", 0)))
     return kind.replace("_", " ").capitalize() + "."

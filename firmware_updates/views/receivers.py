@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.panel import (
@@ -29,6 +30,7 @@ from core.permissions import (
     VIEW_RECEIVER,
     VIEW_SITE,
 )
+from core.preferences import receiver_zone_use
 from receivers.models import Receiver
 from sites.models import Device, Site
 from sites.services import site_create
@@ -36,6 +38,7 @@ from sites.services import site_create
 from ..badges import Badge
 from ..forms import GiveSiteForm
 from ..selectors import receiver_firmware_stats, site_list
+from .device_types import BADGE_FILTERS
 from .presenters import BADGE_WORDS, StatsView
 
 
@@ -77,6 +80,7 @@ def receiver_detail(request, code: str):
 def receiver_software_update(request, code: str):
     """The tab "Site software update": statistics per device type, refreshing itself."""
     receiver = get_object_or_404(Receiver, code=code)
+    receiver_zone_use(request, receiver)
     stats = [StatsView(row) for row in receiver_firmware_stats(receiver=receiver)]
     context = {
         **_header(receiver, "software-update"),
@@ -93,6 +97,7 @@ def receiver_software_update(request, code: str):
 def receiver_sites(request, code: str):
     """The tab "Sites": every site of the receiver with its panel and badge."""
     receiver = get_object_or_404(Receiver, code=code)
+    receiver_zone_use(request, receiver)
     badge = request.GET.get("badge", "")
     badge = badge if badge in Badge.ALL else ""
     q = request.GET.get("q", "").strip()
@@ -110,8 +115,7 @@ def receiver_sites(request, code: str):
         "badge_words": BADGE_WORDS,
         "chips": [{"key": key or "all", "label": label, "count": None, "active": key == badge,
                    "url": query_url(path, badge=key, q=q)}
-                  for key, label in [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"),
-                                     (Badge.GREEN, "Green")]],
+                  for key, label in BADGE_FILTERS],
         "page_links": page_links(page, path, badge=badge, q=q),
         "list_url": query_url(path, badge=badge, q=q, page=page.number),
         "list_trigger": poll_trigger(False),
@@ -130,6 +134,7 @@ def receiver_unassigned(request, code: str):
     """The tab "Panels without a site": registered by the receiver's gateway, waiting to be
     given a site (as `GET /api/v1/devices/?receiver=&unassigned=1`). Two queries a page."""
     receiver = get_object_or_404(Receiver, code=code)
+    receiver_zone_use(request, receiver)
     page = paginate(request, _unassigned(receiver))
     context = {
         **_header(receiver, "unassigned"),
@@ -146,6 +151,7 @@ def panel_give_site(request, code: str, serial: str):
     """"Give a site..." → "Give site": the panel is attached to a new site by the service the
     API's `POST /api/v1/sites/` uses (`sites.services.site_create`), its refusal in the form."""
     receiver = get_object_or_404(Receiver, code=code)
+    receiver_zone_use(request, receiver)
     device = get_object_or_404(_unassigned(receiver), serial=serial)
     list_url = reverse("receiver-unassigned", kwargs={"code": receiver.code})
     context = {"receiver": receiver, "device": device, "page_url": list_url, "give_site_url": request.path,
@@ -161,7 +167,7 @@ def panel_give_site(request, code: str, serial: str):
             for field, errors in exc.message_dict.items():
                 form.add_error("site_number" if field == "number" else None, errors)
         else:
-            messages.success(request, f"Panel {device.serial} is now the panel of site {number}.")
+            messages.success(request, _("Panel {serial} is now the panel of site {number}.").format(serial=device.serial, number=number))
             return redirect_back(request, reverse("site-detail", kwargs={"code": receiver.code, "number": number}))
     # A refusal is the form again (200, as the other actions' pages answer).
     return render(request, "receivers/give_site.html", {**context, "give_site_form": form})

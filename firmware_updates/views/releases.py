@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.panel import require
@@ -47,10 +48,10 @@ def release_upload(request):
         except ReleaseRejected as exc:
             # The reason names what was wrong (hash, signature, device type, version...);
             # the service stored nothing.
-            form.add_error("archive", f"The archive was refused: {exc.reason}")
+            form.add_error("archive", _("The archive was refused: {reason}").format(reason=exc.reason))
         else:
-            messages.success(request, f"{release.device_type} {release.version} uploaded. "
-                                      "Mark it current to offer it to the panels.")
+            messages.success(request, _("{type} {version} uploaded. Mark it current to offer it to the panels.").format(
+                type=release.device_type, version=release.version))
             return redirect(f"{reverse('release-list')}#type-{release.device_type.code}")
     return _release_page(request, form)
 
@@ -60,5 +61,6 @@ def release_upload(request):
 def release_mark_current(request, pk: int):
     release = get_object_or_404(Release.objects.select_related("device_type"), pk=pk)
     services.release_mark_current(release=release, actor=request.user)
-    messages.success(request, f"{release.device_type} {release.version} is now the current version.")
+    messages.success(request, _("{type} {version} is now the current version.").format(
+        type=release.device_type, version=release.version))
     return redirect(f"{reverse('release-list')}#type-{release.device_type.code}")

@@ -10,6 +10,8 @@ card's button posts at once and comes back to the page with the message.
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.panel import (
@@ -21,6 +23,7 @@ from core.panel import (
     require,
 )
 from core.permissions import START_ROLLOUT, VIEW_ROLLOUT
+from core.preferences import receiver_zone_use
 
 from .. import services
 from ..errors import UpdateNotAllowed
@@ -30,7 +33,7 @@ from ..selectors import history_of, waves_of
 from .device_types import action_page, device_type_objects, device_type_stats, device_type_url
 from .presenters import RolloutView
 
-START_TITLE = "Update software at all sites"
+START_TITLE = gettext_lazy("Update software at all sites")
 CONTROL_FORM = "firmware_updates/partials/rollout_control_form.html"
 # The card's controls: the service each calls (each refuses with an operator's sentence).
 CONTROL_SERVICES = {
@@ -48,6 +51,7 @@ def rollout_start(request, code: str, device_type_code: str):
     """"Update software at all sites" → "Update all sites": a rollout queues the outdated
     sites in waves (the default ones, or those of the dialog's options)."""
     receiver, device_type = device_type_objects(code, device_type_code)
+    receiver_zone_use(request, receiver)
     template = "firmware_updates/partials/update_all_form.html"
     form = RolloutOptionsForm(request.POST) if request.method == "POST" else RolloutOptionsForm()
     context = {"receiver": receiver, "device_type": device_type, "page_url": device_type_url(receiver, device_type),
@@ -63,7 +67,7 @@ def rollout_start(request, code: str, device_type_code: str):
             if created:
                 messages.success(request, _started_words(rollout))
             else:
-                messages.info(request, "An update of all sites is already running; its progress is shown below.")
+                messages.info(request, _("An update of all sites is already running; its progress is shown below."))
             if is_partial(request):
                 return htmx_action_response(request, template, {**context, "rollout_form": RolloutOptionsForm(),
                                                                 "in_dialog": True}, done=True)
@@ -77,10 +81,13 @@ def _started_words(rollout: Rollout) -> str:
     waves = rollout.waves.count()
     version = rollout.release.version
     if waves == 1:
-        return f"Updating all sites to version {version}: every site is being added to the update queue."
-    after = ("each next wave waits for your approval" if rollout.approve_each_wave
-             else "each next wave starts once the one before succeeded")
-    return f"Updating all sites to version {version} in {waves} waves: wave 1 is being queued; {after}."
+        return _("Updating all sites to version {version}: every site is being added to the update queue.").format(
+            version=version)
+    if rollout.approve_each_wave:
+        return _("Updating all sites to version {version} in {waves} waves: wave 1 is being queued; each next wave "
+                 "waits for your approval.").format(version=version, waves=waves)
+    return _("Updating all sites to version {version} in {waves} waves: wave 1 is being queued; each next wave "
+             "starts once the one before succeeded.").format(version=version, waves=waves)
 
 
 @require_POST
@@ -89,6 +96,7 @@ def rollout_control(request, code: str, device_type_code: str, rollout_id: int, 
     """One of the rollout card's controls (`action`, from the URL pattern), after its
     confirmation; a refusal is the service's sentence."""
     receiver, device_type = device_type_objects(code, device_type_code)
+    receiver_zone_use(request, receiver)
     rollout = get_object_or_404(Rollout.objects.select_related("receiver", "device_type", "release"),
                                 pk=rollout_id, receiver=receiver, device_type=device_type)
     page = device_type_url(receiver, device_type)
@@ -107,15 +115,16 @@ def rollout_control(request, code: str, device_type_code: str, rollout_id: int, 
 
 def _control_words(action: str, rollout: Rollout, result: Rollout) -> str:
     if action == "pause":
-        return f"Rollout #{rollout.pk} paused: no further site is queued; updates under way go on."
+        return _("Rollout #{id} paused: no further site is queued; updates under way go on.").format(id=rollout.pk)
     if action == "resume":
-        running = result.state == Rollout.State.RUNNING
-        return f"Rollout #{rollout.pk} resumed" + (f": wave {result.current_wave} is running." if running else ".")
+        if result.state == Rollout.State.RUNNING:
+            return _("Rollout #{id} resumed: wave {wave} is running.").format(id=rollout.pk, wave=result.current_wave)
+        return _("Rollout #{id} resumed.").format(id=rollout.pk)
     if action == "advance":
-        return f"Rollout #{rollout.pk}: wave {result.current_wave} started."
+        return _("Rollout #{id}: wave {wave} started.").format(id=rollout.pk, wave=result.current_wave)
     if action == "stop":
-        return f"Rollout #{rollout.pk} stopped: its updates not downloaded yet are being cancelled."
-    return f"Retrying the failed sites of rollout #{rollout.pk} as rollout #{result.pk}."
+        return _("Rollout #{id} stopped: its updates not downloaded yet are being cancelled.").format(id=rollout.pk)
+    return _("Retrying the failed sites of rollout #{id} as rollout #{new}.").format(id=rollout.pk, new=result.pk)
 
 
 @require(VIEW_ROLLOUT)
@@ -123,6 +132,7 @@ def rollout_history(request, code: str, device_type_code: str):
     """Every rollout of the device type on the receiver, newest first, with its waves and
     events: the same number of queries for a page of 1 or of 50."""
     receiver, device_type = device_type_objects(code, device_type_code)
+    receiver_zone_use(request, receiver)
     rollouts = (Rollout.objects.filter(receiver=receiver, device_type=device_type)
                 .select_related("release", "created_by", "receiver", "device_type").order_by("-created_at", "-pk"))
     page = paginate(request, rollouts)

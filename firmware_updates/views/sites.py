@@ -1,5 +1,5 @@
 """Engineering panel: the site page (panel facts, partitions, the site's consent to remote
-updates, update timeline)."""
+updates, update timeline: views/history.py)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,6 +18,7 @@ from core.permissions import (
     VIEW_SITE,
     VIEW_UPDATE_JOB,
 )
+from core.preferences import receiver_zone_use
 from receivers.models import Receiver
 from sites.models import RemoteUpdate, Site
 from sites.services import device_is_online, site_update
@@ -25,54 +26,17 @@ from sites.services import device_is_online, site_update
 from .. import services
 from ..badges import Badge, device_badge
 from ..eligibility import update_refusal
+from ..errors import site_name
 from ..forms import CancelUpdateForm, QueueSiteForm, RemoteUpdateForm
-from ..models import JobState, UpdateJob, UpdateJobEvent
+from ..models import UpdateJob, UpdateJobEvent
+from .history import job_timeline
 from .presenters import BADGE_WORDS, JobView, channel_list
-
-STATE_WORDS = dict(JobState.choices)
-
-
-def event_lines(details: dict) -> list[str]:
-    """An event's details as sentences: what the device reported, why, on whose request."""
-    details = details or {}
-    lines = []
-    if message := details.get("message"):
-        lines.append(str(message))
-    if "release" in details:
-        lines.append(f"Release {details['release']}")
-    if "rollout" in details:
-        lines.append(f"Part of rollout #{details['rollout']} (Update software at all sites)")
-    if execution := details.get("execution"):
-        finished = details.get("finished")
-        lines.append(f"Device reported {execution}" + (f", result {finished}" if finished and finished != "none" else ""))
-    if progress := details.get("progress"):
-        if isinstance(progress, dict) and progress.get("of"):
-            lines.append(f"Step {progress.get('cnt')} of {progress.get('of')}")
-    if cancel := details.get("cancel"):
-        lines.append(f"Cancel {cancel}")
-    reported = details.get("details")
-    if isinstance(reported, list):
-        lines.extend(str(line) for line in reported if line)
-    known = {"message", "release", "rollout", "execution", "finished", "progress", "cancel", "details", "site_number"}
-    lines.extend(f"{key.replace('_', ' ')}: {value}" for key, value in details.items() if key not in known)
-    return lines
-
-
-def _timeline(jobs: list[UpdateJob]) -> list[dict]:
-    return [
-        {
-            "job": JobView(job),
-            "events": [{"event": e, "from_label": STATE_WORDS.get(e.from_state, e.from_state),
-                        "to_label": STATE_WORDS.get(e.to_state, e.to_state), "lines": event_lines(e.details)}
-                       for e in job.events.all()],
-        }
-        for job in jobs
-    ]
 
 
 @require(VIEW_SITE, VIEW_UPDATE_JOB)
 def site_detail(request, code: str, number: int):
     receiver = get_object_or_404(Receiver, code=code)
+    receiver_zone_use(request, receiver)
     site = get_object_or_404(Site.objects.select_related("receiver", "device__device_type", "device__receiver"),
                              receiver=receiver, number=number)
     device = getattr(site, "device", None)
@@ -91,7 +55,7 @@ def site_detail(request, code: str, number: int):
         badge = device_badge(device=device, current_version=release.version if release else None,
                              has_active_job=active is not None)
         if badge == Badge.RED and release is not None:
-            refusal = update_refusal(device=device, release=release, site=f"Site {site.number}")
+            refusal = update_refusal(device=device, release=release, site=site_name(site.number))
     online = device_is_online(device=device, receiver=receiver) if device else False
     context = {
         "receiver": receiver,
@@ -108,7 +72,7 @@ def site_detail(request, code: str, number: int):
         # The retry-storm brake held the active job's downloads back (docs/ddi.md): its event says why.
         "download_storm": next((e.details.get("message", "") for e in (active.events.all() if active else [])
                                 if e.kind == services.DOWNLOAD_BUDGET_EVENT), ""),
-        "timeline": _timeline(jobs),
+        "timeline": job_timeline(jobs),
         "live_url": request.path,
         "live_trigger": poll_trigger(active is not None, "panel-refresh from:body"),
         # Offered only where it can succeed: an outdated panel with nothing planned and no refusal.

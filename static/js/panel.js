@@ -1,5 +1,7 @@
 /* Engineering panel behaviour: dialogs, confirmations, dismissable messages.
-   Every page reads fine without it; the dialogs' links lead to plain pages then. */
+   Every page reads fine without it; the dialogs' links lead to plain pages then.
+   It holds no words: every text it shows comes from the page (data-* attributes written by
+   the server in the operator's language), so there is no JavaScript catalogue to translate. */
 (function () {
   "use strict";
 
@@ -27,9 +29,10 @@
       var cancel = document.getElementById("dialog-cancel");
       if (!cancel) return;
       event.preventDefault();
-      // One dialog serves every row: it is told which job and which site.
+      // One dialog serves every row: it is told which job, and asks about its site in words
+      // the server wrote in the operator's language.
       cancel.querySelector("input[name=job]").value = el.getAttribute("data-cancel-job");
-      cancel.querySelector("[data-cancel-site]").textContent = el.getAttribute("data-cancel-site");
+      cancel.querySelector("[data-cancel-question]").textContent = el.getAttribute("data-cancel-question");
       open(cancel);
       return;
     }
@@ -104,9 +107,12 @@
     var dialog = document.getElementById("dialog-confirm");
     if (!dialog) return;
     event.preventDefault();
-    dialog.querySelector("[data-confirm-title]").textContent = form.getAttribute("data-confirm-title") || "Are you sure?";
+    // The defaults are the dialog's own words, in the page's language: no text lives here.
+    dialog.querySelector("[data-confirm-title]").textContent =
+      form.getAttribute("data-confirm-title") || dialog.getAttribute("data-default-title");
     dialog.querySelector("[data-confirm-text]").textContent = form.getAttribute("data-confirm");
-    dialog.querySelector("[data-confirm-ok]").textContent = form.getAttribute("data-confirm-button") || "Confirm";
+    dialog.querySelector("[data-confirm-ok]").textContent =
+      form.getAttribute("data-confirm-button") || dialog.getAttribute("data-default-button");
     dialog.pendingForm = form;
     dialog.showModal();
   });

@@ -95,7 +95,7 @@ def test_a_staged_rollout_pauses_by_itself_when_the_canary_fails_then_is_resumed
     events = record.get_by_test_id("history-event")
     expect(events).to_have_count(7)
     lines = [" ".join(text.split()) for text in events.all_inner_texts()]
-    said = [line.split(" ", 2)[2] for line in lines]  # without the date and time
+    said = [line.split(" ", 3)[3] for line in lines]  # without the date, the time and its zone
     assert said == [
         "maria Started: version 5.40, 4 sites to update in 2 waves.",
         "system Wave 1 started (1 site).",

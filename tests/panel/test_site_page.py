@@ -59,12 +59,16 @@ def test_timeline_lists_every_event_with_who_and_what(example, as_engineer, engi
     html = as_engineer.get(site_url(example, 1220)).content
     [entry] = find_all(html, "timeline-job")
     assert entry["attrs"]["data-job"] == str(job.pk)
+    assert texts_of(html, "event-actor") == ["erik", "panel", "panel", "panel"]
+    assert texts_of(html, "event-sentence") == [
+        "Queued for update to 5.40", "Panel received the update command", "Panel started downloading",
+        "Update failed"]
     events = texts_of(html, "timeline-event")
-    assert [e.split()[2] for e in events] == ["erik", "device", "device", "device"]
-    assert "Queued Release 5.40" in events[0]
-    assert "Queued → Delivered" in events[1]
-    assert "Downloading → Failed" in events[3] and "flash write error" in events[3]
+    assert "The panel says: flash write error" in events[3]
     assert text_of(html, "job-reason") == "flash write error"
+    # What the panel sent is one click away, as it came.
+    raw = texts_of(html, "raw-report")
+    assert len(raw) == 2 and '"execution": "closed"' in raw[1] and '"flash write error"' in raw[1]
 
 
 def test_the_devices_install_log_is_on_the_timeline_once(example, as_engineer, engineer):
@@ -80,7 +84,7 @@ def test_the_devices_install_log_is_on_the_timeline_once(example, as_engineer, e
     services.job_apply_feedback(job=job, **report, details=["Image rootfs.img installed"])
     html = as_engineer.get(site_url(example, 1220)).content
     events = texts_of(html, "timeline-event")
-    assert "Downloaded → Installing" in events[3]
+    assert texts_of(html, "event-sentence")[3] == "Partition disarmed: panel installs the update and restarts"
     assert ["Installing image rootfs.img" in e for e in events[4:]] == [True, False]
     assert "Image rootfs.img installed" in events[5]
 

@@ -187,8 +187,8 @@ def test_engineer_may_queue_and_cancel_but_not_update_all(example, as_engineer):
     [update_all] = find_all(html, "open-update-all")
     assert "disabled" in update_all["attrs"]
     # Cancel is offered while the device has not downloaded everything (1211-1213, not 1214).
-    cancel_sites = [e["attrs"]["data-cancel-site"] for e in find_all(html, "cancel-update")]
-    assert cancel_sites == ["site 1211", "site 1212", "site 1213"]
+    questions = [e["attrs"]["data-cancel-question"] for e in find_all(html, "cancel-update")]
+    assert questions == [f"Stop the update of site {n}?" for n in (1211, 1212, 1213)]
 
 
 def test_manager_gets_the_update_all_dialog_with_the_number_of_sites(example, as_manager):

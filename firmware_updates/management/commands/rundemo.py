@@ -34,6 +34,8 @@ class Command(BaseCommand):
         # reconciliation interval (what the worker below is told) must be theirs too.
         settings.RECONCILE_INTERVAL = int(os.environ.get("RECONCILE_INTERVAL", "30"))
         call_command("migrate", interactive=False, verbosity=0)
+        # The Russian catalogue as make install compiles it, should it have changed since.
+        call_command("compiletranslations", stale=True, verbosity=0)
         call_command("seed_demo", server=server, wakeup_url=f"http://127.0.0.1:{wakeup_port}/")
         env = {**os.environ, "FIRMWARE_TRUSTED_CERTS": str(DEMO_DIR / "signing-cert.pem"),
                "DDI_ACTIVE_POLL_SLEEP": os.environ.get("DDI_ACTIVE_POLL_SLEEP", "00:00:05"),
@@ -57,7 +59,8 @@ class Command(BaseCommand):
                 f"centre's feed)\n  Logs:   {logs}/web.log, worker.log\n"
                 f"  Try:    Receivers → Central receiver → Site software update → Update ...\n"
                 f"          Nord LAN → Update using site number... {not_returning_site()}: its panel does not come "
-                f"back after the install\n"))
+                f"back after the install\n"
+                f"          (EN/RU in the header: the panel in Russian)\n"))
             if not no_panels:
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "fleetsim", "run", "--server", server, "--fleet", str(DEMO_DIR / "fleet.json"),

@@ -1,0 +1,184 @@
+"""The panel in Russian for a Russian browser, in English for the rest, the operator's choice
+remembered; the API's `detail` in the request's language with its `code` unchanged."""
+
+from datetime import timedelta
+from zoneinfo import available_timezones
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from core.models import OperatorPreferences
+from firmware_updates import services
+from firmware_updates.models import JobState, UpdateJob
+from receivers.models import Receiver
+from tests.panel.conftest import signed_in
+from tests.panel.html import find_all, text_of, texts_of
+from tests.panel.russian import LATIN_WORD, english_words, shown_text
+
+RU = {"HTTP_ACCEPT_LANGUAGE": "ru-RU,ru;q=0.9,en;q=0.5"}
+
+
+@pytest.fixture
+def history(example, manager):
+    """Something on every page: a rollout paused by its operator, a site's whole story."""
+    job = services.update_job_create(receiver=example.receiver, site_number=1220, actor=manager)
+    services.job_deployment_fetched(job=job)
+    services.job_apply_feedback(job=job, execution="download", finished="none",
+                                progress={"cnt": 122880, "of": 409600}, details=[])
+    services.job_apply_feedback(job=job, execution="closed", finished="failure", progress=None,
+                                details=["flash write error"])
+    cancelled = example.jobs[1212]
+    services.update_job_cancel(job=cancelled, actor=manager)
+    services.job_apply_cancel_feedback(job=cancelled, execution="closed", finished="success", details=[])
+    rollout, _ = services.rollout_start(receiver=example.receiver, device_type=example.nord, actor=manager)
+    services.rollout_pause(rollout=rollout, actor=manager)
+    return rollout
+
+
+def pages(example):
+    receiver = f"/receivers/{example.receiver.code}/"
+    return [
+        "/receivers/", receiver + "software-update/", receiver + "sites/", receiver + "panels-without-site/",
+        example.page, example.page + "rollouts/", example.page + "queue/", example.page + "update-all/",
+        *(receiver + f"sites/{n}/" for n in (1201, 1212, 1213, 1214, 1215, 1216, 1217, 1219, 1220)),
+        receiver + f"update-jobs/cancel/?job={example.jobs[1213].pk}", "/releases/", "/no-such-page/",
+    ]
+
+
+def test_a_russian_browser_meets_no_english_word_on_any_page(example, history, manager):
+    russian = signed_in(manager, **RU)
+    for url in pages(example):
+        response = russian.get(url)
+        assert response.status_code in (200, 404), url
+        assert response["Content-Language"] == "ru", url
+        assert english_words(response.content) == [], url
+
+
+def test_the_preferences_page_and_refusals_are_russian_too(example, manager, viewer):
+    russian = signed_in(manager, **RU)
+    # Zones are offered by their IANA names.
+    zones = {word for zone in available_timezones() for word in LATIN_WORD.findall(zone)}
+    assert english_words(russian.get("/preferences/").content, allowed=zones) == []
+    # A refusal in the dialog: the service's sentence, in Russian.
+    response = russian.post(example.page + "queue/", {"site_number": "1215"})
+    assert text_of(response.content, "queue-site-error") == "Объект 1215: у прибора нет канала GPRS или Ethernet."
+    assert english_words(response.content) == []
+    # Not allowed: the missing capability in words.
+    response = signed_in(viewer, **RU).post(example.page + "queue/", {"site_number": "1220"})
+    assert response.status_code == 403
+    assert english_words(response.content) == []
+    assert "Вашей учётной записи нельзя ставить объекты в очередь на обновление" in response.content.decode()
+
+
+def test_the_login_page_follows_the_browser_and_the_switcher(db):
+    assert english_words(Client(**RU).get("/login/").content) == []
+    assert "Sign in" in Client().get("/login/").content.decode()
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = browser.post("/language/", {"language": "ru", "next": "/login/"})
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert "Вход" in browser.get("/login/").content.decode()
+
+
+def test_the_switcher_is_remembered_for_the_operator_on_any_browser(example, engineer):
+    desk = signed_in(engineer, HTTP_ACCEPT_LANGUAGE="en")
+    [current] = [b for b in find_all(desk.get("/receivers/").content, "language-en")]
+    assert current["attrs"]["aria-pressed"] == "true"
+    desk.post("/language/", {"language": "ru", "next": "/receivers/"})
+    assert OperatorPreferences.objects.get(user=engineer).language == "ru"
+    # Another browser, an English one, after signing in: the operator's Russian.
+    phone = Client(HTTP_ACCEPT_LANGUAGE="en-GB,en")
+    phone.force_login(engineer)
+    html = phone.get("/receivers/").content
+    assert texts_of(html, "nav-receivers") == ["Ретрансляторы"]
+    assert find_all(html, "language-ru")[0]["attrs"]["aria-pressed"] == "true"
+
+
+def test_russian_plurals_in_the_panel(example, manager):
+    russian = signed_in(manager, **RU)
+    html = russian.get(example.page).content.decode()
+    # 6 red, 2 not eligible: 4 outdated sites a rollout would queue.
+    assert "В очередь будут поставлены <b data-testid=\"update-all-count\">4</b> устаревших объекта" in html
+    html = russian.get(f"/receivers/{example.receiver.code}/sites/1213/").content.decode()
+    assert "1 обновление" in html
+
+
+def test_the_api_detail_follows_the_request_language_and_the_code_stays(example, manager):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(manager)
+    body = {"receiver": example.receiver.code, "site_number": 1215}
+    english = api.post("/api/v1/update-jobs/", body, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    russian = api.post("/api/v1/update-jobs/", body, format="json", HTTP_ACCEPT_LANGUAGE="ru")
+    assert english.status_code == russian.status_code == 409
+    assert english.json()["code"] == russian.json()["code"] == "no_ip_channel"
+    assert english.json()["detail"] == "Site 1215 has no GPRS or Ethernet channel."
+    assert russian.json()["detail"] == "Объект 1215: у прибора нет канала GPRS или Ethernet."
+
+
+def test_times_are_the_receivers_with_the_zone_until_the_operator_chooses(example, manager):
+    Receiver.objects.filter(pk=example.receiver.pk).update(time_zone="Asia/Yekaterinburg")
+    at = timezone.now().replace(year=2026, month=3, day=14, hour=4, minute=5, second=0, microsecond=0)
+    job = example.jobs[1217]
+    UpdateJob.objects.filter(pk=job.pk).update(created_at=at)
+    site = f"/receivers/{example.receiver.code}/sites/1217/"
+    english = signed_in(manager, HTTP_ACCEPT_LANGUAGE="en")
+    assert "2026-03-14 09:05 +05" in english.get(site).content.decode()  # UTC+5, the zone shown
+    russian = signed_in(manager, **RU)
+    assert "14.03.2026 09:05 +05" in russian.get(site).content.decode()
+    # The operator's own zone wins, on every page, the admin's too.
+    response = russian.post("/preferences/", {"language": "ru", "time_zone": "Europe/Moscow"})
+    assert response.status_code == 302
+    html = russian.get(site).content.decode()
+    assert "14.03.2026 07:05 MSK" in html and "+05" not in html
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    staff = signed_in(admin, **RU)
+    staff.post("/preferences/", {"language": "ru", "time_zone": "Europe/Moscow"})
+    admin_list = staff.get("/admin/firmware_updates/updatejob/").content.decode()
+    assert "14.03.2026 07:05 MSK" in admin_list  # the panel's format, the operator's zone
+
+
+def test_recency_reads_as_how_long_ago(example, viewer):
+    device = example.device(1213)
+    device.last_seen = timezone.now() - timedelta(minutes=3)
+    device.save(update_fields=["last_seen"])
+    russian = signed_in(viewer, **RU)
+    [seen] = [line for line in shown_text(russian.get(f"/receivers/{example.receiver.code}/sites/1213/").content)
+              .split("Питание")[:1]]
+    assert "был на связи" in seen and seen.endswith("3 минуты назад ")
+    english = signed_in(viewer, HTTP_ACCEPT_LANGUAGE="en")
+    seen = shown_text(english.get(f"/receivers/{example.receiver.code}/sites/1213/").content).split("Power")[0]
+    assert "seen" in seen and seen.endswith("3 minutes ago ")
+
+
+def test_the_history_speaks_the_operators_words_in_both_languages(example, history, manager):
+    site = f"/receivers/{example.receiver.code}/sites/"
+    english = signed_in(manager, HTTP_ACCEPT_LANGUAGE="en")
+    html = english.get(site + "1212/").content
+    assert "Panel acknowledged the cancel" in texts_of(html, "event-sentence")
+    html = english.get(site + "1220/").content
+    assert "Downloaded 120.0 KB of 400.0 KB" in " ".join(texts_of(html, "timeline-event"))
+    russian = signed_in(manager, **RU)
+    html = russian.get(site + "1212/").content
+    assert "Прибор подтвердил отмену" in texts_of(html, "event-sentence")
+    html = russian.get(site + "1220/").content
+    assert "Загружено 120,0 КБ из 400,0 КБ" in " ".join(texts_of(html, "timeline-event"))
+    assert JobState.FAILED in [e["attrs"]["data-state"] for e in find_all(html, "timeline-event")]
+
+
+def test_the_admin_speaks_russian_with_the_panels_words(example, history):
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    russian = signed_in(admin, **RU)
+    job = example.jobs[1217]
+    urls = ["/admin/", "/admin/receivers/receiver/", f"/admin/receivers/receiver/{example.receiver.pk}/change/",
+            "/admin/sites/site/", "/admin/sites/devicetype/", "/admin/firmware_updates/release/",
+            "/admin/firmware_updates/updatejob/", f"/admin/firmware_updates/updatejob/{job.pk}/change/",
+            "/admin/firmware_updates/rollout/", f"/admin/firmware_updates/rollout/{history.pk}/change/"]
+    # Django's admin writes these image alternatives untranslated (its search and yes/no icons).
+    django_own = {"Search", "True", "False", "Unknown"}
+    for url in urls:
+        response = russian.get(url)
+        assert response.status_code == 200, url
+        assert english_words(response.content, allowed=django_own) == [], url
