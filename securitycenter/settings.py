@@ -366,7 +366,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Security Center firmware update API",
-    "DESCRIPTION": "Receivers, sites, releases, update jobs and rollouts of alarm-panel firmware.",
+    "DESCRIPTION": "Receivers, sites, releases, update jobs and rollouts of alarm-panel firmware, and the "
+                   "alarm centre's event feed (docs/security-center.md).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc from our own static files: no CDN.

@@ -85,3 +85,14 @@ def test_retention_deletes_old_events_but_never_the_newest(settings):
     events.record("job.failed", receiver="north")
     events.events_sequence()
     assert positions() == [("job.queued", 3), ("job.failed", 4)]
+
+
+def test_beat_deletes_old_events_every_prune_interval(settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from firmware_updates import schedules
+
+    settings.EVENT_PRUNE_INTERVAL = 1800
+    schedules.install()
+    task = PeriodicTask.objects.get(task=schedules.EVENTS_PRUNE_TASK)
+    assert (task.enabled, task.interval.every, task.interval.period) == (True, 1800, "seconds")

@@ -9,6 +9,7 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
+from core.models import Event
 from firmware_updates import services
 from firmware_updates.models import JobState, Rollout, RolloutWave, UpdateJob, UpdateJobEvent
 from sites.models import Device, Site
@@ -65,6 +66,9 @@ def assert_every_site_queued_once(rollout, eligible: int, worker) -> None:
     assert not UpdateJob.objects.values("device").annotate(n=Count("id")).filter(n__gt=1).exists()
     queued_events = UpdateJobEvent.objects.filter(job__rollout=rollout, to_state=JobState.QUEUED)
     assert queued_events.count() == eligible == queued_events.values("job").distinct().count()
+    # The alarm centre heard of each job once, and of nothing a killed batch rolled back.
+    told = Event.objects.filter(type="job.queued", rollout=rollout.pk)
+    assert told.count() == eligible and set(told.values_list("job", flat=True)) == set(jobs.values_list("pk", flat=True))
     # A batch cut by a kill was rolled back whole, pointers included: nothing for beat's
     # reconciliation to repair (it would say so in the worker's log).
     assert_active_jobs_recorded()
