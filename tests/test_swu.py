@@ -131,7 +131,7 @@ def test_signed_archive_round_trips_with_whole_file_hashes(identity, syntax):
         ("2.1", "2.2"),
     )
     assert info.description == 'Nord "GSM"\nfix'
-    assert info.images == (swu.ImageInfo("fw.bin", len(FW), SHA_FW),)
+    assert info.images == (swu.ImageInfo("fw.bin", len(FW), SHA_FW, image_size=len(FW), image_sha256=SHA_FW),)
     assert info.signed and info.signer == "CN=ACME firmware"
     assert info.size == len(data) and len(data) % 512 == 0
     assert (info.sha256, info.sha1, info.md5) == tuple(
