@@ -46,6 +46,36 @@ class Release(models.Model):
         return hardware_revision in (self.hardware_revisions or [])
 
 
+class ReleaseDelta(models.Model):
+    """A delta archive of a release: the difference from one base version (SWUpdate's
+    rdiff_image), served instead of the full archive to a panel reporting that version.
+    Checked at intake like the full archive, plus its base (services/releases.py)."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="deltas")
+    base_version = models.CharField(max_length=40)
+    base_sha256 = models.CharField(max_length=64, help_text="sha256 of the base image the delta patches.")
+    archive = models.FileField(upload_to="releases/")
+    filename = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    sha1 = models.CharField(max_length=40)
+    md5 = models.CharField(max_length=32)
+    signer = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["release", "base_version"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "base_version"], name="release_delta_one_per_base"),
+        ]
+
+    def __str__(self):
+        return f"{self.release} from {self.base_version}"
+
+
 class JobState(models.TextChoices):
     QUEUED = "queued", "Queued"
     DELIVERED = "delivered", "Delivered"
@@ -271,6 +301,9 @@ class UpdateJob(models.Model):
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="update_jobs")
     rollout = models.ForeignKey(Rollout, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     wave = models.ForeignKey(RolloutWave, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    # The archive the device is sent, chosen once when it first reads the action
+    # (deltas.delta_for): a delta from the version it runs, or NULL for the full archive.
+    delta = models.ForeignKey(ReleaseDelta, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
     # Where a cancelling job returns when the device refuses the cancel.
     state_before_cancel = models.CharField(max_length=16, choices=JobState.choices, blank=True)
