@@ -18,6 +18,7 @@ from .archive import (
 )
 from .errors import ArchiveError, ArchiveTooLarge
 from .manifest import DeltaSpec
+from . import rdiff
 from .signing import make_signing_identity
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "build_delta_archive",
     "inspect_archive",
     "make_signing_identity",
+    "rdiff",
     "read_archive_image",
     "verify_image_for_device",
 ]
