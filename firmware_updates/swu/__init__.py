@@ -4,6 +4,7 @@ Used by release intake, the fleet simulator and vendors (`python -m firmware_upd
 The format and what Debian's swupdate requires are in docs/swu-format.md.
 """
 
+from . import rdiff
 from .archive import (
     DEFAULT_MAX_IMAGE_SIZE,
     DEFAULT_MAX_SIZE,
@@ -18,7 +19,6 @@ from .archive import (
 )
 from .errors import ArchiveError, ArchiveTooLarge
 from .manifest import DeltaSpec
-from . import rdiff
 from .signing import make_signing_identity
 
 __all__ = [
