@@ -7,6 +7,8 @@ at the same release gets the full archive by itself: the delta may have met an i
 is not what the panel reports (flashed on site), and the full archive needs no base.
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
@@ -26,36 +28,55 @@ def delta_for(*, job: UpdateJob, firmware_version: str) -> ReleaseDelta | None:
     return delta
 
 
-def delta_failed_before(release: Release):
-    """An expression: the device had a delta of `release` fail (so it is sent the full archive)."""
+def delta_failed_before(release: Release) -> Exists:
+    """An expression: the device (OuterRef pk) had a delta of `release` fail, so it is sent
+    the full archive."""
     return Exists(UpdateJob.objects.filter(device_id=OuterRef("pk"), release_id=release.pk, state=JobState.FAILED,
                                            delta__isnull=False))
 
 
-def transfer_estimate(*, release: Release, versions: dict[str, int], full_fallbacks: int = 0) -> dict:
-    """What updating panels running `versions` ({version: count}) to `release` sends, and how
-    long it takes one panel on a GPRS link: {"panels", "bytes", "full_bytes", "delta_panels",
-    "gprs_seconds_full", "gprs_seconds_delta"}. `full_fallbacks` of them get the full
-    archive whatever they run (a delta failed for them before)."""
-    sizes = dict(ReleaseDelta.objects.filter(release=release).values_list("base_version", "size"))
-    panels = sum(versions.values())
-    delta_panels = sum(count for version, count in versions.items() if version in sizes)
-    delta_panels = max(0, delta_panels - full_fallbacks)
-    delta_bytes = 0
-    remaining_fallbacks = full_fallbacks
-    for version, count in sorted(versions.items()):
-        if version in sizes:
-            taken = min(count, remaining_fallbacks)
-            remaining_fallbacks -= taken
-            delta_bytes += (count - taken) * sizes[version]
-    full_panels = panels - delta_panels
-    rate = settings.FIRMWARE_GPRS_BYTES_PER_SECOND
-    typical_delta = max(sizes.values()) if sizes else None
-    return {
-        "panels": panels,
-        "delta_panels": delta_panels,
-        "bytes": delta_bytes + full_panels * release.size,
-        "full_bytes": panels * release.size,
-        "gprs_seconds_full": release.size / rate,
-        "gprs_seconds_delta": typical_delta / rate if typical_delta is not None else None,
-    }
+@dataclass(frozen=True)
+class TransferEstimate:
+    """What updating some panels to `release` sends: per archive, how many panels and bytes."""
+
+    release: Release
+    panels: int
+    delta_panels: int
+    delta_bytes: int  # all the deltas sent, together
+    largest_delta: int  # the largest delta a panel gets (0: none)
+
+    @property
+    def full_panels(self) -> int:
+        return self.panels - self.delta_panels
+
+    @property
+    def bytes(self) -> int:
+        return self.delta_bytes + self.full_panels * self.release.size
+
+    @property
+    def bytes_without_deltas(self) -> int:
+        return self.panels * self.release.size
+
+    @property
+    def gprs_seconds_full(self) -> float:
+        """One panel's download of the full archive on GPRS (FIRMWARE_GPRS_BYTES_PER_SECOND)."""
+        return self.release.size / settings.FIRMWARE_GPRS_BYTES_PER_SECOND
+
+    @property
+    def gprs_seconds_delta(self) -> float:
+        return self.largest_delta / settings.FIRMWARE_GPRS_BYTES_PER_SECOND
+
+
+def transfer_estimate(*, release: Release, rows: list[tuple[int | None, bool, int]]) -> TransferEstimate:
+    """`rows`: (size of the release's delta from the panels' version or None, a delta failed
+    for them before, panel count) of the panels to update; each gets what `delta_for` would
+    give it."""
+    panels = delta_panels = delta_bytes = largest = 0
+    for delta_size, failed_before, count in rows:
+        panels += count
+        if delta_size is not None and not failed_before:
+            delta_panels += count
+            delta_bytes += count * delta_size
+            largest = max(largest, delta_size)
+    return TransferEstimate(release=release, panels=panels, delta_panels=delta_panels, delta_bytes=delta_bytes,
+                            largest_delta=largest)

@@ -37,8 +37,8 @@ from ..badges import Badge
 from ..errors import UpdateNotAllowed
 from ..forms import CancelUpdateForm, QueueSiteForm, RolloutOptionsForm
 from ..models import JobState, Rollout, UpdateJob
-from ..selectors import device_type_sites, receiver_firmware_stats, waves_of
-from .presenters import RolloutView, StatsView, empty_stats, site_row
+from ..selectors import device_type_sites, receiver_firmware_stats, rollout_transfer, waves_of
+from .presenters import RolloutView, StatsView, TransferView, empty_stats, site_row
 
 BADGE_FILTERS = [("", "All"), (Badge.RED, "Red"), (Badge.YELLOW, "Yellow"), (Badge.GREEN, "Green")]
 
@@ -91,6 +91,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     services.job_progress_overlay([d.active_job for d in devices])
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]
     rollout = _latest_rollout(receiver, device_type)
+    transfer = rollout_transfer(receiver=receiver, device_type=device_type, release=release)
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = device_type_url(receiver, device_type)
     return {
@@ -98,6 +99,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "device_type": device_type,
         "stats": stats,
         "release": release,
+        "transfer": TransferView(transfer) if transfer else None,
         "rows": rows,
         "page": page,
         "page_links": page_links(page, path, badge=badge, q=q),
