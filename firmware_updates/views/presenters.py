@@ -68,6 +68,23 @@ class JobView:
         return is_cancellable(self.job.state)
 
     @property
+    def sent_kind(self) -> str:
+        """"delta" or "full" once the panel read its action (the archive is chosen then)."""
+        if self.job.state == JobState.QUEUED:
+            return ""
+        return "delta" if self.job.delta_id else "full"
+
+    @property
+    def sent(self) -> str:
+        """Which archive the panel is sent, in words (no query: the delta's size is the job's total)."""
+        if self.sent_kind == "delta":
+            return _("delta, %(size)s instead of %(full)s") % {
+                "size": filesizeformat(self.job.bytes_total), "full": filesizeformat(self.job.release.size)}
+        if self.sent_kind == "full":
+            return _("full archive")
+        return ""
+
+    @property
     def can_show_cancel(self) -> bool:
         """Cancelling is already under way: the button would only be refused."""
         return self.job.state != JobState.CANCELLING and is_active(self.job.state)

@@ -10,6 +10,7 @@ from django.core.files import File
 from firmware_updates import services
 from firmware_updates.models import JobState
 from sites.models import Device
+from tests.panel.html import find_all
 
 from .conftest import delta_archive, evolve_image, firmware_image, release_from_image
 
@@ -36,7 +37,7 @@ def _deployment(fleet, client):
     return client.request("GET", client.poll().json()["_links"]["deploymentBase"]["href"]).json()
 
 
-def test_panel_on_the_base_version_is_sent_the_delta_and_resumes_it(fleet, releases):
+def test_panel_on_the_base_version_is_sent_the_delta_and_resumes_it(fleet, releases, admin_client):
     release, delta, content = releases
     job = fleet.queue()
     client = fleet.client()
@@ -59,17 +60,25 @@ def test_panel_on_the_base_version_is_sent_the_delta_and_resumes_it(fleet, relea
     # The full archive is not this action's artifact.
     full = href.rsplit("/", 1)[0] + "/" + release.filename
     assert client.request("GET", full).status == 404
+    # The operator sees which archive the panel is sent.
+    assert admin_client.get(f"/api/v1/update-jobs/{job.pk}/").json()["artifact"] == {
+        "kind": "delta", "filename": delta.filename, "size": delta.size, "base_version": "5.30"}
+    [sent] = find_all(admin_client.get("/receivers/north/software-update/nord-gsm/").content, "job-artifact")
+    assert sent["attrs"]["data-kind"] == "delta"
+    assert sent["text"].startswith("delta, ") and "instead of" in sent["text"]
 
 
-def test_panel_on_another_version_is_sent_the_full_archive(fleet, releases):
+def test_panel_on_another_version_is_sent_the_full_archive(fleet, releases, admin_client):
     release, _delta, _content = releases
     Device.objects.filter(pk=fleet.device.pk).update(firmware_version="5.20")
-    fleet.queue()
+    job = fleet.queue()
+    assert admin_client.get(f"/api/v1/update-jobs/{job.pk}/").json()["artifact"] is None  # not chosen yet
 
     artifact = _deployment(fleet, fleet.client())["deployment"]["chunks"][0]["artifacts"][0]
 
     assert (artifact["filename"], artifact["size"], artifact["hashes"]["sha256"]) == (
         release.filename, release.size, release.sha256)
+    assert admin_client.get(f"/api/v1/update-jobs/{job.pk}/").json()["artifact"]["kind"] == "full"
 
 
 def test_after_a_failed_delta_the_next_attempt_is_the_full_archive(fleet, releases):
