@@ -50,15 +50,12 @@ def check_archive(data: bytes, artifact: Artifact, *, device_type: str, hardware
             raise CheckFailed(f"{name} of the downloaded file does not match deploymentBase "
                               f"(expected {expected})")
     try:
-        info = swu.inspect_archive(io.BytesIO(data), max_size=MAX_ARCHIVE,
-                                   trusted_certs_pem=trusted_certs_pem)
+        info, image = swu.read_archive_image(io.BytesIO(data), max_size=MAX_ARCHIVE,
+                                             trusted_certs_pem=trusted_certs_pem)
         if trusted_certs_pem and not info.signed:
             raise CheckFailed("the archive is not signed and this panel requires a signature")
         swu.verify_image_for_device(info, device_type=device_type,
                                     hardware_revision=hardware_revision)
-        if len(info.images) != 1:
-            return Checked(info.version, None)
-        _, image = swu.read_archive_image(io.BytesIO(data), max_size=MAX_ARCHIVE)
         if info.delta is not None:
             if base_image is None:
                 raise CheckFailed(f"the delta patches {info.delta.base_version}, and this panel holds no "

@@ -46,19 +46,15 @@ def _inspect(archive, *, field: str = "archive") -> tuple[swu.ArchiveInfo, bytes
         _archive_storage_quota(size)
     archive.seek(0)
     try:
-        info = swu.inspect_archive(
+        info, image = swu.read_archive_image(
             archive, max_size=settings.FIRMWARE_MAX_ARCHIVE_SIZE, trusted_certs_pem=_trusted_certs()
         )
-        image = b""
-        if len(info.images) == 1 and info.images[0].image_size <= settings.FIRMWARE_MAX_ARCHIVE_SIZE * 4:
-            archive.seek(0)
-            _, image = swu.read_archive_image(archive, max_size=settings.FIRMWARE_MAX_ARCHIVE_SIZE)
     except swu.ArchiveTooLarge:  # a stream of unknown size, cut off at the limit
         raise _archive_too_large() from None
     except swu.ArchiveError as exc:
         raise ReleaseRejected(str(exc), field=field if getattr(exc, "field", "archive") == "archive"
                               else exc.field) from None
-    return info, image
+    return info, image or b""
 
 
 def release_create(*, archive, created_by=None, description: str = "", deltas=()) -> Release:
@@ -217,13 +213,13 @@ def _stored_image(release: Release, *, field: str) -> bytes:
     """What a panel writes of a stored release: its one image, decompressed (b"" if several)."""
     try:
         with release.archive.open("rb") as fh:
-            info, image = swu.read_archive_image(fh, max_size=max(release.size, settings.FIRMWARE_MAX_ARCHIVE_SIZE))
+            _info, image = swu.read_archive_image(fh, max_size=max(release.size, settings.FIRMWARE_MAX_ARCHIVE_SIZE))
     except swu.ArchiveError:
         return b""
     except OSError:
         raise ReleaseRejected(_("The archive of %(release)s is missing from storage.") % {"release": release},
                               field=field) from None
-    return image
+    return image or b""
 
 
 def _duplicate_delta(release: Release, base_version: str) -> ReleaseRejected:

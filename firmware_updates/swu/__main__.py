@@ -95,6 +95,8 @@ def _delta_base(args) -> tuple[str, bytes]:
         return args.base_version, path.read_bytes()
     with open(path, "rb") as fh:
         info, image = read_archive_image(fh)
+    if image is None:
+        raise ValueError(f"{path} holds several images; a delta is made from an archive of one")
     if info.delta is not None:
         raise ValueError(f"{path} is itself a delta; make a delta from a full archive or image")
     if args.base_version and args.base_version != info.version:

@@ -74,14 +74,15 @@ def inspect_archive(
 def read_archive_image(
     fileobj, *, max_size: int = DEFAULT_MAX_SIZE, trusted_certs_pem: bytes | None = None,
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE,
-) -> tuple[ArchiveInfo, bytes]:
-    """Check an archive of one image and return it with what a panel writes: the image
-    decompressed, or a delta's patch (decompressed; `apply_archive_delta` applies it)."""
+) -> tuple[ArchiveInfo, bytes | None]:
+    """Check an archive as `inspect_archive` does, in the same single pass, and return with
+    it what a panel writes of its one image: the image decompressed, or a delta's patch
+    (decompressed; `apply_archive_delta` applies it). None for an archive of several images."""
     kept: dict[str, bytearray] = {}
     info = _inspect(fileobj, max_size=max_size, trusted_certs_pem=trusted_certs_pem,
                     max_image_size=max_image_size, keep=kept)
     if len(info.images) != 1:
-        raise ArchiveError(f"the archive holds {len(info.images)} images; one is expected here")
+        return info, None
     return info, bytes(kept[info.images[0].filename])
 
 
@@ -173,7 +174,8 @@ def _read_images(
         if name not in expected:
             raise ArchiveError(f"the archive holds {name}, which sw-description does not list")
         digest, written = hashlib.sha256(), hashlib.sha256()
-        kept = keep.setdefault(name, bytearray()) if keep is not None else None
+        # Only an archive of one image is kept (read_archive_image): several could be large.
+        kept = keep.setdefault(name, bytearray()) if keep is not None and len(expected) == 1 else None
 
         def out(chunk: bytes, written=written, kept=kept) -> None:
             written.update(chunk)
