@@ -231,7 +231,9 @@ def run(ctx) -> dict:
         rows.append({"case": KIND[job.release.device_type.code], "serial": serial, "state": job.state,
                      "bytes": job.bytes_total,
                      "seconds": round((job.confirmed_at - delivered).total_seconds(), 1)
-                     if job.confirmed_at and delivered else None})
+                     if job.confirmed_at and delivered else None,
+                     "download_seconds": round((events[JobState.DOWNLOADED] - delivered).total_seconds(), 1)
+                     if JobState.DOWNLOADED in events and delivered else None})
     return {"rows": rows, "sizes": sizes, "versions": [old_version, new_version], "package": PACKAGE}
 
 
@@ -252,16 +254,21 @@ def report(results: dict) -> str:
                       round(sizes["zchunk"] / sizes["full_raw"], 3), round(sizes["zchunk"] / full, 3)])
     out = [f"{result['package']} {result['versions'][0]} -> {result['versions'][1]}",
            table(["what", "bytes", "x raw archive", "x zstd archive"], lines)]
-    times = {}
+    times, downloads = {}, {}
     for case in KIND.values():
         mine = [r for r in rows if r["case"] == case and r["seconds"] is not None]
         times[case] = sorted(r["seconds"] for r in mine)
+        downloads[case] = sorted(r["download_seconds"] for r in mine if r.get("download_seconds") is not None)
     median = {case: values[len(values) // 2] if values else None for case, values in times.items()}
-    out.append(table(["fleetsim GPRS panels", "panels confirmed", "bytes each", "seconds (median)", "seconds (all)",
-                      "x full (zstd)"],
+    median_download = {case: values[len(values) // 2] if values else None for case, values in downloads.items()}
+    out.append(table(["fleetsim GPRS panels", "panels confirmed", "bytes each", "update s (median)", "update s (all)",
+                      "x full (zstd)", "download s (median)", "x full (zstd)"],
                      [[case, len(times[case]), next((r["bytes"] for r in rows if r["case"] == case), None),
                        median[case], ", ".join(fmt(v) for v in times[case]),
-                       _ratio(median[case], median["full (zstd)"])] for case in KIND.values()]))
+                       _ratio(median[case], median["full (zstd)"]), median_download[case],
+                       _ratio(median_download[case], median_download["full (zstd)"])] for case in KIND.values()]))
+    out.append("update s: from the panel reading its action to the server's confirmation of the new version "
+               "(download, check, install, reboot, report); download s: to the `downloaded` report.")
     out.append(goal_line("delta bytes / full archive (zstd)", round(sizes["delta"] / full, 3), 0.25, "x"))
     out.append(goal_line("delta bytes / full archive (raw)", round(sizes["delta"] / sizes["full_raw"], 3), 0.25, "x"))
     out.append(goal_line("delta update time / full (zstd) archive's on GPRS",
