@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import stat
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from firmware_updates import swu
 from firmware_updates.swu import cpio, libconfig, signing
 from firmware_updates.swu.__main__ import main as cli
+from firmware_updates.swu.manifest import parse_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 FW = bytes(range(256)) * 40 + b"end"
@@ -563,6 +565,47 @@ def test_cli_keygen_build_inspect(tmp_path, capsys):
     (tmp_path / "bad.swu").write_bytes(zip_bytes())
     assert cli(["inspect", str(tmp_path / "bad.swu")]) == 1
     assert "ZIP file" in capsys.readouterr().err
+
+
+def test_cli_builds_a_delta_from_a_full_archive_or_a_raw_image(tmp_path, capsys):
+    base = random.Random(7).randbytes(50_000)
+    new = base[:20_000] + b"new code" * 50 + base[20_000:]
+    (tmp_path / "base.bin").write_bytes(base)
+    (tmp_path / "new.bin").write_bytes(new)
+    common = ["build", "--device-type", "nord-gsm", "--hw", "2.1,2.2"]
+    assert cli([*common, "--version", "5.40", "--image", str(tmp_path / "base.bin"), "--compress", "zstd",
+                "-o", str(tmp_path / "full.swu")]) == 0
+    for base_args in (["--delta-from", str(tmp_path / "full.swu")],
+                      ["--delta-from", str(tmp_path / "base.bin"), "--base-version", "5.40"]):
+        out = tmp_path / "delta.swu"
+        assert cli([*common, "--version", "5.41", "--image", str(tmp_path / "new.bin"), *base_args,
+                    "--base-device", "/dev/mmcblk0p2", "--device", "/dev/mmcblk0p3", "-o", str(out)]) == 0
+        with open(out, "rb") as fh:
+            info, patch = swu.read_archive_image(fh)
+        assert (info.version, info.delta.base_version, info.images[0].compressed) == ("5.41", "5.40", "zstd")
+        assert out.stat().st_size < len(new) / 10
+        assert swu.apply_archive_delta(info, patch, base) == new
+        with pytest.raises(swu.ArchiveError, match="this base image is another"):
+            swu.apply_archive_delta(info, patch, base[:-1] + b"!")
+    capsys.readouterr()
+    assert cli([*common, "--version", "5.41", "--image", str(tmp_path / "new.bin"), "--delta-from",
+                str(tmp_path / "base.bin"), "--base-device", "/dev/a", "-o", str(tmp_path / "x.swu")]) == 1
+    assert "is a raw image: say its version with --base-version" in capsys.readouterr().err
+    assert cli([*common, "--version", "5.41", "--image", str(tmp_path / "new.bin"), "--delta-from",
+                str(tmp_path / "full.swu"), "-o", str(tmp_path / "x.swu")]) == 1
+    assert "--delta-from needs --base-device" in capsys.readouterr().err
+    assert not (tmp_path / "x.swu").exists() and not (tmp_path / "x.swu.part").exists()
+
+
+def test_a_delta_must_name_its_base_and_carry_its_check():
+    """An rdiff_image without our fields (another tool's delta) names no base a server or a
+    panel could check: refused."""
+    text = (
+        'software = { version = "5.41"; nord-gsm = { hardware-compatibility = ["2.1"]; images: ( { '
+        'filename = "fw.rdiff"; type = "rdiff_image"; sha256 = "' + "0" * 64 + '"; '
+        'properties = { rdiffbase = "/dev/a"; }; } ); }; };')
+    with pytest.raises(swu.ArchiveError, match="does not name its base"):
+        parse_manifest(text.encode())
 
 
 def test_cli_runs_as_a_module(tmp_path):
