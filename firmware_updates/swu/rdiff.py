@@ -117,11 +117,17 @@ def apply_delta(base: bytes, delta: bytes, *, max_size: int) -> bytes:
     return bytes(out)
 
 
+_INDEX_MAX = 4 * 1024 * 1024  # seeds indexed at most (a dict entry each: ~100 bytes)
+
+
 def _index(base: bytes) -> dict[bytes, int]:
-    """Every seed of the base to its first offset (later duplicates are mostly padding)."""
+    """Every seed of the base to its first offset (later duplicates are mostly padding).
+    A base larger than _INDEX_MAX is indexed every few bytes: a match that long still holds
+    an indexed seed, and the backward extension finds where it starts."""
     index: dict[bytes, int] = {}
     setdefault = index.setdefault
-    for offset in range(len(base) - _SEED + 1):
+    step = max(1, -(-len(base) // _INDEX_MAX))
+    for offset in range(0, len(base) - _SEED + 1, step):
         setdefault(base[offset : offset + _SEED], offset)
     return index
 
