@@ -648,15 +648,17 @@ EXTRACTION_RACE = ("sw-description.sig cannot be opened", "sw-description.sig ca
 
 @pytest.fixture
 def run_swupdate(swupdate_bin, tmp_path, identity):
-    def run(data: bytes, *, hw: str = "nord-gsm:2.1", cert: bytes = None) -> tuple[str, str]:
-        """("installed" | "refused", log) of a dry run of `data` on board:revision `hw`."""
+    def run(data: bytes, *, hw: str = "nord-gsm:2.1", cert: bytes = None, dry_run: bool = True) -> tuple[str, str]:
+        """("installed" | "refused", log) of a dry run of `data` on board:revision `hw` (a real
+        install with `dry_run=False`: swupdate writes where the archive says)."""
         (tmp_path / "archive.swu").write_bytes(data)
         (tmp_path / "cert.pem").write_bytes(cert or identity[1])
         for attempt in range(3):
             # swupdate keeps its sockets and the extracted sw-description in TMPDIR: one per
             # run, and short, since a unix socket path may not exceed 107 bytes.
             with tempfile.TemporaryDirectory(prefix="swu") as scratch:
-                result = subprocess.run([swupdate_bin, "-v", "-n", "-H", hw, "-k", "cert.pem", "-i", "archive.swu"],
+                result = subprocess.run([swupdate_bin, "-v", *(["-n"] if dry_run else []), "-H", hw, "-k", "cert.pem",
+                                         "-i", "archive.swu"],
                                         cwd=tmp_path, env={**os.environ, "TMPDIR": scratch}, capture_output=True,
                                         text=True, timeout=60, check=False)  # fmt: skip
             log = result.stdout + result.stderr
@@ -676,6 +678,22 @@ def assert_installed(outcome):
 def assert_refused(outcome, reason: str):
     verdict, log = outcome
     assert verdict == "refused" and reason in log, log
+
+
+@pytest.mark.swupdate
+@pytest.mark.parametrize("method", ["zlib", "zstd"])
+def test_swupdate_writes_a_compressed_image_decompressed(run_swupdate, identity, tmp_path, method):
+    image = b"\x7fNORD firmware image\x00" * 20_000
+    target = tmp_path / "slot-b"
+    target.write_bytes(b"")  # the raw handler opens its device, it does not create it
+    out = io.BytesIO()
+    swu.build_archive(out, device_type="nord-gsm", version="5.40", hardware_revisions=["2.1"],
+                      images=[("fw.bin", image)], key_pem=identity[0], cert_pem=identity[1], compress=method,
+                      device=str(target))
+    assert len(out.getvalue()) < len(image) / 10
+
+    assert_installed(run_swupdate(out.getvalue(), dry_run=False))
+    assert target.read_bytes() == image
 
 
 @pytest.mark.swupdate
