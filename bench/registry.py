@@ -27,6 +27,8 @@ BENCHES: dict[str, str | None] = {
     "ddi_download": "bench.ddi_download",
     "wire": "bench.wire",
     "fleet": "bench.fleet_update",
+    # Delta updates (issue 12): a Debian binary's version step, full archive vs delta.
+    "deltas": "bench.deltas",
 }
 
 

@@ -17,8 +17,20 @@ from core.admin_support import AuditedByServices, form_changes
 from . import services
 from .errors import ReleaseRejected, UpdateNotAllowed
 from .forms import ReleaseUploadForm
-from .models import Release, Rollout, UpdateJob, UpdateJobEvent, Webhook
+from .models import Release, ReleaseDelta, Rollout, UpdateJob, UpdateJobEvent, Webhook
 from .stored_words import stored_words
+
+
+class ReleaseDeltaInline(admin.TabularInline):
+    """A release's deltas, as intake stored them (added on the panel's Releases page or the API)."""
+
+    model = ReleaseDelta
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("base_version", "base_sha256", "filename", "size", "sha256", "signer", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Release)
@@ -29,6 +41,7 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
     search_fields = ("version", "sha256", "device_type__name", "device_type__code")
     list_select_related = ("device_type", "created_by")
     actions = ("mark_current",)
+    inlines = (ReleaseDeltaInline,)
     # Everything but the description comes from the archive and is checked at upload.
     readonly_fields = ("device_type", "version", "hardware_revisions", "archive", "filename", "size", "sha256",
                        "sha1", "md5", "signer", "is_current", "created_by", "created_at")
@@ -47,9 +60,13 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
-                                                  description=form.cleaned_data["description"])
+                                                  description=form.cleaned_data["description"],
+                                                  deltas=form.cleaned_data["deltas"])
             except ReleaseRejected as exc:
-                form.add_error("archive", gettext("The archive was refused: {reason}").format(reason=exc.reason))
+                if exc.field == "deltas":
+                    form.add_error("deltas", gettext("The delta was refused: {reason}").format(reason=exc.reason))
+                else:
+                    form.add_error("archive", gettext("The archive was refused: {reason}").format(reason=exc.reason))
             else:
                 self.message_user(request, gettext("{release} uploaded. Use “Mark selected release current” to "
                                                    "offer it to the panels.").format(release=release), messages.SUCCESS)

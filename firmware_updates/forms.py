@@ -165,6 +165,10 @@ class RolloutOptionsForm(forms.Form):
         return self.is_bound and (bool(self.errors) or self.has_changed())
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
 class ReleaseUploadForm(forms.Form):
     """A vendor's SWUpdate archive; everything else is read from it by services.release_create."""
 
@@ -178,6 +182,24 @@ class ReleaseUploadForm(forms.Form):
         label=_("Description"), required=False, max_length=500,
         help_text=_("Optional; the archive's own description is used when left empty."),
         widget=forms.TextInput(attrs={"data-testid": "release-description"}),
+    )
+    deltas = forms.Field(
+        label=_("Deltas (.swu), optional"), required=False,
+        help_text=_("Delta archives of this release, each from one earlier version: panels on that version "
+                    "download only what changed."),
+        widget=MultipleFileInput(attrs={"accept": ".swu", "data-testid": "release-deltas"}),
+    )
+
+    def clean_deltas(self):
+        return [upload for upload in self.files.getlist("deltas") if upload]
+
+
+class DeltaUploadForm(forms.Form):
+    """A delta archive added to a stored release (services.release_delta_create checks it)."""
+
+    archive = forms.FileField(
+        label=_("Delta archive (.swu)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".swu", "data-testid": "delta-archive"}),
     )
 
 

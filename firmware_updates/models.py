@@ -51,6 +51,39 @@ class Release(models.Model):
         return hardware_revision in (self.hardware_revisions or [])
 
 
+class ReleaseDelta(models.Model):
+    """A delta archive of a release: the difference from one base version (SWUpdate's
+    rdiff_image), served instead of the full archive to a panel reporting that version.
+    Checked at intake like the full archive, plus its base (services/releases.py)."""
+
+    release = models.ForeignKey(Release, verbose_name=_("release"), on_delete=models.CASCADE, related_name="deltas")
+    base_version = models.CharField(_("base version"), max_length=40)
+    base_sha256 = models.CharField(_("base sha256"), max_length=64,
+                                   help_text=_("sha256 of the base image the delta patches."))
+    archive = models.FileField(_("archive"), upload_to="releases/")
+    filename = models.CharField(_("file name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField("sha256", max_length=64)
+    sha1 = models.CharField("sha1", max_length=40)
+    md5 = models.CharField("md5", max_length=32)
+    signer = models.CharField(_("signer"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("delta")
+        verbose_name_plural = _("deltas")
+        ordering = ["release", "base_version"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "base_version"], name="release_delta_one_per_base"),
+        ]
+
+    def __str__(self):
+        return f"{self.release} from {self.base_version}"
+
+
 class JobState(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
     QUEUED = "queued", _("Queued")
@@ -317,6 +350,10 @@ class UpdateJob(models.Model):
     rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     wave = models.ForeignKey(RolloutWave, verbose_name=_("wave"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     state = models.CharField(_("state"), max_length=24, choices=JobState.choices, default=JobState.QUEUED)
+    # The archive the device is sent, chosen once when it first reads the action
+    # (deltas.delta_for): a delta from the version it runs, or NULL for the full archive.
+    delta = models.ForeignKey(ReleaseDelta, verbose_name=_("delta"), null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="jobs")
     # Where a cancelling job returns when the device refuses the cancel.
     state_before_cancel = models.CharField(_("state before cancel"), max_length=24, choices=JobState.choices, blank=True)
     bytes_downloaded = models.PositiveBigIntegerField(_("bytes downloaded"), default=0)

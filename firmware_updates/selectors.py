@@ -20,9 +20,10 @@ from receivers.models import Receiver
 from sites.models import Device, DeviceType, Site
 
 from .badges import Badge, badge_expression
+from .deltas import TransferEstimate, delta_failed_before, transfer_estimate
 from .eligibility import ELIGIBLE, refusal_expression
 from .errors import Refusal
-from .models import Release, RolloutEvent, RolloutWave, UpdateJob
+from .models import Release, ReleaseDelta, RolloutEvent, RolloutWave, UpdateJob
 from .services.rollout_control import rollouts_job_counts
 
 
@@ -198,3 +199,18 @@ def not_returned_panels(*, receiver: Receiver, device_type: DeviceType, limit: i
                 receiver=receiver, device_type=device_type, not_returned_since__isnull=False)
             .order_by("not_returned_since", "pk").values_list("serial", "site__number", "not_returned_since")
             [:limit + 1]]
+
+
+def rollout_transfer(*, receiver: Receiver, device_type: DeviceType, release: Release | None) -> TransferEstimate | None:
+    """What "Update software at all sites" would send to the panels it would queue now (the
+    eligibility rule's red), full archives and deltas (`deltas.delta_for`'s choice), in one
+    query: the panels by version, with the size of the release's delta from it."""
+    if release is None:
+        return None
+    delta_size = Subquery(ReleaseDelta.objects.filter(release=release, base_version=OuterRef("firmware_version"))
+                          .values("size")[:1])
+    rows = (Device.objects.filter(receiver=receiver, device_type=device_type)
+            .annotate(refusal=refusal_expression({device_type.pk: release}), failed=delta_failed_before(release),
+                      delta_size=delta_size)
+            .filter(refusal=ELIGIBLE).values_list("delta_size", "failed").annotate(n=Count("pk")).order_by())
+    return transfer_estimate(release=release, rows=list(rows))

@@ -15,6 +15,8 @@ from functools import cache
 from django.utils.translation import gettext, gettext_noop
 
 # Job reasons and timeline messages (services/device_reports.py, jobs.py, reconcile.py).
+# A failed delta (firmware_updates/deltas.py): the reason, and what happens next.
+DELTA_FAILED = gettext_noop("{reason} (The delta failed: the next attempt sends the full archive.)")
 DEVICE_FAILED = gettext_noop("The device reported a failure.")
 # With details first: its pattern is the longer one.
 DEVICE_FAILED_WHILE_DETAILS = gettext_noop("The device reported a failure ({execution}): {details}")

@@ -274,6 +274,10 @@ class PanelSpec:
     power: PowerSupply = field(default_factory=PowerSupply)
     faults: Faults = field(default_factory=Faults)
     trusted_certs_pem: bytes | None = None  # when set, archives must be signed by one of them
+    # A file holding the image of `firmware_version` the panel runs (real bytes: a delta
+    # patches them); relative paths are relative to the fleet file. None: it holds no image
+    # and refuses deltas (the server then sends the full archive).
+    firmware_image: str | None = None
     reboot_seconds: float = 8.0  # install + reboot, simulated seconds (the seed: <= 10 s)
     seed: int | None = None  # RNG seed; default: derived from the fleet seed and the serial
 
@@ -312,6 +316,9 @@ class PanelSpec:
             data["trusted_certs_pem"] = path.read_bytes()
         if "trusted_certs" in data:
             data["trusted_certs_pem"] = data.pop("trusted_certs")
+        image = data.get("firmware_image")
+        if image and not Path(image).is_absolute() and base_dir is not None:
+            data["firmware_image"] = str(base_dir / image)
         _strict(cls, data, f"panel {data.get('serial', '?')}")
         return cls(**data)
 

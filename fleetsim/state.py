@@ -123,6 +123,10 @@ class ActionRecord:
     # The last deploymentBase's verdict: `update` not `skip` (hawkBit says skip, with
     # `maintenanceWindow: unavailable`, outside the action's install window).
     install_now: bool = True
+    # After the check: the image it installs (a delta already applied) and, for a delta, the
+    # version it patched.
+    new_image: bytes | None = None
+    delta_from: str | None = None
 
     @property
     def feedback_url(self) -> str:
@@ -141,12 +145,16 @@ class Flash:
     partitions: list[dict]
     settings: dict
     action: ActionRecord | None = None
+    # The firmware image it runs, real bytes (a delta patches them): from the fleet file's
+    # `firmware_image`, then whatever it installed. None: it cannot apply a delta.
+    image: bytes | None = None
 
     @classmethod
     def from_spec(cls, spec: PanelSpec) -> Flash:
         return cls(firmware_version=spec.firmware_version, device_type=spec.device_type,
                    hardware_revision=spec.hardware_revision, channels=list(spec.channels),
-                   partitions=copy.deepcopy(spec.partitions), settings=copy.deepcopy(spec.settings))
+                   partitions=copy.deepcopy(spec.partitions), settings=copy.deepcopy(spec.settings),
+                   image=load_image(spec.firmware_image) if spec.firmware_image else None)
 
     def partitions_text(self) -> str:
         return ",".join(f"{p['number']}:{'armed' if p['armed'] else 'disarmed'}"
@@ -154,6 +162,24 @@ class Flash:
 
     def settings_digest(self) -> str:
         return settings_digest(self.settings)
+
+
+# Panels running one version hold equal images: one copy in memory per distinct image
+# (a fleet of thousands would otherwise hold thousands of copies).
+_IMAGES: dict[str, bytes] = {}
+_IMAGE_FILES: dict[str, bytes] = {}
+
+
+def intern_image(image: bytes | None) -> bytes | None:
+    if image is None:
+        return None
+    return _IMAGES.setdefault(hashlib.sha256(image).hexdigest(), image)
+
+
+def load_image(path: str) -> bytes:
+    if path not in _IMAGE_FILES:
+        _IMAGE_FILES[path] = intern_image(Path(path).read_bytes())
+    return _IMAGE_FILES[path]
 
 
 def settings_digest(settings: dict) -> str:

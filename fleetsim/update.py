@@ -16,7 +16,7 @@ from . import ddi
 from .checks import CheckFailed, check_archive
 from .ddi import feedback_body
 from .http import Response, TransportError
-from .state import ActionGone, ActionRecord, Phase, PowerCut, Restart, Stage
+from .state import ActionGone, ActionRecord, Phase, PowerCut, Restart, Stage, intern_image
 
 if TYPE_CHECKING:
     from .panel import Panel
@@ -199,16 +199,19 @@ async def _check(panel: Panel, rec: ActionRecord) -> None:
         panel.event("fault", f"corrupted byte {len(rec.kept) // 2} of the download")
     device_type, board = panel.held_identity()
     try:
-        version = await asyncio.to_thread(
+        checked = await asyncio.to_thread(
             check_archive, rec.kept.data(), rec.artifact, device_type=device_type,
-            hardware_revision=board, trusted_certs_pem=panel.spec.trusted_certs_pem)
+            hardware_revision=board, trusted_certs_pem=panel.spec.trusted_certs_pem,
+            base_image=panel.flash.image)
     except CheckFailed as exc:
         return await _fail(panel, rec, str(exc))
     except Exception as exc:  # noqa: BLE001 - an archive the parser chokes on is refused
         return await _fail(panel, rec, f"the archive could not be read: {exc!r}")
-    rec.version = version
+    rec.version, rec.new_image, rec.delta_from = checked.version, checked.image, checked.delta_from
     rec.stage = Stage.VERIFIED
-    panel.event("checked", f"action {rec.id}: archive OK, firmware {version}")
+    sent = (f"a delta from {checked.delta_from} ({rec.artifact.size} bytes), patched" if checked.delta_from
+            else f"the full archive ({rec.artifact.size} bytes)")
+    panel.event("checked", f"action {rec.id}: archive OK, firmware {checked.version}: {sent}")
 
 
 async def _fail(panel: Panel, rec: ActionRecord, reason: str) -> None:
@@ -296,6 +299,7 @@ async def _install(panel: Panel, rec: ActionRecord) -> None:
                             f"the bootloader went back to {running}")
         raise Restart(away, f"installing firmware {rec.version}, which does not start")
     panel.flash.firmware_version = rec.version
+    panel.flash.image = intern_image(rec.new_image)
     rec.stage = Stage.INSTALLED
     rec.kept.discard()
     raise Restart(away, f"installing firmware {rec.version}")

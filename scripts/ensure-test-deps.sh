@@ -11,6 +11,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v xgettext >/dev/null 2>&1 || missing+=(gettext)
+command -v rdiff >/dev/null 2>&1 || missing+=(rdiff)  # librsync's own patch tool: applies our deltas (tests/test_rdiff.py)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

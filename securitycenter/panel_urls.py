@@ -46,4 +46,5 @@ urlpatterns = [
     path("releases/", firmware.release_list, name="release-list"),
     path("releases/upload/", firmware.release_upload, name="release-upload"),
     path("releases/<int:pk>/mark-current/", firmware.release_mark_current, name="release-mark-current"),
+    path("releases/<int:pk>/deltas/", firmware.release_delta_upload, name="release-delta-upload"),
 ]

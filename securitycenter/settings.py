@@ -236,6 +236,9 @@ DEVICE_MAX_JOBS = _quota("DEVICE_MAX_JOBS", 100)  # update jobs kept per device 
 FIRMWARE_TRUSTED_CERTS = env("FIRMWARE_TRUSTED_CERTS", default="") or None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# What one panel receives per second on GPRS, for the expected times the rollout preview and the
+# device type page show (fleetsim's GPRS link model: 5,000 bytes/s).
+FIRMWARE_GPRS_BYTES_PER_SECOND = env.int("FIRMWARE_GPRS_BYTES_PER_SECOND", default=5000)
 
 # --- Hostile input -------------------------------------------------------------------------
 # Every JSON request body (management API and device protocol, core/json.py): larger is a

@@ -1,12 +1,14 @@
 """`make demo`'s seeding: a fleet the simulator can run and the manual's example figures."""
 
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from firmware_updates import services
+from firmware_updates import services, swu
 from firmware_updates.management.commands import seed_demo
-from firmware_updates.models import Release, UpdateJob
+from firmware_updates.models import Release, ReleaseDelta, UpdateJob
 from firmware_updates.selectors import receiver_firmware_stats
 from firmware_updates.services.rollouts import rollout_order
 from fleetsim import load_fleet
@@ -46,6 +48,26 @@ def test_the_demo_has_sites_asking_for_approval_a_manager_who_approves_and_panel
     outages = [p for p in panels if p.power.mode == "outages"]
     assert 0.05 < len(outages) / len(panels) < 0.15
     assert all(p.power.report for p in panels)
+
+
+def test_demo_panels_hold_their_versions_image_and_nord_gsm_releases_have_deltas(tmp_path, monkeypatch):
+    """Issue 12 in the demo: a Nord GSM panel on 5.30 is sent the delta to 5.40, which its
+    image (the 5.30 release's, byte for byte) can be patched with."""
+    monkeypatch.setattr(seed_demo, "DEMO_DIR", tmp_path)
+    call_command("seed_demo", sites=60)
+    nord = DeviceType.objects.get(code="nord-gsm")
+    deltas = {(d.release.version, d.base_version): d for d in ReleaseDelta.objects.filter(release__device_type=nord)}
+    assert sorted(deltas) == [("5.40", "5.30"), ("5.41", "5.40"), ("5.42", "5.40"), ("5.42", "5.41")]
+    current = Release.objects.get(device_type=nord, is_current=True)
+    assert deltas["5.40", "5.30"].size < current.size / 4
+    panels = load_fleet(tmp_path / "fleet.json")
+    on_base = next(p for p in panels if p.device_type == "nord-gsm" and p.firmware_version == "5.30")
+    held = Path(on_base.firmware_image).read_bytes()
+    with deltas["5.40", "5.30"].archive.open("rb") as fh:
+        info, patch = swu.read_archive_image(fh)
+    with current.archive.open("rb") as fh:
+        _, image = swu.read_archive_image(fh)
+    assert swu.apply_archive_delta(info, patch, held) == image
 
 
 

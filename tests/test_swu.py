@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import stat
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from firmware_updates import swu
 from firmware_updates.swu import cpio, libconfig, signing
 from firmware_updates.swu.__main__ import main as cli
+from firmware_updates.swu.manifest import parse_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 FW = bytes(range(256)) * 40 + b"end"
@@ -131,7 +133,7 @@ def test_signed_archive_round_trips_with_whole_file_hashes(identity, syntax):
         ("2.1", "2.2"),
     )
     assert info.description == 'Nord "GSM"\nfix'
-    assert info.images == (swu.ImageInfo("fw.bin", len(FW), SHA_FW),)
+    assert info.images == (swu.ImageInfo("fw.bin", len(FW), SHA_FW, image_size=len(FW), image_sha256=SHA_FW),)
     assert info.signed and info.signer == "CN=ACME firmware"
     assert info.size == len(data) and len(data) % 512 == 0
     assert (info.sha256, info.sha1, info.md5) == tuple(
@@ -565,6 +567,47 @@ def test_cli_keygen_build_inspect(tmp_path, capsys):
     assert "ZIP file" in capsys.readouterr().err
 
 
+def test_cli_builds_a_delta_from_a_full_archive_or_a_raw_image(tmp_path, capsys):
+    base = random.Random(7).randbytes(50_000)
+    new = base[:20_000] + b"new code" * 50 + base[20_000:]
+    (tmp_path / "base.bin").write_bytes(base)
+    (tmp_path / "new.bin").write_bytes(new)
+    common = ["build", "--device-type", "nord-gsm", "--hw", "2.1,2.2"]
+    assert cli([*common, "--version", "5.40", "--image", str(tmp_path / "base.bin"), "--compress", "zstd",
+                "-o", str(tmp_path / "full.swu")]) == 0
+    for base_args in (["--delta-from", str(tmp_path / "full.swu")],
+                      ["--delta-from", str(tmp_path / "base.bin"), "--base-version", "5.40"]):
+        out = tmp_path / "delta.swu"
+        assert cli([*common, "--version", "5.41", "--image", str(tmp_path / "new.bin"), *base_args,
+                    "--base-device", "/dev/mmcblk0p2", "--device", "/dev/mmcblk0p3", "-o", str(out)]) == 0
+        with open(out, "rb") as fh:
+            info, patch = swu.read_archive_image(fh)
+        assert (info.version, info.delta.base_version, info.images[0].compressed) == ("5.41", "5.40", "zstd")
+        assert out.stat().st_size < len(new) / 10
+        assert swu.apply_archive_delta(info, patch, base) == new
+        with pytest.raises(swu.ArchiveError, match="this base image is another"):
+            swu.apply_archive_delta(info, patch, base[:-1] + b"!")
+    capsys.readouterr()
+    assert cli([*common, "--version", "5.41", "--image", str(tmp_path / "new.bin"), "--delta-from",
+                str(tmp_path / "base.bin"), "--base-device", "/dev/a", "-o", str(tmp_path / "x.swu")]) == 1
+    assert "is a raw image: say its version with --base-version" in capsys.readouterr().err
+    assert cli([*common, "--version", "5.41", "--image", str(tmp_path / "new.bin"), "--delta-from",
+                str(tmp_path / "full.swu"), "-o", str(tmp_path / "x.swu")]) == 1
+    assert "--delta-from needs --base-device" in capsys.readouterr().err
+    assert not (tmp_path / "x.swu").exists() and not (tmp_path / "x.swu.part").exists()
+
+
+def test_a_delta_must_name_its_base_and_carry_its_check():
+    """An rdiff_image without our fields (another tool's delta) names no base a server or a
+    panel could check: refused."""
+    text = (
+        'software = { version = "5.41"; nord-gsm = { hardware-compatibility = ["2.1"]; images: ( { '
+        'filename = "fw.rdiff"; type = "rdiff_image"; sha256 = "' + "0" * 64 + '"; '
+        'properties = { rdiffbase = "/dev/a"; }; } ); }; };')
+    with pytest.raises(swu.ArchiveError, match="does not name its base"):
+        parse_manifest(text.encode())
+
+
 def test_cli_runs_as_a_module(tmp_path):
     (tmp_path / "a.swu").write_bytes(build())
     result = subprocess.run([sys.executable, "-m", "firmware_updates.swu", "inspect", "a.swu"],
@@ -605,15 +648,17 @@ EXTRACTION_RACE = ("sw-description.sig cannot be opened", "sw-description.sig ca
 
 @pytest.fixture
 def run_swupdate(swupdate_bin, tmp_path, identity):
-    def run(data: bytes, *, hw: str = "nord-gsm:2.1", cert: bytes = None) -> tuple[str, str]:
-        """("installed" | "refused", log) of a dry run of `data` on board:revision `hw`."""
+    def run(data: bytes, *, hw: str = "nord-gsm:2.1", cert: bytes = None, dry_run: bool = True) -> tuple[str, str]:
+        """("installed" | "refused", log) of a dry run of `data` on board:revision `hw` (a real
+        install with `dry_run=False`: swupdate writes where the archive says)."""
         (tmp_path / "archive.swu").write_bytes(data)
         (tmp_path / "cert.pem").write_bytes(cert or identity[1])
         for attempt in range(3):
             # swupdate keeps its sockets and the extracted sw-description in TMPDIR: one per
             # run, and short, since a unix socket path may not exceed 107 bytes.
             with tempfile.TemporaryDirectory(prefix="swu") as scratch:
-                result = subprocess.run([swupdate_bin, "-v", "-n", "-H", hw, "-k", "cert.pem", "-i", "archive.swu"],
+                result = subprocess.run([swupdate_bin, "-v", *(["-n"] if dry_run else []), "-H", hw, "-k", "cert.pem",
+                                         "-i", "archive.swu"],
                                         cwd=tmp_path, env={**os.environ, "TMPDIR": scratch}, capture_output=True,
                                         text=True, timeout=60, check=False)  # fmt: skip
             log = result.stdout + result.stderr
@@ -633,6 +678,22 @@ def assert_installed(outcome):
 def assert_refused(outcome, reason: str):
     verdict, log = outcome
     assert verdict == "refused" and reason in log, log
+
+
+@pytest.mark.swupdate
+@pytest.mark.parametrize("method", ["zlib", "zstd"])
+def test_swupdate_writes_a_compressed_image_decompressed(run_swupdate, identity, tmp_path, method):
+    image = b"\x7fNORD firmware image\x00" * 20_000
+    target = tmp_path / "slot-b"
+    target.write_bytes(b"")  # the raw handler opens its device, it does not create it
+    out = io.BytesIO()
+    swu.build_archive(out, device_type="nord-gsm", version="5.40", hardware_revisions=["2.1"],
+                      images=[("fw.bin", image)], key_pem=identity[0], cert_pem=identity[1], compress=method,
+                      device=str(target))
+    assert len(out.getvalue()) < len(image) / 10
+
+    assert_installed(run_swupdate(out.getvalue(), dry_run=False))
+    assert target.read_bytes() == image
 
 
 @pytest.mark.swupdate

@@ -2,7 +2,12 @@
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -50,6 +55,23 @@ class EventSerializer(serializers.Serializer):
     details = serializers.JSONField()
 
 
+class ArtifactSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["full", "delta"], help_text="The full archive, or a delta.")
+    filename = serializers.CharField()
+    size = serializers.IntegerField()
+    base_version = serializers.CharField(allow_null=True, help_text="A delta: the version it patches.")
+
+
+def _artifact(job: UpdateJob) -> dict | None:
+    """What the panel is sent, once it read its action (chosen then, `deltas.delta_for`)."""
+    if job.state == JobState.QUEUED:
+        return None
+    if job.delta_id:
+        delta = job.delta
+        return {"kind": "delta", "filename": delta.filename, "size": delta.size, "base_version": delta.base_version}
+    return {"kind": "full", "filename": job.release.filename, "size": job.release.size, "base_version": None}
+
+
 class JobSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     site = serializers.IntegerField(source="device.site.number", allow_null=True, help_text="Site number.")
@@ -59,6 +81,8 @@ class JobSerializer(serializers.Serializer):
     rollout = serializers.IntegerField(source="rollout_id", allow_null=True)
     state = serializers.ChoiceField(choices=JobState.choices)
     progress = ProgressSerializer(source="*")
+    artifact = serializers.SerializerMethodField(help_text="The archive the panel is sent: null until it reads "
+                                                           "its action.")
     reason = serializers.CharField()
     warnings = serializers.ListField(child=serializers.CharField())
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
@@ -66,6 +90,10 @@ class JobSerializer(serializers.Serializer):
     state_changed_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     history = EventSerializer(many=True, source="events.all")
+
+    @extend_schema_field(ArtifactSerializer(allow_null=True))
+    def get_artifact(self, job) -> dict | None:
+        return _artifact(job)
 
 
 class JobCreateSerializer(serializers.Serializer):
@@ -80,7 +108,7 @@ class JobCreateSerializer(serializers.Serializer):
 
 
 def job_queryset():
-    return UpdateJob.objects.select_related("device__site", "device__receiver", "release", "created_by").prefetch_related(
+    return UpdateJob.objects.select_related("device__site", "device__receiver", "release", "delta", "created_by").prefetch_related(
         Prefetch("events", queryset=UpdateJobEvent.objects.order_by("at", "id"))
     )
 

@@ -24,6 +24,17 @@ class HashesSerializer(serializers.Serializer):
     md5 = serializers.CharField()
 
 
+class DeltaSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    base_version = serializers.CharField(help_text="Panels reporting this version are sent the delta.")
+    base_sha256 = serializers.CharField(help_text="sha256 of the base image the delta patches.")
+    filename = serializers.CharField()
+    size = serializers.IntegerField()
+    hashes = HashesSerializer(source="*")
+    signer = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class ReleaseSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     device_type = serializers.CharField(source="device_type.code")
@@ -36,6 +47,8 @@ class ReleaseSerializer(serializers.Serializer):
     hashes = HashesSerializer(source="*")
     signer = serializers.CharField(help_text="Subject of the signing certificate; empty if unsigned.")
     is_current = serializers.BooleanField()
+    deltas = DeltaSerializer(many=True, source="deltas.all",
+                             help_text="Delta archives: each sent instead of the archive to panels on its base version.")
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
 
@@ -45,6 +58,14 @@ class ReleaseUploadSerializer(serializers.Serializer):
         help_text="SWUpdate .swu archive; device type, version, hardware revisions and hashes are read from it.",
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    deltas = serializers.ListField(
+        child=serializers.FileField(), required=False,
+        help_text="Delta archives of this release (repeat the field), each from one base version "
+                  "(`python -m firmware_updates.swu build --delta-from`).")
+
+
+class DeltaUploadSerializer(serializers.Serializer):
+    archive = serializers.FileField(help_text="A delta archive of this release, from one base version.")
 
 
 @extend_schema_view(
@@ -72,14 +93,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "retrieve": (VIEW_RELEASE,),
         "create": (UPLOAD_RELEASE,),
         "mark_current": (MARK_RELEASE_CURRENT,),
+        "add_delta": (UPLOAD_RELEASE,),
     }
 
     def get_serializer_class(self):
         # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
+        if self.action == "add_delta":
+            return DeltaUploadSerializer
         return ReleaseUploadSerializer if self.action == "create" else super().get_serializer_class()
 
     def get_queryset(self):
-        qs = Release.objects.select_related("device_type", "created_by")
+        qs = Release.objects.select_related("device_type", "created_by").prefetch_related("deltas")
         if code := self.request.query_params.get("device_type"):
             qs = qs.filter(device_type__code=code)
         return qs.order_by("device_type__name", "-version_key")
@@ -91,8 +115,26 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             archive=data.validated_data["archive"],
             description=data.validated_data.get("description", ""),
             created_by=request.user,
+            deltas=data.validated_data.get("deltas") or (),
         )
         return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Add a delta archive to this release",
+        description="Checked as the release's archive is (signature, hashes, device type, hardware revisions) "
+        "and against its base: the base version must be a release here whose image the delta names, and the "
+        "delta applied to it must give this release's image. 400 names the reason; nothing is stored.",
+        request={"multipart/form-data": DeltaUploadSerializer},
+        responses={201: DeltaSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 413: QuotaSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="deltas")
+    def add_delta(self, request, pk=None):
+        release = self.get_object()
+        data = DeltaUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        delta = services.release_delta_create(release=release, archive=data.validated_data["archive"],
+                                              created_by=request.user)
+        return Response(DeltaSerializer(delta).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Make this the current release of its device type",

@@ -31,7 +31,8 @@ are built as `default`'s, as the ORM would have read them: their saves and relat
 through `default`, as before.
 
 - `device_by_token_digest`: the device behind a TargetToken, its receiver and its newest job;
-- `release_by_pk`: a release (what an artifact download serves).
+- `release_by_pk`: a release (what an artifact download serves);
+- `delta_by_pk`: a release's delta (what it serves instead to a job sent the delta).
 """
 
 import weakref
@@ -42,7 +43,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from receivers.models import Receiver
 from sites.models import Device
 
-from ..models import Release, UpdateJob
+from ..models import Release, ReleaseDelta, UpdateJob
 
 # The database alias with server-side binding and prepared statements (settings.py).
 PREPARED = "prepared"
@@ -51,7 +52,7 @@ PREPARED = "prepared"
 # services.job_download_progress) read of the newest job; the rest of the row is deferred, as
 # `.only()` would.
 JOB_FIELDS = ("id", "device_id", "release_id", "state", "state_before_cancel", "confirmed_at",
-              "finished_at", "bytes_downloaded", "bytes_total")
+              "finished_at", "bytes_downloaded", "bytes_total", "delta_id")
 
 
 def _fields(model, attnames=None) -> list:
@@ -79,10 +80,15 @@ def _release_sql(conn, q, parts) -> str:
     return f"FROM {q(Release._meta.db_table)} rel WHERE rel.{q('id')} = %s"
 
 
+def _delta_sql(conn, q, parts) -> str:
+    return f"FROM {q(ReleaseDelta._meta.db_table)} dl WHERE dl.{q('id')} = %s"
+
+
 STATEMENTS = {
     "device": (lambda: [(Device, "d", _fields(Device)), (Receiver, "r", _fields(Receiver)),
                         (UpdateJob, "j", _fields(UpdateJob, JOB_FIELDS))], _device_sql),
     "release": (lambda: [(Release, "rel", _fields(Release))], _release_sql),
+    "delta": (lambda: [(ReleaseDelta, "dl", _fields(ReleaseDelta))], _delta_sql),
 }
 
 
@@ -157,5 +163,12 @@ def device_by_token_digest(digest: str) -> tuple[Device, UpdateJob | None] | Non
 def release_by_pk(pk: int) -> Release | None:
     conn = _connection()
     statement = _statement(conn, "release")
+    row = statement.row(conn, [pk])
+    return None if row is None else statement.instance(row, 0)
+
+
+def delta_by_pk(pk: int) -> ReleaseDelta | None:
+    conn = _connection()
+    statement = _statement(conn, "delta")
     row = statement.row(conn, [pk])
     return None if row is None else statement.instance(row, 0)

@@ -37,7 +37,8 @@ def action_hash(job: UpdateJob) -> int:
     """The deploymentBase link's `c`: stable while the action stays the same, different once it
     changed (another release, or a cancel the device refused), so a client that caches the
     deployment by link fetches it again. A signed int32, as the spec types `c`."""
-    raw = zlib.crc32(f"{job.pk}:{job.release_id}:{bool(job.state_before_cancel)}".encode())
+    raw = zlib.crc32(f"{job.pk}:{job.release_id}:{bool(job.state_before_cancel)}".encode()
+                     + (f":{job.delta_id}".encode() if job.delta_id else b""))
     return raw - 2**32 if raw >= 2**31 else raw
 
 
@@ -109,8 +110,10 @@ def controller_base(request, *, caller, job: UpdateJob | None) -> dict:
     return body
 
 
-def artifact(request, *, caller, release) -> dict:
-    kwargs = {"module_id": release.pk}
+def artifact(request, *, caller, release, module_id: int | None = None) -> dict:
+    """One artifact: `release` is a Release or the ReleaseDelta a job is sent (its module is
+    still the release's)."""
+    kwargs = {"module_id": release.pk if module_id is None else module_id}
     download = _url(request, "artifact", caller, filename=release.filename, **kwargs)
     md5sum = _url(request, "artifact", caller, filename=f"{release.filename}.MD5SUM", **kwargs)
     # One server, one scheme: both variants point at what the device reached us by.
@@ -129,7 +132,8 @@ def artifact(request, *, caller, release) -> dict:
 
 def deployment_base(request, *, caller, job: UpdateJob, history: list[str] | None = None,
                     window: Window | None = None, now=None) -> dict:
-    """One chunk (the device's firmware, part "os") with one artifact: the release archive.
+    """One chunk (the device's firmware, part "os") with one artifact: the release archive,
+    or the delta the job is sent (`UpdateJob.delta`, chosen when it was delivered).
 
     With an install window (install_windows.window_of), `maintenanceWindow` says whether it is
     open now and, while it is closed, `update` is `skip`: download, but do not install yet.
@@ -148,7 +152,8 @@ def deployment_base(request, *, caller, job: UpdateJob, history: list[str] | Non
             "part": "os",
             "version": release.version,
             "name": release.device_type.code,
-            "artifacts": [artifact(request, caller=caller, release=release)],
+            "artifacts": [artifact(request, caller=caller, release=job.delta if job.delta_id else release,
+                                   module_id=release.pk)],
         }
     ]
     body = {"id": str(job.pk), "deployment": deployment}

@@ -21,7 +21,7 @@ from ..models import JobState, UpdateJob, is_deliverable
 from . import payloads
 from .artifacts import serve
 from .auth import authenticate
-from .lookup import JOB_FIELDS, release_by_pk
+from .lookup import JOB_FIELDS, delta_by_pk, release_by_pk
 from .responses import DdiError, empty_ok, error_response, json_response, not_found
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _latest_job(device) -> UpdateJob | None:
 def _device_job(device, action_id: int) -> UpdateJob:
     # Another device's action looks exactly like one that does not exist.
     job = (
-        UpdateJob.objects.select_related("release__device_type")
+        UpdateJob.objects.select_related("release__device_type", "delta")
         .filter(device=device, pk=action_id)
         .first()
     )
@@ -191,11 +191,13 @@ def cancel_feedback(request, caller, action_id: int):
 
 
 def _downloadable_release(caller, module_id: int):
-    """The release of the device's own active job, if `module_id` is it; else 404.
+    """The archive the device's own active job is sent, if `module_id` is its release; else
+    404. A job sent a delta (`UpdateJob.delta`) is served that delta and only that: the
+    module is still the release, the artifact another file.
 
     A cancelling or finished job's archive is no longer served (DESIGN.md 5). The job is the
     one authentication read with the device (TargetToken), so a download costs one query more:
-    the release (`lookup`).
+    the release or its delta (`lookup`).
     """
     job = caller.latest_job(_latest_job)
     if (
@@ -204,8 +206,8 @@ def _downloadable_release(caller, module_id: int):
         or job.release_id != module_id
     ):
         raise not_found("No such artifact for this controller.")
-    release = release_by_pk(job.release_id)
-    if release is None:  # pragma: no cover - a job's release is protected from deletion
+    release = delta_by_pk(job.delta_id) if job.delta_id else release_by_pk(job.release_id)
+    if release is None:  # pragma: no cover - a job's release and delta are protected from deletion
         raise not_found("No such artifact for this controller.")
     return job, release
 
@@ -213,11 +215,12 @@ def _downloadable_release(caller, module_id: int):
 @ddi_endpoint("GET")
 def artifact_list(request, caller, module_id: int):
     _job, release = _downloadable_release(caller, module_id)
-    return json_response([payloads.artifact(request, caller=caller, release=release)])
+    return json_response([payloads.artifact(request, caller=caller, release=release, module_id=module_id)])
 
 
 @ddi_endpoint("GET", "HEAD", artifact=True)
 def artifact(request, caller, module_id: int, filename: str):
+    # `release`: the release, or the delta the job is sent (the same fields: file, hashes).
     job, release = _downloadable_release(caller, module_id)
     if filename == release.filename:
         return _serve_archive(request, job, release)

@@ -34,7 +34,13 @@ from .notifications import (
     webhook_send,
 )
 from .reconcile import device_active_job_repair, reconcile
-from .releases import release_create, release_create_from_path, release_mark_current, release_update
+from .releases import (
+    release_create,
+    release_create_from_path,
+    release_delta_create,
+    release_mark_current,
+    release_update,
+)
 from .rollout_control import (
     rollout_advance,
     rollout_evaluate,
@@ -82,6 +88,7 @@ __all__ = [
     "reconcile",
     "release_create",
     "release_create_from_path",
+    "release_delta_create",
     "release_mark_current",
     "release_update",
     "rollout_advance",

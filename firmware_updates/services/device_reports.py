@@ -21,6 +21,7 @@ from sites.models import Device
 from sites.services import device_apply_attributes
 
 from .. import stored_words as words
+from ..deltas import delta_for
 from ..models import (
     ACTIVE_STATES,
     DOWNLOAD_INCOMPLETE,
@@ -187,6 +188,8 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
     fields = {}
     if target == S.FAILED:
         fields["reason"] = "; ".join(details) or words.DEVICE_FAILED
+        if job.delta_id:
+            fields["reason"] = words.DELTA_FAILED.format(reason=fields["reason"])
     if target in (S.READY, S.INSTALLING):
         fields["snapshot"] = device_snapshot(job.device)
     if target in (S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED):
@@ -287,9 +290,18 @@ def _record_reported_progress(job: UpdateJob, progress: dict | None) -> None:
 
 
 def job_deployment_fetched(*, job: UpdateJob) -> UpdateJob:
-    """The device read its deploymentBase: the action is delivered."""
+    """The device read its deploymentBase: the action is delivered, with the archive it is
+    sent chosen once (`deltas.delta_for`: a delta from the version it reports, or the full
+    archive), so every resume of the download fetches the same file."""
     if job.state == S.QUEUED:
-        job, _ = job_transition(job_id=job.pk, to_state=S.DELIVERED, actor=ACTOR_DEVICE, allowed_from={S.QUEUED})
+        device = job.device
+        delta = delta_for(job=job, firmware_version=device.firmware_version)
+        fields = {"delta": delta, "bytes_total": delta.size} if delta else {}
+        details = ({"message": f"Sent the delta from {delta.base_version} ({delta.size} bytes) instead of the full "
+                               f"archive ({job.release.size} bytes)."} if delta else None)
+        job, _ = job_transition(job_id=job.pk, to_state=S.DELIVERED, actor=ACTOR_DEVICE, allowed_from={S.QUEUED},
+                                details=details, **fields)
+        job.device = device
     return job
 
 

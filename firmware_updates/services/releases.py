@@ -1,5 +1,14 @@
-"""Release intake: every archive is inspected before anything is stored."""
+"""Release intake: every archive is inspected before anything is stored.
 
+A release is its full archive plus any number of deltas (`ReleaseDelta`), each the difference
+from one base version, uploaded with it or later. A delta is checked as the full archive is
+(signature, hashes, device type, board revisions) and against its base: the base version
+must be a release here whose image is the one the delta names, and the delta applied to that
+image must give this release's image, byte for byte. So a corrupt delta, or one made from
+another build of the base version, is refused at upload, never sent to a panel.
+"""
+
+import hashlib
 import logging
 from pathlib import Path
 
@@ -8,13 +17,14 @@ from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
 from core.audit import ADDITION, fields_update, operator_action_record
 from sites.models import DeviceType
 
 from .. import swu
 from ..errors import ReleaseOverQuota, ReleaseRejected
-from ..models import Release
+from ..models import Release, ReleaseDelta
 
 log = logging.getLogger(__name__)
 
@@ -28,29 +38,43 @@ def _trusted_certs() -> bytes | None:
     return Path(path).read_bytes() if path else None
 
 
-def release_create(*, archive, created_by=None, description: str = "") -> Release:
-    """Inspect an uploaded `.swu` and store it as a release of the device type it names.
-
-    `archive` is a file object (Django UploadedFile or open file). Raises ReleaseRejected with
-    the reason (truncated, bad hash, bad signature, unknown device type, duplicate version...),
-    ReleaseOverQuota (413) for an archive over FIRMWARE_MAX_ARCHIVE_SIZE or one that would take
-    the archives past FIRMWARE_MAX_ARCHIVE_STORAGE. The upload is recorded as `created_by`'s
-    action, whichever entry it came through.
-    """
-    name = Path(getattr(archive, "name", "") or "firmware.swu").name
+def _inspect(archive, *, field: str = "archive") -> tuple[swu.ArchiveInfo, bytes]:
+    """The archive checked (quotas, structure, hashes, signature), and what its one image
+    writes (a delta: its patch); ReleaseRejected or ReleaseOverQuota with the reason."""
     size = getattr(archive, "size", None)
     if size is not None:  # refused before a byte is read, when the upload says its size
         _archive_size_quota(size)
         _archive_storage_quota(size)
     archive.seek(0)
     try:
-        info = swu.inspect_archive(
+        info, image = swu.read_archive_image(
             archive, max_size=settings.FIRMWARE_MAX_ARCHIVE_SIZE, trusted_certs_pem=_trusted_certs()
         )
     except swu.ArchiveTooLarge:  # a stream of unknown size, cut off at the limit
         raise _archive_too_large() from None
     except swu.ArchiveError as exc:
-        raise ReleaseRejected(str(exc), field=getattr(exc, "field", "archive")) from None
+        raise ReleaseRejected(str(exc), field=field if getattr(exc, "field", "archive") == "archive"
+                              else exc.field) from None
+    return info, image or b""
+
+
+def release_create(*, archive, created_by=None, description: str = "", deltas=()) -> Release:
+    """Inspect an uploaded `.swu` and store it as a release of the device type it names,
+    with the delta archives `deltas` (checked against it and their bases: `_delta_check`).
+
+    `archive` is a file object (Django UploadedFile or open file). Raises ReleaseRejected with
+    the reason (truncated, bad hash, bad signature, unknown device type, duplicate version, a
+    delta for another release or base...), ReleaseOverQuota (413) for an archive over
+    FIRMWARE_MAX_ARCHIVE_SIZE or one that would take the archives past
+    FIRMWARE_MAX_ARCHIVE_STORAGE; then nothing is stored, the deltas neither. The upload is
+    recorded as `created_by`'s action, whichever entry it came through.
+    """
+    name = Path(getattr(archive, "name", "") or "firmware.swu").name
+    info, image = _inspect(archive)
+    if info.delta is not None:
+        raise ReleaseRejected(
+            _("This is a delta from %(base)s to %(version)s: upload the full archive of %(version)s "
+              "first, then add the delta to it.") % {"base": info.delta.base_version, "version": info.version})
     device_type = DeviceType.objects.filter(code=info.device_type).first()
     if device_type is None:
         raise ReleaseRejected(
@@ -77,25 +101,139 @@ def release_create(*, archive, created_by=None, description: str = "") -> Releas
         signer=info.signer,
         created_by=created_by,
     )
-    archive.seek(0)
+    checked = [_delta_check(delta, release=release, image=image) for delta in deltas]
+    stored = [(release, archive, info)] + [(row, file, delta_info) for row, file, delta_info in checked]
     # Stored under its digest: names never come from the upload, so no path tricks.
-    release.archive.save(f"{device_type.code}/{info.sha256}.swu", File(archive), save=False)
+    for row, file, row_info in stored:
+        file.seek(0)
+        row.archive.save(f"{device_type.code}/{row_info.sha256}.swu", File(file), save=False)
     try:
         with transaction.atomic():
             # Checked again where it counts: two uploads side by side each passed the check above.
             _archive_storage_lock()
-            _archive_storage_quota(info.size)
+            _archive_storage_quota(sum(row_info.size for _, _, row_info in stored))
             release.save()
             operator_action_record(actor=created_by, obj=release, message="Uploaded.", flag=ADDITION)
+            for row, _file, _info in stored[1:]:
+                row.release = release
+                row.save()
+                operator_action_record(actor=created_by, obj=release, message=f"Delta from {row.base_version} added.")
     except IntegrityError:
-        release.archive.delete(save=False)
+        _delete_files(stored)
         raise ReleaseRejected(gettext("{type} {version} already exists.").format(type=device_type.name, version=info.version),
                               field="version") from None
     except ReleaseOverQuota:
-        release.archive.delete(save=False)
+        _delete_files(stored)
         raise
-    log.info("release %s %s stored (%d bytes, signer %r)", device_type.code, info.version, info.size, info.signer)
+    log.info("release %s %s stored (%d bytes, signer %r, %d deltas)", device_type.code, info.version, info.size,
+             info.signer, len(checked))
     return release
+
+
+def release_delta_create(*, release: Release, archive, created_by=None) -> ReleaseDelta:
+    """Add a delta archive to a stored release (checked as `release_create` checks those
+    uploaded with it). ReleaseRejected / ReleaseOverQuota with the reason; nothing stored."""
+    image = _stored_image(release, field="archive")
+    delta, file, info = _delta_check(archive, release=release, image=image)
+    delta.release = release
+    file.seek(0)
+    delta.archive.save(f"{release.device_type.code}/{info.sha256}.swu", File(file), save=False)
+    try:
+        with transaction.atomic():
+            _archive_storage_lock()
+            _archive_storage_quota(info.size)
+            delta.save()
+            operator_action_record(actor=created_by, obj=release, message=f"Delta from {delta.base_version} added.")
+    except IntegrityError:
+        delta.archive.delete(save=False)
+        raise _duplicate_delta(release, delta.base_version) from None
+    except ReleaseOverQuota:
+        delta.archive.delete(save=False)
+        raise
+    log.info("delta %s %s from %s stored (%d bytes)", release.device_type.code, release.version,
+             delta.base_version, info.size)
+    return delta
+
+
+def _delta_check(archive, *, release: Release, image: bytes) -> tuple[ReleaseDelta, object, swu.ArchiveInfo]:
+    """A delta archive for `release` (whose image is `image`), checked; not yet stored."""
+    info, patch = _inspect(archive, field="deltas")
+    name = Path(getattr(archive, "name", "") or "").name
+    delta = info.delta
+    target = f"{release.device_type.name} {release.version}"
+    if delta is None:
+        raise ReleaseRejected(_("%(name)s is a full archive, not a delta.") % {"name": name or _("The file")},
+                              field="deltas")
+    if info.device_type != release.device_type.code or info.version != release.version:
+        raise ReleaseRejected(
+            _("The delta is for %(type)s %(version)s, not %(target)s.")
+            % {"type": info.device_type, "version": info.version, "target": target}, field="deltas")
+    missing = [rev for rev in release.hardware_revisions if rev not in info.hardware_revisions]
+    if missing:
+        raise ReleaseRejected(
+            _("The delta does not support hardware revision %(revisions)s, which %(target)s supports: "
+              "those panels would refuse it.") % {"revisions": ", ".join(missing), "target": target},
+            field="deltas")
+    if release.signer and info.signer != release.signer:
+        raise ReleaseRejected(_("The delta is signed by %(delta)s, the release by %(release)s.")
+                              % {"delta": info.signer or _("nobody"), "release": release.signer}, field="deltas")
+    if not image:
+        raise ReleaseRejected(_("%(target)s holds several images; deltas are made of one image.")
+                              % {"target": target}, field="deltas")
+    if hashlib.sha256(image).hexdigest() != delta.image_sha256:
+        raise ReleaseRejected(_("The delta makes another image than the one of %(target)s.") % {"target": target},
+                              field="deltas")
+    base = Release.objects.filter(device_type_id=release.device_type_id, version=delta.base_version).first()
+    if base is None:
+        raise ReleaseRejected(
+            _("The delta patches %(base)s, which is not a release here: upload the archive of %(base)s first, "
+              "so that the delta can be checked against it.") % {"base": delta.base_version}, field="deltas")
+    if release.pk and ReleaseDelta.objects.filter(release=release, base_version=delta.base_version).exists():
+        raise _duplicate_delta(release, delta.base_version)
+    try:
+        swu.apply_archive_delta(info, patch, _stored_image(base, field="deltas"))
+    except swu.ArchiveError as exc:
+        if exc.field == "base":
+            raise ReleaseRejected(
+                _("The delta was made from another %(base)s image than the release stored here "
+                  "(its base sha256 is %(sha)s).") % {"base": delta.base_version, "sha": delta.base_sha256},
+                field="deltas") from None
+        raise ReleaseRejected(_("The delta is corrupt: %(reason)s") % {"reason": exc}, field="deltas") from None
+    return ReleaseDelta(
+        base_version=delta.base_version,
+        base_sha256=delta.base_sha256,
+        filename=name if name.endswith(".swu") else f"{release.device_type.code}-{release.version}-from-"
+                                                     f"{delta.base_version}.swu",
+        size=info.size,
+        sha256=info.sha256,
+        sha1=info.sha1,
+        md5=info.md5,
+        signer=info.signer,
+    ), archive, info
+
+
+def _stored_image(release: Release, *, field: str) -> bytes:
+    """What a panel writes of a stored release: its one image, decompressed (b"" if several)."""
+    try:
+        with release.archive.open("rb") as fh:
+            _info, image = swu.read_archive_image(fh, max_size=max(release.size, settings.FIRMWARE_MAX_ARCHIVE_SIZE))
+    except swu.ArchiveError:
+        return b""
+    except OSError:
+        raise ReleaseRejected(_("The archive of %(release)s is missing from storage.") % {"release": release},
+                              field=field) from None
+    return image or b""
+
+
+def _duplicate_delta(release: Release, base_version: str) -> ReleaseRejected:
+    return ReleaseRejected(_("%(release)s already has a delta from %(base)s.")
+                           % {"release": f"{release.device_type.name} {release.version}", "base": base_version},
+                           field="deltas")
+
+
+def _delete_files(stored) -> None:
+    for row, _file, _info in stored:
+        row.archive.delete(save=False)
 
 
 def _archive_size_quota(size: int) -> None:
@@ -117,7 +255,8 @@ def _archive_storage_quota(size: int) -> None:
     """FIRMWARE_MAX_ARCHIVE_STORAGE (hawkBit's maxArtifactStorage): the bytes of every stored
     release, this one included. One aggregate over the releases."""
     limit = settings.FIRMWARE_MAX_ARCHIVE_STORAGE
-    used = Release.objects.aggregate(used=Sum("size"))["used"] or 0
+    used = (Release.objects.aggregate(used=Sum("size"))["used"] or 0) + (
+        ReleaseDelta.objects.aggregate(used=Sum("size"))["used"] or 0)
     if used + size > limit:
         raise ReleaseOverQuota(
             gettext("Storing this archive ({size} bytes) would take the release archives past {limit} bytes, the "

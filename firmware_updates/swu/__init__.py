@@ -4,25 +4,37 @@ Used by release intake, the fleet simulator and vendors (`python -m firmware_upd
 The format and what Debian's swupdate requires are in docs/swu-format.md.
 """
 
+from . import rdiff
 from .archive import (
+    DEFAULT_MAX_IMAGE_SIZE,
     DEFAULT_MAX_SIZE,
     ArchiveInfo,
     ImageInfo,
+    apply_archive_delta,
     build_archive,
+    build_delta_archive,
     inspect_archive,
+    read_archive_image,
     verify_image_for_device,
 )
 from .errors import ArchiveError, ArchiveTooLarge
+from .manifest import DeltaSpec
 from .signing import make_signing_identity
 
 __all__ = [
+    "DEFAULT_MAX_IMAGE_SIZE",
     "DEFAULT_MAX_SIZE",
     "ArchiveError",
     "ArchiveInfo",
     "ArchiveTooLarge",
+    "DeltaSpec",
     "ImageInfo",
+    "apply_archive_delta",
     "build_archive",
+    "build_delta_archive",
     "inspect_archive",
     "make_signing_identity",
+    "rdiff",
+    "read_archive_image",
     "verify_image_for_device",
 ]

@@ -8,6 +8,7 @@ from core.json import json_too_deep
 
 from . import libconfig
 from .errors import ArchiveError
+from .lua import DELTA_HOOK, delta_base_check_script
 
 DESCRIPTION_NAME = "sw-description"
 SIGNATURE_NAME = "sw-description.sig"
@@ -16,6 +17,13 @@ MAX_MANIFEST_SIZE = 1024 * 1024
 # in its dummy handler, and a real run would write into /dev/null. See docs/swu-format.md.
 IMAGE_TYPE = "raw"
 IMAGE_DEVICE = "/dev/null"
+# A delta: SWUpdate's rdiff_image handler patches the image at `rdiffbase` (a property) into
+# `device`; the fields below are ours (SWUpdate ignores them), read by intake and fleetsim.
+DELTA_TYPE = "rdiff_image"
+DELTA_FIELDS = ("delta-base-version", "delta-base-sha256", "delta-base-size", "delta-image-sha256",
+                "delta-image-size")
+COMPRESSIONS = ("zlib", "zstd")
+_MAX_IMAGE_SIZE = 2**31 - 1  # a libconfig int
 # SWUpdate looks for files to install in these lists (scripts run before/after images).
 ARTIFACT_LISTS = ("images", "files", "scripts")
 
@@ -25,6 +33,31 @@ _REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,31}")
 _FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+@-]{0,127}")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _LIBCONFIG_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9_]*")
+# Where a panel writes an image, or holds the one a delta patches: an absolute path, plain.
+_DEVICE_PATH = re.compile(r"/[A-Za-z0-9._+@/-]{1,254}")
+
+
+@dataclass(frozen=True)
+class DeltaSpec:
+    """What a delta names: the image it patches (version, sha256, size) and what comes out."""
+
+    base_version: str
+    base_sha256: str
+    base_size: int
+    image_sha256: str
+    image_size: int
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image to write into sw-description (build side)."""
+
+    filename: str
+    sha256: str  # of the bytes in the archive (compressed, if compressed)
+    compressed: str = ""  # "", "zlib" or "zstd"
+    device: str = IMAGE_DEVICE
+    delta: DeltaSpec | None = None
+    base_device: str = ""  # a delta: where the panel holds the base image
 
 
 @dataclass(frozen=True)
@@ -34,6 +67,8 @@ class Manifest:
     hardware_revisions: tuple[str, ...]
     description: str
     images: tuple[tuple[str, str], ...]  # (filename, sha256), in sw-description order
+    compression: tuple[tuple[str, str], ...] = ()  # (filename, "zlib"|"zstd") of compressed ones
+    delta: tuple[str, DeltaSpec] | None = None  # (filename, what it patches) for a delta archive
 
 
 def parse_manifest(data: bytes) -> Manifest:
@@ -54,12 +89,17 @@ def parse_manifest(data: bytes) -> Manifest:
     description = _lookup(scopes, "description") or ""
     if not isinstance(description, str):
         raise ArchiveError("sw-description: description must be a string")
+    images = _artifacts(section)
+    compression = tuple(_compression(item) for item in _items(section))
+    delta = _delta(section, software, version)
     return Manifest(
         device_type=board,
         version=version,
         hardware_revisions=tuple(revisions),
         description=description,
-        images=_artifacts(section),
+        images=images,
+        compression=tuple(pair for pair in compression if pair[1]),
+        delta=delta,
     )
 
 
@@ -69,28 +109,46 @@ def render_manifest(
     version: str,
     hardware_revisions: list[str],
     description: str,
-    images: list[tuple[str, str]],
+    images: list,
     syntax: str = "libconfig",
 ) -> bytes:
-    """Write sw-description for one board; `images` are (filename, sha256) pairs."""
+    """Write sw-description for one board; `images` are ImageSpecs or (filename, sha256)
+    pairs. A delta (an ImageSpec with `delta`) is alone in its archive, and carries the
+    embedded Lua hook with which swupdate refuses it unless its base is the one named."""
     check_device_type(device_type)
     check_version(version)
     check_hardware_revisions(list(hardware_revisions))
     if not images:
         raise ArchiveError("an archive needs at least one image")
+    specs = [spec if isinstance(spec, ImageSpec) else ImageSpec(*spec) for spec in images]
+    deltas = [spec for spec in specs if spec.delta is not None]
+    if deltas and len(specs) > 1:
+        raise ArchiveError("a delta archive holds one image, the delta")
     seen: set[str] = set()
     entries = []
-    for filename, sha256 in images:
-        check_filename(filename)
-        if filename in seen:
-            raise ArchiveError(f"image {filename} is given twice")
-        seen.add(filename)
-        entries.append(
-            {"filename": filename, "type": IMAGE_TYPE, "device": IMAGE_DEVICE, "sha256": sha256}
-        )
+    for spec in specs:
+        check_filename(spec.filename)
+        if spec.filename in seen:
+            raise ArchiveError(f"image {spec.filename} is given twice")
+        seen.add(spec.filename)
+        check_device_path(spec.device, "device")
+        entry = {"filename": spec.filename, "type": IMAGE_TYPE, "device": spec.device, "sha256": spec.sha256}
+        if spec.compressed:
+            if spec.compressed not in COMPRESSIONS:
+                raise ArchiveError(f"compression {spec.compressed!r} is not one SWUpdate reads (zlib or zstd)")
+            entry["compressed"] = spec.compressed
+        if spec.delta is not None:
+            check_device_path(spec.base_device, "base device")
+            entry.update(_delta_entry(spec))
+        entries.append(entry)
     software: dict = {"version": version}
     if description:
         software["description"] = description
+    if deltas:
+        delta = deltas[0].delta
+        software["embedded-script"] = delta_base_check_script(
+            base_device=deltas[0].base_device, base_version=delta.base_version,
+            base_sha256=delta.base_sha256, base_size=delta.base_size)
     software[device_type] = {
         "hardware-compatibility": list(hardware_revisions),
         "images": entries,
@@ -105,6 +163,29 @@ def render_manifest(
             "use JSON syntax"
         )
     return libconfig.dumps({"software": software}).encode()
+
+
+def _delta_entry(spec: ImageSpec) -> dict:
+    delta = spec.delta
+    check_version(delta.base_version)
+    for name, size in (("base", delta.base_size), ("image", delta.image_size)):
+        if not 0 < size <= _MAX_IMAGE_SIZE:
+            raise ArchiveError(f"the delta's {name} size {size} is out of range")
+    return {
+        "type": DELTA_TYPE,
+        "hook": DELTA_HOOK,
+        "properties": {"rdiffbase": spec.base_device},
+        "delta-base-version": delta.base_version,
+        "delta-base-sha256": delta.base_sha256,
+        "delta-base-size": delta.base_size,
+        "delta-image-sha256": delta.image_sha256,
+        "delta-image-size": delta.image_size,
+    }
+
+
+def check_device_path(path, what: str) -> None:
+    if not isinstance(path, str) or not _DEVICE_PATH.fullmatch(path) or "/../" in f"{path}/":
+        raise ArchiveError(f"the {what} {path!r} must be an absolute path of plain characters")
 
 
 def check_version(version) -> None:
@@ -244,6 +325,70 @@ def _lookup(scopes: tuple[dict, ...], key: str):
         if key in scope:
             return scope[key]
     return None
+
+
+def _items(section: dict) -> list:
+    return [item for name in ARTIFACT_LISTS for item in (section.get(name) or [])
+            if isinstance(item, dict)]
+
+
+def _compression(item: dict) -> tuple[str, str]:
+    """SWUpdate 2022.12 reads `compressed` as "zlib" or "zstd" (the boolean form, deprecated,
+    means zlib); anything else it refuses, so do we."""
+    value = item.get("compressed", False)
+    if value is True:
+        value = "zlib"
+    if value is False or value == "false":
+        return item.get("filename"), ""
+    if value not in COMPRESSIONS:
+        raise ArchiveError(
+            f"sw-description: {item.get('filename')} is compressed as {value!r}; SWUpdate reads "
+            "zlib or zstd")
+    return item.get("filename"), value
+
+
+def _delta(section: dict, software: dict, version: str) -> tuple[str, DeltaSpec] | None:
+    """A delta archive: one `rdiff_image`, naming its base version, the base image's sha256
+    and size and the sha256 and size of the image it makes, with a hook and an embedded
+    script (so swupdate checks the base before anything is written)."""
+    items = _items(section)
+    deltas = [item for item in items if item.get("type") == DELTA_TYPE]
+    if not deltas:
+        return None
+    if len(items) > 1:
+        raise ArchiveError("a delta archive must hold one image, the delta, and nothing else")
+    item = deltas[0]
+    name = item.get("filename")
+    missing = [field for field in DELTA_FIELDS if field not in item]
+    if missing:
+        raise ArchiveError(
+            f"sw-description: the delta {name} does not name its base ({', '.join(missing)} "
+            "missing); build it with `python -m firmware_updates.swu build --delta-from`")
+    base_version = item["delta-base-version"]
+    check_version(base_version)
+    if base_version == version:
+        raise ArchiveError(f"the delta {name} is from {base_version} to itself")
+    for field in ("delta-base-sha256", "delta-image-sha256"):
+        if not isinstance(item[field], str) or not _SHA256.fullmatch(item[field]):
+            raise ArchiveError(f"sw-description: {field} of {name} is not 64 hex digits")
+    for field in ("delta-base-size", "delta-image-size"):
+        if not isinstance(item[field], int) or isinstance(item[field], bool) \
+                or not 0 < item[field] <= _MAX_IMAGE_SIZE:
+            raise ArchiveError(f"sw-description: {field} of {name} is not a size in bytes")
+    properties = item.get("properties")
+    if not isinstance(properties, dict) or not isinstance(properties.get("rdiffbase"), str):
+        raise ArchiveError(f"sw-description: the delta {name} has no rdiffbase property "
+                           "(where the panel holds its base image)")
+    if not item.get("hook") or not isinstance(software.get("embedded-script"), str):
+        raise ArchiveError(f"sw-description: the delta {name} has no hook checking its base; "
+                           "a panel could apply it to another image")
+    return name, DeltaSpec(
+        base_version=base_version,
+        base_sha256=item["delta-base-sha256"].lower(),
+        base_size=item["delta-base-size"],
+        image_sha256=item["delta-image-sha256"].lower(),
+        image_size=item["delta-image-size"],
+    )
 
 
 def _artifacts(section: dict) -> tuple[tuple[str, str], ...]:

@@ -7,9 +7,10 @@ from .device_types import (
            job_cancel,
            site_queue,
 )
-from .releases import release_list, release_mark_current, release_upload
+from .releases import release_delta_upload, release_list, release_mark_current, release_upload
 from .rollouts import rollout_control, rollout_history, rollout_start
 
-__all__ = ["device_type_expected_offline", "device_type_update", "job_approve", "job_cancel", "release_list",
+__all__ = ["device_type_expected_offline", "device_type_update", "job_approve", "job_cancel", "release_delta_upload",
+           "release_list",
            "release_mark_current", "release_upload",
            "rollout_control", "rollout_history", "rollout_start", "site_queue"]

@@ -50,8 +50,14 @@ from ..forms import (
     RolloutOptionsForm,
 )
 from ..models import JobState, Rollout, UpdateJob
-from ..selectors import device_type_sites, not_returned_panels, receiver_firmware_stats, waves_of
-from .presenters import RolloutView, StatsView, empty_stats, site_row
+from ..selectors import (
+    device_type_sites,
+    not_returned_panels,
+    receiver_firmware_stats,
+    rollout_transfer,
+    waves_of,
+)
+from .presenters import RolloutView, StatsView, TransferView, empty_stats, site_row
 
 BADGE_FILTERS = [("", gettext_lazy("All")), (Badge.RED, gettext_lazy("Red")), (Badge.YELLOW, gettext_lazy("Yellow")),
                  (Badge.GREEN, gettext_lazy("Green"))]
@@ -111,6 +117,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     awaiting_approval = (UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL, device__receiver=receiver,
                                                   device__device_type=device_type).count()
                          if stats.updating else 0)
+    transfer = rollout_transfer(receiver=receiver, device_type=device_type, release=release)
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = device_type_url(receiver, device_type)
     return {
@@ -119,6 +126,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "stats": stats,
         "awaiting_approval": awaiting_approval,
         "release": release,
+        "transfer": TransferView(transfer) if transfer else None,
         "rows": rows,
         "page": page,
         "page_links": page_links(page, path, badge=badge, q=q),

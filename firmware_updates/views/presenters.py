@@ -9,6 +9,7 @@ updated.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -68,6 +69,23 @@ class JobView:
     @property
     def cancellable(self) -> bool:
         return is_cancellable(self.job.state)
+
+    @property
+    def sent_kind(self) -> str:
+        """"delta" or "full" once the panel read its action (the archive is chosen then)."""
+        if self.job.state == JobState.QUEUED:
+            return ""
+        return "delta" if self.job.delta_id else "full"
+
+    @property
+    def sent(self) -> str:
+        """Which archive the panel is sent, in words (no query: the delta's size is the job's total)."""
+        if self.sent_kind == "delta":
+            return _("delta, %(size)s instead of %(full)s") % {
+                "size": filesizeformat(self.job.bytes_total), "full": filesizeformat(self.job.release.size)}
+        if self.sent_kind == "full":
+            return _("full archive")
+        return ""
 
     @property
     def can_show_cancel(self) -> bool:
@@ -255,6 +273,52 @@ def wave_plan_words(eligible: int) -> str:
             parts.append(_("{wave}: the remaining {n}").format(wave=name, n=eligible - previous))
         previous = target or eligible
     return ", ".join(parts)
+
+
+def _gprs_time(seconds: float) -> str:
+    return duration_words(timedelta(seconds=max(1, round(seconds))))
+
+
+@dataclass
+class TransferView:
+    """What a rollout sends (selectors.rollout_transfer), in an operator's words: the bytes,
+    full archives against deltas, and one panel's expected download time on GPRS."""
+
+    estimate: object  # deltas.TransferEstimate
+
+    def __getattr__(self, name):
+        if name == "estimate":
+            raise AttributeError(name)
+        return getattr(self.estimate, name)
+
+    @property
+    def summary(self) -> str:
+        e = self.estimate
+        if not e.panels:
+            return ""
+        if not e.delta_panels:
+            return _("The rollout sends %(bytes)s: the full archive to each panel.") % {"bytes": filesizeformat(e.bytes)}
+        return _("The rollout sends %(bytes)s instead of %(full)s: deltas save %(saved)d %% of the bytes.") % {
+            "bytes": filesizeformat(e.bytes), "full": filesizeformat(e.bytes_without_deltas),
+            "saved": round(100 - e.bytes * 100 / e.bytes_without_deltas) if e.bytes_without_deltas else 0}
+
+    @property
+    def lines(self) -> list[str]:
+        e = self.estimate
+        lines = []
+        if e.delta_panels:
+            lines.append(ngettext(
+                "%(count)d panel gets a delta of at most %(size)s: about %(time)s on GPRS.",
+                "%(count)d panels get a delta of at most %(size)s: about %(time)s each on GPRS.",
+                e.delta_panels) % {"count": e.delta_panels, "size": filesizeformat(e.largest_delta),
+                                   "time": _gprs_time(e.gprs_seconds_delta)})
+        if e.full_panels:
+            lines.append(ngettext(
+                "%(count)d panel gets the full archive of %(size)s: about %(time)s on GPRS.",
+                "%(count)d panels get the full archive of %(size)s: about %(time)s each on GPRS.",
+                e.full_panels) % {"count": e.full_panels, "size": filesizeformat(e.release.size),
+                                  "time": _gprs_time(e.gprs_seconds_full)})
+        return lines
 
 
 def empty_stats(device_type, release) -> FirmwareStatsRow:

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,13 +14,14 @@ from sites.models import DeviceType
 
 from .. import services
 from ..errors import ReleaseRejected
-from ..forms import ReleaseUploadForm
+from ..forms import DeltaUploadForm, ReleaseUploadForm
 from ..models import Release
 
 
 def _release_page(request, form: ReleaseUploadForm | None = None, status: int = 200):
     types = DeviceType.objects.prefetch_related(
-        Prefetch("releases", queryset=Release.objects.select_related("created_by").order_by("-version_key"))
+        Prefetch("releases", queryset=Release.objects.select_related("created_by").prefetch_related("deltas")
+                 .order_by("-version_key"))
     ).order_by("name")
     can_upload = request.user.has_perm(UPLOAD_RELEASE)
     context = {
@@ -44,11 +46,15 @@ def release_upload(request):
     if form.is_valid():
         try:
             release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
-                                              description=form.cleaned_data["description"])
+                                              description=form.cleaned_data["description"],
+                                              deltas=form.cleaned_data["deltas"])
         except ReleaseRejected as exc:
-            # The reason names what was wrong (hash, signature, device type, version...);
-            # the service stored nothing.
-            form.add_error("archive", _("The archive was refused: {reason}").format(reason=exc.reason))
+            # The reason names what was wrong (hash, signature, device type, version, a delta's
+            # base...); the service stored nothing.
+            if exc.field == "deltas":
+                form.add_error("deltas", _("The delta was refused: {reason}").format(reason=exc.reason))
+            else:
+                form.add_error("archive", _("The archive was refused: {reason}").format(reason=exc.reason))
         else:
             messages.success(request, _("{type} {version} uploaded. Mark it current to offer it to the panels.").format(
                 type=release.device_type, version=release.version))
@@ -63,4 +69,27 @@ def release_mark_current(request, pk: int):
     services.release_mark_current(release=release, actor=request.user)
     messages.success(request, _("{type} {version} is now the current version.").format(
         type=release.device_type, version=release.version))
+    return redirect(f"{reverse('release-list')}#type-{release.device_type.code}")
+
+
+@require_POST
+@require(UPLOAD_RELEASE)
+def release_delta_upload(request, pk: int):
+    """"Add delta...": a delta archive for a stored release; the page says what happened."""
+    release = get_object_or_404(Release.objects.select_related("device_type"), pk=pk)
+    form = DeltaUploadForm(request.POST, request.FILES)
+    words = {"release": f"{release.device_type} {release.version}"}
+    if not form.is_valid():
+        messages.error(request, _("Choose a delta archive to add to %(release)s.") % words)
+    else:
+        try:
+            delta = services.release_delta_create(release=release, archive=form.cleaned_data["archive"],
+                                                  created_by=request.user)
+        except ReleaseRejected as exc:
+            messages.error(request, _("The delta was refused: {reason}").format(reason=exc.reason))
+        else:
+            messages.success(request, _("Delta from %(base)s added to %(release)s: panels on %(base)s download "
+                                        "%(size)s instead of %(full)s.") % {
+                **words, "base": delta.base_version, "size": filesizeformat(delta.size),
+                "full": filesizeformat(release.size)})
     return redirect(f"{reverse('release-list')}#type-{release.device_type.code}")

@@ -46,7 +46,7 @@ def test_upload_returns_what_the_archive_says(nord, as_manager, manager, identit
         "filename": "nord-gsm-5.40.swu", "size": len(data),
         "hashes": {"sha256": hashlib.sha256(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
                    "md5": hashlib.md5(data).hexdigest()},
-        "signer": "CN=ACME firmware", "is_current": False, "created_by": manager.username,
+        "signer": "CN=ACME firmware", "is_current": False, "deltas": [], "created_by": manager.username,
         "created_at": body["created_at"],
     }
     release = Release.objects.get()

@@ -32,7 +32,7 @@ def test_queueing_a_site_answers_201_with_the_job_and_who_queued_it(fleet, as_en
     assert job == {
         "id": job["id"], "site": 1204, "receiver": "north", "device": "NG1204",
         "release": {"id": release.pk, "version": "5.40"}, "rollout": None, "state": "queued",
-        "progress": {"bytes": 0, "of": 400_000, "percent": 0}, "reason": "", "warnings": [],
+        "progress": {"bytes": 0, "of": 400_000, "percent": 0}, "artifact": None, "reason": "", "warnings": [],
         "created_by": engineer.username, "created_at": job["created_at"],
         "state_changed_at": job["state_changed_at"], "finished_at": None,
         "history": [{"at": job["history"][0]["at"], "from_state": "", "to_state": "queued",

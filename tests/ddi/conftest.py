@@ -188,3 +188,39 @@ def other_receiver(fleet):
         channels=["gprs"],
     )
     return receiver, gateway_token, token
+
+
+def evolve_image(image: bytes, *, seed: int, changes: int = 40) -> bytes:
+    """The next version of a firmware image: a few bytes changed here and there and a small
+    block inserted, as a compiler's output moves between two releases."""
+    rng = random.Random(seed)
+    data = bytearray(image)
+    for _ in range(changes):
+        at = rng.randrange(len(data) - 4)
+        data[at:at + 4] = rng.randbytes(4)
+    at = rng.randrange(len(data))
+    return bytes(data[:at] + rng.randbytes(512) + data[at:])
+
+
+def release_from_image(device_type, version, image: bytes, *, signing_identity, tmp_path,
+                       compress: str = "") -> Release:
+    key_pem, cert_pem, _ = signing_identity
+    path = tmp_path / f"{device_type.code}-{version}.swu"
+    with open(path, "wb") as out:
+        build_archive(out, device_type=device_type.code, version=version, hardware_revisions=["2.1", "2.2"],
+                      images=[("firmware.bin", image)], key_pem=key_pem, cert_pem=cert_pem, compress=compress)
+    return services.release_create_from_path(path=path)
+
+
+def delta_archive(device_type, version, *, base_version: str, base: bytes, image: bytes, signing_identity,
+                  tmp_path, base_device="/dev/fw-a"):
+    """The path of a signed delta archive from `base` (version `base_version`) to `image`."""
+    from firmware_updates.swu import build_delta_archive
+
+    key_pem, cert_pem, _ = signing_identity
+    path = tmp_path / f"{device_type.code}-{version}-from-{base_version}.swu"
+    with open(path, "wb") as out:
+        build_delta_archive(out, device_type=device_type.code, version=version, hardware_revisions=["2.1", "2.2"],
+                            base_version=base_version, base_image=base, image=image, filename="firmware.bin.rdiff",
+                            base_device=base_device, key_pem=key_pem, cert_pem=cert_pem)
+    return path

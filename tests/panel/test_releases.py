@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.defaultfilters import filesizeformat
 
 from firmware_updates.models import Release
 from firmware_updates.swu import build_archive
@@ -112,3 +113,61 @@ def test_an_engineer_may_neither_upload_nor_mark_current(nord, engineer):
     assert client.post(f"/releases/{old.pk}/mark-current/").status_code == 403
     assert not Release.objects.filter(version="5.50").exists()
     assert Release.objects.get(is_current=True).version == "5.40"
+
+
+def _images():
+    base = bytes(range(256)) * 256
+    return base, base[:30_000] + b"fixed" * 20 + base[30_000:]
+
+
+def _delta_upload(version="5.50", base_version="5.30", base=None, image=None) -> SimpleUploadedFile:
+    from firmware_updates.swu import build_delta_archive
+
+    default_base, default_image = _images()
+    out = io.BytesIO()
+    build_delta_archive(out, device_type="nord-gsm", version=version, hardware_revisions=["2.1", "2.2"],
+                        base_version=base_version, base_image=base or default_base, image=image or default_image,
+                        filename="fw.bin.rdiff", base_device="/dev/fw-a")
+    return SimpleUploadedFile(f"nord-gsm-{version}-from-{base_version}.swu", out.getvalue())
+
+
+def _full_upload(version, image) -> SimpleUploadedFile:
+    out = io.BytesIO()
+    build_archive(out, device_type="nord-gsm", version=version, hardware_revisions=["2.1", "2.2"],
+                  images=[("fw.bin", image)])
+    return SimpleUploadedFile(f"nord-gsm-{version}.swu", out.getvalue())
+
+
+def test_manager_uploads_a_release_with_a_delta_and_adds_another_later(as_manager):
+    nord = DeviceTypeFactory(code="nord-gsm", name="Nord GSM")
+    base, image = _images()
+    other = base[:-100] + b"\x01" * 100
+    for version, data in (("5.30", base), ("5.31", other)):
+        assert as_manager.post("/releases/upload/", {"archive": _full_upload(version, data)}).status_code == 302
+
+    as_manager.post("/releases/upload/", {"archive": _full_upload("5.50", image), "deltas": [_delta_upload()]})
+    release = Release.objects.get(device_type=nord, version="5.50")
+    response = as_manager.post(f"/releases/{release.pk}/deltas/",
+                               {"archive": _delta_upload(base_version="5.31", base=other)}, follow=True)
+
+    size = lambda n: filesizeformat(n).replace("\xa0", " ")  # noqa: E731 - as the page's text reads
+    assert [m for m in texts_of(response.content, "message") if "Delta" in m] == [
+        f"Delta from 5.31 added to Nord GSM 5.50: panels on 5.31 download "
+        f"{size(release.deltas.get(base_version='5.31').size)} instead of {size(release.size)}."]
+    rows = {r["attrs"]["data-base-version"]: r["text"] for r in find_all(response.content, "release-delta")}
+    assert sorted(rows) == ["5.30", "5.31"] and all("Delta from" in text for text in rows.values())
+
+
+def test_a_refused_delta_names_the_reason_and_stores_nothing(as_manager, settings):
+    DeviceTypeFactory(code="nord-gsm", name="Nord GSM")
+    base, image = _images()
+    as_manager.post("/releases/upload/", {"archive": _full_upload("5.30", base)})
+    files_before = sorted(settings.MEDIA_ROOT.rglob("*"))
+
+    response = as_manager.post("/releases/upload/", {"archive": _full_upload("5.50", image),
+                                                     "deltas": [_delta_upload(base_version="5.20")]})
+
+    [error] = texts_of(response.content, "upload-error")
+    assert error.startswith("The delta was refused: The delta patches 5.20, which is not a release here")
+    assert list(Release.objects.values_list("version", flat=True)) == ["5.30"]
+    assert sorted(settings.MEDIA_ROOT.rglob("*")) == files_before

@@ -1,8 +1,9 @@
 """Debian's swupdate 2022.12 as a panel: its suricatta daemon polls our DDI server.
 
 A run is one power-on of the panel. `-n` (dry run) swaps every handler for `dummy`, so
-"installing" verifies signature, hashes and board but writes nothing; `-m` keeps it away
-from a bootloader's state marker. What the panel reports about itself (configData) comes
+"installing" verifies signature, hashes and board but writes nothing; `dry_run=False` drops
+it, and swupdate writes the image where the archive says (the delta tests: a file standing
+for the inactive slot). `-m` keeps it away from a bootloader's state marker. What the panel reports about itself (configData) comes
 from the `identify` section of its configuration file.
 """
 
@@ -73,10 +74,10 @@ class Panel:
         self.runs: list[Run] = []
 
     def power_on(self, url: str, *, sw_version: str, hw_revision: str = "2.1",
-                 confirm: int | None = None, retries: int = 10) -> Run:  # fmt: skip
+                 confirm: int | None = None, retries: int = 10, dry_run: bool = True) -> Run:  # fmt: skip
         """Start swupdate's suricatta against `url` (the server, or a Link in front of it)."""
         options = {"sw_version": sw_version, "hw_revision": hw_revision, "confirm": confirm,
-                   "retries": retries}  # fmt: skip
+                   "retries": retries, "dry_run": dry_run}  # fmt: skip
         number = len(self.runs) + 1
         config = self.workdir / f"swupdate-{number}.cfg"
         # libconfig; swupdate insists on a globals section. Suricatta sends `identify` as
@@ -93,7 +94,7 @@ class Panel:
                      f"-p 1 -r {retries} -w 1")  # fmt: skip
         if confirm is not None:
             suricatta += f" -c {confirm}"
-        command = [*LINE_BUFFERED, self.binary, "-f", str(config), "-v", "-n", "-m",
+        command = [*LINE_BUFFERED, self.binary, "-f", str(config), "-v", *(["-n"] if dry_run else []), "-m",
                    "-H", f"{self.board}:{hw_revision}", "-k", str(self.cert_path), "-u", suricatta]  # fmt: skip
         # Its unix sockets live in TMPDIR, whose path must stay short (107 bytes at most).
         scratch = tempfile.mkdtemp(prefix="swu")

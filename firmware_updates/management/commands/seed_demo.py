@@ -44,6 +44,12 @@ DEVICE_TYPES = [
 LATER_RELEASES = [("nord-gsm", "5.41", ["2.1", "2.2"]), ("nord-gsm", "5.42", ["2.1", "2.2"])]
 FAULTY_RELEASE = ("nord-gsm", "5.41")
 FAULTY_RANKS = (0, 3, 6)  # of each ten sites in the faulty release's rollout order
+# Delta archives (issue 12): (device type, version, base versions). A panel on a base version
+# is sent the delta instead of the full archive; fleetsim panels hold their version's real
+# image (var/demo/images/) and patch it.
+DELTAS = [("nord-gsm", "5.40", ["5.30"]), ("nord-gsm", "5.41", ["5.40"]), ("nord-gsm", "5.42", ["5.40", "5.41"])]
+# Where a Nord GSM panel holds its running image and writes the next (its A/B slots).
+BASE_DEVICE, TARGET_DEVICE = "/dev/mmcblk0p2", "/dev/mmcblk0p3"
 HARDWARE = {"nord-gsm": [("2.1", 6), ("2.2", 3), ("1.0", 1)], "nord-lan": [("1.1", 7), ("1.0", 3)],
             "nord-pro": [("3.0", 1), ("3.1", 1)]}
 DEMO_SITES = 300
@@ -88,8 +94,11 @@ class Command(BaseCommand):
         key_pem, cert_pem = self.signing_identity()
         with transaction.atomic():
             self.operators()
-            self.releases(key_pem, cert_pem)
+            images = self.releases(key_pem, cert_pem)
             panels = self.demo_receiver(sites, wakeup_url)
+            for panel in panels:
+                if (panel["device_type"], panel["firmware_version"]) in images:
+                    panel["firmware_image"] = images[panel["device_type"], panel["firmware_version"]]
             failing = self.faulty_release_fails_on(panels)
             away = self.not_returning(panels)
             asking = self.sites_asking_for_approval()
@@ -132,25 +141,48 @@ class Command(BaseCommand):
             user.save()
             user.groups.add(*Group.objects.filter(name__in=groups))
 
-    def releases(self, key_pem: bytes, cert_pem: bytes) -> None:
+    def releases(self, key_pem: bytes, cert_pem: bytes) -> dict[tuple[str, str], str]:
+        """Every release's archive (each version's image a step from the one before, as a
+        compiler's output moves) and the deltas of DELTAS. Returns where each image is kept
+        for fleetsim, relative to the fleet file."""
         later = {}
         for code, version, revisions in LATER_RELEASES:
             later.setdefault(code, []).append((version, revisions))
+        (DEMO_DIR / "images").mkdir(exist_ok=True)
+        files, images = {}, {}
         for code, name, versions, current, _ in DEVICE_TYPES:
             device_type, _ = DeviceType.objects.get_or_create(code=code, defaults={"name": name})
+            image = None
             for version, revisions in versions + later.get(code, []):
+                rng = random.Random(f"{code}-{version}")
+                image = rng.randbytes(rng.randint(200_000, 480_000)) if image is None else evolve_image(image, rng)
+                images[code, version] = image
+                files[code, version] = f"images/{code}-{version}.bin"
+                (DEMO_DIR / files[code, version]).write_bytes(image)
                 release = Release.objects.filter(device_type=device_type, version=version).first()
                 if release is None:
-                    rng = random.Random(f"{code}-{version}")
-                    image = rng.randbytes(rng.randint(200_000, 480_000))
                     out = io.BytesIO()
                     swu.build_archive(out, device_type=code, version=version, hardware_revisions=revisions,
                                       images=[("firmware.bin", image)], key_pem=key_pem, cert_pem=cert_pem,
-                                      description=f"{name} firmware {version}")
+                                      description=f"{name} firmware {version}", device=TARGET_DEVICE)
                     release = services.release_create(
                         archive=ContentFile(out.getvalue(), name=f"{code}-{version}.swu"))
                 if version == current:
                     services.release_mark_current(release=release)
+        for code, version, bases in DELTAS:
+            release = Release.objects.get(device_type__code=code, version=version)
+            revisions = release.hardware_revisions
+            for base in bases:
+                if release.deltas.filter(base_version=base).exists():
+                    continue
+                out = io.BytesIO()
+                swu.build_delta_archive(out, device_type=code, version=version, hardware_revisions=revisions,
+                                        base_version=base, base_image=images[code, base], image=images[code, version],
+                                        filename="firmware.bin.rdiff", base_device=BASE_DEVICE, device=TARGET_DEVICE,
+                                        key_pem=key_pem, cert_pem=cert_pem)
+                services.release_delta_create(
+                    release=release, archive=ContentFile(out.getvalue(), name=f"{code}-{version}-from-{base}.swu"))
+        return files
 
     def faulty_release_fails_on(self, panels: list[dict]) -> int:
         """Give the panels the faulty release does not start on the fail_install fault: three
@@ -265,6 +297,17 @@ STREETS = ["Harbour St", "Mill Rd", "Station Sq", "Birch Ave", "Fjord Way", "Nor
 def not_returning_site() -> str:
     path = DEMO_DIR / "not-returning-site"
     return path.read_text().strip() if path.exists() else ""
+
+
+def evolve_image(image: bytes, rng: random.Random) -> bytes:
+    """The next version's image: some words changed all over (addresses a compiler moved) and
+    a few KB of new code inserted."""
+    data = bytearray(image)
+    for _ in range(60):
+        at = rng.randrange(len(data) - 4)
+        data[at:at + 4] = rng.randbytes(4)
+    at = rng.randrange(len(data))
+    return bytes(data[:at] + rng.randbytes(rng.randint(2_000, 8_000)) + data[at:])
 
 
 def demo_password() -> str:
