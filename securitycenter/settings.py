@@ -264,6 +264,9 @@ DDI_ACTIVE_POLL_SLEEP = env("DDI_ACTIVE_POLL_SLEEP", default="00:00:10")  # whil
 # firmware_updates/ddi/payloads._needs_attributes.
 DDI_ATTRIBUTES_MAX_AGE = timedelta(hours=env.int("DDI_ATTRIBUTES_MAX_AGE_HOURS", default=24))
 DDI_ATTRIBUTES_AFTER_OFFLINE = timedelta(minutes=env.int("DDI_ATTRIBUTES_AFTER_OFFLINE_MINUTES", default=60))
+# A succeeded job the panel's version has not confirmed: ask again this often (a panel that
+# described itself before its reboot, as rauc-hawkbit-updater without post_update_reboot does).
+DDI_ATTRIBUTES_UNCONFIRMED_EVERY = timedelta(minutes=env.int("DDI_ATTRIBUTES_UNCONFIRMED_MINUTES", default=5))
 USE_X_ACCEL_REDIRECT = env.bool("USE_X_ACCEL_REDIRECT", default=False)
 X_ACCEL_REDIRECT_PREFIX = env("X_ACCEL_REDIRECT_PREFIX", default="/protected-artifacts/")
 # A device counts as offline once it missed this many polls of its receiver's interval.

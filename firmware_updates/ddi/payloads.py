@@ -66,7 +66,9 @@ def _needs_attributes(device, job: UpdateJob | None, *, seen_before=None, now=No
       successful update action");
     - it was offline (no poll) longer than DDI_ATTRIBUTES_AFTER_OFFLINE and has not described
       itself since it came back: someone may have flashed it on site;
-    - its description is older than DDI_ATTRIBUTES_MAX_AGE (daily by default).
+    - its description is older than DDI_ATTRIBUTES_MAX_AGE (daily by default);
+    - an action succeeded and the panel's version has not confirmed it: every
+      DDI_ATTRIBUTES_UNCONFIRMED_EVERY, for DDI_ATTRIBUTES_MAX_AGE after the success.
     """
     if device.attributes_at is None:
         return True
@@ -76,12 +78,19 @@ def _needs_attributes(device, job: UpdateJob | None, *, seen_before=None, now=No
     if (seen_before is not None and now - seen_before > settings.DDI_ATTRIBUTES_AFTER_OFFLINE
             and device.attributes_at <= seen_before):
         return True
+    if job is None or is_active(job.state) or job.finished_at is None:
+        return False
+    if job.state == JobState.SUCCEEDED and job.confirmed_at is not None:
+        return False
+    if device.attributes_at < job.finished_at:
+        return True
+    # Succeeded, and the panel described itself since, still on another version: it may have
+    # reported before its reboot (rauc-hawkbit-updater without post_update_reboot). Ask again
+    # every DDI_ATTRIBUTES_UNCONFIRMED_EVERY, for a day at most (then the daily rule asks).
     return (
-        job is not None
-        and not is_active(job.state)
-        and job.finished_at is not None
-        and device.attributes_at < job.finished_at
-        and not (job.state == JobState.SUCCEEDED and job.confirmed_at is not None)
+        job.state == JobState.SUCCEEDED
+        and now - job.finished_at < settings.DDI_ATTRIBUTES_MAX_AGE
+        and now - device.attributes_at > settings.DDI_ATTRIBUTES_UNCONFIRMED_EVERY
     )
 
 
