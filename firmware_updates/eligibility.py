@@ -14,14 +14,15 @@ device's refusal says its colour too: every other refusal is a red panel that ca
 queued (`not_eligible`, counted by reason), and "" a red panel a rollout would queue.
 """
 
-from django.db.models import CharField, Exists, OuterRef, Q, Value, When
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value, When
 from django.db.models.expressions import Case
+from django.utils.translation import gettext_lazy as _
 
 from sites.models import Device
 
 from .badges import has_active_job, runs_version
 from .errors import Refusal, UpdateNotAllowed
-from .models import ACTIVE_STATES, Release, UpdateJob
+from .models import ACTIVE_STATES, JobState, Release, UpdateJob
 
 ELIGIBLE = ""
 # The rule, in order: a device is refused for the first that holds.
@@ -59,6 +60,65 @@ def refusal_expression(releases: dict[int, Release], *, active: Q | Exists | Non
                   for refusal, condition in _conditions(release, active)]
         whens.append(When(of_type, then=Value(ELIGIBLE)))
     return Case(*whens, default=Value(Refusal.NO_CURRENT_RELEASE.value), output_field=CharField())
+
+
+# The red breakdown: why an outdated site has nothing planned. Each red site is counted under
+# exactly one reason, the first that holds, so the counts add up to the red total (the
+# statistics, the device type page's legend and its reason filter, the API all read this):
+# first the rule's own refusals beyond the badge's (RULES after already_updating; or no
+# current release for the whole type), then, for a site a rollout would queue: offline, its
+# last update failed, its last update was cancelled, and at last "not queued yet".
+OFFLINE, LAST_FAILED, LAST_CANCELLED, NOT_QUEUED = "offline", "failed", "cancelled", "not_queued"
+BADGE_RULES = (Refusal.ALREADY_CURRENT, Refusal.ALREADY_UPDATING)
+NOT_ELIGIBLE_REASONS = (Refusal.NO_CURRENT_RELEASE.value,
+                        *(refusal.value for refusal in RULES if refusal not in BADGE_RULES))
+RED_REASONS = (*NOT_ELIGIBLE_REASONS, OFFLINE, LAST_FAILED, LAST_CANCELLED, NOT_QUEUED)
+# The legend's words: a heading for each reason of the breakdown.
+RED_REASON_WORDS = {
+    Refusal.NO_CURRENT_RELEASE.value: _("no current release"),
+    Refusal.NO_IP_CHANNEL.value: _("no GPRS or Ethernet channel"),
+    Refusal.HARDWARE_NOT_SUPPORTED.value: _("hardware not supported"),
+    Refusal.WOULD_DOWNGRADE.value: _("would downgrade"),
+    OFFLINE: _("offline"),
+    LAST_FAILED: _("last update failed"),
+    LAST_CANCELLED: _("last update cancelled"),
+    NOT_QUEUED: _("not queued yet"),
+}
+# What each reason means, for the legend (a site is counted under the first that holds).
+RED_REASON_HELP = {
+    Refusal.NO_CURRENT_RELEASE.value: _("No release of this device type is marked current."),
+    Refusal.NO_IP_CHANNEL.value: _("The panel has neither GPRS nor Ethernet: it cannot be updated remotely."),
+    Refusal.HARDWARE_NOT_SUPPORTED.value: _("The current release does not support the panel's board revision."),
+    Refusal.WOULD_DOWNGRADE.value: _("The panel runs a newer version than the current release."),
+    OFFLINE: _("Could be updated, but has not connected lately: the update starts when it connects."),
+    LAST_FAILED: _("Could be updated; its last update failed."),
+    LAST_CANCELLED: _("Could be updated; its last update was cancelled."),
+    NOT_QUEUED: _("Could be updated and is online; nobody has queued it yet."),
+}
+
+
+def offline_q(offline_since, prefix: str = "") -> Q:
+    """The device (at `prefix`) has not been heard from since `offline_since` (receiver's
+    `offline_after` ago), or never: what the statistics count as offline."""
+    return Q(**{f"{prefix}last_seen__isnull": True}) | Q(**{f"{prefix}last_seen__lt": offline_since})
+
+
+def red_reason_expression(*, offline_since) -> Case:
+    """Each device's reason in the red breakdown (RED_REASONS), "" for a device that is not
+    red (green or yellow), over a queryset already annotated with `refusal`
+    (`refusal_expression`): the rule's refusal first, then the device's own columns (last
+    seen, `last_outcome`, the final state of its newest finished job)."""
+    badge_codes = [r.value for r in BADGE_RULES]
+    eligible = Q(refusal=ELIGIBLE)
+    return Case(
+        When(refusal__in=badge_codes, then=Value("")),
+        When(~eligible, then=F("refusal")),
+        When(offline_q(offline_since), then=Value(OFFLINE)),
+        When(last_outcome=JobState.FAILED, then=Value(LAST_FAILED)),
+        When(last_outcome=JobState.CANCELLED, then=Value(LAST_CANCELLED)),
+        default=Value(NOT_QUEUED),
+        output_field=CharField(),
+    )
 
 
 def active_job_exists() -> Exists:

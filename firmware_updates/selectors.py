@@ -5,14 +5,16 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import (
-    BooleanField,
+    Case,
     Count,
-    ExpressionWrapper,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
 from django.utils import timezone
 
@@ -20,7 +22,7 @@ from receivers.models import Receiver
 from sites.models import Device, DeviceType, Site
 
 from .badges import Badge, badge_expression
-from .eligibility import ELIGIBLE, refusal_expression
+from .eligibility import ELIGIBLE, OFFLINE, RED_REASONS, red_reason_expression, refusal_expression
 from .errors import Refusal
 from .models import Release, RolloutEvent, RolloutWave, UpdateJob
 from .services.rollout_control import rollouts_job_counts
@@ -35,8 +37,13 @@ class FirmwareStatsRow:
     updating: int  # yellow
     not_planned: int  # red
     not_eligible: int  # of the red: may not be queued (eligibility rule), split below
-    offline: int  # of the red: not heard from lately
+    offline: int  # of the red that could be queued: not heard from lately
     not_eligible_reasons: dict = field(default_factory=dict)  # refusal code -> count
+    # The red by reason (eligibility.RED_REASONS): each red site under exactly one reason.
+    red_reasons: dict = field(default_factory=dict)
+    # With `facets`: the sites by firmware version and by hardware revision (the filters' choices).
+    versions: dict = field(default_factory=dict)
+    hardware: dict = field(default_factory=dict)
 
     @property
     def current_version(self) -> str | None:
@@ -51,94 +58,240 @@ def current_releases() -> dict[int, Release]:
     return {r.device_type_id: r for r in Release.objects.filter(is_current=True).select_related("device_type")}
 
 
-def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None) -> list[FirmwareStatsRow]:
+def offline_since(receiver: Receiver, now=None):
+    """Devices of `receiver` not heard from since then are offline (the statistics' rule)."""
+    return (now or timezone.now()) - receiver.offline_after
+
+
+def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,
+                            facets: bool = False) -> list[FirmwareStatsRow]:
     """One row per device type on the receiver; three queries whatever the fleet size.
 
-    Devices are counted per (type, refusal, offline) in one pass over the receiver's devices:
-    the refusal is the eligibility rule's code (firmware_updates/eligibility.py), which also
-    says the badge (already_current: green, already_updating: yellow, the rest red, "" being
-    the red a rollout would queue). "Has an active job" is the device's own column
-    (`Device.active_job`), so no job is read: a join with the jobs made PostgreSQL hash every
-    active job of the database on each call (bench `stats`, docs/benchmarks.md).
+    Devices are counted per (type, refusal, red reason) in one pass over the receiver's
+    devices: the refusal is the eligibility rule's code (firmware_updates/eligibility.py),
+    which also says the badge (already_current: green, already_updating: yellow, the rest
+    red, "" being the red a rollout would queue); the red reason splits the red, each site
+    under one reason (`eligibility.RED_REASONS`), so the breakdown adds up. "Has an active
+    job" and "how did its last update end" are the device's own columns (`Device.active_job`,
+    `Device.last_outcome`), so no job is read: a join with the jobs made PostgreSQL hash every
+    active job of the database on each call (bench `stats`, docs/benchmarks.md). `facets`
+    also counts the sites by firmware version and hardware revision (same pass, more groups).
     """
     releases = current_releases()
-    offline_since = timezone.now() - receiver.offline_after
     # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
     devices = Device.objects.filter(receiver=receiver, device_type__isnull=False, site__isnull=False)
     if device_type is not None:
         devices = devices.filter(device_type=device_type)
+    group_by = ["device_type_id", "refusal", "red_reason", *(["firmware_version", "hardware_revision"] if facets else [])]
     groups = (
-        devices.annotate(
-            refusal=refusal_expression(releases),
-            offline=ExpressionWrapper(Q(last_seen__isnull=True) | Q(last_seen__lt=offline_since),
-                                      output_field=BooleanField()),
-        )
-        .values("device_type_id", "refusal", "offline")
+        devices.annotate(refusal=refusal_expression(releases),
+                         red_reason=red_reason_expression(offline_since=offline_since(receiver)))
+        .values(*group_by)
         .annotate(n=Count("id"))
         .order_by()
     )
     counts: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
+    red: dict[int, Counter] = defaultdict(Counter)
+    versions: dict[int, Counter] = defaultdict(Counter)
+    hardware: dict[int, Counter] = defaultdict(Counter)
     for g in groups:
-        row, n, refusal = counts[g["device_type_id"]], g["n"], g["refusal"]
+        type_id, n, refusal = g["device_type_id"], g["n"], g["refusal"]
+        row = counts[type_id]
         row["total"] += n
+        if facets:
+            versions[type_id][g["firmware_version"]] += n
+            hardware[type_id][g["hardware_revision"]] += n
         if refusal == Refusal.ALREADY_CURRENT.value:
             row["current"] += n
         elif refusal == Refusal.ALREADY_UPDATING.value:
             row["updating"] += n
         else:  # red: outdated and nothing planned
             row["not_planned"] += n
-            row["offline"] += n if g["offline"] else 0
+            red[type_id][g["red_reason"]] += n
             if refusal != ELIGIBLE:
                 row["not_eligible"] += n
-                reasons[g["device_type_id"]][refusal] += n
+                reasons[type_id][refusal] += n
     types = DeviceType.objects.in_bulk(list(counts))
     result = [
         FirmwareStatsRow(
             device_type=types[type_id], current_release=releases.get(type_id),
-            not_eligible_reasons=dict(reasons[type_id]),
-            **{k: c.get(k, 0) for k in ("total", "current", "updating", "not_planned", "not_eligible", "offline")},
+            not_eligible_reasons=dict(reasons[type_id]), offline=red[type_id][OFFLINE],
+            red_reasons={code: red[type_id][code] for code in RED_REASONS if red[type_id][code]},
+            versions=dict(versions[type_id]), hardware=dict(hardware[type_id]),
+            **{k: c.get(k, 0) for k in ("total", "current", "updating", "not_planned", "not_eligible")},
         )
         for type_id, c in counts.items()
     ]
     return sorted(result, key=lambda row: row.device_type.name)
 
 
+# The device type page's sortable columns: the key in the URL (`?sort=`, "-" first for
+# descending) -> the ordering; the site number (then pk) breaks ties so pages never overlap.
+SORTS = {
+    "site": ("site__number",),
+    "name": ("site__name", "site__number"),
+    "status": ("badge_rank", "site__number"),
+    "firmware": ("firmware_version_key", "site__number"),
+    "hardware": ("hardware_revision", "site__number"),
+    "seen": ("last_seen", "site__number"),
+}
+DEFAULT_SORT = "site"
+
+
+@dataclass(frozen=True)
+class SiteFilters:
+    """What the device type page's list (and its CSV, and the API's `sites/`) is narrowed to.
+    Each value as typed; `errors` says which ones were not understood (the panel says so,
+    the API answers 400)."""
+
+    q: str = ""  # words: site number (its start), site name or address, panel serial
+    badge: str = ""
+    reason: str = ""  # a red reason (eligibility.RED_REASONS)
+    version: str = ""  # firmware version, exactly
+    hardware: str = ""  # hardware revision, exactly
+    sort: str = DEFAULT_SORT
+
+    @classmethod
+    def from_query(cls, params) -> "SiteFilters":
+        values = {name: (params.get(name) or "").strip()[:200]
+                  for name in ("q", "badge", "reason", "version", "hardware", "sort")}
+        return cls(**{**values, "sort": values["sort"] or DEFAULT_SORT})
+
+    @property
+    def errors(self) -> dict[str, str]:
+        errors = {}
+        if self.badge and self.badge not in Badge.ALL:
+            errors["badge"] = f"Unknown badge {self.badge!r}; use green, yellow or red."
+        if self.reason and self.reason not in RED_REASONS:
+            errors["reason"] = f"Unknown reason {self.reason!r}; use one of {', '.join(RED_REASONS)}."
+        if self.sort.removeprefix("-") not in SORTS:
+            errors["sort"] = f"Unknown sort {self.sort!r}; use one of {', '.join(SORTS)} (\"-\" first: descending)."
+        return errors
+
+    @property
+    def valid(self) -> "SiteFilters":
+        """The filters with what was not understood left out."""
+        errors = self.errors
+        return SiteFilters(q=self.q, version=self.version, hardware=self.hardware,
+                           **{name: "" if name in errors else getattr(self, name)
+                              for name in ("badge", "reason")},
+                           sort=DEFAULT_SORT if "sort" in errors else self.sort)
+
+    @property
+    def narrowed(self) -> bool:
+        """Anything but the badge narrows the list (the statistics' counts no longer apply)."""
+        return bool(self.q or self.reason or self.version or self.hardware)
+
+    def params(self, **changes) -> dict:
+        """As URL parameters, the defaults left out, with `changes` applied."""
+        values = {"q": self.q, "badge": self.badge, "reason": self.reason, "version": self.version,
+                  "hardware": self.hardware, "sort": self.sort, **changes}
+        if values.get("sort") == DEFAULT_SORT:
+            values["sort"] = ""
+        return values
+
+
+def site_search_q(q: str, prefix: str = "") -> Q:
+    """Sites (at `prefix`, e.g. "site__" from a device) whose number starts with, or whose
+    name, address or panel serial contains, each word of `q`."""
+    device = "device__" if not prefix else ""
+    condition = Q()
+    for word in q.split()[:8]:
+        either = (Q(**{f"{prefix}name__icontains": word}) | Q(**{f"{prefix}address__icontains": word})
+                  | Q(**{f"{device}serial__icontains": word}))
+        if word.isdigit():
+            either |= Q(**{f"{prefix}number__startswith": word})
+        condition &= either
+    return condition
+
+
 def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str | None = None,
-                      site_number: str | None = None) -> QuerySet[Device]:
+                      site_number: str | None = None, filters: SiteFilters | None = None,
+                      last_job: bool = True) -> QuerySet[Device]:
     """The sites of a type on a receiver (their devices) with `badge`, `refusal` (the
-    eligibility rule's code) and `last_job_*` annotations and the active job (`active_job`, with its release
-    and its rollout, whose install window the list shows) joined, in site number order.
+    eligibility rule's code), `red_reason` (the red breakdown's) and, with `last_job`,
+    `last_job_*` annotations, and the active job (`active_job`, with its release and its
+    rollout, whose install window the list shows) joined; narrowed and sorted by `filters`
+    (site number order by default).
 
     Filtered on the site's receiver so PostgreSQL walks the (receiver, number) index in order
     and stops after a page (100k sites: ~100 ms -> under 1 ms). Panels a gateway registered
     without a site are counted in the statistics but are not sites, so they are not listed.
     """
+    filters = (filters or SiteFilters(badge=badge or "", q=site_number or "")).valid
     release = Release.objects.filter(device_type=device_type, is_current=True).first()
     current_version = release.version if release else None
-    last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
     qs = (
         Device.objects.filter(receiver=receiver, site__receiver=receiver, device_type=device_type)
         .select_related("site", "device_type", "active_job__release", "active_job__rollout")
         .annotate(
-            last_job_state=Subquery(last.values("state")[:1]),
-            last_job_reason=Subquery(last.values("reason")[:1]),
             badge=badge_expression(current_version=current_version),
             refusal=refusal_expression({device_type.pk: release} if release else {}),
+            red_reason=red_reason_expression(offline_since=offline_since(receiver)),
         )
-        .order_by("site__number", "pk")
     )
-    if badge in Badge.ALL:
-        qs = qs.filter(badge=badge)
-    if site_number:
-        qs = qs.filter(site__number__startswith=site_number) if site_number.isdigit() else qs.none()
-    return qs
+    if last_job:
+        last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
+        qs = qs.annotate(last_job_state=Subquery(last.values("state")[:1]),
+                         last_job_reason=Subquery(last.values("reason")[:1]),
+                         last_job_received=Subquery(last.values("bytes_downloaded")[:1]),
+                         last_job_size=Subquery(last.values("bytes_total")[:1]))
+    if filters.badge:
+        qs = qs.filter(badge=filters.badge)
+    if filters.reason:
+        qs = qs.filter(red_reason=filters.reason)
+    if filters.version:
+        qs = qs.filter(firmware_version=filters.version)
+    if filters.hardware:
+        qs = qs.filter(hardware_revision=filters.hardware)
+    if filters.q:
+        qs = qs.filter(site_search_q(filters.q, prefix="site__"))
+    return sorted_sites(qs, filters.sort)
+
+
+# What the CSV export reads of each site, in its columns' order (`device_type_sites_export`).
+EXPORT_FIELDS = ("site__number", "site__name", "site__address", "serial", "hardware_revision", "firmware_version",
+                 "channels", "badge", "red_reason", "last_seen", "active_job__state", "active_job__bytes_downloaded",
+                 "active_job__bytes_total", "last_outcome")
+
+
+def device_type_sites_export(*, receiver: Receiver, device_type: DeviceType, filters: SiteFilters,
+                             chunk_size: int = 2000):
+    """The device type page's list as `filters` narrow and sort it, every page of it, as
+    tuples of EXPORT_FIELDS, read in chunks of `chunk_size` (PostgreSQL: a server-side
+    cursor), so memory stays bounded whatever the fleet; one statement, no query per row."""
+    qs = device_type_sites(receiver=receiver, device_type=device_type, filters=filters, last_job=False)
+    return qs.values_list(*EXPORT_FIELDS).iterator(chunk_size=chunk_size)
+
+
+def sorted_sites(qs: QuerySet, sort: str, *, from_site: bool = False) -> QuerySet:
+    """`qs` (devices, or sites `from_site`) in the order of a `SORTS` key ("-" first:
+    descending; ties in site number order), then by pk. Never-seen panels sort as the oldest; the status sorts red,
+    yellow, green (what needs attention first)."""
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key == "status":
+        qs = qs.annotate(badge_rank=Case(When(badge=Badge.RED, then=Value(0)), When(badge=Badge.YELLOW, then=Value(1)),
+                                         default=Value(2), output_field=IntegerField()))
+    ordering = []
+    for rank, name in enumerate(SORTS.get(key, SORTS[DEFAULT_SORT])):
+        if from_site and name != "badge_rank":
+            name = name.removeprefix("site__") if name.startswith("site__") else f"device__{name}"
+        down = descending and rank == 0  # ties stay in site number order
+        if name.endswith("last_seen"):  # the one nullable column (the others keep their index's order)
+            ordering.append(F(name).desc(nulls_last=True) if down else F(name).asc(nulls_first=True))
+        else:
+            ordering.append(F(name).desc() if down else F(name).asc())
+    return qs.order_by(*ordering, "pk")
 
 
 def site_list(*, receiver: Receiver | None = None, number: int | None = None,
-              device_type: DeviceType | None = None, badge: str | None = None) -> QuerySet[Site]:
+              device_type: DeviceType | None = None, badge: str | None = None,
+              filters: SiteFilters | None = None) -> QuerySet[Site]:
     """Sites with their panel, `badge` and the panel's active job (`device.active_job`, with
-    its release) joined.
+    its release) joined; narrowed and sorted by `filters` as the device type page's list is
+    (a red reason only with a `receiver`: whether a panel is offline is its receiver's rule).
 
     Same colours as the device type page for every device type at once: the current release of
     each site's type is a subquery. A site without a panel is red. Two queries a page.
@@ -150,17 +303,31 @@ def site_list(*, receiver: Receiver | None = None, number: int | None = None,
             current_version=Subquery(current.values("version")[:1]),
             badge=badge_expression(current_version=F("current_version"), prefix="device__"),
         )
-        .order_by("receiver__code", "number")
     )
+    filters = (filters or SiteFilters()).valid
     if receiver is not None:
         qs = qs.filter(receiver=receiver)
     if number is not None:
         qs = qs.filter(number=number)
     if device_type is not None:
         qs = qs.filter(device__device_type=device_type)
-    if badge is not None:
-        qs = qs.filter(badge=badge)
-    return qs
+    if badge or filters.badge:
+        qs = qs.filter(badge=badge or filters.badge)
+    if filters.q:
+        qs = qs.filter(site_search_q(filters.q))
+    if filters.version:
+        qs = qs.filter(device__firmware_version=filters.version)
+    if filters.hardware:
+        qs = qs.filter(device__hardware_revision=filters.hardware)
+    if filters.reason and receiver is not None:
+        red = (Device.objects.filter(receiver=receiver, site__isnull=False)
+               .annotate(refusal=refusal_expression(current_releases()),
+                         red_reason=red_reason_expression(offline_since=offline_since(receiver)))
+               .filter(red_reason=filters.reason).values("site_id"))
+        qs = qs.filter(pk__in=red)
+    if filters.sort == DEFAULT_SORT:  # across receivers: grouped by receiver first
+        return qs.order_by("receiver__code", "number")
+    return sorted_sites(qs, filters.sort, from_site=True)
 
 
 def progress_and_waves(rollouts) -> tuple[dict[int, dict[str, int]], dict[int, list[RolloutWave]]]:

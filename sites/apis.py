@@ -127,6 +127,7 @@ class SiteInputSerializer(serializers.Serializer):
     receiver = receiver_field()
     number = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     device = DeviceInputSerializer()
 
 

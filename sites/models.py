@@ -39,6 +39,7 @@ class Site(models.Model):
     receiver = models.ForeignKey("receivers.Receiver", on_delete=models.PROTECT, related_name="sites")
     number = models.PositiveIntegerField()
     name = models.CharField(max_length=200, blank=True)
+    address = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -91,6 +92,11 @@ class Device(models.Model):
         "firmware_updates.UpdateJob", null=True, blank=True, editable=False, on_delete=models.SET_NULL,
         related_name="+", db_constraint=False,
     )
+    # The final state of the device's newest finished job (succeeded, failed, cancelled; ""
+    # never updated): the red breakdown's "last update failed / cancelled" without reading the
+    # jobs. Written with `active_job` by the job services when a job finishes
+    # (`device_active_job_clear`), never by `save()`.
+    last_outcome = models.CharField(max_length=16, blank=True, editable=False)
     # NULL (not "") for a panel without a token: unique among those that have one.
     token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
@@ -117,7 +123,7 @@ class Device(models.Model):
             # an active_job another transaction has changed since: that column is the job
             # services' alone.
             kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
-                                       if not f.primary_key and f.name != "active_job"]
+                                       if not f.primary_key and f.name not in ("active_job", "last_outcome")]
         super().save(*args, **kwargs)
 
     def refresh_derived(self) -> None:

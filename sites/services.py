@@ -33,7 +33,7 @@ ATTRIBUTE_NAME_MAX = 128
 ATTRIBUTE_VALUE_MAX = 1024
 KNOWN_CHANNELS = frozenset(Channel.values)
 HARDWARE_REVISION_MAX = Device._meta.get_field("hardware_revision").max_length
-SITE_FIELDS = ("receiver", "number", "name")
+SITE_FIELDS = ("receiver", "number", "name", "address")
 # What operators may change of a panel; the rest is its own report (configData) or derived.
 DEVICE_FIELDS = ("site", "serial", "device_type", "hardware_revision", "firmware_version", "channels", "partitions",
                  "settings_digest")
@@ -45,6 +45,7 @@ def site_create(
     receiver: Receiver,
     number: int,
     name: str = "",
+    address: str = "",
     serial: str,
     device_type: DeviceType,
     hardware_revision: str = "",
@@ -70,7 +71,7 @@ def site_create(
             device=adopted, serial=serial, hardware_revision=hardware_revision, firmware_version=firmware_version,
             channels=channels or [], partitions=partitions or [],
         )
-        site = Site.objects.create(receiver=receiver, number=number, name=name)
+        site = Site.objects.create(receiver=receiver, number=number, name=name, address=address)
         token = token_generate()
         if adopted is None:
             Device.objects.create(site=site, receiver=receiver, device_type=device_type,
@@ -115,7 +116,7 @@ def _move_refusal(panel: str, what: str) -> str:
 
 @transaction.atomic
 def site_update(*, site: Site, actor=None, **changes) -> Site:
-    """Change a site's receiver, number or name; moved to another receiver, its panel goes along.
+    """Change a site's receiver, number, name or address; moved to another receiver, its panel goes along.
 
     The panel's receiver is a copy of its site's (fleet statistics and wake-ups go by it), so
     both are written here, in one transaction. Refused while the panel is being updated
@@ -139,6 +140,8 @@ def site_update(*, site: Site, actor=None, **changes) -> Site:
         words.append(f"number {current.number} changed to {changes['number']}")
     if "name" in changes:
         words.append("name changed")
+    if "address" in changes:
+        words.append("address changed")
     if changes:
         Site.objects.filter(pk=site.pk).update(**changes)
         message = "; ".join(words)
@@ -286,8 +289,13 @@ def device_touch(*, device: Device, now=None) -> None:
 
 
 def device_is_online(*, device: Device, receiver: Receiver, now=None) -> bool:
+    return seen_recently(last_seen=device.last_seen, receiver=receiver, now=now)
+
+
+def seen_recently(*, last_seen, receiver: Receiver, now=None) -> bool:
+    """A panel last seen then is online (the panel's words: 30 s of grace past `offline_after`)."""
     now = now or timezone.now()
-    return bool(device.last_seen) and now - device.last_seen <= receiver.offline_after + timedelta(seconds=30)
+    return bool(last_seen) and now - last_seen <= receiver.offline_after + timedelta(seconds=30)
 
 
 def channels_validate(channels) -> list[str]:

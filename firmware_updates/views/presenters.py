@@ -9,15 +9,27 @@ updated.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.panel import duration_words, percent
 from sites.models import Channel, Device
 from sites.services import device_is_online
 
 from ..badges import Badge
-from ..eligibility import ELIGIBLE, refusal_words
+from ..eligibility import (
+    ELIGIBLE,
+    LAST_CANCELLED,
+    LAST_FAILED,
+    NOT_QUEUED,
+    OFFLINE,
+    RED_REASON_HELP,
+    RED_REASON_WORDS,
+    RED_REASONS,
+    refusal_words,
+)
 from ..errors import Refusal
 from ..install_windows import window_of, window_open, window_words
 from ..models import (
@@ -115,7 +127,8 @@ class SiteRow:
     online: bool
     job: JobView | None = None
     reason: str = ""
-    reason_kind: str = ""  # not_eligible | last_failure | not_queued | no_release
+    reason_kind: str = ""  # not_eligible | offline | last_failure | not_queued | no_release
+    red_reason: str = ""  # the red breakdown's code (eligibility.RED_REASONS), "" unless red
 
     @property
     def site_number(self):
@@ -136,27 +149,45 @@ def channel_list(device: Device) -> list[dict]:
 
 
 def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJob | None, now=None) -> SiteRow:
-    """`device` comes from selectors.device_type_sites (badge, refusal and last_job_* annotated)."""
+    """`device` comes from selectors.device_type_sites (badge, refusal, red_reason and
+    last_job_* annotated). A red row's reason is its reason in the red breakdown
+    (eligibility.RED_REASONS), in the words of one site."""
     now = now or timezone.now()
     online = device_is_online(device=device, receiver=receiver, now=now)
     row = SiteRow(device=device, badge=device.badge, online=online,
-                  job=JobView(job, device, online) if job else None)
+                  job=JobView(job, device, online) if job else None, red_reason=device.red_reason)
     if row.badge != Badge.RED:
         return row
     if release is None:
-        row.reason, row.reason_kind = "No current release for this device type.", "no_release"
+        row.reason, row.reason_kind = gettext("No current release for this device type."), "no_release"
         return row
+    reason = device.red_reason
     if device.refusal != ELIGIBLE:
         name = f"Site {row.site_number}" if row.site_number is not None else f"Device {device.serial}"
         refusal = refusal_words(device.refusal, device=device, release=release, site=name)
         row.reason, row.reason_kind = refusal.reason, "not_eligible"
-    elif device.last_job_state == JobState.FAILED:
-        row.reason, row.reason_kind = f"Last update failed: {device.last_job_reason or 'no reason given'}", "last_failure"
-    elif device.last_job_state == JobState.CANCELLED:
-        row.reason, row.reason_kind = "Last update was cancelled.", "last_failure"
+    elif reason == OFFLINE:
+        row.reason, row.reason_kind = gettext("Offline: an update queued now starts when it connects."), "offline"
+    elif reason == LAST_FAILED:
+        row.reason = gettext("Last update failed: %(reason)s") % {
+            "reason": device.last_job_reason or gettext("no reason given")}
+        row.reason_kind = "last_failure"
+    elif reason == LAST_CANCELLED:
+        row.reason, row.reason_kind = cancelled_words(device.last_job_received, device.last_job_size), "last_failure"
     else:
-        row.reason, row.reason_kind = "Not queued for update.", "not_queued"
+        row.reason, row.reason_kind = gettext("Not queued for update."), "not_queued"
     return row
+
+
+def cancelled_words(received: int | None, size: int | None) -> str:
+    """What a cancelled update had received: what the device confirmed, not the plan."""
+    if not received:
+        return gettext("Last update was cancelled before any byte was received.")
+    if size and received >= size:
+        return gettext("Last update was cancelled; the whole file (%(size)s) had been received.") % {
+            "size": filesizeformat(size)}
+    return gettext("Last update was cancelled after %(received)s of %(size)s were received.") % {
+        "received": filesizeformat(received), "size": filesizeformat(size or 0)}
 
 
 def skipped_words(counts: dict | None) -> list[tuple[str, int]]:
@@ -191,6 +222,29 @@ class StatsView:
     def not_eligible_reasons(self) -> list[tuple[str, int]]:
         """(short reason, count) of the red a rollout would skip, most frequent first."""
         return skipped_words(self.row.not_eligible_reasons)
+
+    @property
+    def red_breakdown(self) -> list[dict]:
+        """The red by reason, each site once (eligibility.RED_REASONS, in that order): the
+        legend's lines, those with sites only; their counts add up to `not_planned`."""
+        return [{"code": code, "label": RED_REASON_WORDS[code], "help": RED_REASON_HELP[code],
+                 "count": self.row.red_reasons[code]}
+                for code in RED_REASONS if self.row.red_reasons.get(code)]
+
+    def red_count(self, *codes) -> int:
+        return sum(self.row.red_reasons.get(code, 0) for code in codes)
+
+    @property
+    def last_failed(self) -> int:
+        return self.red_count(LAST_FAILED)
+
+    @property
+    def last_cancelled(self) -> int:
+        return self.red_count(LAST_CANCELLED)
+
+    @property
+    def not_queued(self) -> int:
+        return self.red_count(NOT_QUEUED)
 
     @property
     def wave_plan(self) -> str:
