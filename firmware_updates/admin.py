@@ -13,24 +13,24 @@ from django.utils.html import format_html
 from core.admin_support import AuditedByServices, form_changes
 
 from . import services
-from .errors import ReleaseRejected, UpdateNotAllowed
+from .errors import ReleaseNotAllowed, ReleaseRejected, UpdateNotAllowed
 from .forms import ReleaseUploadForm
 from .models import Release, Rollout, UpdateJob, UpdateJobEvent, Webhook
 
 
 @admin.register(Release)
 class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
-    list_display = ("__str__", "device_type", "version", "is_current", "hardware_revisions", "size",
+    list_display = ("__str__", "device_type", "version", "is_current", "archived_at", "hardware_revisions", "size",
                     "sha256_short", "signer", "created_by", "created_at")
-    list_filter = ("device_type", "is_current")
+    list_filter = ("device_type", "is_current", ("archived_at", admin.EmptyFieldListFilter))
     search_fields = ("version", "sha256", "device_type__name", "device_type__code")
     list_select_related = ("device_type", "created_by")
     actions = ("mark_current",)
     # Everything but the description comes from the archive and is checked at upload.
     readonly_fields = ("device_type", "version", "hardware_revisions", "archive", "filename", "size", "sha256",
-                       "sha1", "md5", "signer", "is_current", "created_by", "created_at")
-    fields = ("device_type", "version", "description", "hardware_revisions", "is_current", "archive", "filename",
-              "size", "sha256", "sha1", "md5", "signer", "created_by", "created_at")
+                       "sha1", "md5", "signer", "is_current", "archived_at", "created_by", "created_at")
+    fields = ("device_type", "version", "description", "notes", "hardware_revisions", "is_current", "archived_at",
+              "archive", "filename", "size", "sha256", "sha1", "md5", "signer", "created_by", "created_at")
 
     @admin.display(description="SHA-256", ordering="sha256")
     def sha256_short(self, obj):
@@ -44,7 +44,8 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
-                                                  description=form.cleaned_data["description"])
+                                                  description=form.cleaned_data["description"],
+                                                  notes=form.cleaned_data["notes"])
             except ReleaseRejected as exc:
                 form.add_error("archive", f"The archive was refused: {exc.reason}")
             else:
@@ -82,8 +83,14 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
                               messages.ERROR)
             return
         for release in releases:
-            services.release_mark_current(release=release, actor=request.user)
-            self.message_user(request, f"{release} is now the current version.", messages.SUCCESS)
+            try:
+                services.release_mark_current(release=release, actor=request.user)
+            except ReleaseNotAllowed as exc:
+                # A downgrade is confirmed on the panel's Releases page, which shows who it affects.
+                self.message_user(request, f"{exc.reason} (Releases page of the panel: Mark current...)",
+                                  messages.ERROR)
+            else:
+                self.message_user(request, f"{release} is now the current version.", messages.SUCCESS)
 
 
 class UpdateJobEventInline(admin.TabularInline):

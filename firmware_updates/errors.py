@@ -47,6 +47,14 @@ class Refusal(enum.Enum):
     ROLLOUT_STILL_OPEN = ("rollout_still_open", "rollout still open",
                           "Rollout #{rollout} is still {state}: stop it or let it complete first.")
     NO_FAILED_SITES = "no_failed_sites", "no failed sites", "No site of rollout #{rollout} failed."
+    # Releases.
+    RELEASE_ARCHIVED = ("release_archived", "release archived",
+                        "{release} is archived: restore it before offering it to panels.")
+    RELEASE_IS_CURRENT = ("release_is_current", "current release",
+                          "{release} is the current version: mark another release current before archiving it.")
+    DOWNGRADE_NOT_CONFIRMED = ("downgrade_not_confirmed", "downgrade not confirmed",
+                               "{release} is older than the current version {current}: {impact} Confirm the "
+                               "downgrade to mark it current anyway.")
     # Cancelling.
     ALREADY_DOWNLOADED = ("already_downloaded", "already downloaded",
                           "The device has already downloaded the update; it can no longer be cancelled.")
@@ -91,3 +99,13 @@ class ReleaseOverQuota(QuotaExceeded, ReleaseRejected):
     def __init__(self, reason: str, *, quota: str):
         ReleaseRejected.__init__(self, reason)
         self.quota = quota
+
+
+class ReleaseNotAllowed(Refused):
+    """A release may not be marked current, archived or chosen as it is (409 through the API).
+
+    `refusal` says which rule; `code` its stable name; str() the reason in operator's words."""
+
+    def __init__(self, refusal: Refusal, **words):
+        super().__init__(refusal.sentence.format(**words), code=refusal.value)
+        self.refusal = refusal

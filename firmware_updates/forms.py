@@ -146,6 +146,11 @@ class ReleaseUploadForm(forms.Form):
         help_text="Optional; the archive's own description is used when left empty.",
         widget=forms.TextInput(attrs={"data-testid": "release-description"}),
     )
+    notes = forms.CharField(
+        label="Notes", required=False, max_length=5000,
+        help_text="Optional: what changed, what to watch for. Editable later.",
+        widget=forms.Textarea(attrs={"rows": 3, "data-testid": "upload-notes"}),
+    )
 
 
 class GiveSiteForm(forms.Form):

@@ -330,6 +330,34 @@ def site_list(*, receiver: Receiver | None = None, number: int | None = None,
     return sorted_sites(qs, filters.sort, from_site=True)
 
 
+@dataclass(frozen=True)
+class DowngradeImpact:
+    """What marking `release` current would do when it is older than the `current` one: the
+    sites now running the current version turn outdated (red, "would downgrade": an update
+    never moves a panel back), counted per receiver (code, name, sites), most first."""
+
+    release: Release
+    current: Release
+    receivers: list[tuple[str, str, int]]
+
+    @property
+    def sites(self) -> int:
+        return sum(n for _, _, n in self.receivers)
+
+
+def release_downgrade_impact(*, release: Release) -> DowngradeImpact | None:
+    """None unless `release` is older than its type's current release; then how many sites on
+    which receivers turn outdated. Two queries (the current release, one grouped count)."""
+    current = Release.objects.filter(device_type=release.device_type_id, is_current=True).first()
+    if current is None or current.pk == release.pk or release.version_key >= current.version_key:
+        return None
+    rows = (Device.objects.filter(device_type=release.device_type_id, site__isnull=False,
+                                  firmware_version=current.version)
+            .values("receiver__code", "receiver__name").annotate(n=Count("id")).order_by("-n", "receiver__code"))
+    return DowngradeImpact(release=release, current=current,
+                           receivers=[(r["receiver__code"], r["receiver__name"], r["n"]) for r in rows])
+
+
 def progress_and_waves(rollouts) -> tuple[dict[int, dict[str, int]], dict[int, list[RolloutWave]]]:
     """For a page of rollouts: their jobs by state, and their waves, each with its
     `succeeded` and `failed` counts (counted as the rollout's conditions count them). Two

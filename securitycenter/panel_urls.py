@@ -40,4 +40,7 @@ urlpatterns = [
     path("releases/", firmware.release_list, name="release-list"),
     path("releases/upload/", firmware.release_upload, name="release-upload"),
     path("releases/<int:pk>/mark-current/", firmware.release_mark_current, name="release-mark-current"),
+    path("releases/<int:pk>/archive/", firmware.release_archive, name="release-archive"),
+    path("releases/<int:pk>/restore/", firmware.release_restore, name="release-restore"),
+    path("releases/<int:pk>/notes/", firmware.release_notes, name="release-notes"),
 ]

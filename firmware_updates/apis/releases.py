@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer, QuotaSerializer
@@ -36,6 +37,10 @@ class ReleaseSerializer(serializers.Serializer):
     hashes = HashesSerializer(source="*")
     signer = serializers.CharField(help_text="Subject of the signing certificate; empty if unsigned.")
     is_current = serializers.BooleanField()
+    notes = serializers.CharField(help_text="The operators' notes on the release.")
+    archived = serializers.BooleanField(source="is_archived",
+                                        help_text="Archived: no longer offered, kept for the history of its jobs.")
+    archived_at = serializers.DateTimeField(allow_null=True)
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
 
@@ -45,13 +50,30 @@ class ReleaseUploadSerializer(serializers.Serializer):
         help_text="SWUpdate .swu archive; device type, version, hardware revisions and hashes are read from it.",
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class ReleaseChangeSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class MarkCurrentSerializer(serializers.Serializer):
+    confirm_downgrade = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Needed to mark a release older than the current one: without it the answer is 409 "
+                  "(code downgrade_not_confirmed) saying how many sites on which receivers turn outdated.")
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="Releases, newest version first per device type",
-        parameters=[OpenApiParameter("device_type", str, description="Device type code.")],
+        parameters=[OpenApiParameter("device_type", str, description="Device type code."),
+                    OpenApiParameter("archived", bool, description="true: archived ones only; false: offered ones "
+                                                                  "only; absent: both.")],
     ),
+    partial_update=extend_schema(summary="Change a release's description or notes", request=ReleaseChangeSerializer,
+                                 responses={200: ReleaseSerializer, 400: ErrorSerializer}),
     retrieve=extend_schema(summary="One release"),
     create=extend_schema(
         summary="Upload a release archive",
@@ -72,7 +94,11 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "retrieve": (VIEW_RELEASE,),
         "create": (UPLOAD_RELEASE,),
         "mark_current": (MARK_RELEASE_CURRENT,),
+        "partial_update": (MARK_RELEASE_CURRENT,),
+        "archive": (MARK_RELEASE_CURRENT,),
+        "restore": (MARK_RELEASE_CURRENT,),
     }
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):
         # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
@@ -82,6 +108,13 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         qs = Release.objects.select_related("device_type", "created_by")
         if code := self.request.query_params.get("device_type"):
             qs = qs.filter(device_type__code=code)
+        archived = self.request.query_params.get("archived")
+        if archived in ("true", "1"):
+            qs = qs.filter(archived_at__isnull=False)
+        elif archived in ("false", "0"):
+            qs = qs.filter(archived_at__isnull=True)
+        elif archived:
+            raise ValidationError({"archived": "Use true or false."})
         return qs.order_by("device_type__name", "-version_key")
 
     def create(self, request):
@@ -90,16 +123,46 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         release = services.release_create(
             archive=data.validated_data["archive"],
             description=data.validated_data.get("description", ""),
+            notes=data.validated_data.get("notes", ""),
             created_by=request.user,
         )
         return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
 
+    def partial_update(self, request, pk=None):
+        data = ReleaseChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_update(release=self.get_object(), actor=request.user, **data.validated_data)
+        return Response(ReleaseSerializer(release).data)
+
     @extend_schema(
         summary="Make this the current release of its device type",
-        request=None,
-        responses={200: ReleaseSerializer, 404: ErrorSerializer},
+        description="A release older than the current one is a downgrade: refused with 409 (code "
+                    "downgrade_not_confirmed, saying how many sites on which receivers turn outdated) unless "
+                    "`confirm_downgrade` is true. An archived release: 409 (release_archived).",
+        request=MarkCurrentSerializer,
+        responses={200: ReleaseSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"], url_path="mark-current")
     def mark_current(self, request, pk=None):
-        release = services.release_mark_current(release=self.get_object(), actor=request.user)
+        data = MarkCurrentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_mark_current(release=self.get_object(), actor=request.user,
+                                                downgrade_confirmed=data.validated_data["confirm_downgrade"])
         return Response(ReleaseSerializer(release).data)
+
+    @extend_schema(
+        summary="Archive: no longer offered (never current, never chosen), kept for history",
+        request=None,
+        responses={200: ReleaseSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        return Response(ReleaseSerializer(services.release_archive(release=self.get_object(),
+                                                                   actor=request.user)).data)
+
+    @extend_schema(summary="Offer an archived release again", request=None,
+                   responses={200: ReleaseSerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        return Response(ReleaseSerializer(services.release_restore(release=self.get_object(),
+                                                                   actor=request.user)).data)

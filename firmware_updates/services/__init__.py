@@ -26,7 +26,14 @@ from .jobs import (
 )
 from .notifications import WebhookFailed, rollout_notify, webhook_send
 from .reconcile import device_active_job_repair, reconcile
-from .releases import release_create, release_create_from_path, release_mark_current, release_update
+from .releases import (
+    release_archive,
+    release_create,
+    release_create_from_path,
+    release_mark_current,
+    release_restore,
+    release_update,
+)
 from .rollout_control import (
     rollout_advance,
     rollout_evaluate,
@@ -69,9 +76,11 @@ __all__ = [
     "job_transition",
     "jobs_transition_bulk",
     "reconcile",
+    "release_archive",
     "release_create",
     "release_create_from_path",
     "release_mark_current",
+    "release_restore",
     "release_update",
     "rollout_advance",
     "rollout_evaluate",

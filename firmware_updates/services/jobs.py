@@ -187,6 +187,8 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
         if device.device_type is None:
             raise UpdateNotAllowed(Refusal.UNKNOWN_DEVICE_TYPE, site=name)
         release = current_release_required(device_type=device.device_type)
+    if release.is_archived:  # chosen by id (API): archived releases are offered no more
+        raise UpdateNotAllowed(Refusal.RELEASE_ARCHIVED, release=release)
     if refusal := update_refusal(device=device, release=release, site=name):
         raise refusal
     try:

@@ -2,8 +2,16 @@
 
 from .device_types import device_type_update, job_cancel, site_queue
 from .exports import device_type_sites_csv
-from .releases import release_list, release_mark_current, release_upload
+from .releases import (
+    release_archive,
+    release_list,
+    release_mark_current,
+    release_notes,
+    release_restore,
+    release_upload,
+)
 from .rollouts import rollout_control, rollout_history, rollout_start
 
-__all__ = ["device_type_sites_csv", "device_type_update", "job_cancel", "release_list", "release_mark_current", "release_upload",
+__all__ = ["device_type_sites_csv", "device_type_update", "job_cancel", "release_archive", "release_list", "release_mark_current", "release_notes", "release_restore",
+           "release_upload",
            "rollout_control", "rollout_history", "rollout_start", "site_queue"]
