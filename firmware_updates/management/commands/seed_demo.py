@@ -68,7 +68,7 @@ class Command(BaseCommand):
         DEMO_DIR.mkdir(parents=True, exist_ok=True)
         fleet_file = DEMO_DIR / "fleet.json"
         if Receiver.objects.filter(code="demo").exists() and fleet_file.exists():
-            self.stdout.write("Demo already seeded.")
+            self.stdout.write(f"Demo already seeded ({fleet_file.parent}): going on where it stopped.")
             return
         key_pem, cert_pem = self.signing_identity()
         with transaction.atomic():
@@ -86,8 +86,9 @@ class Command(BaseCommand):
         fleet_file.chmod(0o600)
         code, version = FAULTY_RELEASE
         self.stdout.write(self.style.SUCCESS(
-            f"Seeded {len(panels)} demo panels; fleet file {fleet_file}. {code} {version} (not current) "
-            f"does not start on {failing} of them."))
+            f"Seeded {sites} sites on the Central receiver, {len(panels)} of whose panels (those with GPRS or "
+            f"Ethernet) the fleet simulator runs (fleet file {fleet_file}); {code} {version} (uploaded, not "
+            f"current) does not start on {failing} of them."))
 
     def signing_identity(self) -> tuple[bytes, bytes]:
         key_path, cert_path = DEMO_DIR / "signing-key.pem", DEMO_DIR / "signing-cert.pem"
