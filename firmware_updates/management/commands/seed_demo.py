@@ -170,7 +170,9 @@ class Command(BaseCommand):
             version = rng.choices(versions, weights=[1] * (len(versions) - 1) + [2])[0]
             channels = pick(rng, spec[4])
             partitions = [{"number": n, "armed": rng.random() < 0.6} for n in range(1, rng.randint(1, 4) + 1)]
-            site = Site.objects.create(receiver=receiver, number=1001 + i, name=f"{rng.choice(STREETS)} {rng.randint(1, 120)}")
+            # The address takes the draws the name once took, so the fleet stays the one the README tells of.
+            address = f"{rng.choice(STREETS)} {rng.randint(1, 120)}"
+            site = Site.objects.create(receiver=receiver, number=1001 + i, name=site_name(i), address=address)
             token = token_generate()
             serial = f"{code.split('-')[1].upper()}{2400000 + i}"
             devices.append(Device(site=site, receiver=receiver, serial=serial, device_type=types[code],
@@ -207,6 +209,17 @@ class Command(BaseCommand):
 
 STREETS = ["Harbour St", "Mill Rd", "Station Sq", "Birch Ave", "Fjord Way", "North Quay", "Old Market",
            "Linden Ln", "Castle Hill", "Pine Ct", "Granite Blvd", "Lake View"]
+
+
+KINDS = ["Bakery", "Pharmacy", "School", "Warehouse", "Kiosk", "Clinic", "Library", "Garage", "Bank branch",
+         "Jeweller", "Petrol station", "Kindergarten", "Post office", "Café", "Hardware store"]
+OWNERS = ["Nordlys", "Berg", "Dahl", "Fjell", "Hagen", "Lund", "Moen", "Strand", "Vik", "Aas", "Holm", "Foss"]
+
+
+def site_name(i: int) -> str:
+    """A demo site's name (its own random stream: the fleet's draws stay as they were)."""
+    rng = random.Random(f"site-name-{i}")
+    return f"{rng.choice(OWNERS)} {rng.choice(KINDS)}"
 
 
 def demo_password() -> str:
