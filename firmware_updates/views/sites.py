@@ -4,7 +4,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from core.panel import poll_trigger, render_live, require
+from core.panel import poll_trigger, refusal_words, render_live, require
 from core.permissions import CANCEL_UPDATE, QUEUE_SITE, VIEW_SITE, VIEW_UPDATE_JOB
 from receivers.models import Receiver
 from sites.models import Site
@@ -103,6 +103,9 @@ def site_detail(request, code: str, number: int):
         "can_queue": (request.user.has_perm(QUEUE_SITE) and device is not None and release is not None
                       and badge == Badge.RED and refusal is None),
         "can_cancel": request.user.has_perm(CANCEL_UPDATE),
+        # Said in visible text, not only by a missing button.
+        "permission_notes": [refusal_words(perm) for perm in (QUEUE_SITE, CANCEL_UPDATE)
+                             if not request.user.has_perm(perm)],
         "queue_form": QueueSiteForm(initial={"site_number": site.number}),
         "cancel_form": CancelUpdateForm(),
         "cancel_url": reverse("job-cancel", kwargs={"code": receiver.code}),

@@ -167,17 +167,21 @@ class Command(BaseCommand):
         log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the child
         return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
-    def wait_for(self, url: str, timeout: float = 30) -> None:
+    def wait_for(self, url: str, timeout: float = 120) -> None:
+        """Until the web server answers (a busy machine takes a while to load its workers)."""
         deadline = time.monotonic() + timeout
+        log = f"{_relative(settings.VAR_DIR / 'demo')}/web.log"
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{url}{reverse('login')}", timeout=2):
+                with urllib.request.urlopen(f"{url}{reverse('login')}", timeout=10):
                     return
             except urllib.error.HTTPError as exc:
-                raise SystemExit(f"The web server answers {exc.code}; see var/demo/web.log.") from None
+                self.stderr.write(f"  The web server answers {exc.code}; see {log}.")
+                raise SystemExit(1) from None
             except OSError:
                 time.sleep(0.3)
-        raise SystemExit(f"The web server did not start on {url}; see var/demo/web.log.")
+        self.stderr.write(f"  The web server did not answer on {url} within {timeout:.0f} s; see {log}.")
+        raise SystemExit(1)
 
 
 def fresh_command() -> str:
