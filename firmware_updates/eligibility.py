@@ -99,7 +99,7 @@ RED_REASON_HELP = {
 
 def offline_q(offline_since, prefix: str = "") -> Q:
     """The device (at `prefix`) has not been heard from since `offline_since` (receiver's
-    `offline_after` ago), or never: what the statistics count as offline."""
+    `offline_after` and the grace ago: `sites.services.offline_since`), or never."""
     return Q(**{f"{prefix}last_seen__isnull": True}) | Q(**{f"{prefix}last_seen__lt": offline_since})
 
 

@@ -16,10 +16,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.utils import timezone
 
 from receivers.models import Receiver
 from sites.models import Device, DeviceType, Site
+from sites.services import offline_since
 
 from .badges import Badge, badge_expression
 from .eligibility import ELIGIBLE, OFFLINE, RED_REASONS, red_reason_expression, refusal_expression
@@ -56,11 +56,6 @@ class FirmwareStatsRow:
 
 def current_releases() -> dict[int, Release]:
     return {r.device_type_id: r for r in Release.objects.filter(is_current=True).select_related("device_type")}
-
-
-def offline_since(receiver: Receiver, now=None):
-    """Devices of `receiver` not heard from since then are offline (the statistics' rule)."""
-    return (now or timezone.now()) - receiver.offline_after
 
 
 def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,

@@ -275,8 +275,8 @@ def device_touch(*, device: Device, now=None) -> None:
     now = now or timezone.now()
     if device.last_seen and now - device.last_seen < settings.DEVICE_LAST_SEEN_RESOLUTION:
         return
-    # The statistics and the wake-up count a device offline from `offline_after` on (the panel
-    # adds a grace): the earliest any reader does, so no reader sees a returning panel late.
+    # The wake-up counts a device offline from `offline_after` on (the displays add a grace,
+    # ONLINE_GRACE): the earliest any reader does, so no reader sees a returning panel late.
     if (
         settings.DEVICE_SEEN_FLUSH_INTERVAL
         and device.last_seen
@@ -292,10 +292,22 @@ def device_is_online(*, device: Device, receiver: Receiver, now=None) -> bool:
     return seen_recently(last_seen=device.last_seen, receiver=receiver, now=now)
 
 
+# Past `offline_after`, what every display allows before it calls a panel offline: its last
+# poll may still sit in a web process's buffer (DEVICE_SEEN_FLUSH_INTERVAL), and a download
+# between two polls takes a while on GPRS.
+ONLINE_GRACE = timedelta(seconds=30)
+
+
 def seen_recently(*, last_seen, receiver: Receiver, now=None) -> bool:
-    """A panel last seen then is online (the panel's words: 30 s of grace past `offline_after`)."""
+    """A panel last seen then is online (30 s of grace past `offline_after`: ONLINE_GRACE)."""
     now = now or timezone.now()
-    return bool(last_seen) and now - last_seen <= receiver.offline_after + timedelta(seconds=30)
+    return bool(last_seen) and now - last_seen <= receiver.offline_after + ONLINE_GRACE
+
+
+def offline_since(receiver: Receiver, now=None):
+    """Panels of `receiver` not seen since then (or never) are offline: the one threshold of
+    every display (the statistics, the red breakdown, the rows' connection)."""
+    return (now or timezone.now()) - receiver.offline_after - ONLINE_GRACE
 
 
 def channels_validate(channels) -> list[str]:

@@ -73,6 +73,24 @@ class JobView:
         return self.job.state in TRANSFER_STATES and bool(self.job.bytes_total)
 
     @property
+    def rate_words(self) -> str:
+        """Speed and expected time left while downloading, from the bytes the panel confirmed
+        (services.job_progress_overlay); or how long nothing was confirmed."""
+        job = self.job
+        if job.state != JobState.DOWNLOADING or not job.bytes_total:
+            return ""
+        rate, quiet = getattr(job, "download_rate", None), getattr(job, "download_quiet", None)
+        if quiet is not None and quiet >= STALLED_AFTER:
+            return gettext("Nothing confirmed for %(time)s.") % {"time": rough_duration(quiet)}
+        if not rate or rate <= 0:
+            return ""
+        left = max(0, job.bytes_total - job.bytes_downloaded) / rate
+        speed = filesizeformat(int(rate))
+        if left < 60:
+            return gettext("%(speed)s/s · less than a minute left") % {"speed": speed}
+        return gettext("%(speed)s/s · about %(left)s left") % {"speed": speed, "left": rough_duration(left)}
+
+    @property
     def cancellable(self) -> bool:
         return is_cancellable(self.job.state)
 
@@ -118,6 +136,14 @@ class JobView:
         if state == JobState.SUCCEEDED and not job.confirmed_at:
             return "Installed; waiting for the device to report the new version."
         return job.reason
+
+
+STALLED_AFTER = 60  # seconds without a confirmed byte: the row says so rather than a speed
+
+
+def rough_duration(seconds: float) -> str:
+    """"4 min", "2 h 10 min": a time as an estimate is said, to the minute (at least one)."""
+    return duration_words(timedelta(minutes=max(1, round(seconds / 60))))
 
 
 @dataclass
@@ -167,16 +193,24 @@ def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJo
         refusal = refusal_words(device.refusal, device=device, release=release, site=name)
         row.reason, row.reason_kind = refusal.reason, "not_eligible"
     elif reason == OFFLINE:
+        # Counted as offline (the breakdown's order); how its last update ended is still said.
         row.reason, row.reason_kind = gettext("Offline: an update queued now starts when it connects."), "offline"
-    elif reason == LAST_FAILED:
-        row.reason = gettext("Last update failed: %(reason)s") % {
-            "reason": device.last_job_reason or gettext("no reason given")}
-        row.reason_kind = "last_failure"
-    elif reason == LAST_CANCELLED:
-        row.reason, row.reason_kind = cancelled_words(device.last_job_received, device.last_job_size), "last_failure"
+        if last := last_update_words(device):
+            row.reason = f"{row.reason} {last}"
+    elif reason in (LAST_FAILED, LAST_CANCELLED):
+        row.reason, row.reason_kind = last_update_words(device), "last_failure"
     else:
         row.reason, row.reason_kind = gettext("Not queued for update."), "not_queued"
     return row
+
+
+def last_update_words(device) -> str:
+    """How the device's last update ended, if it failed or was cancelled ("" otherwise)."""
+    if device.last_job_state == JobState.FAILED:
+        return gettext("Last update failed: %(reason)s") % {"reason": device.last_job_reason or gettext("no reason given")}
+    if device.last_job_state == JobState.CANCELLED:
+        return cancelled_words(device.last_job_received, device.last_job_size)
+    return ""
 
 
 def cancelled_words(received: int | None, size: int | None) -> str:
