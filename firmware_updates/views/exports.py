@@ -3,6 +3,7 @@ streamed row by row (the selector reads in chunks), so a list of 100,000 sites c
 memory and starts arriving at once (bench `find`, docs/benchmarks.md)."""
 
 import csv
+import io
 from datetime import UTC
 
 from django.http import StreamingHttpResponse
@@ -11,7 +12,7 @@ from django.utils.translation import gettext
 
 from core.panel import require
 from core.permissions import VIEW_SITE, VIEW_UPDATE_JOB
-from sites.services import seen_recently
+from sites.services import ONLINE_GRACE
 
 from ..eligibility import RED_REASON_WORDS
 from ..models import JobState
@@ -24,17 +25,12 @@ from .presenters import BADGE_WORDS
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_START) else text
+ROWS_PER_CHUNK = 500  # rows written per piece of the answer: few pieces, small ones
 
 
-class _Line:
-    """csv.writer's file: hands back each line instead of keeping it (Django's streaming CSV
-    recipe)."""
-
-    def write(self, value):
-        return value
+def _text(value: str) -> str:
+    """Text an operator or a panel typed (names, addresses, serials), safe in a spreadsheet."""
+    return f"'{value}" if value.startswith(FORMULA_START) else value
 
 
 def header() -> list[str]:
@@ -45,16 +41,22 @@ def header() -> list[str]:
 
 
 def csv_rows(rows, *, receiver):
-    """Each exported tuple (selectors.EXPORT_FIELDS) as the CSV's cells."""
-    states = dict(JobState.choices)
-    now = timezone.now()
+    """Each exported tuple (selectors.EXPORT_FIELDS) as the CSV's cells. The words are looked
+    up once, not per row (100,000 rows: the translations' lookups were a third of the time)."""
+    states = {code: str(label) for code, label in JobState.choices}
+    badges = {code: str(label) for code, label in BADGE_WORDS.items()}
+    reasons = {code: str(words) for code, words in RED_REASON_WORDS.items()}
+    online, offline = gettext("online"), gettext("offline")
+    # The panel's rule (sites.services.seen_recently) as one instant to compare with.
+    seen_after = timezone.now() - receiver.offline_after - ONLINE_GRACE
     for (number, name, address, serial, hardware, version, channels, badge, red_reason, last_seen, job_state,
          received, total, _last_outcome) in rows:
-        online = seen_recently(last_seen=last_seen, receiver=receiver, now=now)
-        yield [number, name, address, serial, hardware, version, ",".join(channels or []), badge,
-               BADGE_WORDS.get(badge, badge), RED_REASON_WORDS.get(red_reason, "") if red_reason else "",
-               gettext("online") if online else gettext("offline"),
-               last_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if last_seen else "",
+        if last_seen is not None:
+            at = last_seen.astimezone(UTC).isoformat(" ", "seconds")[:19]
+        yield [number, _text(name), _text(address), _text(serial), _text(hardware), _text(version),
+               ",".join(channels or []), badge, badges.get(badge, badge), reasons.get(red_reason, ""),
+               online if last_seen is not None and last_seen > seen_after else offline,
+               at if last_seen is not None else "",
                states.get(job_state, "") if job_state else "", received if job_state else "",
                total if job_state else ""]
 
@@ -65,13 +67,20 @@ def device_type_sites_csv(request, code: str, device_type_code: str):
     receiver, device_type = device_type_objects(code, device_type_code)
     filters = SiteFilters.from_query(request.GET).valid
     rows = device_type_sites_export(receiver=receiver, device_type=device_type, filters=filters)
-    writer = csv.writer(_Line())
 
     def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
         # A byte order mark, so spreadsheets read the names (Cyrillic ones too) as UTF-8.
-        yield "\ufeff" + writer.writerow(header())
-        for row in csv_rows(rows, receiver=receiver):
-            yield writer.writerow([_cell(value) for value in row])
+        buffer.write("\ufeff")
+        writer.writerow(header())
+        for count, row in enumerate(csv_rows(rows, receiver=receiver), start=1):
+            writer.writerow(row)
+            if count % ROWS_PER_CHUNK == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
