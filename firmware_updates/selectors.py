@@ -22,7 +22,14 @@ from sites.models import Device, DeviceType, Site
 from sites.services import offline_since
 
 from .badges import Badge, badge_expression
-from .eligibility import ELIGIBLE, OFFLINE, RED_REASONS, red_reason_expression, refusal_expression
+from .eligibility import (
+    ELIGIBLE,
+    OFFLINE,
+    RED_REASONS,
+    red_reason_of,
+    refusal_of,
+    verdict_expression,
+)
 from .errors import Refusal
 from .models import Release, RolloutEvent, RolloutWave, UpdateJob
 from .services.rollout_control import rollouts_job_counts
@@ -62,11 +69,11 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
                             facets: bool = False) -> list[FirmwareStatsRow]:
     """One row per device type on the receiver; three queries whatever the fleet size.
 
-    Devices are counted per (type, refusal, red reason) in one pass over the receiver's
-    devices: the refusal is the eligibility rule's code (firmware_updates/eligibility.py),
-    which also says the badge (already_current: green, already_updating: yellow, the rest
-    red, "" being the red a rollout would queue); the red reason splits the red, each site
-    under one reason (`eligibility.RED_REASONS`), so the breakdown adds up. "Has an active
+    Devices are counted per (type, verdict) in one pass over the receiver's devices: the
+    verdict (firmware_updates/eligibility.py) is the rule's refusal code, which also says the
+    badge (already_current: green, already_updating: yellow, the rest red), or for a red
+    device a rollout would queue its reason (offline, failed, cancelled, not queued); so the
+    red splits under one reason each (`eligibility.RED_REASONS`) and the breakdown adds up. "Has an active
     job" and "how did its last update end" are the device's own columns (`Device.active_job`,
     `Device.last_outcome`), so no job is read: a join with the jobs made PostgreSQL hash every
     active job of the database on each call (bench `stats`, docs/benchmarks.md). `facets`
@@ -77,10 +84,11 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     devices = Device.objects.filter(receiver=receiver, device_type__isnull=False, site__isnull=False)
     if device_type is not None:
         devices = devices.filter(device_type=device_type)
-    group_by = ["device_type_id", "refusal", "red_reason", *(["firmware_version", "hardware_revision"] if facets else [])]
+    if device_type is not None:  # only its release's conditions in the CASE
+        releases = {pk: release for pk, release in releases.items() if pk == device_type.pk}
+    group_by = ["device_type_id", "verdict", *(["firmware_version", "hardware_revision"] if facets else [])]
     groups = (
-        devices.annotate(refusal=refusal_expression(releases),
-                         red_reason=red_reason_expression(offline_since=offline_since(receiver)))
+        devices.annotate(verdict=verdict_expression(releases, offline_since=offline_since(receiver)))
         .values(*group_by)
         .annotate(n=Count("id"))
         .order_by()
@@ -91,7 +99,7 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     versions: dict[int, Counter] = defaultdict(Counter)
     hardware: dict[int, Counter] = defaultdict(Counter)
     for g in groups:
-        type_id, n, refusal = g["device_type_id"], g["n"], g["refusal"]
+        type_id, n, refusal = g["device_type_id"], g["n"], refusal_of(g["verdict"])
         row = counts[type_id]
         row["total"] += n
         if facets:
@@ -103,7 +111,7 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
             row["updating"] += n
         else:  # red: outdated and nothing planned
             row["not_planned"] += n
-            red[type_id][g["red_reason"]] += n
+            red[type_id][red_reason_of(g["verdict"])] += n
             if refusal != ELIGIBLE:
                 row["not_eligible"] += n
                 reasons[type_id][refusal] += n
@@ -189,12 +197,26 @@ class SiteFilters:
 
 def site_search_q(q: str, prefix: str = "") -> Q:
     """Sites (at `prefix`, e.g. "site__" from a device) whose number starts with, or whose
-    name, address or panel serial contains, each word of `q`."""
-    device = "device__" if not prefix else ""
+    name, address or panel serial contains, each word of `q` (any case).
+
+    Each word is asked of the sites and of the devices in subqueries of their own, so that
+    on PostgreSQL their trigram indexes answer them (sites/migrations 0007: a rare word in
+    100,000 sites is a few index pages, not a pass over every name, address and serial);
+    the list itself only looks its rows up in the (hashed) answers. Words of one or two
+    characters (a house number) have no trigram: the list's rows are asked directly."""
+    device = "" if prefix else "device__"  # the device's fields: its own, or its site's device's
+    site_pk, device_pk = f"{prefix}pk", f"{device}pk"
     condition = Q()
     for word in q.split()[:8]:
-        either = (Q(**{f"{prefix}name__icontains": word}) | Q(**{f"{prefix}address__icontains": word})
-                  | Q(**{f"{device}serial__icontains": word}))
+        if len(word) < 3:
+            # Too short for a trigram: asked of the list's own rows, after its other conditions
+            # (a subquery would read every name, address and serial to hash its answer).
+            either = (Q(**{f"{prefix}name__icontains": word}) | Q(**{f"{prefix}address__icontains": word})
+                      | Q(**{f"{device}serial__icontains": word}))
+        else:
+            named = Site.objects.filter(Q(name__icontains=word) | Q(address__icontains=word)).values("pk")
+            either = Q(**{f"{site_pk}__in": named}) | Q(**{f"{device_pk}__in": Device.objects.filter(
+                serial__icontains=word).values("pk")})
         if word.isdigit():
             either |= Q(**{f"{prefix}number__startswith": word})
         condition &= either
@@ -204,8 +226,9 @@ def site_search_q(q: str, prefix: str = "") -> Q:
 def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str | None = None,
                       site_number: str | None = None, filters: SiteFilters | None = None,
                       last_job: bool = True) -> QuerySet[Device]:
-    """The sites of a type on a receiver (their devices) with `badge`, `refusal` (the
-    eligibility rule's code), `red_reason` (the red breakdown's) and, with `last_job`,
+    """The sites of a type on a receiver (their devices) with `badge`, `verdict` (the
+    eligibility rule's code or the red breakdown's reason: `eligibility.refusal_of`,
+    `red_reason_of`) and, with `last_job`,
     `last_job_*` annotations, and the active job (`active_job`, with its release and its
     rollout, whose install window the list shows) joined; narrowed and sorted by `filters`
     (site number order by default).
@@ -222,8 +245,8 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
         .select_related("site", "device_type", "active_job__release", "active_job__rollout")
         .annotate(
             badge=badge_expression(current_version=current_version),
-            refusal=refusal_expression({device_type.pk: release} if release else {}),
-            red_reason=red_reason_expression(offline_since=offline_since(receiver)),
+            verdict=verdict_expression({device_type.pk: release} if release else {},
+                                       offline_since=offline_since(receiver)),
         )
     )
     if last_job:
@@ -235,7 +258,7 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
     if filters.badge:
         qs = qs.filter(badge=filters.badge)
     if filters.reason:
-        qs = qs.filter(red_reason=filters.reason)
+        qs = qs.filter(verdict=filters.reason)  # a red reason is its own verdict
     if filters.version:
         qs = qs.filter(firmware_version=filters.version)
     if filters.hardware:
@@ -247,7 +270,7 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
 
 # What the CSV export reads of each site, in its columns' order (`device_type_sites_export`).
 EXPORT_FIELDS = ("site__number", "site__name", "site__address", "serial", "hardware_revision", "firmware_version",
-                 "channels", "badge", "red_reason", "last_seen", "active_job__state", "active_job__bytes_downloaded",
+                 "channels", "badge", "verdict", "last_seen", "active_job__state", "active_job__bytes_downloaded",
                  "active_job__bytes_total", "last_outcome")
 
 
@@ -316,9 +339,8 @@ def site_list(*, receiver: Receiver | None = None, number: int | None = None,
         qs = qs.filter(device__hardware_revision=filters.hardware)
     if filters.reason and receiver is not None:
         red = (Device.objects.filter(receiver=receiver, site__isnull=False)
-               .annotate(refusal=refusal_expression(current_releases()),
-                         red_reason=red_reason_expression(offline_since=offline_since(receiver)))
-               .filter(red_reason=filters.reason).values("site_id"))
+               .annotate(verdict=verdict_expression(current_releases(), offline_since=offline_since(receiver)))
+               .filter(verdict=filters.reason).values("site_id"))
         qs = qs.filter(pk__in=red)
     if filters.sort == DEFAULT_SORT:  # across receivers: grouped by receiver first
         return qs.order_by("receiver__code", "number")

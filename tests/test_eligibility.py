@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from firmware_updates import services
 from firmware_updates.badges import Badge, badge_expression, device_badge
-from firmware_updates.eligibility import ELIGIBLE, update_refusal
+from firmware_updates.eligibility import ELIGIBLE, red_reason_of, refusal_of, update_refusal
 from firmware_updates.errors import Refusal, UpdateNotAllowed
 from firmware_updates.selectors import (
     SiteFilters,
@@ -114,7 +114,7 @@ def test_statistics_refusal_list_and_rollout_agree_on_every_panel(nord, case):
     assert (refusal.code if refusal else ELIGIBLE) == expected
 
     (listed,) = device_type_sites(receiver=receiver, device_type=nord_type)
-    assert (listed.refusal, listed.red_reason) == (expected, red_reason)
+    assert (refusal_of(listed.verdict), red_reason_of(listed.verdict)) == (expected, red_reason)
     if red_reason:  # the reason filter lists it, and only under its reason
         assert [d.pk for d in device_type_sites(receiver=receiver, device_type=nord_type,
                                                 filters=SiteFilters(reason=red_reason))] == [device.pk]

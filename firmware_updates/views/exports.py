@@ -14,7 +14,7 @@ from core.panel import require
 from core.permissions import VIEW_SITE, VIEW_UPDATE_JOB
 from sites.services import ONLINE_GRACE
 
-from ..eligibility import RED_REASON_WORDS
+from ..eligibility import RED_REASON_WORDS, red_reason_of
 from ..models import JobState
 from ..selectors import SiteFilters, device_type_sites_export
 from .device_types import device_type_objects
@@ -49,12 +49,12 @@ def csv_rows(rows, *, receiver):
     online, offline = gettext("online"), gettext("offline")
     # The panel's rule (sites.services.seen_recently) as one instant to compare with.
     seen_after = timezone.now() - receiver.offline_after - ONLINE_GRACE
-    for (number, name, address, serial, hardware, version, channels, badge, red_reason, last_seen, job_state,
+    for (number, name, address, serial, hardware, version, channels, badge, verdict, last_seen, job_state,
          received, total, _last_outcome) in rows:
         if last_seen is not None:
             at = last_seen.astimezone(UTC).isoformat(" ", "seconds")[:19]
         yield [number, _text(name), _text(address), _text(serial), _text(hardware), _text(version),
-               ",".join(channels or []), badge, badges.get(badge, badge), reasons.get(red_reason, ""),
+               ",".join(channels or []), badge, badges.get(badge, badge), reasons.get(red_reason_of(verdict), ""),
                online if last_seen is not None and last_seen > seen_after else offline,
                at if last_seen is not None else "",
                states.get(job_state, "") if job_state else "", received if job_state else "",

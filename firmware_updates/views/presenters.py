@@ -28,6 +28,8 @@ from ..eligibility import (
     RED_REASON_HELP,
     RED_REASON_WORDS,
     RED_REASONS,
+    red_reason_of,
+    refusal_of,
     refusal_words,
 )
 from ..errors import Refusal
@@ -175,22 +177,22 @@ def channel_list(device: Device) -> list[dict]:
 
 
 def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJob | None, now=None) -> SiteRow:
-    """`device` comes from selectors.device_type_sites (badge, refusal, red_reason and
-    last_job_* annotated). A red row's reason is its reason in the red breakdown
+    """`device` comes from selectors.device_type_sites (badge, verdict and last_job_*
+    annotated). A red row's reason is its reason in the red breakdown
     (eligibility.RED_REASONS), in the words of one site."""
     now = now or timezone.now()
     online = device_is_online(device=device, receiver=receiver, now=now)
     row = SiteRow(device=device, badge=device.badge, online=online,
-                  job=JobView(job, device, online) if job else None, red_reason=device.red_reason)
+                  job=JobView(job, device, online) if job else None, red_reason=red_reason_of(device.verdict))
     if row.badge != Badge.RED:
         return row
     if release is None:
         row.reason, row.reason_kind = gettext("No current release for this device type."), "no_release"
         return row
-    reason = device.red_reason
-    if device.refusal != ELIGIBLE:
+    reason, refusal_code = red_reason_of(device.verdict), refusal_of(device.verdict)
+    if refusal_code != ELIGIBLE:
         name = f"Site {row.site_number}" if row.site_number is not None else f"Device {device.serial}"
-        refusal = refusal_words(device.refusal, device=device, release=release, site=name)
+        refusal = refusal_words(refusal_code, device=device, release=release, site=name)
         row.reason, row.reason_kind = refusal.reason, "not_eligible"
     elif reason == OFFLINE:
         # Counted as offline (the breakdown's order); how its last update ended is still said.

@@ -27,7 +27,7 @@ NAMES = {1203: ("Fjord Bakery", "Harbour St 4"), 1212: ("Fjord Pharmacy", "Mill 
 
 
 @pytest.fixture
-def browser(example, live_server):
+def browser(example, live_server, plain_http):
     for number, (name, address) in NAMES.items():
         Site.objects.filter(receiver=example.receiver, number=number).update(name=name, address=address)
     operator(VIEWERS, username="vera")

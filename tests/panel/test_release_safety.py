@@ -33,7 +33,7 @@ def releases(live_server):
 
 
 @pytest.fixture
-def manager_browser(live_server):
+def manager_browser(live_server, plain_http):
     operator(MANAGERS, username="maria")
     return PanelBrowser(live_server.url).sign_in("maria")
 
