@@ -111,6 +111,8 @@ def test_every_page_fits_the_screen_and_every_action_can_be_reached(page, centra
 
     page.goto(GSM)
     assert_fits(page, "the device type page")
+    if kind == "desktop":  # a desktop shows the whole list, nothing to scroll sideways in it
+        assert page.get_by_test_id("site-list").evaluate("el => el.scrollWidth <= el.clientWidth")
     for testid in ("open-rollout-history", "open-queue-site", "open-update-all", "site-search", "filter-reason",
                    "filter-version", "filter-hardware", "filter-apply", "filter-clear", "filter-red", "sort-select",
                    "download-csv", "legend-link", "site-link", "cancel-update", "page-link"):
@@ -138,7 +140,10 @@ def test_every_page_fits_the_screen_and_every_action_can_be_reached(page, centra
     assert_reachable(page, dialog.get_by_test_id("cancel-submit"), "Cancel update (confirm)")
     dialog.get_by_role("button", name="Close").first.click()
     folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=folder / f"screenshot-{kind}-device-type.png", animations="disabled")
+    page.get_by_test_id("site-row").first.scroll_into_view_if_needed()
+    page.screenshot(path=folder / f"screenshot-{kind}-sites.png", animations="disabled")
 
     page.get_by_test_id("site-link").first.click()
     page.wait_for_url("**/sites/**")
