@@ -9,7 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 LOCK      := requirements/lock.txt
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: demo test test-fast lint bench install lock lock-upgrade clean
+.PHONY: demo demo-fresh test test-fast lint bench install lock lock-upgrade clean
 
 ## make install: .venv from the lock, every file checked against its hash; refused (check-lock)
 ## while pyproject.toml's dependencies are not what the lock was made from
@@ -48,6 +48,10 @@ lock-upgrade:
 ## make demo: migrate, seed a demo receiver with a fleet and signed releases, run web + worker/beat + simulated panels
 demo: install
 	$(BIN)/python manage.py rundemo
+
+## make demo-fresh: the same, started afresh (database emptied, a new fleet, keys and password)
+demo-fresh: $(BIN)/.installed
+	$(BIN)/python manage.py rundemo --fresh
 
 ## make test: the whole suite (embedded SQLite; PostgreSQL when DATABASE_URL is set)
 test: install

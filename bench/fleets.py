@@ -12,6 +12,8 @@ Profiles:
   10 % a month ago, 5 % never.
 - `outdated` (update all): one device type, every device outdated, eligible and online;
   5 % have a failed job from an earlier attempt behind them.
+- `find` (finding sites): one device type, the `mixed` profile's mix of colours and reasons,
+  every site with a name ("Berg Bakery") and an address ("Fjord Way 17", 12 streets).
 """
 
 import random
@@ -39,7 +41,7 @@ from sites.versions import version_key
 from . import fill
 
 # Bumped when a profile's content changes, so older fills of it are not reused.
-FILL_VERSIONS = {"mixed": 1, "outdated": 2}
+FILL_VERSIONS = {"mixed": 1, "outdated": 2, "find": 1}
 # (code, name, current version, outdated versions, supported hardware, share of the fleet in %)
 DEVICE_TYPES = [
     ("nord-gsm", "Nord GSM", "5.40", ["5.30", "5.20", "5.8"], ["2.1", "2.2"], 50),
@@ -97,6 +99,8 @@ def fleet_ensure(ctx, *, profile: str, size: int, wakeup_url: str = "") -> Recei
         _fill(receiver, size, _mixed_devices(size, pairs))
     elif profile == "outdated":
         _fill(receiver, size, _outdated_devices(size, pairs[0]))
+    elif profile == "find":
+        _fill(receiver, size, _mixed_devices(size, pairs[:1]), names=_site_names(size))
     else:
         raise ValueError(profile)
     fill.analyze(Site, Device, UpdateJob)
@@ -235,7 +239,7 @@ def _mixed_devices(size, pairs):
     rng = random.Random(size)
     now = timezone.now()
     seen = [now - timedelta(minutes=2)] * 17 + [now - timedelta(days=30)] * 2 + [None]
-    weights = [share for *_, share in DEVICE_TYPES]
+    weights = [share for *_, share in DEVICE_TYPES][:len(pairs)]
     kinds: dict[tuple, _Kind] = {}
 
     def kind(t, hardware, version, channels, last_seen):
@@ -266,6 +270,20 @@ def _mixed_devices(size, pairs):
         yield kind(t, hw, version, channels, rng.choice(seen)), job, release
 
 
+STREETS = ["Harbour St", "Mill Rd", "Station Sq", "Birch Ave", "Fjord Way", "North Quay", "Old Market",
+           "Linden Ln", "Castle Hill", "Pine Ct", "Granite Blvd", "Lake View"]
+OWNERS = ["Nordlys", "Berg", "Dahl", "Fjell", "Hagen", "Lund", "Moen", "Strand", "Vik", "Aas", "Holm", "Foss"]
+KINDS = ["Bakery", "Pharmacy", "School", "Warehouse", "Kiosk", "Clinic", "Library", "Garage", "Bank branch",
+         "Jeweller", "Petrol station", "Kindergarten", "Post office", "Cafe", "Hardware store"]
+
+
+def _site_names(size) -> list[tuple[str, str]]:
+    """(name, address) per site, seeded."""
+    rng = random.Random(f"names-{size}")
+    return [(f"{rng.choice(OWNERS)} {rng.choice(KINDS)}", f"{rng.choice(STREETS)} {rng.randint(1, 200)}")
+            for _ in range(size)]
+
+
 def _outdated_devices(size, pair):
     device_type, release = pair
     _, _, _, old, hardware, _ = DEVICE_TYPES[0]
@@ -275,12 +293,12 @@ def _outdated_devices(size, pair):
         yield kinds[i % len(kinds)], JobState.FAILED if i % 20 == 7 else None, release
 
 
-def _fill(receiver: Receiver, size: int, devices) -> None:
+def _fill(receiver: Receiver, size: int, devices, names: list[tuple[str, str]] | None = None) -> None:
     site_id, device_id, job_id = fill.next_id(Site), fill.next_id(Device), fill.next_id(UpdateJob)
     devices = list(devices)
     now = timezone.now()
     finished = fill.column_value(UpdateJob, "finished_at", now)
-    rows, active_job = [], {}
+    rows, active_job, last_outcome = [], {}, {}
     for i, (_, state, release) in enumerate(devices):
         if state is None:
             continue
@@ -289,15 +307,18 @@ def _fill(receiver: Receiver, size: int, devices) -> None:
         reason = "Device reported failure: checksum mismatch" if state == JobState.FAILED else ""
         if active:  # Device.active_job, as the services keep it
             active_job[i] = job_id + len(rows)
+        else:  # Device.last_outcome, as they keep it too
+            last_outcome[i] = state
         rows.append((job_id + len(rows), device_id + i, release.pk, state, done, release.size, reason,
                      None if active else finished))
+    names = names or [("", "")] * size
     # One transaction: devices and jobs point at each other.
     with transaction.atomic():
-        fill.bulk_insert(Site, ("id", "receiver_id", "number"),
-                         ((site_id + i, receiver.pk, 1000 + i) for i in range(size)))
-        fill.bulk_insert(Device, (*DEVICE_COLUMNS, "active_job_id"), (
+        fill.bulk_insert(Site, ("id", "receiver_id", "number", "name", "address"),
+                         ((site_id + i, receiver.pk, 1000 + i, *names[i]) for i in range(size)))
+        fill.bulk_insert(Device, (*DEVICE_COLUMNS, "active_job_id", "last_outcome"), (
             (device_id + i, site_id + i, receiver.pk, f"{receiver.code}-{i:07d}") + kind.values
-            + (active_job.get(i),) for i, (kind, _, _) in enumerate(devices)
+            + (active_job.get(i), last_outcome.get(i, "")) for i, (kind, _, _) in enumerate(devices)
         ))
         fill.bulk_insert(UpdateJob, ("id", "device_id", "release_id", "state", "bytes_downloaded",
                                      "bytes_total", "reason", "finished_at"), rows)

@@ -22,6 +22,7 @@ BENCHES: dict[str, str | None] = {
     "stats": "bench.stats",
     "update_all": "bench.update_all",
     "rollouts": "bench.rollouts",
+    "find": "bench.find",
     # Device protocol and fleet simulator (issue "Devices update themselves").
     "ddi_poll": "bench.ddi_poll",
     "ddi_download": "bench.ddi_download",

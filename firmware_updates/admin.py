@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin_support import AuditedByServices, form_changes
 
 from . import services
-from .errors import ReleaseRejected, UpdateNotAllowed
+from .errors import ReleaseNotAllowed, ReleaseRejected, UpdateNotAllowed
 from .forms import ReleaseUploadForm
 from .models import Release, ReleaseDelta, Rollout, UpdateJob, UpdateJobEvent, Webhook
 from .stored_words import stored_words
@@ -35,18 +35,18 @@ class ReleaseDeltaInline(admin.TabularInline):
 
 @admin.register(Release)
 class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
-    list_display = ("__str__", "device_type", "version", "is_current", "hardware_revisions", "size",
+    list_display = ("__str__", "device_type", "version", "is_current", "archived_at", "hardware_revisions", "size",
                     "sha256_short", "signer", "created_by", "created_at")
-    list_filter = ("device_type", "is_current")
+    list_filter = ("device_type", "is_current", ("archived_at", admin.EmptyFieldListFilter))
     search_fields = ("version", "sha256", "device_type__name", "device_type__code")
     list_select_related = ("device_type", "created_by")
     actions = ("mark_current",)
     inlines = (ReleaseDeltaInline,)
     # Everything but the description comes from the archive and is checked at upload.
     readonly_fields = ("device_type", "version", "hardware_revisions", "archive", "filename", "size", "sha256",
-                       "sha1", "md5", "signer", "is_current", "created_by", "created_at")
-    fields = ("device_type", "version", "description", "hardware_revisions", "is_current", "archive", "filename",
-              "size", "sha256", "sha1", "md5", "signer", "created_by", "created_at")
+                       "sha1", "md5", "signer", "is_current", "archived_at", "created_by", "created_at")
+    fields = ("device_type", "version", "description", "notes", "hardware_revisions", "is_current", "archived_at",
+              "archive", "filename", "size", "sha256", "sha1", "md5", "signer", "created_by", "created_at")
 
     @admin.display(description="SHA-256", ordering="sha256")
     def sha256_short(self, obj):
@@ -61,7 +61,7 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
             try:
                 release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
                                                   description=form.cleaned_data["description"],
-                                                  deltas=form.cleaned_data["deltas"])
+                                                  notes=form.cleaned_data["notes"], deltas=form.cleaned_data["deltas"])
             except ReleaseRejected as exc:
                 if exc.field == "deltas":
                     form.add_error("deltas", gettext("The delta was refused: {reason}").format(reason=exc.reason))
@@ -102,8 +102,15 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
                               messages.ERROR)
             return
         for release in releases:
-            services.release_mark_current(release=release, actor=request.user)
-            self.message_user(request, gettext("{release} is now the current version.").format(release=release), messages.SUCCESS)
+            try:
+                services.release_mark_current(release=release, actor=request.user)
+            except ReleaseNotAllowed as exc:
+                # A downgrade is confirmed on the panel's Releases page, which shows who it affects.
+                self.message_user(request, gettext("{reason} (Releases page of the panel: Mark current...)").format(
+                    reason=exc.reason), messages.ERROR)
+            else:
+                self.message_user(request, gettext("{release} is now the current version.").format(release=release),
+                                  messages.SUCCESS)
 
 
 class UpdateJobEventInline(admin.TabularInline):

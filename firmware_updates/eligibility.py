@@ -18,13 +18,14 @@ queued (`not_eligible`, counted by reason), and "" a red panel a rollout would q
 
 from django.db.models import CharField, Exists, OuterRef, Q, Value, When
 from django.db.models.expressions import Case
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from sites.models import Device, RemoteUpdate, Site
 
 from .badges import has_active_job, runs_version
 from .errors import Refusal, UpdateNotAllowed
-from .models import ACTIVE_STATES, Release, UpdateJob
+from .models import ACTIVE_STATES, JobState, Release, UpdateJob
 
 ELIGIBLE = ""
 # The rule, in order: a device is refused for the first that holds.
@@ -70,6 +71,83 @@ def refusal_expression(releases: dict[int, Release], *, active: Q | Exists | Non
                   for refusal, condition in _conditions(release, active)]
         whens.append(When(of_type, then=Value(ELIGIBLE)))
     return Case(*whens, default=Value(Refusal.NO_CURRENT_RELEASE.value), output_field=CharField())
+
+
+# The red breakdown: why an outdated site has nothing planned. Each red site is counted under
+# exactly one reason, the first that holds, so the counts add up to the red total (the
+# statistics, the device type page's legend and its reason filter, the API all read this):
+# first the rule's own refusals beyond the badge's (RULES after already_updating; or no
+# current release for the whole type), then, for a site a rollout would queue: offline, its
+# last update failed, its last update was cancelled, and at last "not queued yet".
+OFFLINE, LAST_FAILED, LAST_CANCELLED, NOT_QUEUED = "offline", "failed", "cancelled", "not_queued"
+BADGE_RULES = (Refusal.ALREADY_CURRENT, Refusal.ALREADY_UPDATING)
+NOT_ELIGIBLE_REASONS = (Refusal.NO_CURRENT_RELEASE.value,
+                        *(refusal.value for refusal in RULES if refusal not in BADGE_RULES))
+RED_REASONS = (*NOT_ELIGIBLE_REASONS, OFFLINE, LAST_FAILED, LAST_CANCELLED, NOT_QUEUED)
+# The legend's words: a heading for each reason of the breakdown.
+RED_REASON_WORDS = {
+    Refusal.NO_CURRENT_RELEASE.value: _("no current release"),
+    Refusal.REMOTE_UPDATE_FORBIDDEN.value: _("remote update not allowed at this site"),
+    Refusal.NO_IP_CHANNEL.value: _("no GPRS or Ethernet channel"),
+    Refusal.HARDWARE_NOT_SUPPORTED.value: _("hardware not supported"),
+    Refusal.WOULD_DOWNGRADE.value: _("would downgrade"),
+    OFFLINE: _("offline"),
+    LAST_FAILED: _("last update failed"),
+    LAST_CANCELLED: _("last update cancelled"),
+    NOT_QUEUED: _("not queued yet"),
+}
+# What each reason means, for the legend (a site is counted under the first that holds).
+RED_REASON_HELP = {
+    Refusal.NO_CURRENT_RELEASE.value: _("No release of this device type is marked current."),
+    Refusal.REMOTE_UPDATE_FORBIDDEN.value: _("The site forbids remote updates: its panel is never queued."),
+    Refusal.NO_IP_CHANNEL.value: _("The panel has neither GPRS nor Ethernet: it cannot be updated remotely."),
+    Refusal.HARDWARE_NOT_SUPPORTED.value: _("The current release does not support the panel's board revision."),
+    Refusal.WOULD_DOWNGRADE.value: _("The panel runs a newer version than the current release."),
+    OFFLINE: _("Could be updated, but has not connected lately: the update starts when it connects."),
+    LAST_FAILED: _("Could be updated; its last update failed."),
+    LAST_CANCELLED: _("Could be updated; its last update was cancelled."),
+    NOT_QUEUED: _("Could be updated and is online; nobody has queued it yet."),
+}
+
+
+def offline_q(offline_since, prefix: str = "") -> Q:
+    """The device (at `prefix`) has not been heard from since `offline_since` (receiver's
+    `offline_after` and the grace ago: `sites.services.offline_since`), or never."""
+    return Q(**{f"{prefix}last_seen__isnull": True}) | Q(**{f"{prefix}last_seen__lt": offline_since})
+
+
+RED_AFTER_RULES = (OFFLINE, LAST_FAILED, LAST_CANCELLED)  # the breakdown's reasons past the rule
+
+
+def verdict_expression(releases: dict[int, Release], *, offline_since) -> Case:
+    """Each device's verdict in one CASE: the rule's refusal code (`refusal_expression`,
+    already_current and already_updating included), or, for a device that may be queued, its
+    red reason (offline, failed, cancelled, not_queued). `refusal_of` and `red_reason_of` read
+    the two answers out of it; a filter on one red reason is `verdict=<reason>`.
+
+    One CASE rather than a red reason built on a refusal annotation: Django writes an
+    annotation out again wherever another one refers to it, which put the rule's conditions
+    four times into each row's work (bench `find`, docs/benchmarks.md)."""
+    extra = [(OFFLINE, offline_q(offline_since)), (LAST_FAILED, Q(last_outcome=JobState.FAILED)),
+             (LAST_CANCELLED, Q(last_outcome=JobState.CANCELLED))]
+    whens = []
+    for type_id, release in releases.items():
+        of_type = Q(device_type_id=type_id)
+        whens += [When(of_type & condition, then=Value(refusal.value))
+                  for refusal, condition in _conditions(release, has_active_job())]
+        whens += [When(of_type & condition, then=Value(code)) for code, condition in extra]
+        whens.append(When(of_type, then=Value(NOT_QUEUED)))
+    return Case(*whens, default=Value(Refusal.NO_CURRENT_RELEASE.value), output_field=CharField())
+
+
+def refusal_of(verdict: str) -> str:
+    """The rule's refusal code in a verdict ("" : the device may be queued)."""
+    return ELIGIBLE if verdict in (*RED_AFTER_RULES, NOT_QUEUED) else verdict
+
+
+def red_reason_of(verdict: str) -> str:
+    """The red breakdown's reason in a verdict ("" : not red, green or yellow)."""
+    return "" if verdict in {r.value for r in BADGE_RULES} else verdict
 
 
 def active_job_exists() -> Exists:

@@ -53,6 +53,14 @@ class Refusal(enum.Enum):
     ROLLOUT_STILL_OPEN = ("rollout_still_open", gettext_noop("rollout still open"),
                           gettext_noop("Rollout #{rollout} is still {state}: stop it or let it complete first."))
     NO_FAILED_SITES = "no_failed_sites", gettext_noop("no failed sites"), gettext_noop("No site of rollout #{rollout} failed.")
+    # Releases.
+    RELEASE_ARCHIVED = ("release_archived", gettext_noop("release archived"),
+                        gettext_noop("{release} is archived: restore it before offering it to panels."))
+    RELEASE_IS_CURRENT = ("release_is_current", gettext_noop("current release"),
+                          gettext_noop("{release} is the current version: mark another release current before archiving it."))
+    DOWNGRADE_NOT_CONFIRMED = ("downgrade_not_confirmed", gettext_noop("downgrade not confirmed"),
+                               gettext_noop("{release} is older than the current version {current}: {impact} Confirm the "
+                                            "downgrade to mark it current anyway."))
     # Cancelling.
     ALREADY_DOWNLOADED = ("already_downloaded", gettext_noop("already downloaded"),
                           gettext_noop("The device has already downloaded the update; it can no longer be cancelled."))
@@ -123,3 +131,13 @@ class ReleaseOverQuota(QuotaExceeded, ReleaseRejected):
     def __init__(self, reason: str, *, quota: str):
         ReleaseRejected.__init__(self, reason)
         self.quota = quota
+
+
+class ReleaseNotAllowed(Refused):
+    """A release may not be marked current, archived or chosen as it is (409 through the API).
+
+    `refusal` says which rule; `code` its stable name; str() the reason in operator's words."""
+
+    def __init__(self, refusal: Refusal, **words):
+        super().__init__(gettext(refusal.sentence).format(**words), code=refusal.value)
+        self.refusal = refusal

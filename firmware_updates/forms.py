@@ -183,6 +183,11 @@ class ReleaseUploadForm(forms.Form):
         help_text=_("Optional; the archive's own description is used when left empty."),
         widget=forms.TextInput(attrs={"data-testid": "release-description"}),
     )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=5000,
+        help_text=_("Optional: what changed, what to watch for. Editable later."),
+        widget=forms.Textarea(attrs={"rows": 3, "data-testid": "upload-notes"}),
+    )
     deltas = forms.Field(
         label=_("Deltas (.swu), optional"), required=False,
         help_text=_("Delta archives of this release, each from one earlier version: panels on that version "

@@ -16,6 +16,11 @@ class Release(models.Model):
     version_key = models.CharField(_("version key"), max_length=40, editable=False)
     hardware_revisions = models.JSONField(_("hardware revisions"), default=list, help_text=_("Board revisions the archive supports."))
     description = models.CharField(_("description"), max_length=500, blank=True)
+    # The operators' own words: what changed, what to watch for; editable after upload.
+    notes = models.TextField(_("notes"), blank=True, max_length=5000)
+    # Archived: no longer offered (never current, queued or chosen), kept for the jobs and
+    # rollouts that name it (their history).
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     archive = models.FileField(_("archive"), upload_to="releases/")
     filename = models.CharField(_("filename"), max_length=200)
     size = models.PositiveBigIntegerField(_("size"))
@@ -49,6 +54,10 @@ class Release(models.Model):
 
     def supports(self, hardware_revision: str) -> bool:
         return hardware_revision in (self.hardware_revisions or [])
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class ReleaseDelta(models.Model):

@@ -5,23 +5,34 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import (
-    BooleanField,
+    Case,
     Count,
-    ExpressionWrapper,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
-from django.utils import timezone
+from django.utils.translation import gettext
 
 from receivers.models import Receiver
 from sites.models import Device, DeviceType, Site
+from sites.services import offline_since
 
 from .badges import Badge, badge_expression
 from .deltas import TransferEstimate, delta_failed_before, transfer_estimate
-from .eligibility import ELIGIBLE, refusal_expression
+from .eligibility import (
+    ELIGIBLE,
+    OFFLINE,
+    RED_REASONS,
+    red_reason_of,
+    refusal_expression,
+    refusal_of,
+    verdict_expression,
+)
 from .errors import Refusal
 from .models import Release, ReleaseDelta, RolloutEvent, RolloutWave, UpdateJob
 from .services.rollout_control import rollouts_job_counts
@@ -36,8 +47,13 @@ class FirmwareStatsRow:
     updating: int  # yellow
     not_planned: int  # red
     not_eligible: int  # of the red: may not be queued (eligibility rule), split below
-    offline: int  # of the red: not heard from lately
+    offline: int  # of the red that could be queued: not heard from lately
     not_eligible_reasons: dict = field(default_factory=dict)  # refusal code -> count
+    # The red by reason (eligibility.RED_REASONS): each red site under exactly one reason.
+    red_reasons: dict = field(default_factory=dict)
+    # With `facets`: the sites by firmware version and by hardware revision (the filters' choices).
+    versions: dict = field(default_factory=dict)
+    hardware: dict = field(default_factory=dict)
 
     @property
     def current_version(self) -> str | None:
@@ -52,94 +68,253 @@ def current_releases() -> dict[int, Release]:
     return {r.device_type_id: r for r in Release.objects.filter(is_current=True).select_related("device_type")}
 
 
-def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None) -> list[FirmwareStatsRow]:
+def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,
+                            facets: bool = False) -> list[FirmwareStatsRow]:
     """One row per device type on the receiver; three queries whatever the fleet size.
 
-    Devices are counted per (type, refusal, offline) in one pass over the receiver's devices:
-    the refusal is the eligibility rule's code (firmware_updates/eligibility.py), which also
-    says the badge (already_current: green, already_updating: yellow, the rest red, "" being
-    the red a rollout would queue). "Has an active job" is the device's own column
-    (`Device.active_job`), so no job is read: a join with the jobs made PostgreSQL hash every
-    active job of the database on each call (bench `stats`, docs/benchmarks.md).
+    Devices are counted per (type, verdict) in one pass over the receiver's devices: the
+    verdict (firmware_updates/eligibility.py) is the rule's refusal code, which also says the
+    badge (already_current: green, already_updating: yellow, the rest red), or for a red
+    device a rollout would queue its reason (offline, failed, cancelled, not queued); so the
+    red splits under one reason each (`eligibility.RED_REASONS`) and the breakdown adds up. "Has an active
+    job" and "how did its last update end" are the device's own columns (`Device.active_job`,
+    `Device.last_outcome`), so no job is read: a join with the jobs made PostgreSQL hash every
+    active job of the database on each call (bench `stats`, docs/benchmarks.md). `facets`
+    also counts the sites by firmware version and hardware revision (same pass, more groups).
     """
     releases = current_releases()
-    offline_since = timezone.now() - receiver.offline_after
     # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
     devices = Device.objects.filter(receiver=receiver, device_type__isnull=False, site__isnull=False)
     if device_type is not None:
         devices = devices.filter(device_type=device_type)
+    if device_type is not None:  # only its release's conditions in the CASE
+        releases = {pk: release for pk, release in releases.items() if pk == device_type.pk}
+    group_by = ["device_type_id", "verdict", *(["firmware_version", "hardware_revision"] if facets else [])]
     groups = (
-        devices.annotate(
-            refusal=refusal_expression(releases),
-            offline=ExpressionWrapper(Q(last_seen__isnull=True) | Q(last_seen__lt=offline_since),
-                                      output_field=BooleanField()),
-        )
-        .values("device_type_id", "refusal", "offline")
+        devices.annotate(verdict=verdict_expression(releases, offline_since=offline_since(receiver)))
+        .values(*group_by)
         .annotate(n=Count("id"))
         .order_by()
     )
     counts: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
+    red: dict[int, Counter] = defaultdict(Counter)
+    versions: dict[int, Counter] = defaultdict(Counter)
+    hardware: dict[int, Counter] = defaultdict(Counter)
     for g in groups:
-        row, n, refusal = counts[g["device_type_id"]], g["n"], g["refusal"]
+        type_id, n, refusal = g["device_type_id"], g["n"], refusal_of(g["verdict"])
+        row = counts[type_id]
         row["total"] += n
+        if facets:
+            versions[type_id][g["firmware_version"]] += n
+            hardware[type_id][g["hardware_revision"]] += n
         if refusal == Refusal.ALREADY_CURRENT.value:
             row["current"] += n
         elif refusal == Refusal.ALREADY_UPDATING.value:
             row["updating"] += n
         else:  # red: outdated and nothing planned
             row["not_planned"] += n
-            row["offline"] += n if g["offline"] else 0
+            red[type_id][red_reason_of(g["verdict"])] += n
             if refusal != ELIGIBLE:
                 row["not_eligible"] += n
-                reasons[g["device_type_id"]][refusal] += n
+                reasons[type_id][refusal] += n
     types = DeviceType.objects.in_bulk(list(counts))
     result = [
         FirmwareStatsRow(
             device_type=types[type_id], current_release=releases.get(type_id),
-            not_eligible_reasons=dict(reasons[type_id]),
-            **{k: c.get(k, 0) for k in ("total", "current", "updating", "not_planned", "not_eligible", "offline")},
+            not_eligible_reasons=dict(reasons[type_id]), offline=red[type_id][OFFLINE],
+            red_reasons={code: red[type_id][code] for code in RED_REASONS if red[type_id][code]},
+            versions=dict(versions[type_id]), hardware=dict(hardware[type_id]),
+            **{k: c.get(k, 0) for k in ("total", "current", "updating", "not_planned", "not_eligible")},
         )
         for type_id, c in counts.items()
     ]
     return sorted(result, key=lambda row: row.device_type.name)
 
 
+# The device type page's sortable columns: the key in the URL (`?sort=`, "-" first for
+# descending) -> the ordering; the site number (then pk) breaks ties so pages never overlap.
+SORTS = {
+    "site": ("site__number",),
+    "name": ("site__name", "site__number"),
+    "status": ("badge_rank", "site__number"),
+    "firmware": ("firmware_version_key", "site__number"),
+    "hardware": ("hardware_revision", "site__number"),
+    "seen": ("last_seen", "site__number"),
+}
+DEFAULT_SORT = "site"
+
+
+@dataclass(frozen=True)
+class SiteFilters:
+    """What the device type page's list (and its CSV, and the API's `sites/`) is narrowed to.
+    Each value as typed; `errors` says which ones were not understood (the panel says so,
+    the API answers 400)."""
+
+    q: str = ""  # words: site number (its start), site name or address, panel serial
+    badge: str = ""
+    reason: str = ""  # a red reason (eligibility.RED_REASONS)
+    version: str = ""  # firmware version, exactly
+    hardware: str = ""  # hardware revision, exactly
+    sort: str = DEFAULT_SORT
+
+    @classmethod
+    def from_query(cls, params) -> "SiteFilters":
+        values = {name: (params.get(name) or "").strip()[:200]
+                  for name in ("q", "badge", "reason", "version", "hardware", "sort")}
+        return cls(**{**values, "sort": values["sort"] or DEFAULT_SORT})
+
+    @property
+    def errors(self) -> dict[str, str]:
+        errors = {}
+        if self.badge and self.badge not in Badge.ALL:
+            errors["badge"] = gettext("Unknown badge {badge}; use green, yellow or red.").format(badge=repr(self.badge))
+        if self.reason and self.reason not in RED_REASONS:
+            errors["reason"] = gettext("Unknown reason {reason}; use one of {reasons}.").format(
+                reason=repr(self.reason), reasons=", ".join(RED_REASONS))
+        if self.sort.removeprefix("-") not in SORTS:
+            errors["sort"] = gettext("Unknown sort {sort}; use one of {sorts} (\"-\" first: descending).").format(
+                sort=repr(self.sort), sorts=", ".join(SORTS))
+        return errors
+
+    @property
+    def valid(self) -> "SiteFilters":
+        """The filters with what was not understood left out."""
+        errors = self.errors
+        return SiteFilters(q=self.q, version=self.version, hardware=self.hardware,
+                           **{name: "" if name in errors else getattr(self, name)
+                              for name in ("badge", "reason")},
+                           sort=DEFAULT_SORT if "sort" in errors else self.sort)
+
+    @property
+    def narrowed(self) -> bool:
+        """Anything but the badge narrows the list (the statistics' counts no longer apply)."""
+        return bool(self.q or self.reason or self.version or self.hardware)
+
+    def params(self, **changes) -> dict:
+        """As URL parameters, the defaults left out, with `changes` applied."""
+        values = {"q": self.q, "badge": self.badge, "reason": self.reason, "version": self.version,
+                  "hardware": self.hardware, "sort": self.sort, **changes}
+        if values.get("sort") == DEFAULT_SORT:
+            values["sort"] = ""
+        return values
+
+
+def site_search_q(q: str, prefix: str = "") -> Q:
+    """Sites (at `prefix`, e.g. "site__" from a device) whose number starts with, or whose
+    name, address or panel serial contains, each word of `q` (any case).
+
+    Each word is asked of the sites and of the devices in subqueries of their own, so that
+    on PostgreSQL their trigram indexes answer them (sites/migrations 0007: a rare word in
+    100,000 sites is a few index pages, not a pass over every name, address and serial);
+    the list itself only looks its rows up in the (hashed) answers. Words of one or two
+    characters (a house number) have no trigram: the list's rows are asked directly."""
+    device = "" if prefix else "device__"  # the device's fields: its own, or its site's device's
+    site_pk, device_pk = f"{prefix}pk", f"{device}pk"
+    condition = Q()
+    for word in q.split()[:8]:
+        if len(word) < 3:
+            # Too short for a trigram: asked of the list's own rows, after its other conditions
+            # (a subquery would read every name, address and serial to hash its answer).
+            either = (Q(**{f"{prefix}name__icontains": word}) | Q(**{f"{prefix}address__icontains": word})
+                      | Q(**{f"{device}serial__icontains": word}))
+        else:
+            named = Site.objects.filter(Q(name__icontains=word) | Q(address__icontains=word)).values("pk")
+            either = Q(**{f"{site_pk}__in": named}) | Q(**{f"{device_pk}__in": Device.objects.filter(
+                serial__icontains=word).values("pk")})
+        if word.isdigit():
+            either |= Q(**{f"{prefix}number__startswith": word})
+        condition &= either
+    return condition
+
+
 def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str | None = None,
-                      site_number: str | None = None) -> QuerySet[Device]:
-    """The sites of a type on a receiver (their devices) with `badge`, `refusal` (the
-    eligibility rule's code) and `last_job_*` annotations and the active job (`active_job`, with its release
-    and its rollout, whose install window the list shows) joined, in site number order.
+                      site_number: str | None = None, filters: SiteFilters | None = None,
+                      last_job: bool = True) -> QuerySet[Device]:
+    """The sites of a type on a receiver (their devices) with `badge`, `verdict` (the
+    eligibility rule's code or the red breakdown's reason: `eligibility.refusal_of`,
+    `red_reason_of`) and, with `last_job`,
+    `last_job_*` annotations, and the active job (`active_job`, with its release and its
+    rollout, whose install window the list shows) joined; narrowed and sorted by `filters`
+    (site number order by default).
 
     Filtered on the site's receiver so PostgreSQL walks the (receiver, number) index in order
     and stops after a page (100k sites: ~100 ms -> under 1 ms). Panels a gateway registered
     without a site are counted in the statistics but are not sites, so they are not listed.
     """
+    filters = (filters or SiteFilters(badge=badge or "", q=site_number or "")).valid
     release = Release.objects.filter(device_type=device_type, is_current=True).first()
     current_version = release.version if release else None
-    last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
     qs = (
         Device.objects.filter(receiver=receiver, site__receiver=receiver, device_type=device_type)
         .select_related("site", "device_type", "active_job__release", "active_job__rollout")
         .annotate(
-            last_job_state=Subquery(last.values("state")[:1]),
-            last_job_reason=Subquery(last.values("reason")[:1]),
             badge=badge_expression(current_version=current_version),
-            refusal=refusal_expression({device_type.pk: release} if release else {}),
+            verdict=verdict_expression({device_type.pk: release} if release else {},
+                                       offline_since=offline_since(receiver)),
         )
-        .order_by("site__number", "pk")
     )
-    if badge in Badge.ALL:
-        qs = qs.filter(badge=badge)
-    if site_number:
-        qs = qs.filter(site__number__startswith=site_number) if site_number.isdigit() else qs.none()
-    return qs
+    if last_job:
+        last = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk")
+        qs = qs.annotate(last_job_state=Subquery(last.values("state")[:1]),
+                         last_job_reason=Subquery(last.values("reason")[:1]),
+                         last_job_received=Subquery(last.values("bytes_downloaded")[:1]),
+                         last_job_size=Subquery(last.values("bytes_total")[:1]))
+    if filters.badge:
+        qs = qs.filter(badge=filters.badge)
+    if filters.reason:
+        qs = qs.filter(verdict=filters.reason)  # a red reason is its own verdict
+    if filters.version:
+        qs = qs.filter(firmware_version=filters.version)
+    if filters.hardware:
+        qs = qs.filter(hardware_revision=filters.hardware)
+    if filters.q:
+        qs = qs.filter(site_search_q(filters.q, prefix="site__"))
+    return sorted_sites(qs, filters.sort)
+
+
+# What the CSV export reads of each site, in its columns' order (`device_type_sites_export`).
+EXPORT_FIELDS = ("site__number", "site__name", "site__address", "serial", "hardware_revision", "firmware_version",
+                 "channels", "badge", "verdict", "last_seen", "active_job__state", "active_job__bytes_downloaded",
+                 "active_job__bytes_total", "last_outcome")
+
+
+def device_type_sites_export(*, receiver: Receiver, device_type: DeviceType, filters: SiteFilters,
+                             chunk_size: int = 2000):
+    """The device type page's list as `filters` narrow and sort it, every page of it, as
+    tuples of EXPORT_FIELDS, read in chunks of `chunk_size` (PostgreSQL: a server-side
+    cursor), so memory stays bounded whatever the fleet; one statement, no query per row."""
+    qs = device_type_sites(receiver=receiver, device_type=device_type, filters=filters, last_job=False)
+    return qs.values_list(*EXPORT_FIELDS).iterator(chunk_size=chunk_size)
+
+
+def sorted_sites(qs: QuerySet, sort: str, *, from_site: bool = False) -> QuerySet:
+    """`qs` (devices, or sites `from_site`) in the order of a `SORTS` key ("-" first:
+    descending; ties in site number order), then by pk. Never-seen panels sort as the oldest; the status sorts red,
+    yellow, green (what needs attention first)."""
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key == "status":
+        qs = qs.annotate(badge_rank=Case(When(badge=Badge.RED, then=Value(0)), When(badge=Badge.YELLOW, then=Value(1)),
+                                         default=Value(2), output_field=IntegerField()))
+    ordering = []
+    for rank, name in enumerate(SORTS.get(key, SORTS[DEFAULT_SORT])):
+        if from_site and name != "badge_rank":
+            name = name.removeprefix("site__") if name.startswith("site__") else f"device__{name}"
+        down = descending and rank == 0  # ties stay in site number order
+        if name.endswith("last_seen"):  # the one nullable column (the others keep their index's order)
+            ordering.append(F(name).desc(nulls_last=True) if down else F(name).asc(nulls_first=True))
+        else:
+            ordering.append(F(name).desc() if down else F(name).asc())
+    return qs.order_by(*ordering, "pk")
 
 
 def site_list(*, receiver: Receiver | None = None, number: int | None = None,
-              device_type: DeviceType | None = None, badge: str | None = None) -> QuerySet[Site]:
+              device_type: DeviceType | None = None, badge: str | None = None,
+              filters: SiteFilters | None = None) -> QuerySet[Site]:
     """Sites with their panel, `badge` and the panel's active job (`device.active_job`, with
-    its release) joined.
+    its release) joined; narrowed and sorted by `filters` as the device type page's list is
+    (a red reason only with a `receiver`: whether a panel is offline is its receiver's rule).
 
     Same colours as the device type page for every device type at once: the current release of
     each site's type is a subquery. A site without a panel is red. Two queries a page.
@@ -151,17 +326,58 @@ def site_list(*, receiver: Receiver | None = None, number: int | None = None,
             current_version=Subquery(current.values("version")[:1]),
             badge=badge_expression(current_version=F("current_version"), prefix="device__"),
         )
-        .order_by("receiver__code", "number")
     )
+    filters = (filters or SiteFilters()).valid
     if receiver is not None:
         qs = qs.filter(receiver=receiver)
     if number is not None:
         qs = qs.filter(number=number)
     if device_type is not None:
         qs = qs.filter(device__device_type=device_type)
-    if badge is not None:
-        qs = qs.filter(badge=badge)
-    return qs
+    if badge or filters.badge:
+        qs = qs.filter(badge=badge or filters.badge)
+    if filters.q:
+        qs = qs.filter(site_search_q(filters.q))
+    if filters.version:
+        qs = qs.filter(device__firmware_version=filters.version)
+    if filters.hardware:
+        qs = qs.filter(device__hardware_revision=filters.hardware)
+    if filters.reason and receiver is not None:
+        red = (Device.objects.filter(receiver=receiver, site__isnull=False)
+               .annotate(verdict=verdict_expression(current_releases(), offline_since=offline_since(receiver)))
+               .filter(verdict=filters.reason).values("site_id"))
+        qs = qs.filter(pk__in=red)
+    if filters.sort == DEFAULT_SORT:  # across receivers: grouped by receiver first
+        return qs.order_by("receiver__code", "number")
+    return sorted_sites(qs, filters.sort, from_site=True)
+
+
+@dataclass(frozen=True)
+class DowngradeImpact:
+    """What marking `release` current would do when it is older than the `current` one: the
+    sites now running the current version turn outdated (red, "would downgrade": an update
+    never moves a panel back), counted per receiver (code, name, sites), most first."""
+
+    release: Release
+    current: Release
+    receivers: list[tuple[str, str, int]]
+
+    @property
+    def sites(self) -> int:
+        return sum(n for _, _, n in self.receivers)
+
+
+def release_downgrade_impact(*, release: Release) -> DowngradeImpact | None:
+    """None unless `release` is older than its type's current release; then how many sites on
+    which receivers turn outdated. Two queries (the current release, one grouped count)."""
+    current = Release.objects.filter(device_type=release.device_type_id, is_current=True).first()
+    if current is None or current.pk == release.pk or release.version_key >= current.version_key:
+        return None
+    rows = (Device.objects.filter(device_type=release.device_type_id, site__isnull=False,
+                                  firmware_version=current.version)
+            .values("receiver__code", "receiver__name").annotate(n=Count("id")).order_by("-n", "receiver__code"))
+    return DowngradeImpact(release=release, current=current,
+                           receivers=[(r["receiver__code"], r["receiver__name"], r["n"]) for r in rows])
 
 
 def progress_and_waves(rollouts) -> tuple[dict[int, dict[str, int]], dict[int, list[RolloutWave]]]:

@@ -17,9 +17,23 @@ timeout, and one that comes back empty lost it with everything else, which beat'
 reconciliation re-sends (every task may run twice). tests/worker/test_outages.py holds it.
 
 Settings select it for redis:// and rediss:// brokers (CELERY_BROKER_TRANSPORT).
+
+`FilesystemTransport`, the embedded default's on-disk broker, writes each message under a
+name the consumers do not look at and renames it into the queue once it is whole. kombu's
+own creates the message's file and then writes it, and a worker polling the folder meanwhile
+may take the empty file: its JSON fails to decode, celery calls that unrecoverable and the
+worker stops (the demo lost its worker after a quarter of an hour, issue 11). A rename within
+one folder is atomic: a consumer sees a message whole or not at all.
 """
 
+import os
+import uuid
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem as kombu_filesystem
 from kombu.transport import redis as kombu_redis
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
@@ -32,3 +46,22 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+class FilesystemChannel(kombu_filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        """Put `payload` onto `queue`: written whole under a temporary name, then renamed to
+        the name consumers look for (`<time>_<uuid>.<queue>.msg`, as kombu names it)."""
+        name = f"{int(round(kombu_filesystem.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = os.path.join(self.data_folder_out, f".{name}.writing")
+        try:
+            with open(partial, "wb") as f:
+                f.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class FilesystemTransport(kombu_filesystem.Transport):
+    Channel = FilesystemChannel

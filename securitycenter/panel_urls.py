@@ -28,6 +28,7 @@ urlpatterns = [
     path(RECEIVER + "software-update/", receivers.receiver_software_update, name="receiver-software-update"),
     # The page first: tools that look for "the device type page" take the first match.
     path(DEVICE_TYPE, firmware.device_type_update, name="device-type-update"),
+    path(DEVICE_TYPE + "sites.csv", firmware.device_type_sites_csv, name="device-type-sites-csv"),
     path(DEVICE_TYPE + "queue/", firmware.site_queue, name="site-queue"),
     path(DEVICE_TYPE + "update-all/", firmware.rollout_start, name="rollout-start"),
     *[path(DEVICE_TYPE + f"update-all/<int:rollout_id>/{action}/", firmware.rollout_control, {"action": action},
@@ -47,4 +48,7 @@ urlpatterns = [
     path("releases/upload/", firmware.release_upload, name="release-upload"),
     path("releases/<int:pk>/mark-current/", firmware.release_mark_current, name="release-mark-current"),
     path("releases/<int:pk>/deltas/", firmware.release_delta_upload, name="release-delta-upload"),
+    path("releases/<int:pk>/archive/", firmware.release_archive, name="release-archive"),
+    path("releases/<int:pk>/restore/", firmware.release_restore, name="release-restore"),
+    path("releases/<int:pk>/notes/", firmware.release_notes, name="release-notes"),
 ]

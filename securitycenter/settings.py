@@ -322,6 +322,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+    # Messages renamed into the queue whole, never read half-written (securitycenter/broker.py).
+    CELERY_BROKER_TRANSPORT = "securitycenter.broker:FilesystemTransport"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

@@ -74,7 +74,7 @@ class SiteAddForm(ServiceCheckedForm):
     channels = Device._meta.get_field("channels").formfield()
     partitions = Device._meta.get_field("partitions").formfield()
 
-    def service_check(self, *, receiver=None, number=None, name=None, remote_update=None, **panel):
+    def service_check(self, *, receiver=None, number=None, name=None, address=None, remote_update=None, **panel):
         if receiver is not None and number is not None:
             services.site_fields_validate(receiver=receiver, number=number)
         services.device_fields_validate(**panel)
@@ -82,10 +82,10 @@ class SiteAddForm(ServiceCheckedForm):
 
 @admin.register(Site)
 class SiteAdmin(AuditedByServices, admin.ModelAdmin):
-    list_display = ("number", "name", "receiver", "remote_update", "panel_serial", "panel_type", "panel_firmware",
-                    "created_at")
+    list_display = ("number", "name", "address", "receiver", "remote_update", "panel_serial", "panel_type",
+                    "panel_firmware", "created_at")
     list_filter = ("receiver", "remote_update", "device__device_type")
-    search_fields = ("=number", "name", "device__serial")
+    search_fields = ("=number", "name", "address", "device__serial")
     list_select_related = ("receiver", "device__device_type")
     autocomplete_fields = ("receiver",)
     form = SiteForm
@@ -98,7 +98,7 @@ class SiteAdmin(AuditedByServices, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": ("receiver", "number", "name", "remote_update")}),
+            return [(None, {"fields": ("receiver", "number", "name", "address", "remote_update")}),
                     ("Panel", {"fields": PANEL_FIELDS})]
         return super().get_fieldsets(request, obj)
 

@@ -188,6 +188,7 @@ class SiteInputSerializer(serializers.Serializer):
     receiver = receiver_field()
     number = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, required=False, default=RemoteUpdate.ALLOWED,
                                             help_text=REMOTE_UPDATE_HELP)
     device = DeviceInputSerializer()

@@ -80,6 +80,7 @@ class Site(models.Model):
     receiver = models.ForeignKey("receivers.Receiver", verbose_name=_("receiver"), on_delete=models.PROTECT, related_name="sites")
     number = models.PositiveIntegerField(_("number"))
     name = models.CharField(_("name"), max_length=200, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
     # Read by the eligibility rule (forbidden) and by queueing (approval): firmware_updates.
     remote_update = models.CharField(_("remote update"), max_length=16, choices=RemoteUpdate.choices,
                                      default=RemoteUpdate.ALLOWED)
@@ -153,6 +154,11 @@ class Device(models.Model):
         "firmware_updates.UpdateJob", verbose_name=_("active job"), null=True, blank=True, editable=False, on_delete=models.SET_NULL,
         related_name="+", db_constraint=False,
     )
+    # The final state of the device's newest finished job (succeeded, failed, cancelled; ""
+    # never updated): the red breakdown's "last update failed / cancelled" without reading the
+    # jobs. Written with `active_job` by the job services when a job finishes
+    # (`device_active_job_clear`), never by `save()`.
+    last_outcome = models.CharField(_("last outcome"), max_length=16, blank=True, editable=False)
     # NULL (not "") for a panel without a token: unique among those that have one.
     token_hash = models.CharField(_("token hash"), max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -184,7 +190,7 @@ class Device(models.Model):
             # an active_job another transaction has changed since: that column is the job
             # services' alone.
             kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
-                                       if not f.primary_key and f.name != "active_job"]
+                                       if not f.primary_key and f.name not in ("active_job", "last_outcome")]
         super().save(*args, **kwargs)
 
     def refresh_derived(self) -> None:

@@ -37,7 +37,7 @@ ATTRIBUTE_NAME_MAX = 128
 ATTRIBUTE_VALUE_MAX = 1024
 KNOWN_CHANNELS = frozenset(Channel.values)
 HARDWARE_REVISION_MAX = Device._meta.get_field("hardware_revision").max_length
-SITE_FIELDS = ("receiver", "number", "name", "remote_update")
+SITE_FIELDS = ("receiver", "number", "name", "address", "remote_update")
 # What operators may change of a panel; the rest is its own report (configData) or derived.
 DEVICE_FIELDS = ("site", "serial", "device_type", "hardware_revision", "firmware_version", "channels", "partitions",
                  "settings_digest")
@@ -49,6 +49,7 @@ def site_create(
     receiver: Receiver,
     number: int,
     name: str = "",
+    address: str = "",
     serial: str,
     device_type: DeviceType,
     hardware_revision: str = "",
@@ -75,7 +76,8 @@ def site_create(
             device=adopted, serial=serial, hardware_revision=hardware_revision, firmware_version=firmware_version,
             channels=channels or [], partitions=partitions or [],
         )
-        site = Site.objects.create(receiver=receiver, number=number, name=name, remote_update=remote_update)
+        site = Site.objects.create(receiver=receiver, number=number, name=name, address=address,
+                                   remote_update=remote_update)
         token = token_generate()
         if adopted is None:
             Device.objects.create(site=site, receiver=receiver, device_type=device_type,
@@ -140,7 +142,7 @@ def _move_refusal(*, site_number: int | None = None, serial: str = "") -> str:
 
 @transaction.atomic
 def site_update(*, site: Site, actor=None, **changes) -> Site:
-    """Change a site's receiver, number, name or consent to remote updates; moved to another
+    """Change a site's receiver, number, name, address or consent to remote updates; moved to another
     receiver, its panel goes along.
 
     The panel's receiver is a copy of its site's (fleet statistics and wake-ups go by it), so
@@ -172,6 +174,8 @@ def site_update(*, site: Site, actor=None, **changes) -> Site:
     if "remote_update" in changes:
         words.append(f"remote update changed from {current.remote_update} to {changes['remote_update']}")
         _remote_update_event(stored=current, changes=changes, actor=actor)
+    if "address" in changes:
+        words.append("address changed")
     if changes:
         Site.objects.filter(pk=site.pk).update(**changes)
         message = "; ".join(words)
@@ -314,8 +318,8 @@ def device_touch(*, device: Device, now=None) -> None:
     now = now or timezone.now()
     if device.last_seen and now - device.last_seen < settings.DEVICE_LAST_SEEN_RESOLUTION:
         return
-    # The statistics and the wake-up count a device offline from `offline_after` on (the panel
-    # adds a grace): the earliest any reader does, so no reader sees a returning panel late.
+    # The wake-up counts a device offline from `offline_after` on (the displays add a grace,
+    # ONLINE_GRACE): the earliest any reader does, so no reader sees a returning panel late.
     if (
         settings.DEVICE_SEEN_FLUSH_INTERVAL
         and device.last_seen
@@ -328,8 +332,25 @@ def device_touch(*, device: Device, now=None) -> None:
 
 
 def device_is_online(*, device: Device, receiver: Receiver, now=None) -> bool:
+    return seen_recently(last_seen=device.last_seen, receiver=receiver, now=now)
+
+
+# Past `offline_after`, what every display allows before it calls a panel offline: its last
+# poll may still sit in a web process's buffer (DEVICE_SEEN_FLUSH_INTERVAL), and a download
+# between two polls takes a while on GPRS.
+ONLINE_GRACE = timedelta(seconds=30)
+
+
+def seen_recently(*, last_seen, receiver: Receiver, now=None) -> bool:
+    """A panel last seen then is online (30 s of grace past `offline_after`: ONLINE_GRACE)."""
     now = now or timezone.now()
-    return bool(device.last_seen) and now - device.last_seen <= receiver.offline_after + timedelta(seconds=30)
+    return bool(last_seen) and now - last_seen <= receiver.offline_after + ONLINE_GRACE
+
+
+def offline_since(receiver: Receiver, now=None):
+    """Panels of `receiver` not seen since then (or never) are offline: the one threshold of
+    every display (the statistics, the red breakdown, the rows' connection)."""
+    return (now or timezone.now()) - receiver.offline_after - ONLINE_GRACE
 
 
 def channels_validate(channels) -> list[str]:

@@ -15,3 +15,14 @@ def assert_active_jobs_recorded() -> None:
         f"Device.active_job disagrees with the jobs: {len(missing)} device(s) lack their active job "
         f"{dict(list(missing.items())[:5])}, {len(extra)} point at a wrong one {dict(list(extra.items())[:5])}"
     )
+
+
+def assert_last_outcomes_recorded() -> None:
+    """Every device's `last_outcome` is the state of its newest finished job ("" if none)."""
+    newest: dict[int, str] = {}
+    for device_id, state in (UpdateJob.objects.exclude(state__in=ACTIVE_STATES)
+                             .order_by("device_id", "created_at", "pk").values_list("device_id", "state")):
+        newest[device_id] = state
+    column = dict(Device.objects.values_list("pk", "last_outcome"))
+    wrong = {d: (c, newest.get(d, "")) for d, c in column.items() if c != newest.get(d, "")}
+    assert not wrong, f"Device.last_outcome disagrees with the jobs (column, jobs): {dict(list(wrong.items())[:5])}"

@@ -90,7 +90,8 @@ class ReleaseFactory(factory.django.DjangoModelFactory):
 
 class UpdateJobFactory(factory.django.DjangoModelFactory):
     """A job row in any state. An active one becomes its device's `active_job`, as the services
-    that queue jobs do (tests.consistency checks the two agree)."""
+    that queue jobs do, a finished one (the newest) its `last_outcome`, as those that finish
+    them do (tests.consistency checks both agree)."""
 
     class Meta:
         model = UpdateJob
@@ -105,3 +106,8 @@ class UpdateJobFactory(factory.django.DjangoModelFactory):
         if create and self.state in ACTIVE_STATES:
             Device.objects.filter(pk=self.device_id).update(active_job=self)
             self.device.active_job_id = self.pk
+        elif create:  # finished: how it ended, unless a job created after it is there
+            newest = UpdateJob.objects.filter(device=self.device_id).order_by("-created_at", "-pk").first()
+            if newest == self:
+                Device.objects.filter(pk=self.device_id).update(last_outcome=self.state)
+                self.device.last_outcome = self.state

@@ -16,9 +16,14 @@ from django.utils import timezone
 
 from firmware_updates import services
 from firmware_updates.badges import Badge, badge_expression, device_badge
-from firmware_updates.eligibility import ELIGIBLE, update_refusal
+from firmware_updates.eligibility import ELIGIBLE, red_reason_of, refusal_of, update_refusal
 from firmware_updates.errors import Refusal, UpdateNotAllowed
-from firmware_updates.selectors import device_type_sites, receiver_firmware_stats, site_list
+from firmware_updates.selectors import (
+    SiteFilters,
+    device_type_sites,
+    receiver_firmware_stats,
+    site_list,
+)
 from firmware_updates.views.presenters import StatsView
 from sites.models import Device
 from tests.factories import (
@@ -103,13 +108,22 @@ def test_statistics_refusal_list_and_rollout_agree_on_every_panel(nord, case):
 
     (row,) = receiver_firmware_stats(receiver=receiver)
     assert _verdict_of_statistics(row) == expected
-    assert row.offline == (1 if row.not_planned and case[3] == "offline" else 0)
+    # The red breakdown is disjoint: a red panel under one reason, its refusal first, then offline.
+    red_reason = expected if expected not in ("already_current", "already_updating", ELIGIBLE) else (
+        ("offline" if case[3] == "offline" else "not_queued") if expected == ELIGIBLE else "")
+    assert row.red_reasons == ({red_reason: 1} if red_reason else {})
+    assert row.offline == (1 if red_reason == "offline" else 0)
 
     refusal = update_refusal(device=device, release=release, site=f"Site {device.site.number}")
     assert (refusal.code if refusal else ELIGIBLE) == expected
 
     (listed,) = device_type_sites(receiver=receiver, device_type=nord_type)
-    assert listed.refusal == expected
+    assert (refusal_of(listed.verdict), red_reason_of(listed.verdict)) == (expected, red_reason)
+    if red_reason:  # the reason filter lists it, and only under its reason
+        assert [d.pk for d in device_type_sites(receiver=receiver, device_type=nord_type,
+                                                filters=SiteFilters(reason=red_reason))] == [device.pk]
+        assert not device_type_sites(receiver=receiver, device_type=nord_type,
+                                     filters=SiteFilters(reason="failed" if red_reason != "failed" else "offline"))
 
     # The rollout queues exactly the eligible panel (held for approval where its site asks
     # for it); with nothing to queue it is refused, naming the same reason.

@@ -226,6 +226,8 @@ def test_healthz_says_ok_once_beat_reconciled_and_needs_no_sign_in(db):
 def test_healthz_names_what_is_wrong_without_details(db, monkeypatch, settings):
     Heartbeat.objects.create(name=Heartbeat.RECONCILE, at=timezone.now() - timedelta(hours=1))
     monkeypatch.setattr(app.conf, "broker_write_url", f"redis://127.0.0.1:{free_port()}/0")
+    # A Redis broker that does not answer, whatever transport the settings chose.
+    monkeypatch.setitem(app.conf, "broker_transport", "securitycenter.broker:Transport")
     body = Client().get("/healthz").json()
     assert (body["status"], body["broker"], body["reconcile"]["status"]) == ("failing", "unreachable", "late")
     assert body["problems"][0] == "The broker is unreachable."

@@ -8,7 +8,8 @@ from django.utils import timezone
 from firmware_updates import services
 from firmware_updates.errors import UpdateNotAllowed
 from firmware_updates.models import JobState, UpdateJob
-from tests.consistency import assert_active_jobs_recorded
+from firmware_updates.selectors import receiver_firmware_stats
+from tests.consistency import assert_active_jobs_recorded, assert_last_outcomes_recorded
 from tests.factories import (
     DeviceFactory,
     UserFactory,
@@ -154,6 +155,7 @@ def test_reconcile_fails_installs_that_never_came_back_and_flags_unconfirmed(fle
     assert unconfirmed.events.filter(kind="version_unconfirmed").count() == 1
     assert services.reconcile(now=later)["version_unconfirmed"] == 0  # flagged once
     assert_active_jobs_recorded()
+    assert_last_outcomes_recorded()  # the bulk transition wrote how site 1's update ended
 
 
 def test_rollout_queues_each_eligible_site_once_and_counts_skips(
@@ -184,3 +186,26 @@ def test_rollout_queues_each_eligible_site_once_and_counts_skips(
     services.rollout_run(rollout_id=rollout.pk)
     assert UpdateJob.objects.filter(state=S.QUEUED).count() == 5
     assert_active_jobs_recorded()
+
+
+def test_the_red_breakdown_follows_how_each_sites_last_update_ended(fleet):
+    """A red site counts as "last update failed" or "cancelled" from the moment its job ends,
+    read from the device's own column (no job is read by the statistics), and again as "not
+    queued" only if nothing of it ever ended."""
+    receiver, nord, _, _ = fleet
+    for number in (1, 2, 3):
+        DeviceFactory(site__receiver=receiver, site__number=number, device_type=nord, last_seen=timezone.now())
+
+    def breakdown():
+        (row,) = receiver_firmware_stats(receiver=receiver)
+        return row.red_reasons
+
+    assert breakdown() == {"not_queued": 3}
+    feedback(queue(receiver, 1), "closed", "failure", ["Flash write error"])
+    services.update_job_cancel(job=queue(receiver, 2), actor=UserFactory())
+    assert breakdown() == {"failed": 1, "cancelled": 1, "not_queued": 1}
+    job = queue(receiver, 1)  # queued again: yellow, out of the red
+    assert breakdown() == {"cancelled": 1, "not_queued": 1}
+    services.update_job_cancel(job=job, actor=UserFactory())
+    assert breakdown() == {"cancelled": 2, "not_queued": 1}  # the newest ending counts
+    assert_last_outcomes_recorded()

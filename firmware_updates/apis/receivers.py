@@ -32,7 +32,15 @@ class FirmwareStatsSerializer(serializers.Serializer):
         child=serializers.IntegerField(),
         help_text="The not eligible by reason code (no_ip_channel, hardware_not_supported, would_downgrade, "
                   "no_current_release): the reasons a rollout skips them for.")
-    offline = serializers.IntegerField(help_text="Of the red: not heard from lately.")
+    offline = serializers.IntegerField(
+        help_text="Of the red that could be updated: not heard from lately (the update starts when they connect). "
+                  "Disjoint from not_eligible: each red site is under one reason of `red_reasons`.")
+    red_reasons = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="The red by reason, each site under exactly one, the first that applies in this order: "
+                  "no_current_release, no_ip_channel, hardware_not_supported, would_downgrade, offline, failed "
+                  "(its last update failed), cancelled (its last update was cancelled), not_queued. They add up "
+                  "to not_planned.")
 
 
 class ReceiverViewSet(registry.ReceiverViewSet):

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer, QuotaSerializer
@@ -49,6 +50,10 @@ class ReleaseSerializer(serializers.Serializer):
     is_current = serializers.BooleanField()
     deltas = DeltaSerializer(many=True, source="deltas.all",
                              help_text="Delta archives: each sent instead of the archive to panels on its base version.")
+    notes = serializers.CharField(help_text="The operators' notes on the release.")
+    archived = serializers.BooleanField(source="is_archived",
+                                        help_text="Archived: no longer offered, kept for the history of its jobs.")
+    archived_at = serializers.DateTimeField(allow_null=True)
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
 
@@ -58,6 +63,7 @@ class ReleaseUploadSerializer(serializers.Serializer):
         help_text="SWUpdate .swu archive; device type, version, hardware revisions and hashes are read from it.",
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     deltas = serializers.ListField(
         child=serializers.FileField(), required=False,
         help_text="Delta archives of this release (repeat the field), each from one base version "
@@ -68,11 +74,27 @@ class DeltaUploadSerializer(serializers.Serializer):
     archive = serializers.FileField(help_text="A delta archive of this release, from one base version.")
 
 
+class ReleaseChangeSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class MarkCurrentSerializer(serializers.Serializer):
+    confirm_downgrade = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Needed to mark a release older than the current one: without it the answer is 409 "
+                  "(code downgrade_not_confirmed) saying how many sites on which receivers turn outdated.")
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Releases, newest version first per device type",
-        parameters=[OpenApiParameter("device_type", str, description="Device type code.")],
+        parameters=[OpenApiParameter("device_type", str, description="Device type code."),
+                    OpenApiParameter("archived", bool, description="true: archived ones only; false: offered ones "
+                                                                  "only; absent: both.")],
     ),
+    partial_update=extend_schema(summary="Change a release's description or notes", request=ReleaseChangeSerializer,
+                                 responses={200: ReleaseSerializer, 400: ErrorSerializer}),
     retrieve=extend_schema(summary="One release"),
     create=extend_schema(
         summary="Upload a release archive",
@@ -94,7 +116,11 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "create": (UPLOAD_RELEASE,),
         "mark_current": (MARK_RELEASE_CURRENT,),
         "add_delta": (UPLOAD_RELEASE,),
+        "partial_update": (MARK_RELEASE_CURRENT,),
+        "archive": (MARK_RELEASE_CURRENT,),
+        "restore": (MARK_RELEASE_CURRENT,),
     }
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_serializer_class(self):
         # The browsable API's form and OPTIONS show what a POST takes, not what it answers.
@@ -106,6 +132,13 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         qs = Release.objects.select_related("device_type", "created_by").prefetch_related("deltas")
         if code := self.request.query_params.get("device_type"):
             qs = qs.filter(device_type__code=code)
+        archived = self.request.query_params.get("archived")
+        if archived in ("true", "1"):
+            qs = qs.filter(archived_at__isnull=False)
+        elif archived in ("false", "0"):
+            qs = qs.filter(archived_at__isnull=True)
+        elif archived:
+            raise ValidationError({"archived": "Use true or false."})
         return qs.order_by("device_type__name", "-version_key")
 
     def create(self, request):
@@ -114,10 +147,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         release = services.release_create(
             archive=data.validated_data["archive"],
             description=data.validated_data.get("description", ""),
+            notes=data.validated_data.get("notes", ""),
             created_by=request.user,
             deltas=data.validated_data.get("deltas") or (),
         )
         return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        data = ReleaseChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_update(release=self.get_object(), actor=request.user, **data.validated_data)
+        return Response(ReleaseSerializer(release).data)
 
     @extend_schema(
         summary="Add a delta archive to this release",
@@ -138,10 +178,33 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         summary="Make this the current release of its device type",
-        request=None,
-        responses={200: ReleaseSerializer, 404: ErrorSerializer},
+        description="A release older than the current one is a downgrade: refused with 409 (code "
+                    "downgrade_not_confirmed, saying how many sites on which receivers turn outdated) unless "
+                    "`confirm_downgrade` is true. An archived release: 409 (release_archived).",
+        request=MarkCurrentSerializer,
+        responses={200: ReleaseSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"], url_path="mark-current")
     def mark_current(self, request, pk=None):
-        release = services.release_mark_current(release=self.get_object(), actor=request.user)
+        data = MarkCurrentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = services.release_mark_current(release=self.get_object(), actor=request.user,
+                                                downgrade_confirmed=data.validated_data["confirm_downgrade"])
         return Response(ReleaseSerializer(release).data)
+
+    @extend_schema(
+        summary="Archive: no longer offered (never current, never chosen), kept for history",
+        request=None,
+        responses={200: ReleaseSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        return Response(ReleaseSerializer(services.release_archive(release=self.get_object(),
+                                                                   actor=request.user)).data)
+
+    @extend_schema(summary="Offer an archived release again", request=None,
+                   responses={200: ReleaseSerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        return Response(ReleaseSerializer(services.release_restore(release=self.get_object(),
+                                                                   actor=request.user)).data)

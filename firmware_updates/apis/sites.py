@@ -39,7 +39,8 @@ from sites.apis import (
 from sites.models import DeviceType, RemoteUpdate
 
 from ..badges import Badge
-from ..selectors import site_list
+from ..eligibility import RED_REASONS
+from ..selectors import SORTS, SiteFilters, site_list
 from ..services import job_progress_overlay
 from .jobs import ActiveJobSerializer
 
@@ -52,6 +53,7 @@ class SiteSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     name = serializers.CharField()
     remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, help_text=REMOTE_UPDATE_HELP)
+    address = serializers.CharField()
     badge = serializers.ChoiceField(
         choices=BADGES, help_text="green: current version; yellow: outdated, updating; red: outdated, nothing planned."
     )
@@ -88,6 +90,15 @@ def overlay_progress(sites) -> None:
             OpenApiParameter("number", int, description="Site number."),
             OpenApiParameter("device_type", str, description="Device type code."),
             OpenApiParameter("badge", str, enum=BADGES),
+            OpenApiParameter("q", str, description="Words: each must start the site number or be found in the "
+                                                   "site's name or address or the panel's serial."),
+            OpenApiParameter("reason", str, enum=RED_REASONS,
+                             description="Red sites with this reason (each red site has exactly one, the first that "
+                                         "applies, in this order); needs `receiver`."),
+            OpenApiParameter("version", str, description="Firmware version the panel reports, exactly."),
+            OpenApiParameter("hardware", str, description="Hardware revision of the panel, exactly."),
+            OpenApiParameter("sort", str, enum=[*SORTS, *(f"-{key}" for key in SORTS)],
+                             description="Order (\"-\" first: descending); default: receiver, then site number."),
         ],
     ),
     retrieve=extend_schema(summary="One site"),
@@ -125,14 +136,18 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         number = request.query_params.get("number")
         if number and not number.isdigit():
             raise ValidationError({"number": gettext("Give the site number as digits.")})
-        badge = request.query_params.get("badge") or None
-        if badge and badge not in BADGES:
-            raise ValidationError({"badge": gettext("Unknown badge {badge}; use green, yellow or red.").format(badge=repr(badge))})
+        filters = SiteFilters.from_query(request.query_params)
+        if filters.errors:
+            raise ValidationError(filters.errors)
+        receiver = query_object(request, "receiver", Receiver.objects.all())
+        if filters.reason and receiver is None:
+            raise ValidationError({"reason": gettext("Give the receiver too: whether a panel is offline is its "
+                                                     "receiver's rule.")})
         return site_list(
-            receiver=query_object(request, "receiver", Receiver.objects.all()),
+            receiver=receiver,
             device_type=query_object(request, "device_type", DeviceType.objects.all(), what="device type"),
             number=int(number) if number else None,
-            badge=badge,
+            filters=filters,
         )
 
     def paginate_queryset(self, queryset):

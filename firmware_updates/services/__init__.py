@@ -35,10 +35,12 @@ from .notifications import (
 )
 from .reconcile import device_active_job_repair, reconcile
 from .releases import (
+    release_archive,
     release_create,
     release_create_from_path,
     release_delta_create,
     release_mark_current,
+    release_restore,
     release_update,
 )
 from .rollout_control import (
@@ -86,10 +88,12 @@ __all__ = [
     "job_transition",
     "jobs_transition_bulk",
     "reconcile",
+    "release_archive",
     "release_create",
     "release_create_from_path",
     "release_delta_create",
     "release_mark_current",
+    "release_restore",
     "release_update",
     "rollout_advance",
     "rollout_evaluate",

@@ -212,8 +212,9 @@ def _apply_cancel_feedback(job: UpdateJob, execution: str, finished: str, detail
         raise ActionGone(f"Action {job.pk} is not being cancelled (it is {job.state}).")
     info = {"execution": execution, "finished": finished, "details": details}
     if execution in ("closed", "canceled") and finished != "failure":
+        # What it had received stays on the job (the row is written every few seconds only).
         job, _ = job_transition(job_id=job.pk, to_state=S.CANCELLED, actor=ACTOR_DEVICE, details=info,
-                                reason=words.CANCEL_ACKNOWLEDGED)
+                                reason=words.CANCEL_ACKNOWLEDGED, bytes_downloaded=job_bytes_received(job))
     elif execution == "rejected" or finished == "failure":
         back = job.state_before_cancel or S.DOWNLOADING
         job, _ = job_transition(job_id=job.pk, to_state=back, actor=ACTOR_DEVICE,
@@ -309,6 +310,40 @@ def _progress_key(job_id: int) -> str:
     return f"job-progress:{job_id}"
 
 
+def _rate_key(job_id: int) -> str:
+    return f"job-progress-rate:{job_id}"
+
+
+# Download speed from the bytes the panel confirmed (a resume's start, a feedback's count):
+# measured from an anchor RATE_WINDOW to twice that old to the latest confirmation, so it
+# follows the link as it changes; a download quiet for RATE_GAP starts measuring again (a
+# panel that was offline for hours did not download at a crawl meanwhile).
+RATE_WINDOW = 60.0  # seconds
+RATE_GAP = 300.0
+
+
+def _rate_samples(previous, now: float, offset: int) -> tuple:
+    """(older anchor time, bytes, newer anchor time, bytes, latest time, bytes)."""
+    if not previous or now - previous[4] > RATE_GAP or offset < previous[5]:
+        return (now, offset, now, offset, now, offset)
+    a_at, a_off, b_at, b_off, _, _ = previous
+    if now - b_at >= RATE_WINDOW:
+        a_at, a_off, b_at, b_off = b_at, b_off, now, offset
+    return (a_at, a_off, b_at, b_off, now, offset)
+
+
+def download_rate(samples, *, now: float | None = None) -> tuple[float | None, float | None]:
+    """(bytes per second, seconds since the latest confirmed byte) from `_rate_samples`; the
+    speed is None until 5 s of confirmations are there to measure it."""
+    if not samples:
+        return None, None
+    a_at, a_off, _, _, last_at, last_off = samples
+    quiet = max(0.0, (now or time.time()) - last_at)
+    if last_at - a_at < 5:
+        return None, quiet
+    return (last_off - a_off) / (last_at - a_at), quiet
+
+
 def job_download_progress(*, job: UpdateJob, offset: int) -> None:
     """The device holds the artifact's first `offset` bytes (it asked to resume there, or
     said so in its feedback); a delivered job starts downloading.
@@ -322,9 +357,11 @@ def job_download_progress(*, job: UpdateJob, offset: int) -> None:
                                 allowed_from={S.QUEUED, S.DELIVERED}, bytes_downloaded=offset, progress_at=timezone.now())
         return
     complete = offset >= job.bytes_total
-    key = _progress_key(job.pk)
-    if offset > (cache.get(key) or 0):
-        cache.set(key, offset, timeout=3600)
+    key, rate_key = _progress_key(job.pk), _rate_key(job.pk)
+    held = cache.get_many([key, rate_key])  # one round trip, as the single read before
+    if offset > (held.get(key) or 0):
+        cache.set_many({key: offset, rate_key: _rate_samples(held.get(rate_key), time.time(), offset)},
+                       timeout=3600)
     interval = settings.DOWNLOAD_PROGRESS_WRITE_INTERVAL
     if complete or cache.add(f"{key}:written", time.monotonic(), timeout=max(1, int(interval))):
         UpdateJob.objects.filter(pk=job.pk).update(
@@ -379,15 +416,24 @@ def job_download_admit(*, job: UpdateJob, size: int, first: int, last: int, now:
 
 
 def job_progress_overlay(jobs) -> None:
-    """Replace bytes_downloaded with the freshest value not yet written (one cache call)."""
+    """Replace bytes_downloaded with the freshest value not yet written, and give each job its
+    download speed and the seconds since its latest confirmed byte (`download_rate`,
+    `download_quiet`; None when unknown). One cache call."""
     jobs = [j for j in jobs if j is not None]
     if not jobs:
         return
-    fresh = cache.get_many([_progress_key(j.pk) for j in jobs])
+    fresh = cache.get_many([k for j in jobs for k in (_progress_key(j.pk), _rate_key(j.pk))])
+    now = time.time()
     for job in jobs:
         value = fresh.get(_progress_key(job.pk))
         if value and value > job.bytes_downloaded and is_active(job.state):
             job.bytes_downloaded = min(value, job.bytes_total or value)
+        job.download_rate, job.download_quiet = download_rate(fresh.get(_rate_key(job.pk)), now=now)
+
+
+def job_bytes_received(job: UpdateJob) -> int:
+    """What the panel confirmed of the download: the job's row or, fresher, the cache."""
+    return max(job.bytes_downloaded, min(cache.get(_progress_key(job.pk)) or 0, job.bytes_total or 0))
 
 
 @transaction.atomic

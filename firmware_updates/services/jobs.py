@@ -90,7 +90,7 @@ def job_transition(
             setattr(job, name, value)
         job.save(update_fields=["state", "state_changed_at", "finished_at", *fields])
         if not is_active(to_state):
-            device_active_job_clear(job_ids=[job.pk])
+            device_active_job_clear(job_ids=[job.pk], outcome=to_state)
             rollouts_evaluate_after_commit([(job.rollout_id, job.pk, to_state)])
         job_event_record(job=job, actor=actor, kind="transition", details=details,
                          from_state=from_state, to_state=to_state)
@@ -119,7 +119,7 @@ def jobs_transition_bulk(*, jobs, from_state: str, to_state: str, actor: Actor, 
             ids = [pk for pk, _ in rows[start:start + BULK_CHUNK]]
             UpdateJob.objects.filter(pk__in=ids, state=from_state).update(**changes)
             if not is_active(to_state):
-                device_active_job_clear(job_ids=ids)
+                device_active_job_clear(job_ids=ids, outcome=to_state)
             jobs_event_bulk(ids, actor=actor, kind=kind, message=reason, from_state=from_state, to_state=to_state)
             jobs_state_record(ids=ids, to_state=to_state, reason=reason, now=now)
         if not is_active(to_state):
@@ -145,14 +145,16 @@ def jobs_event_bulk(ids, *, actor: Actor, kind: str, message: str, from_state: s
     )
 
 
-def device_active_job_clear(*, job_ids) -> int:
-    """Forget finished jobs on their devices (Device.active_job); one statement.
+def device_active_job_clear(*, job_ids, outcome: str) -> int:
+    """Forget finished jobs on their devices (Device.active_job) and record how they ended
+    (`Device.last_outcome`, the red breakdown's "last update failed / cancelled"); one
+    statement.
 
     Called in the transaction that moves the jobs out of the active states, after their rows
     are locked: the lock order is job, then device, everywhere (see device_report_attributes).
     Only a device still pointing at one of these jobs is written.
     """
-    return Device.objects.filter(active_job__in=job_ids).update(active_job=None)
+    return Device.objects.filter(active_job__in=job_ids).update(active_job=None, last_outcome=outcome)
 
 
 def site_get(*, receiver: Receiver, site_number: int) -> Site:
@@ -194,6 +196,8 @@ def update_job_create(*, receiver: Receiver, site_number: int, actor, release: R
         if device.device_type is None:
             raise UpdateNotAllowed(Refusal.UNKNOWN_DEVICE_TYPE, site=name)
         release = current_release_required(device_type=device.device_type)
+    if release.is_archived:  # chosen by id (API): archived releases are offered no more
+        raise UpdateNotAllowed(Refusal.RELEASE_ARCHIVED, release=release)
     if refusal := update_refusal(device=device, release=release, site=name):
         raise refusal
     state = JobState.AWAITING_APPROVAL if site.remote_update == RemoteUpdate.APPROVAL else JobState.QUEUED

@@ -8,7 +8,8 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.outages import enqueue_after_commit
@@ -136,6 +137,14 @@ def reconcile(*, now=None) -> dict:
     return found
 
 
+def last_outcome_of_device() -> Coalesce:
+    """`Device.last_outcome` as the jobs say it, for an UPDATE of devices (OuterRef pk): the
+    state of the device's newest finished job, "" if none."""
+    finished = (UpdateJob.objects.filter(device=OuterRef("pk")).exclude(state__in=ACTIVE_STATES)
+                .order_by("-created_at", "-pk").values("state")[:1])
+    return Coalesce(Subquery(finished), Value(""))
+
+
 def device_active_job_repair() -> int:
     """Make Device.active_job say what the jobs say; returns how many devices were wrong.
 
@@ -161,7 +170,8 @@ def device_active_job_repair() -> int:
         list(active.filter(device__in=ids).select_for_update(no_key=True).values_list("pk"))
         list(Device.objects.filter(pk__in=ids).select_for_update(no_key=True).values_list("pk"))
         Device.objects.filter(pk__in=ids).update(
-            active_job=Subquery(active.filter(device=OuterRef("pk")).order_by().values("pk")[:1]))
+            active_job=Subquery(active.filter(device=OuterRef("pk")).order_by().values("pk")[:1]),
+            last_outcome=last_outcome_of_device())
     log.warning("reconcile: Device.active_job was wrong on %d device(s), repaired from the jobs: ids %s%s",
                 len(ids), ids[:20], " ..." if len(ids) > 20 else "")
     return len(ids)

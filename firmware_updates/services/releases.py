@@ -16,15 +16,17 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
-from django.utils.translation import gettext
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext as _
 
 from core.audit import ADDITION, fields_update, operator_action_record
 from sites.models import DeviceType
 
 from .. import swu
-from ..errors import ReleaseOverQuota, ReleaseRejected
+from ..errors import Refusal, ReleaseNotAllowed, ReleaseOverQuota, ReleaseRejected
 from ..models import Release, ReleaseDelta
+from ..selectors import DowngradeImpact, release_downgrade_impact
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def _inspect(archive, *, field: str = "archive") -> tuple[swu.ArchiveInfo, bytes
     return info, image or b""
 
 
-def release_create(*, archive, created_by=None, description: str = "", deltas=()) -> Release:
+def release_create(*, archive, created_by=None, description: str = "", notes: str = "", deltas=()) -> Release:
     """Inspect an uploaded `.swu` and store it as a release of the device type it names,
     with the delta archives `deltas` (checked against it and their bases: `_delta_check`).
 
@@ -93,6 +95,7 @@ def release_create(*, archive, created_by=None, description: str = "", deltas=()
         version=info.version,
         hardware_revisions=list(info.hardware_revisions),
         description=description or info.description,
+        notes=notes,
         filename=name,
         size=info.size,
         sha256=info.sha256,
@@ -281,22 +284,72 @@ def release_create_from_path(*, path: Path, created_by=None) -> Release:
 
 
 @transaction.atomic
-def release_update(*, release: Release, actor=None, description: str) -> Release:
-    """Change a release's description: the rest was read from its archive and stays as it was."""
-    fields_update(release, actor=actor, changes={"description": description}, allowed=["description"])
+def release_update(*, release: Release, actor=None, **changes) -> Release:
+    """Change a release's description or notes: the rest was read from its archive and stays
+    as it was."""
+    fields_update(release, actor=actor, changes=changes, allowed=["description", "notes"], clean=True)
     return release
 
 
+def downgrade_words(impact: DowngradeImpact) -> str:
+    """"1,204 sites run 5.40 and turn outdated: Central receiver 1,100, North 104." """
+    if not impact.sites:
+        return gettext("No site runs %(current)s now, so none turns outdated.") % {"current": impact.current.version}
+    where = ", ".join(f"{name} {count}" for _, name, count in impact.receivers)
+    return ngettext(
+        "%(sites)d site runs %(current)s and turns outdated (red, \"would downgrade\": panels are never moved "
+        "back): %(where)s.",
+        "%(sites)d sites run %(current)s and turn outdated (red, \"would downgrade\": panels are never moved "
+        "back): %(where)s.", impact.sites) % {"sites": impact.sites, "current": impact.current.version, "where": where}
+
+
 @transaction.atomic
-def release_mark_current(*, release: Release, actor=None) -> Release:
-    """Make `release` the current version of its device type (at most one is, by constraint)."""
+def release_mark_current(*, release: Release, actor=None, downgrade_confirmed: bool = False) -> Release:
+    """Make `release` the current version of its device type (at most one is, by constraint).
+
+    An archived release is refused; so is one older than the current release unless the
+    operator confirmed the downgrade (`downgrade_confirmed`), having been told how many sites
+    on which receivers turn outdated (`selectors.release_downgrade_impact`)."""
     # Serialise concurrent "mark current" of one type on the type's row.
     DeviceType.objects.select_for_update().get(pk=release.device_type_id)
+    release.refresh_from_db(fields=["archived_at", "is_current"])
+    if release.is_archived:
+        raise ReleaseNotAllowed(Refusal.RELEASE_ARCHIVED, release=release)
+    impact = release_downgrade_impact(release=release)
+    if impact is not None and not downgrade_confirmed:
+        raise ReleaseNotAllowed(Refusal.DOWNGRADE_NOT_CONFIRMED, release=release, current=impact.current.version,
+                                impact=downgrade_words(impact))
     Release.objects.filter(device_type=release.device_type_id, is_current=True).exclude(pk=release.pk).update(
         is_current=False
     )
     Release.objects.filter(pk=release.pk).update(is_current=True)
     release.is_current = True
-    operator_action_record(actor=actor, obj=release, message="Marked current.")
+    message = "Marked current."
+    if impact is not None:
+        message = f"Marked current: a downgrade from {impact.current.version}, confirmed ({impact.sites} site(s) turn outdated)."
+    operator_action_record(actor=actor, obj=release, message=message)
     return release
 
+
+@transaction.atomic
+def release_archive(*, release: Release, actor=None) -> Release:
+    """Archive a release: it is no longer offered (marked current, queued, chosen), and kept for
+    the jobs and rollouts that name it. The current release is refused."""
+    DeviceType.objects.select_for_update().get(pk=release.device_type_id)  # against a concurrent mark current
+    release.refresh_from_db(fields=["archived_at", "is_current"])
+    if release.is_current:
+        raise ReleaseNotAllowed(Refusal.RELEASE_IS_CURRENT, release=release)
+    if not release.is_archived:
+        release.archived_at = timezone.now()
+        Release.objects.filter(pk=release.pk).update(archived_at=release.archived_at)
+        operator_action_record(actor=actor, obj=release, message="Archived.")
+    return release
+
+
+@transaction.atomic
+def release_restore(*, release: Release, actor=None) -> Release:
+    """Offer an archived release again."""
+    if Release.objects.filter(pk=release.pk, archived_at__isnull=False).update(archived_at=None):
+        operator_action_record(actor=actor, obj=release, message="Restored from the archive.")
+    release.archived_at = None
+    return release

@@ -10,8 +10,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.panel import (
@@ -22,6 +22,7 @@ from core.panel import (
     poll_trigger,
     query_url,
     redirect_back,
+    refusal_words,
     render_live,
     require,
 )
@@ -38,9 +39,11 @@ from core.preferences import receiver_zone_use
 from receivers.models import Receiver
 from sites import services as sites_services
 from sites.models import DeviceType
+from sites.versions import version_key
 
 from .. import services
 from ..badges import Badge
+from ..eligibility import RED_REASON_WORDS, RED_REASONS
 from ..errors import UpdateNotAllowed
 from ..forms import (
     ApproveUpdateForm,
@@ -51,6 +54,7 @@ from ..forms import (
 )
 from ..models import JobState, Rollout, UpdateJob
 from ..selectors import (
+    SiteFilters,
     device_type_sites,
     not_returned_panels,
     receiver_firmware_stats,
@@ -72,7 +76,7 @@ def device_type_url(receiver, device_type) -> str:
 
 
 def device_type_stats(receiver, device_type) -> StatsView:
-    rows = receiver_firmware_stats(receiver=receiver, device_type=device_type)
+    rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True)
     if rows:
         return StatsView(rows[0])
     return StatsView(empty_stats(device_type, services.current_release(device_type=device_type)))
@@ -89,22 +93,31 @@ def _latest_rollout(receiver, device_type) -> RolloutView | None:
 
 
 def _capabilities(user) -> dict:
-    return {"can_queue": user.has_perm(QUEUE_SITE), "can_cancel": user.has_perm(CANCEL_UPDATE),
-            "can_rollout": user.has_perm(START_ROLLOUT), "can_change_type": user.has_perm(CHANGE_DEVICE_TYPE),
-            "can_approve": user.has_perm(APPROVE_UPDATE)}
+    """What the operator may do here, and in visible words what not (not only in a tooltip:
+    a phone has no hover)."""
+    perms = {"can_queue": QUEUE_SITE, "can_cancel": CANCEL_UPDATE, "can_rollout": START_ROLLOUT}
+    capabilities = {name: user.has_perm(perm) for name, perm in perms.items()}
+    capabilities["permission_notes"] = [refusal_words(perm) for name, perm in perms.items() if not capabilities[name]]
+    capabilities["can_change_type"] = user.has_perm(CHANGE_DEVICE_TYPE)
+    capabilities["can_approve"] = user.has_perm(APPROVE_UPDATE)
+    return capabilities
 
 
 def device_type_context(request, receiver: Receiver, device_type: DeviceType) -> dict:
+    asked = SiteFilters.from_query(request.GET)
+    filters = asked.valid
     stats = device_type_stats(receiver, device_type)
     release = stats.current_release
-    badge = request.GET.get("badge", "")
-    badge = badge if badge in Badge.ALL else ""
-    q = request.GET.get("q", "").strip()
-    sites = device_type_sites(receiver=receiver, device_type=device_type, badge=badge or None,
-                              site_number=q or None)
+    badge = filters.badge
+    sites = device_type_sites(receiver=receiver, device_type=device_type, filters=filters)
     counts = {"": stats.total, Badge.RED: stats.not_planned, Badge.YELLOW: stats.updating, Badge.GREEN: stats.current}
-    # The statistics already counted every badge: no second count of the list unless searching.
-    page = paginate(request, sites, count=None if q else counts[badge])
+    if filters.reason:
+        counts = {"": stats.red_reasons.get(filters.reason, 0), Badge.RED: stats.red_reasons.get(filters.reason, 0),
+                  Badge.YELLOW: 0, Badge.GREEN: 0}
+    # The statistics already counted every badge and reason: no second count of the list
+    # unless searching or filtering on something they do not count.
+    counted = not (filters.q or filters.version or filters.hardware)
+    page = paginate(request, sites, count=counts[badge] if counted else None)
     devices = list(page.object_list)
     for device in devices:
         device.receiver = receiver  # the list's own (filtered on it): install window hints read it
@@ -120,6 +133,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     transfer = rollout_transfer(receiver=receiver, device_type=device_type, release=release)
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = device_type_url(receiver, device_type)
+    params = filters.params()
     return {
         "receiver": receiver,
         "device_type": device_type,
@@ -129,14 +143,22 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "transfer": TransferView(transfer) if transfer else None,
         "rows": rows,
         "page": page,
-        "page_links": page_links(page, path, badge=badge, q=q),
-        "chips": [{"key": key or "all", "label": label, "count": counts[key], "active": key == badge,
-                   "url": query_url(path, badge=key, q=q)} for key, label in BADGE_FILTERS],
+        "page_links": page_links(page, path, **params),
+        "chips": [{"key": key or "all", "label": label, "count": counts[key] if counted else None,
+                   "active": key == badge, "url": query_url(path, **filters.params(badge=key))}
+                  for key, label in BADGE_FILTERS],
+        "filters": filters,
+        "filter_problems": list(asked.errors.values()),
+        "filter_choices": filter_choices(stats, filters),
+        "columns": sort_columns(path, filters),
         "badge": badge,
-        "q": q,
-        "q_invalid": bool(q) and not q.isdigit(),
+        "q": filters.q,
+        "narrowed": bool(badge) or filters.narrowed,
         "page_url": path,
-        "list_url": query_url(path, badge=badge, q=q, page=page.number),
+        "csv_url": query_url(reverse("device-type-sites-csv", kwargs={"code": receiver.code,
+                                                                      "device_type_code": device_type.code}),
+                             **params),
+        "list_url": query_url(path, **params, page=page.number),
         "live": live,
         "list_trigger": poll_trigger(live, "panel-refresh from:body"),
         "rollout": rollout,
@@ -156,6 +178,45 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "cancel_form": CancelUpdateForm(),
         **_capabilities(request.user),
     }
+
+
+def filter_choices(stats: StatsView, filters: SiteFilters) -> dict:
+    """The filters' options with how many sites each has (from the statistics' pass): every
+    red reason, and the versions and hardware revisions the sites report."""
+    def options(counts: dict, chosen: str, words=None) -> list[dict]:
+        keys = sorted(counts, key=lambda k: version_key(k) if words is None else 0)
+        if chosen and chosen not in counts:
+            keys.append(chosen)  # asked for but none has it: still shown as chosen
+        return [{"value": k, "label": (words or {}).get(k) or k or gettext("unknown"), "count": counts.get(k, 0),
+                 "selected": k == chosen} for k in keys]
+
+    reasons = [{"value": code, "label": RED_REASON_WORDS[code], "count": stats.red_reasons.get(code, 0),
+                "selected": code == filters.reason} for code in RED_REASONS]
+    return {"reasons": reasons,
+            "versions": options(stats.versions, filters.version)[::-1],  # newest first
+            "hardware": options(stats.hardware, filters.hardware)}
+
+
+# The list's columns: (sort key or None, heading, class).
+COLUMNS = [("site", gettext_lazy("Site"), ""), ("name", gettext_lazy("Name / address"), ""),
+           ("status", gettext_lazy("Status"), ""), ("firmware", gettext_lazy("Firmware"), ""),
+           ("hardware", gettext_lazy("Hardware"), ""), (None, gettext_lazy("Channels"), ""),
+           ("seen", gettext_lazy("Connection"), ""), (None, gettext_lazy("Update"), "col-job"), (None, "", "")]
+
+
+def sort_columns(path: str, filters: SiteFilters) -> list[dict]:
+    """Each heading with the link that sorts by it (ascending, or descending when it is the
+    sort already) and `aria-sort` for the one in use."""
+    current, descending = filters.sort.removeprefix("-"), filters.sort.startswith("-")
+    columns = []
+    for key, label, css in COLUMNS:
+        column = {"key": key, "label": label, "css": css, "url": None, "aria_sort": None}
+        if key:
+            active = key == current
+            column["url"] = query_url(path, **filters.params(sort=f"-{key}" if active and not descending else key))
+            column["aria_sort"] = ("descending" if descending else "ascending") if active else None
+        columns.append(column)
+    return columns
 
 
 @require(VIEW_SITE, VIEW_UPDATE_JOB)

@@ -12,15 +12,27 @@ from datetime import timedelta
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from core.panel import duration_words, percent
 from sites.models import Channel, Device
 from sites.services import device_is_online
 
 from ..badges import Badge
-from ..eligibility import ELIGIBLE, refusal_words
+from ..eligibility import (
+    ELIGIBLE,
+    LAST_CANCELLED,
+    LAST_FAILED,
+    NOT_QUEUED,
+    OFFLINE,
+    RED_REASON_HELP,
+    RED_REASON_WORDS,
+    RED_REASONS,
+    red_reason_of,
+    refusal_of,
+    refusal_words,
+)
 from ..errors import Refusal, panel_name, site_name
 from ..install_windows import window_of, window_open, window_words
 from ..models import (
@@ -65,6 +77,24 @@ class JobView:
     @property
     def shows_bytes(self) -> bool:
         return self.job.state in TRANSFER_STATES and bool(self.job.bytes_total)
+
+    @property
+    def rate_words(self) -> str:
+        """Speed and expected time left while downloading, from the bytes the panel confirmed
+        (services.job_progress_overlay); or how long nothing was confirmed."""
+        job = self.job
+        if job.state != JobState.DOWNLOADING or not job.bytes_total:
+            return ""
+        rate, quiet = getattr(job, "download_rate", None), getattr(job, "download_quiet", None)
+        if quiet is not None and quiet >= STALLED_AFTER:
+            return gettext("Nothing confirmed for %(time)s.") % {"time": rough_duration(quiet)}
+        if not rate or rate <= 0:
+            return ""
+        left = max(0, job.bytes_total - job.bytes_downloaded) / rate
+        speed = filesizeformat(int(rate))
+        if left < 60:
+            return gettext("%(speed)s/s · less than a minute left") % {"speed": speed}
+        return gettext("%(speed)s/s · about %(left)s left") % {"speed": speed, "left": rough_duration(left)}
 
     @property
     def cancellable(self) -> bool:
@@ -153,6 +183,14 @@ class JobView:
         return stored_words(job.reason)
 
 
+STALLED_AFTER = 60  # seconds without a confirmed byte: the row says so rather than a speed
+
+
+def rough_duration(seconds: float) -> str:
+    """"4 min", "2 h 10 min": a time as an estimate is said, to the minute (at least one)."""
+    return duration_words(timedelta(minutes=max(1, round(seconds / 60))))
+
+
 @dataclass
 class SiteRow:
     device: Device
@@ -160,7 +198,8 @@ class SiteRow:
     online: bool
     job: JobView | None = None
     reason: str = ""
-    reason_kind: str = ""  # not_eligible | last_failure | not_queued | no_release
+    reason_kind: str = ""  # not_eligible | offline | last_failure | not_queued | no_release
+    red_reason: str = ""  # the red breakdown's code (eligibility.RED_REASONS), "" unless red
 
     @property
     def site_number(self):
@@ -181,29 +220,54 @@ def channel_list(device: Device) -> list[dict]:
 
 
 def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJob | None, now=None) -> SiteRow:
-    """`device` comes from selectors.device_type_sites (badge, refusal and last_job_* annotated)."""
+    """`device` comes from selectors.device_type_sites (badge, verdict and last_job_*
+    annotated). A red row's reason is its reason in the red breakdown
+    (eligibility.RED_REASONS), in the words of one site."""
     now = now or timezone.now()
     online = device_is_online(device=device, receiver=receiver, now=now)
     row = SiteRow(device=device, badge=device.badge, online=online,
-                  job=JobView(job, device, online) if job else None)
+                  job=JobView(job, device, online) if job else None, red_reason=red_reason_of(device.verdict))
     if row.badge != Badge.RED:
         return row
     if release is None:
-        row.reason, row.reason_kind = _("No current release for this device type."), "no_release"
+        row.reason, row.reason_kind = gettext("No current release for this device type."), "no_release"
         return row
-    if device.refusal != ELIGIBLE:
+    reason, refusal_code = red_reason_of(device.verdict), refusal_of(device.verdict)
+    if refusal_code != ELIGIBLE:
         name = site_name(row.site_number) if row.site_number is not None else panel_name(device.serial)
-        refusal = refusal_words(device.refusal, device=device, release=release, site=name)
+        refusal = refusal_words(refusal_code, device=device, release=release, site=name)
         row.reason, row.reason_kind = refusal.reason, "not_eligible"
-    elif device.last_job_state == JobState.FAILED:
-        row.reason = _("Last update failed: {reason}").format(
-            reason=stored_words(device.last_job_reason) if device.last_job_reason else _("no reason given"))
-        row.reason_kind = "last_failure"
-    elif device.last_job_state == JobState.CANCELLED:
-        row.reason, row.reason_kind = _("Last update was cancelled."), "last_failure"
+    elif reason == OFFLINE:
+        # Counted as offline (the breakdown's order); how its last update ended is still said.
+        row.reason, row.reason_kind = gettext("Offline: an update queued now starts when it connects."), "offline"
+        if last := last_update_words(device):
+            row.reason = f"{row.reason} {last}"
+    elif reason in (LAST_FAILED, LAST_CANCELLED):
+        row.reason, row.reason_kind = last_update_words(device), "last_failure"
     else:
-        row.reason, row.reason_kind = _("Not queued for update."), "not_queued"
+        row.reason, row.reason_kind = gettext("Not queued for update."), "not_queued"
     return row
+
+
+def last_update_words(device) -> str:
+    """How the device's last update ended, if it failed or was cancelled ("" otherwise)."""
+    if device.last_job_state == JobState.FAILED:
+        return gettext("Last update failed: {reason}").format(
+            reason=stored_words(device.last_job_reason) if device.last_job_reason else gettext("no reason given"))
+    if device.last_job_state == JobState.CANCELLED:
+        return cancelled_words(device.last_job_received, device.last_job_size)
+    return ""
+
+
+def cancelled_words(received: int | None, size: int | None) -> str:
+    """What a cancelled update had received: what the device confirmed, not the plan."""
+    if not received:
+        return gettext("Last update was cancelled before any byte was received.")
+    if size and received >= size:
+        return gettext("Last update was cancelled; the whole file (%(size)s) had been received.") % {
+            "size": filesizeformat(size)}
+    return gettext("Last update was cancelled after %(received)s of %(size)s were received.") % {
+        "received": filesizeformat(received), "size": filesizeformat(size or 0)}
 
 
 def skipped_words(counts: dict | None) -> list[tuple[str, int]]:
@@ -245,6 +309,27 @@ class StatsView:
         the device type page's "of which" (a forbidding site says so here)."""
         counts = self.row.not_eligible_reasons or {}
         return sorted(((code, Refusal.short_of(code), n) for code, n in counts.items() if n), key=lambda r: -r[2])
+    def red_breakdown(self) -> list[dict]:
+        """The red by reason, each site once (eligibility.RED_REASONS, in that order): the
+        legend's lines, those with sites only; their counts add up to `not_planned`."""
+        return [{"code": code, "label": RED_REASON_WORDS[code], "help": RED_REASON_HELP[code],
+                 "count": self.row.red_reasons[code]}
+                for code in RED_REASONS if self.row.red_reasons.get(code)]
+
+    def red_count(self, *codes) -> int:
+        return sum(self.row.red_reasons.get(code, 0) for code in codes)
+
+    @property
+    def last_failed(self) -> int:
+        return self.red_count(LAST_FAILED)
+
+    @property
+    def last_cancelled(self) -> int:
+        return self.red_count(LAST_CANCELLED)
+
+    @property
+    def not_queued(self) -> int:
+        return self.red_count(NOT_QUEUED)
 
     @property
     def wave_plan(self) -> str:

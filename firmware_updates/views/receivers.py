@@ -37,7 +37,7 @@ from sites.services import site_create
 
 from ..badges import Badge
 from ..forms import GiveSiteForm
-from ..selectors import receiver_firmware_stats, site_list
+from ..selectors import SiteFilters, receiver_firmware_stats, site_list
 from .device_types import BADGE_FILTERS
 from .presenters import BADGE_WORDS, StatsView
 
@@ -100,10 +100,9 @@ def receiver_sites(request, code: str):
     receiver_zone_use(request, receiver)
     badge = request.GET.get("badge", "")
     badge = badge if badge in Badge.ALL else ""
-    q = request.GET.get("q", "").strip()
-    sites = site_list(receiver=receiver, badge=badge or None)
-    if q:
-        sites = sites.filter(number__startswith=q) if q.isdigit() else sites.none()
+    q = request.GET.get("q", "").strip()[:200]
+    # The same search as the device type page's: number, name, address, serial.
+    sites = site_list(receiver=receiver, filters=SiteFilters(q=q, badge=badge))
     page = paginate(request, sites)
     path = request.path
     context = {
@@ -111,7 +110,6 @@ def receiver_sites(request, code: str):
         "page": page,
         "badge": badge,
         "q": q,
-        "q_invalid": bool(q) and not q.isdigit(),
         "badge_words": BADGE_WORDS,
         "chips": [{"key": key or "all", "label": label, "count": None, "active": key == badge,
                    "url": query_url(path, badge=key, q=q)}

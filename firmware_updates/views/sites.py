@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.panel import poll_trigger, render_live, require
+from core.panel import poll_trigger, refusal_words, render_live, require
 from core.permissions import (
     APPROVE_UPDATE,
     CANCEL_UPDATE,
@@ -84,6 +84,9 @@ def site_detail(request, code: str, number: int):
         "consent_label": RemoteUpdate(site.remote_update).label,
         "consent_form": RemoteUpdateForm(initial={"remote_update": site.remote_update}),
         "consent_url": reverse("site-remote-update", kwargs={"code": receiver.code, "number": site.number}),
+        # Said in visible text, not only by a missing button.
+        "permission_notes": [refusal_words(perm) for perm in (QUEUE_SITE, CANCEL_UPDATE)
+                             if not request.user.has_perm(perm)],
         "queue_form": QueueSiteForm(initial={"site_number": site.number}),
         "cancel_form": CancelUpdateForm(),
         "cancel_url": reverse("job-cancel", kwargs={"code": receiver.code}),

@@ -68,6 +68,14 @@
       open(control);
       return;
     }
+    el = event.target.closest("[data-menu-toggle]");
+    if (el) {
+      // Phones: the header's navigation folds into a menu.
+      var bar = el.closest(".topbar");
+      var opened = bar.classList.toggle("menu-open");
+      el.setAttribute("aria-expanded", opened ? "true" : "false");
+      return;
+    }
     el = event.target.closest("[data-dialog-close]");
     if (el) {
       var owner = el.closest("dialog");

@@ -65,7 +65,7 @@ def fleet():
     return site
 
 
-# Every endpoint that reads a body (the actions without one, e.g. mark-current, never parse it).
+# Every endpoint that creates from a body (the actions parse theirs through the same parser).
 POST_URLS = ["/api/v1/receivers/", "/api/v1/device-types/", "/api/v1/sites/", "/api/v1/update-jobs/",
              "/api/v1/rollouts/", "/api/v1/releases/"]
 

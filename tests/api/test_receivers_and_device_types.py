@@ -151,7 +151,9 @@ def test_firmware_stats_rows_match_the_seed_example(as_viewer):
     assert rows == [{
         "device_type": "nord-gsm", "device_type_name": "Nord GSM", "current_version": "5.40", "total": 20,
         "current": 10, "outdated": 10, "updating": 4, "not_planned": 6, "not_eligible": 1,
-            "not_eligible_reasons": {"no_ip_channel": 1}, "offline": 6,
+            "not_eligible_reasons": {"no_ip_channel": 1},
+        # Disjoint: the one without an IP channel is offline too, but counted once, as not eligible.
+        "offline": 5, "red_reasons": {"no_ip_channel": 1, "offline": 5},
     }]
 
 

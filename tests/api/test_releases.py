@@ -37,7 +37,7 @@ def stored_files(settings):
 def test_upload_returns_what_the_archive_says(nord, as_manager, manager, identity):
     archive = swu_archive(key_pem=identity[0], cert_pem=identity[1], description="Fixes GPRS roaming")
     data = archive.getvalue()
-    response = upload(as_manager, archive)
+    response = upload(as_manager, archive, notes="Roll out after the winter.")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body == {
@@ -47,7 +47,8 @@ def test_upload_returns_what_the_archive_says(nord, as_manager, manager, identit
         "hashes": {"sha256": hashlib.sha256(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
                    "md5": hashlib.md5(data).hexdigest()},
         "signer": "CN=ACME firmware", "is_current": False, "deltas": [], "created_by": manager.username,
-        "created_at": body["created_at"],
+        "created_at": body["created_at"], "notes": "Roll out after the winter.", "archived": False,
+        "archived_at": None,
     }
     release = Release.objects.get()
     assert release.archive.read() == data

@@ -37,6 +37,7 @@ def test_schema_is_served_and_names_every_endpoint(client):
         "/api/v1/sites/", "/api/v1/sites/{id}/", "/api/v1/sites/{id}/device/token/", "/api/v1/devices/",
         "/api/v1/releases/", "/api/v1/releases/{id}/", "/api/v1/releases/{id}/mark-current/",
         "/api/v1/releases/{id}/deltas/",
+        "/api/v1/releases/{id}/archive/", "/api/v1/releases/{id}/restore/",
         "/api/v1/update-jobs/", "/api/v1/update-jobs/{id}/", "/api/v1/update-jobs/{id}/cancel/",
         "/api/v1/update-jobs/{id}/approve/",
         "/api/v1/rollouts/", "/api/v1/rollouts/{id}/", "/api/v1/rollouts/{id}/pause/",

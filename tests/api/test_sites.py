@@ -30,7 +30,8 @@ def new_site(**overrides):
               "firmware_version": "5.30", "channels": ["gprs", "sms"],
               "partitions": [{"number": 1, "armed": True}, {"number": 2, "armed": False}],
               **overrides.pop("device", {})}
-    return {"receiver": "north", "number": 1204, "name": "Pharmacy", "device": device, **overrides}
+    return {"receiver": "north", "number": 1204, "name": "Pharmacy", "address": "Fjord Way 7", "device": device,
+            **overrides}
 
 
 def test_creating_a_site_returns_the_panel_token_once(north, as_manager, manager):
@@ -39,7 +40,7 @@ def test_creating_a_site_returns_the_panel_token_once(north, as_manager, manager
     body = response.json()
     token = body["device"].pop("target_token")
     assert body == {
-        "id": body["id"], "receiver": "north", "number": 1204, "name": "Pharmacy", "remote_update": "allowed",
+        "id": body["id"], "receiver": "north", "number": 1204, "name": "Pharmacy", "address": "Fjord Way 7", "remote_update": "allowed",
         "badge": "red",
         "device": {"serial": "NG00001204", "device_type": "nord-gsm", "hardware_revision": "2.1",
                    "firmware_version": "5.30", "channels": ["gprs", "sms"],

@@ -27,7 +27,7 @@ def test_cancelling_a_queued_site_after_confirming_turns_it_red(page, example):
     expect(page.get_by_test_id("message")).to_have_text("Update of site 1211 cancelled.")
     row = site_row(page, 1211)
     expect(row).to_have_attribute("data-badge", "red")
-    expect(row.get_by_test_id("red-reason")).to_have_text("Last update was cancelled.")
+    expect(row.get_by_test_id("red-reason")).to_have_text("Last update was cancelled before any byte was received.")
     expect(summary_count(page, "yellow")).to_have_text("3")
     expect(summary_count(page, "red")).to_have_text("7")
     assert UpdateJob.objects.get(pk=example.jobs[1211].pk).state == JobState.CANCELLED

@@ -39,6 +39,13 @@ def signed_in(user, **client_kwargs) -> Client:
 
 
 @pytest.fixture
+def plain_http(settings):
+    """The live server speaks plain http: cookies marked Secure (production's default once
+    DATABASE_URL is set) would never be sent back by `live.PanelBrowser`."""
+    settings.CSRF_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE = False
+
+
+@pytest.fixture
 def viewer():
     return operator(VIEWERS, username="vera")
 

@@ -24,7 +24,8 @@ TECHNICAL = {"GPRS", "Ethernet", "SMS", "GSM", "IP", "API", "URL", "IANA", "UTC"
              "EN", "RU", "HMAC", "TargetToken", "DDI", "configData", "execution", "finished", "progress", "cnt",
              "of", "details",
              "ID", "Crontab",  # Django's own primary key column; django-celery-beat's own Russian keeps the word
-             "English"}  # the switcher offers each language in its own name
+             "English",  # the switcher offers each language in its own name
+             "CSV"}  # the device type page's export: a file format's name
 # Time zones' abbreviations (MSK, CET) follow every time, in any language, as "UTC" does.
 ZONE_ABBREVIATIONS = {name for zone in available_timezones()
                       if (name := datetime.now(ZoneInfo(zone)).tzname() or "").isalpha()}

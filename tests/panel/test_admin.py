@@ -14,7 +14,7 @@ from firmware_updates.selectors import receiver_firmware_stats
 from firmware_updates.swu import build_archive
 from receivers.models import Receiver
 from sites.models import Device, DeviceType, Site
-from tests.factories import ReceiverFactory, SiteFactory
+from tests.factories import ReceiverFactory, ReleaseFactory, SiteFactory
 
 from .conftest import operator, signed_in
 from .html import form_values
@@ -80,9 +80,19 @@ def test_admin_cancel_action_cancels_what_it_may_and_names_each_refusal(admin_cl
 
 
 def test_admin_mark_current_action(admin_client, example):
+    newer = ReleaseFactory(device_type=example.nord, version="5.50", is_current=False)
+    admin_client.post("/admin/firmware_updates/release/", {"action": "mark_current", "_selected_action": [newer.pk]})
+    assert Release.objects.get(is_current=True) == newer
+
+
+def test_admin_mark_current_refuses_a_downgrade_and_says_where_to_confirm_it(admin_client, example):
     old = Release.objects.get(version="5.30")
-    admin_client.post("/admin/firmware_updates/release/", {"action": "mark_current", "_selected_action": [old.pk]})
-    assert Release.objects.get(is_current=True) == old
+    response = admin_client.post("/admin/firmware_updates/release/", {
+        "action": "mark_current", "_selected_action": [old.pk]}, follow=True)
+    assert Release.objects.get(is_current=True).version == "5.40"
+    page = response.content.decode()
+    assert "Nord GSM 5.30 is older than the current version 5.40: 10 sites run 5.40 and turn outdated" in page
+    assert "Releases page of the panel" in page
 
 
 def test_admin_mark_current_refuses_two_of_one_type(admin_client, example):

@@ -91,18 +91,19 @@ def test_upload_without_a_file_asks_for_one(nord, as_manager):
 
 
 def test_mark_current_moves_the_marker(nord, as_manager):
-    old = Release.objects.get(version="5.30")
+    newer = ReleaseFactory(device_type=nord, version="5.50", is_current=False)
     html = as_manager.get("/releases/").content
-    [button] = find_all(html, "mark-current")  # only the release that is not current
-    response = as_manager.post(f"/releases/{old.pk}/mark-current/", follow=True)
-    assert list(Release.objects.filter(is_current=True).values_list("version", flat=True)) == ["5.30"]
-    assert texts_of(response.content, "message") == ["Nord GSM 5.30 is now the current version."]
-    assert button["text"] == "Mark current"
+    buttons = {b["text"]: b for b in find_all(html, "mark-current")}  # only the releases that are not current
+    assert set(buttons) == {"Mark current", "Mark current (downgrade)..."}
+    response = as_manager.post(f"/releases/{newer.pk}/mark-current/", follow=True)
+    assert list(Release.objects.filter(is_current=True).values_list("version", flat=True)) == ["5.50"]
+    assert texts_of(response.content, "message") == ["Nord GSM 5.50 is now the current version."]
 
 
 def test_mark_current_form_asks_for_confirmation(nord, as_manager):
+    ReleaseFactory(device_type=nord, version="5.50", is_current=False)
     html = as_manager.get("/releases/").content.decode()
-    assert 'data-confirm="Make Nord GSM 5.30 the current version?' in html
+    assert 'data-confirm="Make Nord GSM 5.50 the current version?' in html
     assert find_all(html, "dialog-confirm")
 
 

@@ -27,7 +27,9 @@ def test_tab_shows_the_seed_counts_for_twenty_nord_gsm(example, as_viewer):
     assert text_of(html, "count-red") == "6"
     assert text_of(html, "count-yellow") == "4"
     assert text_of(html, "count-green") == "10"
-    assert text_of(html, "red-breakdown") == "of which 2 not eligible, 1 offline"
+    # Disjoint: each of the 6 red sites under one reason (1219 is offline, eligible).
+    assert text_of(html, "red-breakdown") == \
+        "of which 2 not eligible · 1 offline · 1 failed · 1 cancelled · 1 not queued yet"
     [button] = find_all(html, "update-device-type")
     assert button["text"] == "Update ..."
     assert button["attrs"]["href"] == example.page
@@ -91,7 +93,8 @@ def test_search_by_site_number_with_and_without_a_filter(example, as_viewer):
     assert set(badges_by_site(as_viewer.get(example.page, {"q": "121", "badge": "green"}).content)) == {1210}
     html = as_viewer.get(example.page, {"q": "12x"}).content
     assert badges_by_site(html) == {}
-    assert b"Site numbers are digits only." in html
+    assert text_of(html, "no-sites") == "No site matches the filter."
+    assert text_of(html, "match-count") == "0 sites match."
 
 
 def test_htmx_list_request_returns_the_list_with_the_counts_out_of_band(example, as_viewer):
@@ -146,8 +149,12 @@ def test_red_rows_say_why(example, as_viewer):
     assert "Not eligible Site 1215 has no GPRS or Ethernet channel." in words
     assert any(w.startswith("Not eligible Hardware revision 1.0 of Site 1216") for w in words)
     assert "Last update failed: sha256 mismatch in fw.bin" in words
-    assert "Last update was cancelled." in words
-    assert words.count("Not queued for update.") == 2
+    assert "Last update was cancelled before any byte was received." in words
+    assert "Offline: an update queued now starts when it connects." in words  # 1219, never connected
+    assert words.count("Not queued for update.") == 1
+    assert {n: r["attrs"]["data-reason"] for n, r in reasons.items()} == {
+        1215: "no_ip_channel", 1216: "hardware_not_supported", 1217: "failed", 1218: "cancelled", 1219: "offline",
+        1220: "not_queued"}
 
 
 def test_online_and_offline_are_shown(example, as_viewer):
@@ -235,6 +242,17 @@ def test_device_type_page_costs_the_same_queries_for_a_bigger_fleet(example, as_
         services.update_job_create(receiver=example.receiver, site_number=number, actor=None)
     with django_assert_max_num_queries(22):
         as_viewer.get(example.page)
+    # Searching, filtering and sorting add one count of the list, whatever it holds.
+    params = {"q": "NG", "version": "5.30", "hardware": "2.1", "sort": "-seen"}
+    with django_assert_max_num_queries(20):
+        response = as_viewer.get(example.page, params)
+    assert len(find_all(response.content, "site-row")) == 50
+    with django_assert_max_num_queries(20):
+        as_viewer.get(example.page, {**params, "page": 2})
+    # The CSV reads the whole list in one statement (chunks of one cursor), however long:
+    # besides it the session, the operator and their permissions, receiver, type and release.
+    with django_assert_max_num_queries(8):
+        b"".join(as_viewer.get(example.page + "sites.csv", params).streaming_content)
 
 
 def test_rows_waiting_for_the_install_window_say_so_without_a_query_per_row(example, as_viewer,

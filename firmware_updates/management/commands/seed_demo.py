@@ -89,7 +89,7 @@ class Command(BaseCommand):
         DEMO_DIR.mkdir(parents=True, exist_ok=True)
         fleet_file = DEMO_DIR / "fleet.json"
         if Receiver.objects.filter(code="demo").exists() and fleet_file.exists():
-            self.stdout.write("Demo already seeded.")
+            self.stdout.write(f"Demo already seeded ({fleet_file.parent}): going on where it stopped.")
             return
         key_pem, cert_pem = self.signing_identity()
         with transaction.atomic():
@@ -113,10 +113,11 @@ class Command(BaseCommand):
         fleet_file.chmod(0o600)
         code, version = FAULTY_RELEASE
         self.stdout.write(self.style.SUCCESS(
-            f"Seeded {len(panels)} demo panels; fleet file {fleet_file}. {code} {version} (not current) "
-            f"does not start on {failing} of them. Site {away} ({NOT_RETURNING_TYPE}) stays off the line after "
-            f"its install. Sites {', '.join(map(str, asking))} ask for approval; {on_battery} panels lose "
-            f"mains power now and then."))
+            f"Seeded {sites} sites on the Central receiver, {len(panels)} of whose panels (those with GPRS or "
+            f"Ethernet) the fleet simulator runs (fleet file {fleet_file}); {code} {version} (uploaded, not "
+            f"current) does not start on {failing} of them. Site {away} ({NOT_RETURNING_TYPE}) stays off the "
+            f"line after its install. Sites {', '.join(map(str, asking))} ask for approval; {on_battery} panels "
+            f"lose mains power now and then."))
 
     def signing_identity(self) -> tuple[bytes, bytes]:
         key_path, cert_path = DEMO_DIR / "signing-key.pem", DEMO_DIR / "signing-cert.pem"
@@ -255,7 +256,9 @@ class Command(BaseCommand):
             version = rng.choices(versions, weights=[1] * (len(versions) - 1) + [2])[0]
             channels = pick(rng, spec[4])
             partitions = [{"number": n, "armed": rng.random() < 0.6} for n in range(1, rng.randint(1, 4) + 1)]
-            site = Site.objects.create(receiver=receiver, number=1001 + i, name=f"{rng.choice(STREETS)} {rng.randint(1, 120)}")
+            # The address takes the draws the name once took, so the fleet stays the one the README tells of.
+            address = f"{rng.choice(STREETS)} {rng.randint(1, 120)}"
+            site = Site.objects.create(receiver=receiver, number=1001 + i, name=site_name(i), address=address)
             token = token_generate()
             serial = f"{code.split('-')[1].upper()}{2400000 + i}"
             devices.append(Device(site=site, receiver=receiver, serial=serial, device_type=types[code],
@@ -308,6 +311,15 @@ def evolve_image(image: bytes, rng: random.Random) -> bytes:
         data[at:at + 4] = rng.randbytes(4)
     at = rng.randrange(len(data))
     return bytes(data[:at] + rng.randbytes(rng.randint(2_000, 8_000)) + data[at:])
+KINDS = ["Bakery", "Pharmacy", "School", "Warehouse", "Kiosk", "Clinic", "Library", "Garage", "Bank branch",
+         "Jeweller", "Petrol station", "Kindergarten", "Post office", "Café", "Hardware store"]
+OWNERS = ["Nordlys", "Berg", "Dahl", "Fjell", "Hagen", "Lund", "Moen", "Strand", "Vik", "Aas", "Holm", "Foss"]
+
+
+def site_name(i: int) -> str:
+    """A demo site's name (its own random stream: the fleet's draws stay as they were)."""
+    rng = random.Random(f"site-name-{i}")
+    return f"{rng.choice(OWNERS)} {rng.choice(KINDS)}"
 
 
 def demo_password() -> str:
