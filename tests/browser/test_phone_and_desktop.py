@@ -170,7 +170,7 @@ def test_the_phones_header_is_a_menu_and_the_lists_are_cards(page, central, tmp_
     assert header.bounding_box()["height"] <= 60  # one line: brand and menu button
     menu = page.get_by_test_id("menu-button")
     menu.click()
-    for testid in ("nav-receivers", "nav-releases", "user-menu"):
+    for testid in ("nav-receivers", "nav-releases", "language-en", "language-ru", "user-menu"):
         assert_reachable(page, page.get_by_test_id(testid), testid)
     folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     page.screenshot(path=folder / "screenshot-phone-menu.png", animations="disabled")

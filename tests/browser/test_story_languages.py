@@ -140,6 +140,8 @@ def test_the_manuals_story_in_the_operators_language(story_page, north, tmp_path
 
         # The other language, from the header; remembered for the operator.
         other = "en" if page.language == "ru" else "ru"
+        if page.viewport == PHONE:
+            page.get_by_test_id("menu-button").click()  # on a phone the switcher is in the header's menu
         page.get_by_test_id(f"language-{other}").click()
         expect(page.get_by_test_id("nav-receivers")).to_have_text(words["switched"])
         expect(page.locator("html")).to_have_attribute("lang", other)
