@@ -57,6 +57,10 @@ def assert_accessible(page, what: str) -> None:
     page as it is now, at desktop and at phone width; the viewport is put back after."""
     axe = Axe()
     options = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
+    # The page as the operator reads it: a message still fading in (.flash, a quarter of a
+    # second) is checked once its colours are its own.
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running'"
+                           " || a.effect.getComputedTiming().iterations === Infinity)")
     try:
         for viewport in (VIEWPORT, PHONE):
             page.set_viewport_size(viewport)
