@@ -64,9 +64,6 @@ def assert_accessible(page, what: str) -> None:
     try:
         for viewport in (VIEWPORT, PHONE):
             page.set_viewport_size(viewport)
-            # What the operator reads is the page at rest: a message still fading in (.flash's
-            # 0.25 s animation) has a blended colour that axe would measure instead.
-            page.evaluate("Promise.all(document.getAnimations().map(a => a.finished))")
             results = axe.run(page, options=options)
             assert results.violations_count == 0, (
                 f"{what}, {viewport['width']} px wide:\n{results.generate_report()}")
