@@ -148,7 +148,8 @@ def deployment_base(request, caller, action_id: int):
 
 @ddi_endpoint("POST")
 def deployment_feedback(request, caller, action_id: int):
-    execution, finished, progress, details = payloads.feedback_parse(payloads.json_body(request))
+    execution, finished, progress, details = payloads.feedback_parse(payloads.json_body(request),
+                                                                     action_id=action_id)
     job = _device_job(caller.device, action_id)
     try:
         services.job_apply_feedback(
@@ -179,7 +180,8 @@ def cancel_action(request, caller, action_id: int):
 
 @ddi_endpoint("POST")
 def cancel_feedback(request, caller, action_id: int):
-    execution, finished, _progress, details = payloads.feedback_parse(payloads.json_body(request))
+    execution, finished, _progress, details = payloads.feedback_parse(payloads.json_body(request),
+                                                                      action_id=action_id)
     job = _device_job(caller.device, action_id)
     try:
         services.job_apply_cancel_feedback(

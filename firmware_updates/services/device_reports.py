@@ -61,30 +61,52 @@ class ActionGone(Exception):
 
 
 def feedback_validate(status) -> tuple[str, str, dict | None, list[str]]:
-    """Check a DDI `status` object; returns (execution, finished, progress, details)."""
+    """Check a DDI `status` object; returns (execution, finished, progress, details).
+
+    Each field is checked for its JSON type before its value: a list or an object where a
+    word belongs is a 400 with the reason, never a lookup that fails (a list is unhashable).
+    `result`, `progress` and `details` may be absent or null; present, they are an object,
+    an object (of any shape: progress_read) and a list of strings.
+    """
     if not isinstance(status, dict):
         raise ValidationError({"status": "Missing 'status' object."})
     execution = status.get("execution")
-    if execution not in EXECUTIONS:
-        raise ValidationError({"status.execution": f"Unknown execution {execution!r}; expected one of {', '.join(sorted(EXECUTIONS))}."})
-    result = status.get("result") or {}
+    if not isinstance(execution, str) or execution not in EXECUTIONS:
+        raise ValidationError({"status.execution": f"Unknown execution {_shown(execution)}; "
+                                                   f"expected one of {', '.join(sorted(EXECUTIONS))}."})
+    result = status.get("result")
+    if result is None:
+        result = {}
     if not isinstance(result, dict):
         raise ValidationError({"status.result": "'result' must be an object."})
     finished = result.get("finished", "none")
-    if finished not in FINISHED:
-        raise ValidationError({"status.result.finished": f"Unknown result {finished!r}; expected success, failure or none."})
+    if not isinstance(finished, str) or finished not in FINISHED:
+        raise ValidationError({"status.result.finished": f"Unknown result {_shown(finished)}; "
+                                                         "expected success, failure or none."})
+    if result.get("progress") is not None and not isinstance(result["progress"], dict):
+        raise ValidationError({"status.result.progress": "'progress' must be an object, such as "
+                                                         '{"cnt": 2, "of": 5}.'})
     progress = progress_read(result.get("progress"))
-    details = status.get("details") or []
+    details = status.get("details")
+    if details is None:
+        details = []
     if not isinstance(details, list) or not all(isinstance(d, str) for d in details):
         raise ValidationError({"status.details": "'details' must be a list of strings."})
     details = [d[:MAX_DETAIL_LENGTH] for d in details[:MAX_DETAILS]]
     return execution, finished, progress, details
 
 
+def _shown(value) -> str:
+    """A device's value in a reason, cut short (it may be a whole JSON document)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def progress_read(value) -> dict | None:
-    """A feedback's `progress`, as hawkBit takes it: optional and of any shape, understood
-    where it means something, otherwise ignored (never a reason to refuse the report, whose
-    `execution` and `finished` are what matter).
+    """A feedback's `progress`, as hawkBit takes it: optional, an object of any shape (anything
+    but an object is refused by feedback_validate), understood where it means something,
+    otherwise ignored (never a reason to refuse the report, whose `execution` and `finished`
+    are what matter).
 
     - `{"cnt": N, "of": M}` (the spec; `of` in bytes or percent): `{"cnt", "of"}`. The spec
       requires only `cnt`; SWUpdate 2022.12 forwards its install log with {"cnt": 1, "of": 0}:
