@@ -69,6 +69,9 @@ MIDDLEWARE = [
     # A database out of reach answers 503 with Retry-After (core/outages.py; device requests
     # get the same from their own short way, above).
     "core.outages.DatabaseOutageMiddleware",
+    # An address holding a NUL character (%00) is a 400 before any view (core/http_errors.py;
+    # the device protocol's views check theirs).
+    "core.http_errors.NulInAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -363,8 +366,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "core.parsers.FormParser",
+        "core.parsers.MultiPartParser",
     ],
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": [
