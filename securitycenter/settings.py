@@ -252,9 +252,10 @@ JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 # addresses (throttles, the sign-in audit) are read that many entries from its end; with 0 the
 # header is ignored, as anyone can send it. DRF's NUM_PROXIES below is this same setting.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# Sign-in pages (panel and admin, core/signin.py): after this many failures within
-# SIGNIN_COOL_OFF seconds from one address, or for one user name, they answer 429 until the
-# window ends. The API token endpoint has its own limit (20 a minute per address).
+# Sign-ins (the panel's and the admin's login pages, the API token endpoint; core/signin.py):
+# after this many failures within SIGNIN_COOL_OFF seconds from one address, or for one user
+# name, they answer 429 until the window ends. The API token endpoint is also held to 20
+# tries a minute per address.
 SIGNIN_FAILURES_PER_ADDRESS = env.int("SIGNIN_FAILURES_PER_ADDRESS", default=10)
 SIGNIN_FAILURES_PER_NAME = env.int("SIGNIN_FAILURES_PER_NAME", default=5)
 SIGNIN_COOL_OFF = env.int("SIGNIN_COOL_OFF", default=900)
