@@ -52,9 +52,6 @@ class Release(models.Model):
         self.version_key = version_key(self.version)
         super().save(*args, **kwargs)
 
-    def supports(self, hardware_revision: str) -> bool:
-        return hardware_revision in (self.hardware_revisions or [])
-
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
