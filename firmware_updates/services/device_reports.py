@@ -24,7 +24,10 @@ from .. import stored_words as words
 from ..deltas import delta_for
 from ..models import (
     ACTIVE_STATES,
+    CONFIRMABLE_STATES,
+    DOWNLOAD_COMPLETE,
     DOWNLOAD_INCOMPLETE,
+    DOWNLOAD_NOT_STARTED,
     DOWNLOAD_UNDER_WAY,
     HELD_STATES,
     PROGRESS_ORDER,
@@ -214,7 +217,7 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
             fields["reason"] = words.DELTA_FAILED.format(reason=fields["reason"])
     if target in (S.READY, S.INSTALLING):
         fields["snapshot"] = device_snapshot(job.device)
-    if target in (S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED):
+    if target in DOWNLOAD_COMPLETE:
         fields["bytes_downloaded"] = job.bytes_total
     job, changed = job_transition(job_id=job.pk, to_state=target, actor=ACTOR_DEVICE, details=info,
                                   allowed_from={job.state}, **fields)
@@ -374,9 +377,9 @@ def job_download_progress(*, job: UpdateJob, offset: int) -> None:
     DOWNLOAD_PROGRESS_WRITE_INTERVAL per job (and always on completion), the latest value
     kept in the cache meanwhile (see `job_progress_overlay`).
     """
-    if job.state == S.QUEUED or job.state == S.DELIVERED:
+    if job.state in DOWNLOAD_NOT_STARTED:
         job, _ = job_transition(job_id=job.pk, to_state=S.DOWNLOADING, actor=ACTOR_DEVICE,
-                                allowed_from={S.QUEUED, S.DELIVERED}, bytes_downloaded=offset, progress_at=timezone.now())
+                                allowed_from=DOWNLOAD_NOT_STARTED, bytes_downloaded=offset, progress_at=timezone.now())
         return
     complete = offset >= job.bytes_total
     key, rate_key = _progress_key(job.pk), _rate_key(job.pk)
@@ -484,7 +487,7 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
     if job is None:
         job = (UpdateJob.objects.select_related("release")
                .filter(device=device, confirmed_at__isnull=True, release__version=device.firmware_version)
-               .exclude(state__in=[S.FAILED, S.CANCELLED, S.QUEUED, *HELD_STATES]).order_by("-created_at").first())
+               .filter(state__in=CONFIRMABLE_STATES).order_by("-created_at").first())
         if job is None:
             return
     if job.confirmed_at or device.firmware_version != job.release.version:

@@ -11,7 +11,6 @@ from rest_framework import parsers as drf_parsers
 
 from core.json import JSONBodyError, JSONBodyTooLarge, json_loads, json_too_deep
 from core.parsers import JSONParser
-from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, SiteFactory
 
 from .conftest import client_for
 
@@ -75,13 +74,7 @@ def test_json_loads_takes_surrogate_pairs_and_escaped_backslashes():
 # --- the management API -------------------------------------------------------------------
 
 
-@pytest.fixture
-def fleet():
-    receiver = ReceiverFactory(code="north")
-    device_type = DeviceTypeFactory()
-    site = SiteFactory(receiver=receiver, number=101)
-    DeviceFactory(site=site, receiver=receiver, device_type=device_type)
-    return site
+# `fleet`: tests/conftest.py's (receiver north, a Nord GSM panel at site 1204).
 
 
 # Every endpoint that creates from a body (the actions parse theirs through the same parser).

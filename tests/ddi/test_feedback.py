@@ -299,6 +299,8 @@ BAD_CONFIG = [
     (b'{"data": {"partitions": ["1:armed"]}}', "partitions"),
     (b'{"data": {"sw_version": "5.40"}, "mode": "overwrite"}', "overwrite"),
     (b'{"data": {"sw_version": "five"}}', "sw_version"),
+    # Not 5.40: a panel reporting it would never be confirmed (an archive's version may not end so either).
+    (b'{"data": {"sw_version": "5.40\\n"}}', "sw_version"),
     (b'{"data": {"partitions": "1:open"}}', "partition"),
     (b'{"data": {"channels": "gprs,pigeon"}}', "pigeon"),
 ]

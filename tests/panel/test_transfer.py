@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fleet(settings):
+def delta_fleet(settings):
+    """Not the shared `fleet`: panels on three versions, a delta from 5.30, one not eligible."""
     settings.FIRMWARE_GPRS_BYTES_PER_SECOND = 5000
     receiver = ReceiverFactory(code="north")
     nord = DeviceTypeFactory(code="nord-gsm", name="Nord GSM")
@@ -27,8 +28,8 @@ def fleet(settings):
     return receiver, nord, release, on_base
 
 
-def test_device_type_page_and_update_all_say_what_the_rollout_sends(fleet, as_manager):
-    receiver, nord, release, _ = fleet
+def test_device_type_page_and_update_all_say_what_the_rollout_sends(delta_fleet, as_manager):
+    receiver, nord, release, _ = delta_fleet
     page = as_manager.get(f"/receivers/north/software-update/{nord.code}/").content
     dialog = as_manager.get(f"/receivers/north/software-update/{nord.code}/update-all/").content
 
@@ -44,8 +45,8 @@ def test_device_type_page_and_update_all_say_what_the_rollout_sends(fleet, as_ma
         assert "1 panel gets the full archive of 293.0 KB: about 1 min on GPRS." in text
 
 
-def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(fleet, as_manager):
-    receiver, nord, release, on_base = fleet
+def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(delta_fleet, as_manager):
+    receiver, nord, release, on_base = delta_fleet
     job = services.update_job_create(receiver=receiver, site_number=on_base[0].site.number, actor=None)
     # As the device's closing failure leaves it (job_transition also clears the active job).
     services.job_transition(job_id=job.pk, to_state=JobState.FAILED, actor=services.ACTOR_DEVICE,
