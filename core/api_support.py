@@ -29,6 +29,13 @@ class RefusalSerializer(ErrorSerializer):
     code = serializers.CharField()
 
 
+class RejectionSerializer(ErrorSerializer):
+    """400 for input refused as a whole (an archive): `detail` in the request's language, `code` a
+    stable machine name for why (e.g. archive_hash_mismatch)."""
+
+    code = serializers.CharField(required=False)
+
+
 class QuotaSerializer(ErrorSerializer):
     """429 / 413: a quota would be passed; `quota` names the setting that sets it."""
 

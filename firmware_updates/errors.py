@@ -122,10 +122,11 @@ def no_current_release(device_type) -> UpdateNotAllowed:
 
 
 class ReleaseRejected(Rejected):
-    """An uploaded archive was refused; nothing was stored."""
+    """An uploaded archive was refused; nothing was stored. `code`: why, a stable name (the
+    archive library's ArchiveCode for what its checks refuse, else intake's own)."""
 
-    def __init__(self, reason: str, *, field: str = "archive"):
-        super().__init__(reason, field=field)
+    def __init__(self, reason: str, *, field: str = "archive", code: str | None = None):
+        super().__init__(reason, field=field, code=code)
 
 
 class ReleaseOverQuota(QuotaExceeded, ReleaseRejected):

@@ -200,6 +200,8 @@ class SiteChangeSerializer(serializers.Serializer):
     receiver = receiver_field(required=False)  # the site moves there with its panel
     number = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                    help_text="Where the site is; the search (`?q=`) finds sites by it.")
     remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, required=False, help_text=REMOTE_UPDATE_HELP)
 
 

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer, QuotaSerializer
+from core.api_support import ErrorSerializer, QuotaSerializer, RejectionSerializer
 from core.parsers import FormParser, JSONParser, MultiPartParser
 from core.permissions import (
     MARK_RELEASE_CURRENT,
@@ -103,7 +103,7 @@ class MarkCurrentSerializer(serializers.Serializer):
         "400 names the reason when it is refused; 413 names the quota an archive would pass "
         "(FIRMWARE_MAX_ARCHIVE_SIZE for one archive, FIRMWARE_MAX_ARCHIVE_STORAGE for all of them).",
         request={"multipart/form-data": ReleaseUploadSerializer},
-        responses={201: ReleaseSerializer, 400: ErrorSerializer, 413: QuotaSerializer},
+        responses={201: ReleaseSerializer, 400: RejectionSerializer, 413: QuotaSerializer},
     ),
 )
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -165,7 +165,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "and against its base: the base version must be a release here whose image the delta names, and the "
         "delta applied to it must give this release's image. 400 names the reason; nothing is stored.",
         request={"multipart/form-data": DeltaUploadSerializer},
-        responses={201: DeltaSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 413: QuotaSerializer},
+        responses={201: DeltaSerializer, 400: RejectionSerializer, 404: ErrorSerializer, 413: QuotaSerializer},
     )
     @action(detail=True, methods=["post"], url_path="deltas")
     def add_delta(self, request, pk=None):

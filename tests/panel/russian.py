@@ -25,7 +25,10 @@ TECHNICAL = {"GPRS", "Ethernet", "SMS", "GSM", "IP", "API", "URL", "IANA", "UTC"
              "of", "details",
              "ID", "Crontab",  # Django's own primary key column; django-celery-beat's own Russian keeps the word
              "English",  # the switcher offers each language in its own name
-             "CSV"}  # the device type page's export: a file format's name
+             "CSV",  # the device type page's export: a file format's name
+             "ZIP"}  # what an operator uploads by mistake, named as the refusal names it
+# File names of the SWUpdate format an archive's refusal names (its manifest and signature).
+TECHNICAL_NAMES = re.compile(r"\bsw-description(?:\.sig)?\b")
 # Time zones' abbreviations (MSK, CET) follow every time, in any language, as "UTC" does.
 ZONE_ABBREVIATIONS = {name for zone in available_timezones()
                       if (name := datetime.now(ZoneInfo(zone)).tzname() or "").isalpha()}
@@ -92,4 +95,4 @@ def data_words() -> set[str]:
 def english_words(html, *, allowed: set[str] = frozenset()) -> list[str]:
     """The Latin-letter words of the page a Russian operator should not meet."""
     known = TECHNICAL | ZONE_ABBREVIATIONS | data_words() | set(allowed)
-    return [word for word in LATIN_WORD.findall(shown_text(html)) if word not in known]
+    return [word for word in LATIN_WORD.findall(TECHNICAL_NAMES.sub(" ", shown_text(html))) if word not in known]

@@ -1,17 +1,21 @@
 """The panel in Russian for a Russian browser, in English for the rest, the operator's choice
 remembered; the API's `detail` in the request's language with its `code` unchanged."""
 
+import io
 from datetime import timedelta
 from zoneinfo import available_timezones
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from core.models import OperatorPreferences
 from firmware_updates import services
-from firmware_updates.models import JobState, UpdateJob
+from firmware_updates.models import JobState, Release, UpdateJob
+from firmware_updates.swu import build_archive, make_signing_identity
 from receivers.models import Receiver
 from tests.panel.conftest import signed_in
 from tests.panel.html import find_all, text_of, texts_of
@@ -182,3 +186,75 @@ def test_the_admin_speaks_russian_with_the_panels_words(example, history):
         response = russian.get(url)
         assert response.status_code == 200, url
         assert english_words(response.content, allowed=django_own) == [], url
+
+
+def _archive(**kwargs) -> bytes:
+    out = io.BytesIO()
+    build_archive(out, device_type=kwargs.pop("device_type", "nord-gsm"), version="5.50", hardware_revisions=["2.1"],
+                  images=[("fw.bin", b"\x7fNORD firmware image\x00" * 256)], **kwargs)
+    return out.getvalue()
+
+
+def _tampered() -> bytes:
+    data = bytearray(_archive())
+    data[data.index(b"NORD firmware") + 2] ^= 0xFF  # one byte of the image, after the manifest
+    return bytes(data)
+
+
+# What an operator uploads by mistake, each refusal with its stable code, its English and Russian
+# words (after "The archive was refused: "), and the data its words name (file, board, signer).
+ARCHIVE_REFUSALS = {
+    "corrupted": (_tampered, "archive_hash_mismatch", "sha256 of fw.bin does not match sw-description",
+                  "SHA-256 файла fw.bin не совпадает с указанной в sw-description", {"fw", "bin"}),
+    "truncated": (lambda: _archive()[:3000], "archive_corrupt", "the archive is truncated in fw.bin",
+                  "архив обрывается, не дочитано: fw.bin", {"fw", "bin"}),
+    "a zip file": (lambda: b"PK\x03\x04 a zip file, not an SWUpdate archive" * 20, "archive_not_swu",
+                   "this is a ZIP file, not an SWUpdate archive (.swu)",
+                   "это ZIP-файл, а не архив SWUpdate (.swu)", set()),
+    "unsigned": (_archive, "archive_not_signed",
+                 "the archive is not signed (no sw-description.sig), and a signature is required",
+                 "архив не подписан (нет sw-description.sig), а подпись обязательна", set()),
+    "another signer": (lambda: _archive(key_pem=STRANGER[0], cert_pem=STRANGER[1]), "archive_signer_untrusted",
+                       "the archive is signed by CN=Somebody else, which is not a trusted signer",
+                       "архив подписан CN=Somebody else, а этому подписанту здесь не доверяют",
+                       {"CN", "Somebody", "else"}),
+    "another device type": (lambda: _archive(device_type="nord-lte"), "device_type_unknown",
+                            "The archive is for device type 'nord-lte', which is not registered.",
+                            "Архив предназначен для типа прибора 'nord-lte', который не зарегистрирован.",
+                            {"nord", "lte'"}),
+}
+STRANGER = make_signing_identity("Somebody else")
+
+
+@pytest.mark.parametrize("kind", ARCHIVE_REFUSALS)
+def test_a_refused_archive_is_explained_in_russian_in_the_panel_the_admin_and_the_api(
+        example, manager, settings, tmp_path, kind):
+    """The archive library speaks English and knows no Django: its refusal's code and words are
+    said again in the operator's language at the edge (firmware_updates/archive_words.py)."""
+    make, code, english, russian, data = ARCHIVE_REFUSALS[kind]
+    if kind in ("unsigned", "another signer"):  # signatures required: only the vendor's is trusted
+        trusted = tmp_path / "trusted.pem"
+        trusted.write_bytes(make_signing_identity("Nord firmware signing")[1])
+        settings.FIRMWARE_TRUSTED_CERTS = str(trusted)
+    upload = lambda: SimpleUploadedFile("nord-gsm-5.50.swu", make())  # noqa: E731
+    before = Release.objects.count()
+
+    panel = signed_in(manager, **RU).post("/releases/upload/", {"archive": upload()})
+    [error] = texts_of(panel.content, "upload-error")
+    assert error == f"Архив отклонён: {russian}"
+    assert english_words(panel.content, allowed=data) == []
+
+    admin = signed_in(get_user_model().objects.create_superuser("anna", password="x"), **RU)
+    page = admin.post("/admin/firmware_updates/release/add/", {"archive": upload()})
+    assert f"Архив отклонён: {russian}" in shown_text(page.content)
+    assert english_words(page.content, allowed=data | {"Search", "True", "False", "Unknown"}) == []
+
+    api = APIClient()
+    api.force_authenticate(manager)
+    answers = {language: api.post("/api/v1/releases/", {"archive": upload()}, format="multipart",
+                                  HTTP_ACCEPT_LANGUAGE=language) for language in ("en", "ru")}
+    assert {language: (a.status_code, a.json()["code"]) for language, a in answers.items()} == {
+        "en": (400, code), "ru": (400, code)}
+    assert answers["en"].json()["detail"] == english
+    assert answers["ru"].json()["detail"] == russian
+    assert Release.objects.count() == before
