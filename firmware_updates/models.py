@@ -359,12 +359,24 @@ class Webhook(models.Model):
         return f"{self.receiver.code} -> {self.url}"
 
 
+# What a rollout counts of its jobs (its waves' conditions, retry-failed, the API, the panel):
+# succeeded = updated with the new version confirmed; failed = failed or timed out.
+JOB_TIMED_OUT = ~Q(timed_out="")
+JOB_CONFIRMED = Q(state=JobState.SUCCEEDED, confirmed_at__isnull=False) & ~JOB_TIMED_OUT
+JOB_FAILED_OR_TIMED_OUT = Q(state=JobState.FAILED) | JOB_TIMED_OUT
+# Settled: finished, or timed out while still active. Every job counted as succeeded or failed
+# is one; a running rollout's queued and downloading jobs are not.
+JOB_SETTLED = Q(state__in=sorted(TERMINAL_STATES)) | JOB_TIMED_OUT
+
+
 class UpdateJob(models.Model):
     """One device being moved to one release: a DDI action."""
 
     device = models.ForeignKey("sites.Device", verbose_name=_("device"), on_delete=models.CASCADE, related_name="update_jobs")
     release = models.ForeignKey(Release, verbose_name=_("release"), on_delete=models.PROTECT, related_name="update_jobs")
-    rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    # No index of its own: update_job_rollout_idx starts with it.
+    rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="jobs", db_index=False)
     wave = models.ForeignKey(RolloutWave, verbose_name=_("wave"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     state = models.CharField(_("state"), max_length=24, choices=JobState.choices, default=JobState.QUEUED)
     # The archive the device is sent, chosen once when it first reads the action
@@ -406,10 +418,17 @@ class UpdateJob(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "state_changed_at"], name="update_job_state_idx"),
-            # A rollout's finished jobs, which the panel counts on each refresh. Partial: a
-            # rollout's insert of 100,000 queued jobs adds nothing to it.
-            models.Index(fields=["rollout", "state"], condition=Q(state__in=sorted(TERMINAL_STATES)),
-                         name="update_job_rollout_done_idx"),
+            # A rollout's jobs counted by wave and state (the API's list of rollouts, each
+            # rollout's progress), with what the counting rule reads: from this index alone
+            # (index-only scan), not from the 100,000 rows of a large rollout. Also the
+            # rollout foreign key's index (the field has none of its own).
+            models.Index(fields=["rollout", "wave", "state", "confirmed_at", "timed_out"],
+                         name="update_job_rollout_idx"),
+            # A rollout's settled jobs (JOB_SETTLED), which the panel's rollout card counts on
+            # each refresh: its finished jobs by state and its waves' succeeded and failed.
+            # Partial: a rollout's insert of 100,000 queued jobs adds nothing to it.
+            models.Index(fields=["rollout", "wave", "state", "confirmed_at", "timed_out"], condition=JOB_SETTLED,
+                         name="update_job_rollout_settled_idx"),
             # A wave's outcome, counted each time one of its jobs ends (the automatic halt).
             models.Index(fields=["wave", "state"], condition=Q(wave__isnull=False), name="update_job_wave_idx"),
         ]
@@ -427,13 +446,6 @@ class UpdateJob(models.Model):
         if not self.bytes_total:
             return 0
         return min(100, int(self.bytes_downloaded * 100 / self.bytes_total))
-
-
-# What a rollout counts of its jobs (its waves' conditions, retry-failed, the API, the panel):
-# succeeded = updated with the new version confirmed; failed = failed or timed out.
-JOB_TIMED_OUT = ~Q(timed_out="")
-JOB_CONFIRMED = Q(state=JobState.SUCCEEDED, confirmed_at__isnull=False) & ~JOB_TIMED_OUT
-JOB_FAILED_OR_TIMED_OUT = Q(state=JobState.FAILED) | JOB_TIMED_OUT
 
 
 class UpdateJobEvent(models.Model):

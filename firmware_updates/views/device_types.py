@@ -57,9 +57,8 @@ from ..selectors import (
     SiteFilters,
     device_type_sites,
     not_returned_panels,
+    outcomes_and_waves,
     receiver_firmware_stats,
-    rollout_transfer,
-    waves_of,
 )
 from .presenters import RolloutView, StatsView, TransferView, empty_stats, site_row
 
@@ -76,20 +75,23 @@ def device_type_url(receiver, device_type) -> str:
 
 
 def device_type_stats(receiver, device_type) -> StatsView:
-    rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True)
+    """The type's statistics with the filters' facets and what a rollout would send."""
+    rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True, transfer=True)
     if rows:
         return StatsView(rows[0])
     return StatsView(empty_stats(device_type, services.current_release(device_type=device_type)))
 
 
 def _latest_rollout(receiver, device_type) -> RolloutView | None:
-    """The rollout the card shows: the newest, open or not (four queries)."""
+    """The rollout the card shows: the newest, open or not, with its finished jobs and its
+    waves' outcomes (three queries)."""
     rollout = (Rollout.objects.filter(receiver=receiver, device_type=device_type)
                .select_related("release", "created_by", "receiver", "device_type").order_by("-created_at", "-pk")
                .first())
     if rollout is None:
         return None
-    return RolloutView(rollout, services.rollout_outcomes(rollout=rollout), waves=waves_of([rollout])[rollout.pk])
+    finished, waves = outcomes_and_waves([rollout])
+    return RolloutView(rollout, finished.get(rollout.pk, {}), waves=waves[rollout.pk])
 
 
 def _capabilities(user) -> dict:
@@ -130,7 +132,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     awaiting_approval = (UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL, device__receiver=receiver,
                                                   device__device_type=device_type).count()
                          if stats.updating else 0)
-    transfer = rollout_transfer(receiver=receiver, device_type=device_type, release=release)
+    transfer = stats.transfer
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = device_type_url(receiver, device_type)
     params = filters.params()
