@@ -352,11 +352,11 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # kombu's Redis transport with the fix that keeps a worker alive across an outage
     # (securitycenter/broker.py).
     CELERY_BROKER_TRANSPORT = "securitycenter.broker:Transport"
-    # A Redis that does not answer costs a request at most these seconds per try: one that
-    # is down refuses the connection at once, one that is frozen (stopped, swapping, a host
-    # lost behind a live TCP proxy) accepts it and never replies, which without a read
-    # timeout held the request (queueing a site, "update all", /healthz) for good.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    # A Redis that does not answer, down or frozen, costs a request at most 2 s to connect
+    # and 2 s to read per try (securitycenter/broker.py).
+    from securitycenter.broker import REDIS_TRANSPORT_OPTIONS
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_TRANSPORT_OPTIONS)
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
