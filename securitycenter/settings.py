@@ -211,7 +211,8 @@ CACHES = {
 }
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # Django's Redis cache, answering as an empty cache while Redis is out of reach instead of
-    # failing the request (core/cache.py); a Redis that does not answer costs at most a second.
+    # failing the request (core/cache.py); a Redis that does not answer (down, or frozen: it
+    # accepts and never replies) costs at most a second to connect and a second to read.
     CACHES["default"]["BACKEND"] = "core.cache.RedisCache"
     for _option in ("socket_connect_timeout", "socket_timeout"):
         CACHES["default"].setdefault("OPTIONS", {}).setdefault(_option, 1)
@@ -351,8 +352,11 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # kombu's Redis transport with the fix that keeps a worker alive across an outage
     # (securitycenter/broker.py).
     CELERY_BROKER_TRANSPORT = "securitycenter.broker:Transport"
-    # An unreachable Redis (no answer at all) costs a request at most these seconds per try.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+    # A Redis that does not answer, down or frozen, costs a request at most 2 s to connect
+    # and 2 s to read per try (securitycenter/broker.py).
+    from securitycenter.broker import REDIS_TRANSPORT_OPTIONS
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_TRANSPORT_OPTIONS)
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
