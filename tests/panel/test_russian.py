@@ -176,10 +176,18 @@ def test_the_admin_speaks_russian_with_the_panels_words(example, history):
     admin = get_user_model().objects.create_superuser("anna", password="x")
     russian = signed_in(admin, **RU)
     job = example.jobs[1217]
+    site, device = example.device(1217).site, example.device(1217)
+    release = example.release
     urls = ["/admin/", "/admin/receivers/receiver/", f"/admin/receivers/receiver/{example.receiver.pk}/change/",
             "/admin/sites/site/", "/admin/sites/devicetype/", "/admin/firmware_updates/release/",
             "/admin/firmware_updates/updatejob/", f"/admin/firmware_updates/updatejob/{job.pk}/change/",
-            "/admin/firmware_updates/rollout/", f"/admin/firmware_updates/rollout/{history.pk}/change/"]
+            "/admin/firmware_updates/rollout/", f"/admin/firmware_updates/rollout/{history.pk}/change/",
+            # A panel's channels are boxes to tick and its partitions numbers (not the API's JSON);
+            # fieldsets, a delta's hashes, a job's events and snapshot, a rollout's skipped sites,
+            # the alarm centre's events and the groups (data) in the reader's words.
+            f"/admin/sites/site/{site.pk}/change/", "/admin/sites/site/add/", f"/admin/sites/device/{device.pk}/change/",
+            f"/admin/firmware_updates/release/{release.pk}/change/", "/admin/firmware_updates/webhook/add/",
+            "/admin/core/event/", "/admin/auth/user/", "/admin/auth/group/"]
     # Django's admin writes these image alternatives untranslated (its search and yes/no icons).
     django_own = {"Search", "True", "False", "Unknown"}
     for url in urls:
