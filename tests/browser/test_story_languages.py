@@ -25,12 +25,13 @@ from receivers.models import Receiver
 from tests.factories import ReleaseFactory
 from tests.panel.russian import english_words
 
-from .conftest import TIMEOUT_MS, VIEWPORT, PageErrors, operator
+from .conftest import TIMEOUT_MS, PageErrors, operator
 from .panels import PANEL_FIELDS, SERIAL, live_fleet, panel_spec
 from .ui import PASSWORD, PHONE, assert_accessible, assert_fits, site_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+DESKTOP = {"width": 1366, "height": 900}  # the desktop (a common laptop's screen)
 # Django's admin writes these image alternatives untranslated (its search and yes/no icons).
 DJANGO_OWN = frozenset({"Search", "True", "False", "Unknown"})
 
@@ -105,7 +106,7 @@ def corrupted(identity) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("story_page", [("ru", PHONE), ("en", VIEWPORT)], indirect=True,
+@pytest.mark.parametrize("story_page", [("ru", PHONE), ("en", DESKTOP)], indirect=True,
                          ids=["russian-phone", "english-desktop"])
 def test_the_manuals_story_in_the_operators_language(story_page, north, signing_identity, tmp_path):
     page, words = story_page, WORDS[story_page.language]
@@ -192,7 +193,9 @@ def test_the_manuals_story_in_the_operators_language(story_page, north, signing_
             files=[{"name": "nord-gsm-5.50.swu", "mimeType": "application/octet-stream", "buffer": corrupted(signing_identity)}])
         page.get_by_test_id("upload-submit").click()
         expect(page.get_by_test_id("upload-error")).to_have_text(words["refused"])
-        check(page, "releases with a refused upload", allowed=frozenset({"fw", "bin"}))
+        page.get_by_test_id("upload-error").scroll_into_view_if_needed()
+        check(page, "releases with a refused upload", allowed=frozenset({"fw", "bin"}),
+              screenshot=f"{shot}-releases.png", folder=folder)
         older = ReleaseFactory(device_type=north.device_type, version="5.20", hardware_revisions=["2.1"],
                                is_current=False)
         page.goto(f"/releases/{older.pk}/mark-current/")
