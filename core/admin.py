@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from .events import EventType
 from .models import Event, SignInFailure
 
 
@@ -24,10 +26,18 @@ class EventAdmin(admin.ModelAdmin):
     """The alarm centre's events (docs/security-center.md): read only, written with the changes
     they report (core.events)."""
 
-    list_display = ("position", "type", "at", "receiver", "site_number", "serial", "job", "rollout")
+    list_display = ("position", "type_words", "type", "at", "receiver", "site_number", "serial", "job", "rollout")
     list_filter = ("type",)
     search_fields = ("=receiver", "=serial")
     ordering = ("-id",)
+
+    @admin.display(description=_("event"), ordering="type")
+    def type_words(self, obj):
+        """What happened in the operator's words; `type` is the code webhooks and the feed carry."""
+        try:
+            return EventType(obj.type).label
+        except ValueError:
+            return obj.type
 
     def has_add_permission(self, request):
         return False

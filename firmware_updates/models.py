@@ -69,9 +69,9 @@ class ReleaseDelta(models.Model):
     archive = models.FileField(_("archive"), upload_to="releases/")
     filename = models.CharField(_("file name"), max_length=200)
     size = models.PositiveBigIntegerField(_("size"))
-    sha256 = models.CharField("sha256", max_length=64)
-    sha1 = models.CharField("sha1", max_length=40)
-    md5 = models.CharField("md5", max_length=32)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    sha1 = models.CharField(_("SHA-1"), max_length=40)
+    md5 = models.CharField(_("MD5"), max_length=32)
     signer = models.CharField(_("signer"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
@@ -469,7 +469,11 @@ class UpdateJobEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label}: {self.from_state}->{self.to_state}"
+        # The admin's inline shows it above each row, in the reader's language (the states'
+        # labels); the row itself says when.
+        states = [str(JobState(state).label) if state in JobState.values else state or "—"
+                  for state in (self.from_state, self.to_state)]
+        return f"{self.actor_label}: {states[0]} → {states[1]}"
 
 
 class Heartbeat(models.Model):

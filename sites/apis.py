@@ -3,7 +3,7 @@
 The `sites/` endpoint shows badges and update jobs, so it is the update app's
 (firmware_updates/apis/sites.py); it reads and writes panels with the serializers here."""
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -40,7 +40,7 @@ def device_type_field(**kwargs) -> serializers.SlugRelatedField:
     """A device type named by its code in a request body, e.g. nord-gsm."""
     return serializers.SlugRelatedField(
         slug_field="code", queryset=DeviceType.objects.all(), help_text="Device type code, e.g. nord-gsm.",
-        error_messages={"does_not_exist": "No device type has the code {value}."}, **kwargs,
+        error_messages={"does_not_exist": gettext_lazy("No device type has the code {value}.")}, **kwargs,
     )
 
 

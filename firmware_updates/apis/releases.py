@@ -1,5 +1,6 @@
 """`releases/`: upload a firmware archive, read what it says, mark it current (DESIGN.md 5)."""
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -138,7 +139,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         elif archived in ("false", "0"):
             qs = qs.filter(archived_at__isnull=True)
         elif archived:
-            raise ValidationError({"archived": "Use true or false."})
+            raise ValidationError({"archived": gettext("Use true or false.")})
         return qs.order_by("device_type__name", "-version_key")
 
     def create(self, request):

@@ -176,10 +176,18 @@ def test_the_admin_speaks_russian_with_the_panels_words(example, history):
     admin = get_user_model().objects.create_superuser("anna", password="x")
     russian = signed_in(admin, **RU)
     job = example.jobs[1217]
+    site, device = example.device(1217).site, example.device(1217)
+    release = example.release
     urls = ["/admin/", "/admin/receivers/receiver/", f"/admin/receivers/receiver/{example.receiver.pk}/change/",
             "/admin/sites/site/", "/admin/sites/devicetype/", "/admin/firmware_updates/release/",
             "/admin/firmware_updates/updatejob/", f"/admin/firmware_updates/updatejob/{job.pk}/change/",
-            "/admin/firmware_updates/rollout/", f"/admin/firmware_updates/rollout/{history.pk}/change/"]
+            "/admin/firmware_updates/rollout/", f"/admin/firmware_updates/rollout/{history.pk}/change/",
+            # A panel's channels are boxes to tick and its partitions numbers (not the API's JSON);
+            # fieldsets, a delta's hashes, a job's events and snapshot, a rollout's skipped sites,
+            # the alarm centre's events and the groups (data) in the reader's words.
+            f"/admin/sites/site/{site.pk}/change/", "/admin/sites/site/add/", f"/admin/sites/device/{device.pk}/change/",
+            f"/admin/firmware_updates/release/{release.pk}/change/", "/admin/firmware_updates/webhook/add/",
+            "/admin/core/event/", "/admin/auth/user/", "/admin/auth/group/"]
     # Django's admin writes these image alternatives untranslated (its search and yes/no icons).
     django_own = {"Search", "True", "False", "Unknown"}
     for url in urls:
@@ -258,3 +266,27 @@ def test_a_refused_archive_is_explained_in_russian_in_the_panel_the_admin_and_th
     assert answers["en"].json()["detail"] == english
     assert answers["ru"].json()["detail"] == russian
     assert Release.objects.count() == before
+
+
+def test_the_apis_field_errors_follow_the_request_language(example, manager):
+    """A receiver, device type or release the request names that does not exist, and a filter
+    given wrongly: `detail` in the request's language (the field's name is the API's own)."""
+    api = APIClient()
+    api.force_authenticate(manager)
+    asked = [
+        ("post", "/api/v1/update-jobs/", {"receiver": "nowhere", "site_number": 1215},
+         "receiver: No receiver has the code nowhere.", "receiver: Ретранслятора с кодом nowhere нет."),
+        ("post", "/api/v1/update-jobs/", {"receiver": example.receiver.code, "site_number": 1215, "release": 999999},
+         "release: No release has the id 999999.", "release: Прошивки с id 999999 нет."),
+        ("post", "/api/v1/sites/", {"receiver": example.receiver.code, "number": 9, "device": {
+            "serial": "NG9", "device_type": "nord-lte"}},
+         "device.device_type: No device type has the code nord-lte.",
+         "device.device_type: Типа прибора с кодом nord-lte нет."),
+        ("get", "/api/v1/releases/?archived=maybe", None, "archived: Use true or false.",
+         "archived: Укажите true или false."),
+    ]
+    for method, url, body, english, russian in asked:
+        for language, words in (("en", english), ("ru", russian)):
+            response = getattr(api, method)(url, body, format="json", HTTP_ACCEPT_LANGUAGE=language)
+            assert response.status_code == 400, url
+            assert response.json()["detail"] == words, url
