@@ -59,6 +59,8 @@ class FirmwareStatsRow:
     hardware: dict = field(default_factory=dict)
     # With `transfer`: what "Update software at all sites" would send now (`rollout_transfer`).
     transfer: TransferEstimate | None = None
+    # With `listed`: the sites the device type page's list keeps (`site_filter_q`).
+    listed: int | None = None
 
     @property
     def current_version(self) -> str | None:
@@ -96,7 +98,8 @@ def group_counts(queryset: QuerySet, *keys) -> list[tuple]:
 
 
 def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,
-                            facets: bool = False, transfer: bool = False) -> list[FirmwareStatsRow]:
+                            facets: bool = False, transfer: bool = False,
+                            listed: Q | None = None) -> list[FirmwareStatsRow]:
     """One row per device type on the receiver; three queries whatever the fleet size (with
     `transfer`, one or two more).
 
@@ -111,9 +114,13 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     also counts the sites by firmware version and hardware revision (same pass, more groups).
     `transfer` (with a `device_type`) also says what a rollout would send now
     (`rollout_transfer`'s answer, from the same pass: a second pass over the devices cost the
-    device type page 45-250 ms, bench `rollouts`).
+    device type page 45-250 ms, bench `rollouts`). `listed` (with a `device_type`; a
+    `site_filter_q` condition) also counts the sites the device type page's list keeps: its
+    paginator's count, which a COUNT of the list's own query took 60-110 ms to give with a
+    search (bench `find`).
     """
     transfer = transfer and device_type is not None
+    listed = listed if device_type is not None and listed else None
     releases = current_releases()
     # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
     # A rollout does queue it, so the transfer's pass takes it too, grouped apart.
@@ -125,15 +132,21 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
         # Only its release's conditions in the CASE, and no test of the type before each.
         releases = {pk: release for pk, release in releases.items() if pk == device_type.pk}
     verdict = verdict_expression(releases, offline_since=offline_since(receiver), one_type=device_type is not None)
+    if listed is not None:  # the list's condition reads these two as the list annotates them
+        release = releases.get(device_type.pk)
+        devices = devices.alias(badge=badge_expression(current_version=release.version if release else None),
+                                verdict=verdict)
     keys = [F("device_type_id"), verdict,
             *([F("firmware_version")] if facets or transfer else []), *([F("hardware_revision")] if facets else []),
-            *([ExpressionWrapper(Q(site__isnull=False), output_field=BooleanField())] if transfer else [])]
+            *([ExpressionWrapper(Q(site__isnull=False), output_field=BooleanField())] if transfer else []),
+            *([ExpressionWrapper(listed, output_field=BooleanField())] if listed is not None else [])]
     counts: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
     red: dict[int, Counter] = defaultdict(Counter)
     versions: dict[int, Counter] = defaultdict(Counter)
     hardware: dict[int, Counter] = defaultdict(Counter)
     to_queue: Counter = Counter()  # the devices a rollout would queue, by firmware version
+    kept = 0  # the sites the list keeps
     for type_id, verdict, *rest in group_counts(devices, *keys):
         n = rest.pop()
         version = rest.pop(0) if facets or transfer else None
@@ -143,6 +156,8 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
             to_queue[version] += n
         if transfer and not rest.pop(0):  # not at a site: in the transfer only
             continue
+        if listed is not None and rest.pop(0):
+            kept += n
         row = counts[type_id]
         row["total"] += n
         if facets:
@@ -170,6 +185,7 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
             not_eligible_reasons=dict(reasons[type_id]), offline=red[type_id][OFFLINE],
             red_reasons={code: red[type_id][code] for code in RED_REASONS if red[type_id][code]},
             versions=dict(versions[type_id]), hardware=dict(hardware[type_id]), transfer=estimate,
+            listed=kept if listed is not None else None,
             **{k: c.get(k, 0) for k in ("total", "current", "updating", "not_planned", "not_eligible")},
         )
         for type_id, c in counts.items()
@@ -305,17 +321,26 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
                          last_job_reason=Subquery(last.values("reason")[:1]),
                          last_job_received=Subquery(last.values("bytes_downloaded")[:1]),
                          last_job_size=Subquery(last.values("bytes_total")[:1]))
+    return sorted_sites(qs.filter(site_filter_q(filters)), filters.sort)
+
+
+def site_filter_q(filters: SiteFilters) -> Q:
+    """What `filters` keep of the device type page's list, as one condition over devices
+    annotated with their `badge` and `verdict` (as `device_type_sites` annotates them): the
+    list applies it, and the statistics' pass counts the sites it keeps
+    (`receiver_firmware_stats(listed=...)`), so the count beside the list is the list's own."""
+    condition = Q()
     if filters.badge:
-        qs = qs.filter(badge=filters.badge)
+        condition &= Q(badge=filters.badge)
     if filters.reason:
-        qs = qs.filter(verdict=filters.reason)  # a red reason is its own verdict
+        condition &= Q(verdict=filters.reason)  # a red reason is its own verdict
     if filters.version:
-        qs = qs.filter(firmware_version=filters.version)
+        condition &= Q(firmware_version=filters.version)
     if filters.hardware:
-        qs = qs.filter(hardware_revision=filters.hardware)
+        condition &= Q(hardware_revision=filters.hardware)
     if filters.q:
-        qs = qs.filter(site_search_q(filters.q, prefix="site__"))
-    return sorted_sites(qs, filters.sort)
+        condition &= site_search_q(filters.q, prefix="site__")
+    return condition
 
 
 # What the CSV export reads of each site, in its columns' order (`device_type_sites_export`).
