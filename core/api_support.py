@@ -7,7 +7,7 @@ generic views (pagination and exception handler settings): this module imports v
 
 from django.utils.translation import gettext, ngettext
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import routers, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -124,3 +124,22 @@ class TokenObtainView(ObtainAuthToken):
         response = super().post(request, *args, **kwargs)
         signin_success_forget(username=username)
         return response
+
+
+class ApiRoot(routers.APIRootView):
+    """`GET /api/v1/`: each collection's absolute URL, by its prefix.
+
+    Built from the prefixes, not by reversing the routes' names as DRF's own root does: the
+    panel has pages named as the router names its routes (`receiver-list`, `release-list`), so
+    DRF's root linked the receivers and releases to the panel's HTML pages."""
+
+    prefixes: list[str] = []
+
+    def get(self, request, *args, **kwargs):
+        root = request.build_absolute_uri(request.path)
+        return Response({prefix: f"{root}{prefix}/" for prefix in self.prefixes})
+
+
+class Router(routers.DefaultRouter):
+    def get_api_root_view(self, api_urls=None):
+        return ApiRoot.as_view(prefixes=[prefix for prefix, _viewset, _basename in self.registry])

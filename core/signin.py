@@ -19,6 +19,10 @@ the panel's and the admin's login pages paused (429) after too many failures.
 - The counters live in Django's cache (Redis in production; per process with the embedded
   locmem cache). A cache that does not answer lifts the limits with a log line; it never
   turns a sign-in into an error page.
+- Housekeeping (beat, every HOUSEKEEPING_INTERVAL): `signin_failures_prune` deletes failures
+  older than SIGNIN_FAILURE_RETENTION_DAYS, so a guesser cannot grow the table without end;
+  `sessions_clear` deletes expired sessions (Django's `clearsessions`), which nothing else
+  removes from the database.
 """
 
 import hashlib
@@ -26,12 +30,15 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from rest_framework.throttling import BaseThrottle
 
@@ -155,6 +162,28 @@ def signin_guarded(view):
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+# --- housekeeping (beat) ----------------------------------------------------------------
+
+PRUNE_BATCH = 10_000
+
+
+def signin_failures_prune(*, now=None) -> int:
+    """Delete failed sign-ins older than SIGNIN_FAILURE_RETENTION_DAYS, a batch at a time (a
+    guessing spree may have left millions). Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SIGNIN_FAILURE_RETENTION_DAYS)
+    deleted = 0
+    while ids := list(SignInFailure.objects.filter(at__lt=cutoff).values_list("id", flat=True)[:PRUNE_BATCH]):
+        deleted += SignInFailure.objects.filter(id__in=ids).delete()[0]
+    if deleted:
+        log.info("%s failed sign-ins older than %s days deleted", deleted, settings.SIGNIN_FAILURE_RETENTION_DAYS)
+    return deleted
+
+
+def sessions_clear() -> None:
+    """Delete expired sessions, as `manage.py clearsessions` does, whatever SESSION_ENGINE."""
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
 
 
 # --- signal receivers (connected in core.apps) -------------------------------------------

@@ -260,6 +260,10 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SIGNIN_FAILURES_PER_ADDRESS = env.int("SIGNIN_FAILURES_PER_ADDRESS", default=10)
 SIGNIN_FAILURES_PER_NAME = env.int("SIGNIN_FAILURES_PER_NAME", default=5)
 SIGNIN_COOL_OFF = env.int("SIGNIN_COOL_OFF", default=900)
+# Failed sign-ins (the admin's "Failed sign-ins") are kept this many days; beat deletes older
+# ones, and expired sessions, every HOUSEKEEPING_INTERVAL seconds.
+SIGNIN_FAILURE_RETENTION_DAYS = env.int("SIGNIN_FAILURE_RETENTION_DAYS", default=90)
+HOUSEKEEPING_INTERVAL = env.int("HOUSEKEEPING_INTERVAL", default=3600)
 
 # --- Device protocol (hawkBit DDI) ---------------------------------------------------------
 DDI_POLL_SLEEP = env("DDI_POLL_SLEEP", default="00:05:00")  # idle default for new receivers

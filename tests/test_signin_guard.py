@@ -7,10 +7,12 @@ import http.client
 import json
 import time
 import uuid
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from core.models import SignInFailure
@@ -265,3 +267,32 @@ def test_the_token_endpoints_pause_ends_by_itself(vera, live_server, settings):
     time.sleep(1.2)
 
     assert token_over_http(live_server.url, "vera", PASSWORD)[0] == 200
+
+
+# --- housekeeping -------------------------------------------------------------------------
+
+
+def test_failed_sign_ins_are_kept_their_retention_and_deleted_after_in_batches(settings, monkeypatch):
+    from core import signin
+
+    settings.SIGNIN_FAILURE_RETENTION_DAYS = 30
+    monkeypatch.setattr(signin, "PRUNE_BATCH", 2)
+    now = timezone.now()
+    SignInFailure.objects.bulk_create([SignInFailure(username=f"g{n}", entry="api", at=now - timedelta(days=31))
+                                       for n in range(5)])
+    kept = SignInFailure.objects.create(username="vera", entry="panel", at=now - timedelta(days=29))
+
+    assert signin.signin_failures_prune(now=now) == 5
+    assert list(SignInFailure.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_beat_runs_the_housekeeping_every_interval(settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from firmware_updates import schedules
+
+    settings.HOUSEKEEPING_INTERVAL = 1800
+    schedules.install()
+    for task in (schedules.SIGNIN_FAILURES_PRUNE_TASK, schedules.SESSIONS_CLEAR_TASK):
+        row = PeriodicTask.objects.get(task=task)
+        assert (row.enabled, row.interval.every, row.interval.period) == (True, 1800, "seconds")
