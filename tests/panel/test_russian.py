@@ -290,3 +290,20 @@ def test_the_apis_field_errors_follow_the_request_language(example, manager):
             response = getattr(api, method)(url, body, format="json", HTTP_ACCEPT_LANGUAGE=language)
             assert response.status_code == 400, url
             assert response.json()["detail"] == words, url
+
+
+def test_the_admins_permissions_are_named_in_the_readers_language(example):
+    """Django stores a permission's name once, in English: the group's and the user's choices
+    are said from the codename and the model's translated name instead."""
+    from django.contrib.auth.models import Group
+
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    engineers = Group.objects.get(name="engineers")
+    for url in (f"/admin/auth/group/{engineers.pk}/change/", f"/admin/auth/user/{admin.pk}/change/"):
+        text = shown_text(signed_in(admin, **RU).get(url).content)
+        assert "Can " not in text, url
+        assert "| Изменение: объект" in text, url
+        assert "| Одобрение обновлений" in text, url
+    english = shown_text(signed_in(admin, HTTP_ACCEPT_LANGUAGE="en").get(
+        f"/admin/auth/group/{engineers.pk}/change/").content)
+    assert "| Can change site" in english and "| Can approve update jobs" in english
