@@ -12,8 +12,10 @@ the panel's and the admin's login pages paused (429) after too many failures.
   has SIGNIN_FAILURES_PER_ADDRESS failures in its window or the name
   SIGNIN_FAILURES_PER_NAME. The window ends by itself: never a lockout someone must lift.
   A successful sign-in forgets its name's failures (not its address's: a guesser with an
-  account of their own could otherwise reset their count). The API token endpoint keeps
-  its own limit (core.api_support.PasswordGuessThrottle); its failures count here too.
+  account of their own could otherwise reset their count). The API token endpoint
+  (core.api_support.TokenObtainView) asks the same `signin_refusal` (429 in JSON) and
+  forgets the same way; on top it keeps its rate (PasswordGuessThrottle, per address, 20 a
+  minute). Failures anywhere count for all three.
 - The counters live in Django's cache (Redis in production; per process with the embedded
   locmem cache). A cache that does not answer lifts the limits with a log line; it never
   turns a sign-in into an error page.

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin_support import AuditedByServices, form_changes
 
 from . import services
-from .errors import ReleaseNotAllowed, ReleaseRejected, UpdateNotAllowed, count_words
+from .errors import ReleaseNotAllowed, UpdateNotAllowed, count_words
 from .forms import ReleaseUploadForm
 from .models import JobState, Release, ReleaseDelta, Rollout, UpdateJob, UpdateJobEvent, Webhook
 from .stored_words import stored_words
@@ -59,20 +59,10 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = ReleaseUploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
-                                                  description=form.cleaned_data["description"],
-                                                  notes=form.cleaned_data["notes"], deltas=form.cleaned_data["deltas"])
-            except ReleaseRejected as exc:
-                if exc.field == "deltas":
-                    form.add_error("deltas", gettext("The delta was refused: {reason}").format(reason=exc.reason))
-                else:
-                    form.add_error("archive", gettext("The archive was refused: {reason}").format(reason=exc.reason))
-            else:
-                self.message_user(request, gettext("{release} uploaded. Use “Mark selected release current” to "
-                                                   "offer it to the panels.").format(release=release), messages.SUCCESS)
-                return redirect(reverse("admin:firmware_updates_release_change", args=[release.pk]))
+        if request.method == "POST" and form.is_valid() and (release := form.release_create(created_by=request.user)):
+            self.message_user(request, gettext("{release} uploaded. Use “Mark selected release current” to "
+                                               "offer it to the panels.").format(release=release), messages.SUCCESS)
+            return redirect(reverse("admin:firmware_updates_release_change", args=[release.pk]))
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Upload release"),

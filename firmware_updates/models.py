@@ -52,9 +52,6 @@ class Release(models.Model):
         self.version_key = version_key(self.version)
         super().save(*args, **kwargs)
 
-    def supports(self, hardware_revision: str) -> bool:
-        return hardware_revision in (self.hardware_revisions or [])
-
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
@@ -115,12 +112,20 @@ PROGRESS_ORDER = {state: rank for rank, state in enumerate(FORWARD_ORDER)}
 # Until the device has the whole file: the operator may still cancel (seed: "Update Process
 # Stopping"), and the device's byte count is the job's progress.
 DOWNLOAD_INCOMPLETE = frozenset(FORWARD_ORDER[:PROGRESS_ORDER[S.DOWNLOADED]])
+# The device has the whole file (it said so, or went on past it).
+DOWNLOAD_COMPLETE = frozenset(FORWARD_ORDER[PROGRESS_ORDER[S.DOWNLOADED]:])
+# No byte asked for yet: the first (a range request, a progress report) starts the download.
+DOWNLOAD_NOT_STARTED = frozenset(FORWARD_ORDER[:PROGRESS_ORDER[S.DOWNLOADING]])
+# The device holds the command and is fetching the file, not all of it yet.
+FETCHING = DOWNLOAD_INCOMPLETE - {S.QUEUED}
 # A cancel the device must acknowledge: it already has the command (cancelAction, DDI).
-CANCEL_NEEDS_DEVICE = DOWNLOAD_INCOMPLETE - {S.QUEUED}
+CANCEL_NEEDS_DEVICE = FETCHING
 # Held before the forward order: queued at a site whose consent asks for approval (issue 14),
 # it goes on to `queued` once an operator allowed to approve does, or is cancelled. The
 # device knows nothing of it yet.
 HELD_STATES = frozenset({S.AWAITING_APPROVAL})
+# Where a new job starts (services.jobs.update_job_create, the rollout's batched insert).
+START_STATES = HELD_STATES | {S.QUEUED}
 
 
 def _transitions() -> dict[str, frozenset[str]]:
@@ -158,7 +163,10 @@ DELIVERABLE_STATES = ACTIVE_STATES - {S.CANCELLING} - HELD_STATES
 # The device holds the command: the panel shows bytes of the total.
 TRANSFER_STATES = ACTIVE_STATES - {S.QUEUED} - HELD_STATES
 # The device may still be fetching bytes: its reported progress is the job's.
-DOWNLOAD_UNDER_WAY = CANCEL_NEEDS_DEVICE | {S.CANCELLING}
+DOWNLOAD_UNDER_WAY = FETCHING | {S.CANCELLING}
+# The device was sent the job and it neither failed nor was cancelled: the version the device
+# reports may confirm it (services.device_reports.job_confirm_if_version_matches).
+CONFIRMABLE_STATES = TRANSFER_STATES | {S.SUCCEEDED}
 
 
 def is_terminal(state: str) -> bool:
@@ -351,12 +359,24 @@ class Webhook(models.Model):
         return f"{self.receiver.code} -> {self.url}"
 
 
+# What a rollout counts of its jobs (its waves' conditions, retry-failed, the API, the panel):
+# succeeded = updated with the new version confirmed; failed = failed or timed out.
+JOB_TIMED_OUT = ~Q(timed_out="")
+JOB_CONFIRMED = Q(state=JobState.SUCCEEDED, confirmed_at__isnull=False) & ~JOB_TIMED_OUT
+JOB_FAILED_OR_TIMED_OUT = Q(state=JobState.FAILED) | JOB_TIMED_OUT
+# Settled: finished, or timed out while still active. Every job counted as succeeded or failed
+# is one; a running rollout's queued and downloading jobs are not.
+JOB_SETTLED = Q(state__in=sorted(TERMINAL_STATES)) | JOB_TIMED_OUT
+
+
 class UpdateJob(models.Model):
     """One device being moved to one release: a DDI action."""
 
     device = models.ForeignKey("sites.Device", verbose_name=_("device"), on_delete=models.CASCADE, related_name="update_jobs")
     release = models.ForeignKey(Release, verbose_name=_("release"), on_delete=models.PROTECT, related_name="update_jobs")
-    rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    # No index of its own: update_job_rollout_idx starts with it.
+    rollout = models.ForeignKey(Rollout, verbose_name=_("rollout"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="jobs", db_index=False)
     wave = models.ForeignKey(RolloutWave, verbose_name=_("wave"), null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     state = models.CharField(_("state"), max_length=24, choices=JobState.choices, default=JobState.QUEUED)
     # The archive the device is sent, chosen once when it first reads the action
@@ -398,10 +418,17 @@ class UpdateJob(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "state_changed_at"], name="update_job_state_idx"),
-            # A rollout's finished jobs, which the panel counts on each refresh. Partial: a
-            # rollout's insert of 100,000 queued jobs adds nothing to it.
-            models.Index(fields=["rollout", "state"], condition=Q(state__in=sorted(TERMINAL_STATES)),
-                         name="update_job_rollout_done_idx"),
+            # A rollout's jobs counted by wave and state (the API's list of rollouts, each
+            # rollout's progress), with what the counting rule reads: from this index alone
+            # (index-only scan), not from the 100,000 rows of a large rollout. Also the
+            # rollout foreign key's index (the field has none of its own).
+            models.Index(fields=["rollout", "wave", "state", "confirmed_at", "timed_out"],
+                         name="update_job_rollout_idx"),
+            # A rollout's settled jobs (JOB_SETTLED), which the panel's rollout card counts on
+            # each refresh: its finished jobs by state and its waves' succeeded and failed.
+            # Partial: a rollout's insert of 100,000 queued jobs adds nothing to it.
+            models.Index(fields=["rollout", "wave", "state", "confirmed_at", "timed_out"], condition=JOB_SETTLED,
+                         name="update_job_rollout_settled_idx"),
             # A wave's outcome, counted each time one of its jobs ends (the automatic halt).
             models.Index(fields=["wave", "state"], condition=Q(wave__isnull=False), name="update_job_wave_idx"),
         ]
@@ -419,13 +446,6 @@ class UpdateJob(models.Model):
         if not self.bytes_total:
             return 0
         return min(100, int(self.bytes_downloaded * 100 / self.bytes_total))
-
-
-# What a rollout counts of its jobs (its waves' conditions, retry-failed, the API, the panel):
-# succeeded = updated with the new version confirmed; failed = failed or timed out.
-JOB_TIMED_OUT = ~Q(timed_out="")
-JOB_CONFIRMED = Q(state=JobState.SUCCEEDED, confirmed_at__isnull=False) & ~JOB_TIMED_OUT
-JOB_FAILED_OR_TIMED_OUT = Q(state=JobState.FAILED) | JOB_TIMED_OUT
 
 
 class UpdateJobEvent(models.Model):

@@ -4,9 +4,12 @@ rollouts' waves and history for a page of rollouts (the API's list and the panel
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
+    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -35,7 +38,7 @@ from .eligibility import (
 )
 from .errors import Refusal
 from .models import Release, ReleaseDelta, RolloutEvent, RolloutWave, UpdateJob
-from .services.rollout_control import rollouts_job_counts
+from .services.rollout_control import rollouts_job_counts, rollouts_settled_counts
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class FirmwareStatsRow:
     # With `facets`: the sites by firmware version and by hardware revision (the filters' choices).
     versions: dict = field(default_factory=dict)
     hardware: dict = field(default_factory=dict)
+    # With `transfer`: what "Update software at all sites" would send now (`rollout_transfer`).
+    transfer: TransferEstimate | None = None
+    # With `listed`: the sites the device type page's list keeps (`site_filter_q`).
+    listed: int | None = None
 
     @property
     def current_version(self) -> str | None:
@@ -68,9 +75,33 @@ def current_releases() -> dict[int, Release]:
     return {r.device_type_id: r for r in Release.objects.filter(is_current=True).select_related("device_type")}
 
 
+def group_counts(queryset: QuerySet, *keys) -> list[tuple]:
+    """`queryset`'s rows counted by `keys` (expressions over its rows): a (key values...,
+    count) tuple per group, in no order. One query.
+
+    Counted over a derived table, so that PostgreSQL plans the few groups there are: it
+    estimates the groups of an expression from the columns the expression reads, and the
+    eligibility verdict reads the site, the active job and the last contact, one value per
+    device: it planned one group per device (100,000) and sorted them on disk, ~100 ms of
+    the device type page's ~50 ms pass (bench `rollouts`, docs/benchmarks.md). A derived
+    table's column has no statistics (200 groups assumed), so it hashes the real few in
+    memory. OFFSET 0 keeps PostgreSQL from pulling the derived table up into the outer
+    query; SQLite has no such estimate and no OFFSET without LIMIT."""
+    names = [f"g{i}" for i in range(len(keys))]
+    inner = queryset.order_by().annotate(**dict(zip(names, keys, strict=True))).values_list(*names)
+    sql, params = inner.query.sql_with_params()
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns}, COUNT(*) FROM ({sql}{fence}) grouped GROUP BY {columns}", params)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
 def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,
-                            facets: bool = False) -> list[FirmwareStatsRow]:
-    """One row per device type on the receiver; three queries whatever the fleet size.
+                            facets: bool = False, transfer: bool = False,
+                            listed: Q | None = None) -> list[FirmwareStatsRow]:
+    """One row per device type on the receiver; three queries whatever the fleet size (with
+    `transfer`, one or two more).
 
     Devices are counted per (type, verdict) in one pass over the receiver's devices: the
     verdict (firmware_updates/eligibility.py) is the rule's refusal code, which also says the
@@ -81,50 +112,80 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     `Device.last_outcome`), so no job is read: a join with the jobs made PostgreSQL hash every
     active job of the database on each call (bench `stats`, docs/benchmarks.md). `facets`
     also counts the sites by firmware version and hardware revision (same pass, more groups).
+    `transfer` (with a `device_type`) also says what a rollout would send now
+    (`rollout_transfer`'s answer, from the same pass: a second pass over the devices cost the
+    device type page 45-250 ms, bench `rollouts`). `listed` (with a `device_type`; a
+    `site_filter_q` condition) also counts the sites the device type page's list keeps: its
+    paginator's count, which a COUNT of the list's own query took 60-110 ms to give with a
+    search (bench `find`).
     """
+    transfer = transfer and device_type is not None
+    listed = listed if device_type is not None and listed else None
     releases = current_releases()
     # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
-    devices = Device.objects.filter(receiver=receiver, device_type__isnull=False, site__isnull=False)
+    # A rollout does queue it, so the transfer's pass takes it too, grouped apart.
+    devices = Device.objects.filter(receiver=receiver, device_type__isnull=False)
+    if not transfer:
+        devices = devices.filter(site__isnull=False)
     if device_type is not None:
         devices = devices.filter(device_type=device_type)
-    if device_type is not None:  # only its release's conditions in the CASE
+        # Only its release's conditions in the CASE, and no test of the type before each.
         releases = {pk: release for pk, release in releases.items() if pk == device_type.pk}
-    group_by = ["device_type_id", "verdict", *(["firmware_version", "hardware_revision"] if facets else [])]
-    groups = (
-        devices.annotate(verdict=verdict_expression(releases, offline_since=offline_since(receiver)))
-        .values(*group_by)
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    verdict = verdict_expression(releases, offline_since=offline_since(receiver), one_type=device_type is not None)
+    if listed is not None:  # the list's condition reads these two as the list annotates them
+        release = releases.get(device_type.pk)
+        devices = devices.alias(badge=badge_expression(current_version=release.version if release else None),
+                                verdict=verdict)
+    keys = [F("device_type_id"), verdict,
+            *([F("firmware_version")] if facets or transfer else []), *([F("hardware_revision")] if facets else []),
+            *([ExpressionWrapper(Q(site__isnull=False), output_field=BooleanField())] if transfer else []),
+            *([ExpressionWrapper(listed, output_field=BooleanField())] if listed is not None else [])]
     counts: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
     red: dict[int, Counter] = defaultdict(Counter)
     versions: dict[int, Counter] = defaultdict(Counter)
     hardware: dict[int, Counter] = defaultdict(Counter)
-    for g in groups:
-        type_id, n, refusal = g["device_type_id"], g["n"], refusal_of(g["verdict"])
+    to_queue: Counter = Counter()  # the devices a rollout would queue, by firmware version
+    kept = 0  # the sites the list keeps
+    for type_id, verdict, *rest in group_counts(devices, *keys):
+        n = rest.pop()
+        version = rest.pop(0) if facets or transfer else None
+        revision = rest.pop(0) if facets else None
+        refusal = refusal_of(verdict)
+        if transfer and refusal == ELIGIBLE:
+            to_queue[version] += n
+        if transfer and not rest.pop(0):  # not at a site: in the transfer only
+            continue
+        if listed is not None and rest.pop(0):
+            kept += n
         row = counts[type_id]
         row["total"] += n
         if facets:
-            versions[type_id][g["firmware_version"]] += n
-            hardware[type_id][g["hardware_revision"]] += n
+            versions[type_id][version] += n
+            hardware[type_id][revision] += n
         if refusal == Refusal.ALREADY_CURRENT.value:
             row["current"] += n
         elif refusal == Refusal.ALREADY_UPDATING.value:
             row["updating"] += n
         else:  # red: outdated and nothing planned
             row["not_planned"] += n
-            red[type_id][red_reason_of(g["verdict"])] += n
+            red[type_id][red_reason_of(verdict)] += n
             if refusal != ELIGIBLE:
                 row["not_eligible"] += n
                 reasons[type_id][refusal] += n
+    estimate = None
+    if transfer:
+        counts[device_type.pk]  # its row even without a site: the transfer is the page's
     types = DeviceType.objects.in_bulk(list(counts))
+    if transfer and device_type.pk in releases:
+        estimate = _transfer_of(receiver=receiver, release=releases[device_type.pk], to_queue=to_queue)
     result = [
         FirmwareStatsRow(
             device_type=types[type_id], current_release=releases.get(type_id),
             not_eligible_reasons=dict(reasons[type_id]), offline=red[type_id][OFFLINE],
             red_reasons={code: red[type_id][code] for code in RED_REASONS if red[type_id][code]},
-            versions=dict(versions[type_id]), hardware=dict(hardware[type_id]),
+            versions=dict(versions[type_id]), hardware=dict(hardware[type_id]), transfer=estimate,
+            listed=kept if listed is not None else None,
             **{k: c.get(k, 0) for k in ("total", "current", "updating", "not_planned", "not_eligible")},
         )
         for type_id, c in counts.items()
@@ -251,7 +312,7 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
         .annotate(
             badge=badge_expression(current_version=current_version),
             verdict=verdict_expression({device_type.pk: release} if release else {},
-                                       offline_since=offline_since(receiver)),
+                                       offline_since=offline_since(receiver), one_type=True),
         )
     )
     if last_job:
@@ -260,17 +321,26 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
                          last_job_reason=Subquery(last.values("reason")[:1]),
                          last_job_received=Subquery(last.values("bytes_downloaded")[:1]),
                          last_job_size=Subquery(last.values("bytes_total")[:1]))
+    return sorted_sites(qs.filter(site_filter_q(filters)), filters.sort)
+
+
+def site_filter_q(filters: SiteFilters) -> Q:
+    """What `filters` keep of the device type page's list, as one condition over devices
+    annotated with their `badge` and `verdict` (as `device_type_sites` annotates them): the
+    list applies it, and the statistics' pass counts the sites it keeps
+    (`receiver_firmware_stats(listed=...)`), so the count beside the list is the list's own."""
+    condition = Q()
     if filters.badge:
-        qs = qs.filter(badge=filters.badge)
+        condition &= Q(badge=filters.badge)
     if filters.reason:
-        qs = qs.filter(verdict=filters.reason)  # a red reason is its own verdict
+        condition &= Q(verdict=filters.reason)  # a red reason is its own verdict
     if filters.version:
-        qs = qs.filter(firmware_version=filters.version)
+        condition &= Q(firmware_version=filters.version)
     if filters.hardware:
-        qs = qs.filter(hardware_revision=filters.hardware)
+        condition &= Q(hardware_revision=filters.hardware)
     if filters.q:
-        qs = qs.filter(site_search_q(filters.q, prefix="site__"))
-    return sorted_sites(qs, filters.sort)
+        condition &= site_search_q(filters.q, prefix="site__")
+    return condition
 
 
 # What the CSV export reads of each site, in its columns' order (`device_type_sites_export`).
@@ -385,16 +455,29 @@ def progress_and_waves(rollouts) -> tuple[dict[int, dict[str, int]], dict[int, l
     `succeeded` and `failed` counts (counted as the rollout's conditions count them). Two
     queries whatever the page, one pass over the rollouts' jobs."""
     progress, outcomes = rollouts_job_counts(rollout_ids=[r.pk for r in rollouts])
+    return progress, _waves_counted(rollouts, outcomes)
+
+
+def outcomes_and_waves(rollouts) -> tuple[dict[int, dict[str, int]], dict[int, list[RolloutWave]]]:
+    """For a page of rollouts on the panel (the rollout card, the history page): their
+    finished jobs by state, and their waves with `succeeded` and `failed`, as
+    `progress_and_waves` counts them but from their settled jobs alone
+    (`rollouts_settled_counts`): a running rollout's queued jobs are not read. Two queries."""
+    finished, outcomes = rollouts_settled_counts(rollout_ids=[r.pk for r in rollouts])
+    return finished, _waves_counted(rollouts, outcomes)
+
+
+def _waves_counted(rollouts, outcomes: dict[int, tuple[int, int]]) -> dict[int, list[RolloutWave]]:
     by_rollout: dict[int, list[RolloutWave]] = defaultdict(list)
     for wave in RolloutWave.objects.filter(rollout__in=[r.pk for r in rollouts]):
         wave.succeeded, wave.failed = outcomes.get(wave.pk, (0, 0))
         by_rollout[wave.rollout_id].append(wave)
-    return progress, {r.pk: sorted(by_rollout[r.pk], key=lambda w: w.number) for r in rollouts}
+    return {r.pk: sorted(by_rollout[r.pk], key=lambda w: w.number) for r in rollouts}
 
 
 def waves_of(rollouts) -> dict[int, list[RolloutWave]]:
-    """The waves of a page of rollouts with their counts (`progress_and_waves`)."""
-    return progress_and_waves(rollouts)[1]
+    """The waves of a page of rollouts with their counts (`outcomes_and_waves`)."""
+    return outcomes_and_waves(rollouts)[1]
 
 
 def history_of(rollouts) -> dict[int, list[RolloutEvent]]:
@@ -419,14 +502,33 @@ def not_returned_panels(*, receiver: Receiver, device_type: DeviceType, limit: i
 
 def rollout_transfer(*, receiver: Receiver, device_type: DeviceType, release: Release | None) -> TransferEstimate | None:
     """What "Update software at all sites" would send to the panels it would queue now (the
-    eligibility rule's red), full archives and deltas (`deltas.delta_for`'s choice), in one
-    query: the panels by version, with the size of the release's delta from it."""
+    eligibility rule's red), full archives and deltas (`deltas.delta_for`'s choice): the
+    panels a rollout would queue counted by version, then `_transfer_of`. The device type
+    page has it from its statistics' pass (`receiver_firmware_stats(transfer=True)`)."""
     if release is None:
         return None
-    delta_size = Subquery(ReleaseDelta.objects.filter(release=release, base_version=OuterRef("firmware_version"))
-                          .values("size")[:1])
-    rows = (Device.objects.filter(receiver=receiver, device_type=device_type)
-            .annotate(refusal=refusal_expression({device_type.pk: release}), failed=delta_failed_before(release),
-                      delta_size=delta_size)
-            .filter(refusal=ELIGIBLE).values_list("delta_size", "failed").annotate(n=Count("pk")).order_by())
-    return transfer_estimate(release=release, rows=list(rows))
+    to_queue = Counter(dict(Device.objects.filter(receiver=receiver, device_type=device_type)
+                            .annotate(refusal=refusal_expression({device_type.pk: release}, one_type=True))
+                            .filter(refusal=ELIGIBLE).values_list("firmware_version").annotate(n=Count("pk"))
+                            .order_by()))
+    return _transfer_of(receiver=receiver, release=release, to_queue=to_queue)
+
+
+def _transfer_of(*, receiver: Receiver, release: Release, to_queue: Counter) -> TransferEstimate:
+    """The transfer to the panels of `to_queue` (firmware version -> panels a rollout of
+    `release` would queue): a version with a delta of the release gets it, except on the
+    panels that had a delta of it fail (`deltas.delta_for`). One query for the release's
+    deltas; one more, over the few panels with a failed delta job, only if some panel to
+    queue runs a delta's base version."""
+    deltas = dict(ReleaseDelta.objects.filter(release=release).values_list("base_version", "size"))
+    bases = sorted(version for version in to_queue if version in deltas)
+    failed: Counter = Counter()
+    if bases:
+        failed = Counter(dict(
+            Device.objects.filter(receiver=receiver, device_type=release.device_type_id, firmware_version__in=bases)
+            .filter(delta_failed_before(release))
+            .annotate(refusal=refusal_expression({release.device_type_id: release}, one_type=True))
+            .filter(refusal=ELIGIBLE).values_list("firmware_version").annotate(n=Count("pk")).order_by()))
+    rows = [(deltas.get(version), failed_before, count) for version, n in to_queue.items()
+            for failed_before, count in ((True, failed[version]), (False, n - failed[version])) if count]
+    return transfer_estimate(release=release, rows=rows)

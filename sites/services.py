@@ -22,12 +22,13 @@ from core.audit import (
 from core.errors import QuotaExceeded
 from core.events import EventType
 from core.tokens import token_digest, token_generate
+from core.versions import is_version
 from receivers.models import Receiver
 
 from .last_seen import last_seen_record
 from .models import Battery, Channel, Device, DeviceType, Power, RemoteUpdate, Site
 from .serials import serial_problem
-from .versions import VERSION_RE, version_validate
+from .versions import version_validate
 
 PARTITION_RE = re.compile(r"^\s*(\d{1,3})\s*:\s*(armed|disarmed)\s*$")
 MAX_PARTITIONS = 64
@@ -404,7 +405,7 @@ def attributes_parse(data: dict) -> dict:
     """
     fields = {}
     if (version := data.get("sw_version")) is not None:
-        if not isinstance(version, str) or not VERSION_RE.match(version):
+        if not is_version(version):
             raise ValidationError({"sw_version": f"{version!r} is not a firmware version such as 5.40."})
         fields["firmware_version"] = version
     if (revision := data.get("hw_revision")) is not None:

@@ -8,6 +8,7 @@ device type page's list, the "Update software at all sites" preview and the roll
 """
 
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from firmware_updates.selectors import (
     SiteFilters,
     device_type_sites,
     receiver_firmware_stats,
+    rollout_transfer,
     site_list,
 )
 from firmware_updates.views.presenters import StatsView
@@ -113,6 +115,13 @@ def test_statistics_refusal_list_and_rollout_agree_on_every_panel(nord, case):
         ("offline" if case[3] == "offline" else "not_queued") if expected == ELIGIBLE else "")
     assert row.red_reasons == ({red_reason: 1} if red_reason else {})
     assert row.offline == (1 if red_reason == "offline" else 0)
+    # The device type page's statistics (its type's conditions alone, the facets and the
+    # transfer in the same pass) say the same, and the transfer counts the panel a rollout queues.
+    (typed,) = receiver_firmware_stats(receiver=receiver, device_type=nord_type, facets=True, transfer=True)
+    assert typed == replace(row, versions=typed.versions, hardware=typed.hardware, transfer=typed.transfer)
+    assert (typed.versions, typed.hardware) == ({device.firmware_version: 1}, {device.hardware_revision: 1})
+    assert typed.transfer.panels == (1 if expected == ELIGIBLE else 0)
+    assert typed.transfer == rollout_transfer(receiver=receiver, device_type=nord_type, release=release)
 
     refusal = update_refusal(device=device, release=release, site=f"Site {device.site.number}")
     assert (refusal.code if refusal else ELIGIBLE) == expected

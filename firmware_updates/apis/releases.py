@@ -2,13 +2,13 @@
 
 from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api_support import ErrorSerializer, QuotaSerializer, RejectionSerializer
-from core.parsers import JSONParser
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from core.permissions import (
     MARK_RELEASE_CURRENT,
     UPLOAD_RELEASE,
@@ -109,7 +109,7 @@ class MarkCurrentSerializer(serializers.Serializer):
 )
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ReleaseSerializer
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
     permission_classes = [ActionPermission]
     action_permissions = {
         "list": (VIEW_RELEASE,),

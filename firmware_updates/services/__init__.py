@@ -51,6 +51,7 @@ from .rollout_control import (
     rollout_retry_failed,
     rollout_stop,
     rollouts_job_counts,
+    rollouts_settled_counts,
     wave_counts,
 )
 from .rollouts import (
@@ -108,6 +109,7 @@ __all__ = [
     "rollout_start",
     "rollout_stop",
     "rollouts_job_counts",
+    "rollouts_settled_counts",
     "update_job_approve",
     "update_job_cancel",
     "update_job_create",

@@ -27,9 +27,12 @@ from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
     ACTIVE_STATES,
     CANCEL_AT_ONCE,
+    CANCEL_NEEDS_DEVICE,
     JOB_CONFIRMED,
     JOB_FAILED_OR_TIMED_OUT,
+    JOB_SETTLED,
     JOB_TIMED_OUT,
+    TERMINAL_STATES,
     JobState,
     Rollout,
     RolloutWave,
@@ -309,7 +312,7 @@ def rollout_stop(*, rollout: Rollout, actor) -> Rollout:
         cancelled = sum(jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLED, actor=actor,
                                              kind="transition", reason=reason, skip_locked=False)
                         for state in sorted(CANCEL_AT_ONCE))
-        for state in (S.DELIVERED, S.DOWNLOADING):
+        for state in sorted(CANCEL_NEEDS_DEVICE):
             cancelled += jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLING, actor=actor,
                                               kind="transition", reason=reason, skip_locked=False,
                                               fields={"state_before_cancel": state})
@@ -356,10 +359,29 @@ def rollouts_job_counts(*, rollout_ids: list[int]) -> tuple[dict[int, dict[str, 
     """For a page of rollouts, from one pass over their jobs: the jobs by state of each
     rollout, and (succeeded, failed) of each wave, counted as `wave_counts` does. (Two
     queries, one per figure, read a 100,000-site rollout's jobs twice: ~45 ms each on
-    PostgreSQL, bench `rollouts`.)"""
-    rows = (UpdateJob.objects.filter(rollout_id__in=rollout_ids).order_by()
-            .values_list("rollout_id", "wave_id", "state")
-            .annotate(n=Count("id"), succeeded=Count("id", filter=JOB_CONFIRMED), failed=Count("id", filter=JOB_FAILED_OR_TIMED_OUT)))
+    PostgreSQL, bench `rollouts`.) The pass reads the index update_job_rollout_idx alone,
+    which holds every column the counts ask (index-only scan), not the jobs' rows."""
+    return _job_counts(UpdateJob.objects.filter(rollout_id__in=rollout_ids))
+
+
+def rollouts_settled_counts(*, rollout_ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
+    """As `rollouts_job_counts`, from the rollouts' settled jobs alone (JOB_SETTLED: every job
+    a wave counts as succeeded or failed is one): the finished jobs by state of each rollout
+    (as `rollout_outcomes` counts them), and (succeeded, failed) of each wave. What the
+    panel's rollout card shows on each refresh, from the partial index
+    update_job_rollout_settled_idx: a running rollout's queued and downloading jobs are not
+    read (100,000 of them once its last wave is queued)."""
+    by_state, waves = _job_counts(UpdateJob.objects.filter(rollout_id__in=rollout_ids).filter(JOB_SETTLED))
+    finished = {rollout_id: {state: n for state, n in counts.items() if state in TERMINAL_STATES}
+                for rollout_id, counts in by_state.items()}
+    return finished, waves
+
+
+def _job_counts(jobs) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
+    # COUNT(*) and counts of `state`, never of `id`: every column asked is in the index.
+    rows = (jobs.order_by().values_list("rollout_id", "wave_id", "state")
+            .annotate(n=Count("*"), succeeded=Count("state", filter=JOB_CONFIRMED),
+                      failed=Count("state", filter=JOB_FAILED_OR_TIMED_OUT)))
     by_state: dict[int, dict[str, int]] = {}
     waves: dict[int, tuple[int, int]] = {}
     for rollout_id, wave_id, state, n, succeeded, failed in rows:

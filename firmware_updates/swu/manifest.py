@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from core.json import json_too_deep
+from core.versions import is_version
 
 from . import libconfig
 from .errors import ArchiveCode, ArchiveError, Words
@@ -27,7 +28,6 @@ _MAX_IMAGE_SIZE = 2**31 - 1  # a libconfig int
 # SWUpdate looks for files to install in these lists (scripts run before/after images).
 ARTIFACT_LISTS = ("images", "files", "scripts")
 
-_VERSION = re.compile(r"\d{1,6}(?:\.\d{1,6}){0,4}")
 _DEVICE_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as sites.models.code_validator
 _REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,31}")
 _FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+@-]{0,127}")
@@ -199,7 +199,7 @@ def check_device_path(path, what: str) -> None:
 
 
 def check_version(version) -> None:
-    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+    if not is_version(version):
         raise ArchiveError(
             "software version {version!r} is malformed: expected numbers separated by dots, e.g. 5.40",
             version=version, field="version", code=ArchiveCode.VERSION_INVALID,

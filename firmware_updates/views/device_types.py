@@ -57,9 +57,9 @@ from ..selectors import (
     SiteFilters,
     device_type_sites,
     not_returned_panels,
+    outcomes_and_waves,
     receiver_firmware_stats,
-    rollout_transfer,
-    waves_of,
+    site_filter_q,
 )
 from .presenters import RolloutView, StatsView, TransferView, empty_stats, site_row
 
@@ -75,21 +75,27 @@ def device_type_url(receiver, device_type) -> str:
     return reverse("device-type-update", kwargs={"code": receiver.code, "device_type_code": device_type.code})
 
 
-def device_type_stats(receiver, device_type) -> StatsView:
-    rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True)
+def device_type_stats(receiver, device_type, filters: SiteFilters | None = None) -> StatsView:
+    """The type's statistics with the filters' facets and what a rollout would send; with
+    `filters` narrowing the list, also how many sites it keeps (`listed`)."""
+    listed = site_filter_q(filters) if filters and (filters.badge or filters.narrowed) else None
+    rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True, transfer=True,
+                                   listed=listed)
     if rows:
         return StatsView(rows[0])
     return StatsView(empty_stats(device_type, services.current_release(device_type=device_type)))
 
 
 def _latest_rollout(receiver, device_type) -> RolloutView | None:
-    """The rollout the card shows: the newest, open or not (four queries)."""
+    """The rollout the card shows: the newest, open or not, with its finished jobs and its
+    waves' outcomes (three queries)."""
     rollout = (Rollout.objects.filter(receiver=receiver, device_type=device_type)
                .select_related("release", "created_by", "receiver", "device_type").order_by("-created_at", "-pk")
                .first())
     if rollout is None:
         return None
-    return RolloutView(rollout, services.rollout_outcomes(rollout=rollout), waves=waves_of([rollout])[rollout.pk])
+    finished, waves = outcomes_and_waves([rollout])
+    return RolloutView(rollout, finished.get(rollout.pk, {}), waves=waves[rollout.pk])
 
 
 def _capabilities(user) -> dict:
@@ -106,7 +112,7 @@ def _capabilities(user) -> dict:
 def device_type_context(request, receiver: Receiver, device_type: DeviceType) -> dict:
     asked = SiteFilters.from_query(request.GET)
     filters = asked.valid
-    stats = device_type_stats(receiver, device_type)
+    stats = device_type_stats(receiver, device_type, filters)
     release = stats.current_release
     badge = filters.badge
     sites = device_type_sites(receiver=receiver, device_type=device_type, filters=filters)
@@ -114,10 +120,11 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     if filters.reason:
         counts = {"": stats.red_reasons.get(filters.reason, 0), Badge.RED: stats.red_reasons.get(filters.reason, 0),
                   Badge.YELLOW: 0, Badge.GREEN: 0}
-    # The statistics already counted every badge and reason: no second count of the list
-    # unless searching or filtering on something they do not count.
+    # The statistics' pass counted the sites the list keeps: no COUNT of the list's own query.
+    # Their counts by badge and reason are the chips' unless searching or filtering on
+    # something else.
     counted = not (filters.q or filters.version or filters.hardware)
-    page = paginate(request, sites, count=counts[badge] if counted else None)
+    page = paginate(request, sites, count=stats.total if stats.listed is None else stats.listed)
     devices = list(page.object_list)
     for device in devices:
         device.receiver = receiver  # the list's own (filtered on it): install window hints read it
@@ -130,7 +137,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     awaiting_approval = (UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL, device__receiver=receiver,
                                                   device__device_type=device_type).count()
                          if stats.updating else 0)
-    transfer = rollout_transfer(receiver=receiver, device_type=device_type, release=release)
+    transfer = stats.transfer
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = device_type_url(receiver, device_type)
     params = filters.params()

@@ -29,7 +29,7 @@ from .. import services
 from ..errors import UpdateNotAllowed
 from ..forms import RolloutOptionsForm
 from ..models import Rollout
-from ..selectors import history_of, rollout_transfer, waves_of
+from ..selectors import history_of, waves_of
 from .device_types import action_page, device_type_objects, device_type_stats, device_type_url
 from .presenters import RolloutView, TransferView
 
@@ -55,7 +55,7 @@ def rollout_start(request, code: str, device_type_code: str):
     template = "firmware_updates/partials/update_all_form.html"
     form = RolloutOptionsForm(request.POST) if request.method == "POST" else RolloutOptionsForm()
     stats = device_type_stats(receiver, device_type)
-    transfer = rollout_transfer(receiver=receiver, device_type=device_type, release=stats.current_release)
+    transfer = stats.transfer
     context = {"receiver": receiver, "device_type": device_type, "page_url": device_type_url(receiver, device_type),
                "update_all_url": request.path, "stats": stats, "rollout_form": form,
                "transfer": TransferView(transfer) if transfer else None}

@@ -14,6 +14,12 @@ import io
 import pytest
 
 from core.permissions import VIEWERS
+from firmware_updates.selectors import (
+    SiteFilters,
+    device_type_sites,
+    receiver_firmware_stats,
+    site_filter_q,
+)
 from sites.models import Site
 
 from .conftest import operator
@@ -179,3 +185,24 @@ def test_the_api_lists_sites_with_the_same_filters(example, browser, live_server
     assert status == 400 and "Give the receiver too" in body["reason"] and body["detail"]
     status, body = api.call("GET", "sites/?receiver=north&sort=sideways")
     assert status == 400 and "Unknown sort" in body["sort"]
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"badge": "red"}, {"badge": "yellow"}, {"reason": "failed"}, {"reason": "offline", "badge": "green"},
+    {"version": "5.30"}, {"hardware": "1.0"}, {"q": "fjord"}, {"q": "fjord mill"}, {"q": "12"}, {"q": "121"},
+    {"q": "ng00121", "badge": "yellow"}, {"q": "fjord", "version": "5.30", "reason": "failed"}, {"q": "nowhere"},
+])
+def test_the_statistics_count_exactly_the_sites_the_list_keeps(example, params):
+    """The page's paginator takes its count from the statistics' pass (`listed`), not from a
+    COUNT of the list: the two must agree for every search and filter."""
+    for number, (name, address) in NAMES.items():
+        Site.objects.filter(receiver=example.receiver, number=number).update(name=name, address=address)
+    filters = SiteFilters.from_query(params)
+
+    [stats] = receiver_firmware_stats(receiver=example.receiver, device_type=example.nord, facets=True,
+                                      transfer=True, listed=site_filter_q(filters))
+
+    kept = device_type_sites(receiver=example.receiver, device_type=example.nord, filters=filters)
+    # Without a filter there is nothing to count apart: the list is every site.
+    assert (stats.total if not params else stats.listed) == kept.count() == len(list(kept))
+    assert stats.total == 20

@@ -5,6 +5,7 @@ import pytest
 
 from firmware_updates import services
 from firmware_updates.models import JobState, ReleaseDelta
+from firmware_updates.selectors import receiver_firmware_stats, rollout_transfer
 from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory
 
 from .html import find_all
@@ -13,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fleet(settings):
+def delta_fleet(settings):
+    """Not the shared `fleet`: panels on three versions, a delta from 5.30, one not eligible."""
     settings.FIRMWARE_GPRS_BYTES_PER_SECOND = 5000
     receiver = ReceiverFactory(code="north")
     nord = DeviceTypeFactory(code="nord-gsm", name="Nord GSM")
@@ -27,8 +29,8 @@ def fleet(settings):
     return receiver, nord, release, on_base
 
 
-def test_device_type_page_and_update_all_say_what_the_rollout_sends(fleet, as_manager):
-    receiver, nord, release, _ = fleet
+def test_device_type_page_and_update_all_say_what_the_rollout_sends(delta_fleet, as_manager):
+    receiver, nord, release, _ = delta_fleet
     page = as_manager.get(f"/receivers/north/software-update/{nord.code}/").content
     dialog = as_manager.get(f"/receivers/north/software-update/{nord.code}/update-all/").content
 
@@ -44,8 +46,8 @@ def test_device_type_page_and_update_all_say_what_the_rollout_sends(fleet, as_ma
         assert "1 panel gets the full archive of 293.0 KB: about 1 min on GPRS." in text
 
 
-def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(fleet, as_manager):
-    receiver, nord, release, on_base = fleet
+def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(delta_fleet, as_manager):
+    receiver, nord, release, on_base = delta_fleet
     job = services.update_job_create(receiver=receiver, site_number=on_base[0].site.number, actor=None)
     # As the device's closing failure leaves it (job_transition also clears the active job).
     services.job_transition(job_id=job.pk, to_state=JobState.FAILED, actor=services.ACTOR_DEVICE,
@@ -55,3 +57,31 @@ def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(fleet, as_m
 
     [summary] = find_all(page, "transfer")
     assert summary["attrs"]["data-bytes"] == str(2 * 30_000 + 2 * 300_000)
+
+
+def test_a_panel_without_a_site_is_sent_the_release_but_not_counted_as_a_site(delta_fleet, as_manager):
+    """A rollout queues a panel a gateway registered without a site (it has no site to forbid
+    it): the transfer counts it, from the statistics' own pass, which count sites only."""
+    receiver, nord, release, _ = delta_fleet
+    DeviceFactory(site=None, receiver=receiver, device_type=nord, firmware_version="5.30")
+
+    [stats] = receiver_firmware_stats(receiver=receiver, device_type=nord, facets=True, transfer=True)
+
+    assert stats.total == 6
+    assert (stats.transfer.panels, stats.transfer.delta_panels) == (5, 4)
+    assert stats.transfer == rollout_transfer(receiver=receiver, device_type=nord, release=release)
+    page = as_manager.get(f"/receivers/north/software-update/{nord.code}/").content
+    [summary] = find_all(page, "transfer")
+    assert summary["attrs"]["data-bytes"] == str(4 * 30_000 + 300_000)
+
+
+def test_the_statistics_transfer_equals_the_transfer_asked_alone(delta_fleet):
+    receiver, nord, release, on_base = delta_fleet
+    job = services.update_job_create(receiver=receiver, site_number=on_base[1].site.number, actor=None)
+    services.job_transition(job_id=job.pk, to_state=JobState.FAILED, actor=services.ACTOR_DEVICE,
+                            delta=release.deltas.get())
+
+    [stats] = receiver_firmware_stats(receiver=receiver, device_type=nord, facets=True, transfer=True)
+
+    assert (stats.transfer.panels, stats.transfer.delta_panels, stats.transfer.largest_delta) == (4, 2, 30_000)
+    assert stats.transfer == rollout_transfer(receiver=receiver, device_type=nord, release=release)
