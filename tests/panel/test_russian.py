@@ -354,3 +354,18 @@ def test_every_audit_sentence_is_said_again_in_russian():
         assert audit_words.audit_words("Created with panel NG1. Remote update: forbidden.") == (
             "Создан с прибором NG1. Удалённое обновление: запрещено.")
         assert audit_words.audit_words("Something Django said.") == "Something Django said."
+
+
+def test_the_admins_actions_answer_in_the_readers_language(example):
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    russian = signed_in(admin, **RU)
+    jobs = [example.jobs[1211], example.jobs[1214]]
+    response = russian.post("/admin/firmware_updates/updatejob/", {
+        "action": "cancel_selected", "_selected_action": [j.pk for j in jobs]}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert len(said) == 2 and english_words(response.content, allowed={"Search", "True", "False", "Unknown"}) == []
+    older = example.release.device_type.releases.exclude(pk=example.release.pk).first()
+    response = russian.post("/admin/firmware_updates/release/", {
+        "action": "mark_current", "_selected_action": [older.pk]}, follow=True)
+    assert english_words(response.content, allowed={"Search", "True", "False", "Unknown"}) == []
+    assert "5.30" in " ".join(str(m) for m in response.context["messages"])
