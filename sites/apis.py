@@ -204,6 +204,17 @@ class SiteChangeSerializer(serializers.Serializer):
                                     help_text="Where the site is; the search (`?q=`) finds sites by it.")
     remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, required=False, help_text=REMOTE_UPDATE_HELP)
 
+    def validate(self, data):
+        # A field this PATCH does not take is refused by name rather than ignored: a misspelt
+        # or unsupported one (the address, before it was taken) answered 200 and changed nothing.
+        unknown = sorted(set(self.initial_data) - set(self.fields) - {"csrfmiddlewaretoken"}) if isinstance(
+            self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError(
+                _("Only %(fields)s may be changed, not %(unknown)s.")
+                % {"fields": ", ".join(self.fields), "unknown": ", ".join(unknown)})
+        return data
+
 
 class TargetTokenSerializer(serializers.Serializer):
     target_token = serializers.CharField(help_text="The panel's new token; the old one no longer works.")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext as _
 
+from core import audit_words
 from core.audit import ADDITION, fields_update, operator_action_record
 from sites.models import DeviceType
 
@@ -119,11 +120,12 @@ def release_create(*, archive, created_by=None, description: str = "", notes: st
             _archive_storage_lock()
             _archive_storage_quota(sum(row_info.size for _, _, row_info in stored))
             release.save()
-            operator_action_record(actor=created_by, obj=release, message="Uploaded.", flag=ADDITION)
+            operator_action_record(actor=created_by, obj=release, message=audit_words.UPLOADED, flag=ADDITION)
             for row, _file, _info in stored[1:]:
                 row.release = release
                 row.save()
-                operator_action_record(actor=created_by, obj=release, message=f"Delta from {row.base_version} added.")
+                operator_action_record(actor=created_by, obj=release,
+                                       message=audit_words.DELTA_ADDED.format(version=row.base_version))
     except IntegrityError:
         _delete_files(stored)
         raise ReleaseRejected(gettext("{type} {version} already exists.").format(type=device_type.name, version=info.version),
@@ -149,7 +151,8 @@ def release_delta_create(*, release: Release, archive, created_by=None) -> Relea
             _archive_storage_lock()
             _archive_storage_quota(info.size)
             delta.save()
-            operator_action_record(actor=created_by, obj=release, message=f"Delta from {delta.base_version} added.")
+            operator_action_record(actor=created_by, obj=release,
+                                   message=audit_words.DELTA_ADDED.format(version=delta.base_version))
     except IntegrityError:
         delta.archive.delete(save=False)
         raise _duplicate_delta(release, delta.base_version) from None
@@ -331,9 +334,9 @@ def release_mark_current(*, release: Release, actor=None, downgrade_confirmed: b
     )
     Release.objects.filter(pk=release.pk).update(is_current=True)
     release.is_current = True
-    message = "Marked current."
+    message = audit_words.MARKED_CURRENT
     if impact is not None:
-        message = f"Marked current: a downgrade from {impact.current.version}, confirmed ({impact.sites} site(s) turn outdated)."
+        message = audit_words.MARKED_CURRENT_DOWNGRADE.format(version=impact.current.version, sites=impact.sites)
     operator_action_record(actor=actor, obj=release, message=message)
     return release
 
@@ -349,7 +352,7 @@ def release_archive(*, release: Release, actor=None) -> Release:
     if not release.is_archived:
         release.archived_at = timezone.now()
         Release.objects.filter(pk=release.pk).update(archived_at=release.archived_at)
-        operator_action_record(actor=actor, obj=release, message="Archived.")
+        operator_action_record(actor=actor, obj=release, message=audit_words.ARCHIVED)
     return release
 
 
@@ -357,6 +360,6 @@ def release_archive(*, release: Release, actor=None) -> Release:
 def release_restore(*, release: Release, actor=None) -> Release:
     """Offer an archived release again."""
     if Release.objects.filter(pk=release.pk, archived_at__isnull=False).update(archived_at=None):
-        operator_action_record(actor=actor, obj=release, message="Restored from the archive.")
+        operator_action_record(actor=actor, obj=release, message=audit_words.RESTORED)
     release.archived_at = None
     return release

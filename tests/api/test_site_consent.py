@@ -110,6 +110,16 @@ def test_patch_changes_the_address_and_the_search_finds_the_site_by_it(fleet, as
     assert Site.objects.get(pk=site_id(fleet)).address == "Fjordveien 12, Bergen"
 
 
+def test_patch_refuses_a_field_it_does_not_take_by_name_and_changes_nothing(fleet, as_manager):
+    url = f"/api/v1/sites/{site_id(fleet)}/"
+    response = as_manager.patch(url, {"name": "Mill Rd 4", "adress": "Mill Rd 4, Bergen"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == ("Only receiver, number, name, address, remote_update may be changed, "
+                                         "not adress.")
+    assert Site.objects.get(pk=site_id(fleet)).name != "Mill Rd 4"
+    assert not LogEntry.objects.exists()
+
+
 def test_a_site_created_asking_for_approval_says_so(fleet, as_manager):
     response = as_manager.post("/api/v1/sites/", {"receiver": "north", "number": 7, "remote_update": "approval",
                                                   "device": {"serial": "NG7", "device_type": fleet.device_type.code}},

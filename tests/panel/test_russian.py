@@ -6,10 +6,11 @@ from datetime import timedelta
 from zoneinfo import available_timezones
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from core.models import OperatorPreferences
@@ -290,3 +291,81 @@ def test_the_apis_field_errors_follow_the_request_language(example, manager):
             response = getattr(api, method)(url, body, format="json", HTTP_ACCEPT_LANGUAGE=language)
             assert response.status_code == 400, url
             assert response.json()["detail"] == words, url
+
+
+def test_the_admins_permissions_are_named_in_the_readers_language(example):
+    """Django stores a permission's name once, in English: the group's and the user's choices
+    are said from the codename and the model's translated name instead."""
+    from django.contrib.auth.models import Group
+
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    engineers = Group.objects.get(name="engineers")
+    for url in (f"/admin/auth/group/{engineers.pk}/change/", f"/admin/auth/user/{admin.pk}/change/"):
+        text = shown_text(signed_in(admin, **RU).get(url).content)
+        assert "Can " not in text, url
+        assert "| Изменение: объект" in text, url
+        assert "| Одобрение обновлений" in text, url
+    english = shown_text(signed_in(admin, HTTP_ACCEPT_LANGUAGE="en").get(
+        f"/admin/auth/group/{engineers.pk}/change/").content)
+    assert "| Can change site" in english and "| Can approve update jobs" in english
+
+
+def test_the_admins_history_says_the_audit_in_the_readers_language(example, manager):
+    """The operator audit is stored in English (the API and logs read it as written); each
+    object's History page in the admin says it in the reader's language (core/audit_words.py)."""
+    from sites.services import site_update
+
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    site = example.device(1217).site
+    site_update(site=site, actor=admin, name="Пекарня", address="ул. Мира, 4", number=4217,
+                remote_update="approval")
+    services.release_mark_current(release=example.release, actor=admin)
+    stored = LogEntry.objects.get(object_id=str(site.pk)).change_message
+    assert stored == ("Number 1217 changed to 4217; name changed; remote update changed from allowed to "
+                      "approval; address changed.")
+    russian = signed_in(admin, **RU)
+    history = russian.get(f"/admin/sites/site/{site.pk}/history/").content
+    assert "Номер 1217 изменён на 4217; название изменено; удалённое обновление: было «разрешено», стало " \
+           "«с одобрением»; адрес изменён." in shown_text(history)
+    assert english_words(history, allowed={"Search"}) == []
+    release = russian.get(f"/admin/firmware_updates/release/{example.release.pk}/history/").content
+    assert "Сделана текущей." in shown_text(release) and english_words(release, allowed={"Search"}) == []
+    english = signed_in(admin, HTTP_ACCEPT_LANGUAGE="en").get(f"/admin/sites/site/{site.pk}/history/").content
+    assert stored in shown_text(english)
+
+
+def test_every_audit_sentence_is_said_again_in_russian():
+    import re
+
+    from core import audit_words
+
+    templates = [*audit_words.SENTENCES, audit_words.CHANGED]
+    for template in templates:
+        names = re.findall(r"\{(\w+)\}", template)
+        stored = template.format(**{name: f"<{name}>" for name in names})
+        with translation.override("ru"):
+            said = audit_words.audit_words(stored)
+        assert said != stored, template
+    stored = audit_words.site_change_message([audit_words.MOVED.format(from_receiver="north", to_receiver="south"),
+                                              audit_words.NAME_CHANGED])
+    with translation.override("ru"):
+        assert audit_words.audit_words(stored) == "Перенесён с north на south; название изменено."
+        assert audit_words.audit_words("Changed name, poll sleep.") == "Изменено: название, интервал опроса."
+        assert audit_words.audit_words("Created with panel NG1. Remote update: forbidden.") == (
+            "Создан с прибором NG1. Удалённое обновление: запрещено.")
+        assert audit_words.audit_words("Something Django said.") == "Something Django said."
+
+
+def test_the_admins_actions_answer_in_the_readers_language(example):
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    russian = signed_in(admin, **RU)
+    jobs = [example.jobs[1211], example.jobs[1214]]
+    response = russian.post("/admin/firmware_updates/updatejob/", {
+        "action": "cancel_selected", "_selected_action": [j.pk for j in jobs]}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert len(said) == 2 and english_words(response.content, allowed={"Search", "True", "False", "Unknown"}) == []
+    older = example.release.device_type.releases.exclude(pk=example.release.pk).first()
+    response = russian.post("/admin/firmware_updates/release/", {
+        "action": "mark_current", "_selected_action": [older.pk]}, follow=True)
+    assert english_words(response.content, allowed={"Search", "True", "False", "Unknown"}) == []
+    assert "5.30" in " ".join(str(m) for m in response.context["messages"])
