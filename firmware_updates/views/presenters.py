@@ -54,6 +54,9 @@ from ..stored_words import stored_words, value_words
 BADGE_WORDS = {Badge.GREEN: pgettext_lazy("badge", "Current"), Badge.YELLOW: pgettext_lazy("badge", "Updating"),
                Badge.RED: pgettext_lazy("badge", "Not planned")}
 CHANNEL_WORDS = dict(Channel.choices)
+# Lazy labels, translated when shown: get_state_display() rebuilds its choices on each call
+# (the device type page asks it for every row's job).
+JOB_STATE_WORDS = dict(JobState.choices)
 
 
 @dataclass
@@ -68,7 +71,7 @@ class JobView:
 
     @property
     def state_label(self) -> str:
-        return self.job.get_state_display()
+        return str(JOB_STATE_WORDS.get(self.job.state, self.job.state))
 
     @property
     def percent(self) -> int:
