@@ -24,6 +24,9 @@ DEVICE_FAILED_WHILE = gettext_noop("The device reported a failure ({execution}).
 CANCEL_ACKNOWLEDGED = gettext_noop("Cancelled; the device acknowledged.")
 CANCEL_REFUSED = gettext_noop("The device refused the cancel; the update continues.")
 CANCELLED_BY = gettext_noop("Cancelled by {actor}.")
+# A report of an earlier stage than the job's, taken after it (services/device_reports.py).
+LATE_REPORT = gettext_noop("Late report ({execution}): it describes an earlier stage than the update has reached; "
+                           "nothing changed.")
 DEVICE_REPORTS_VERSION = gettext_noop("The device reports version {version}.")
 DEVICE_RUNS = gettext_noop("The device runs {version}.")
 PARTITION_CHANGED = gettext_noop("Partition {number} was {was} before the update and is {now} after it.")

@@ -53,6 +53,7 @@ MAX_DETAILS = 50
 MAX_DETAIL_LENGTH = 2000
 MAX_COUNT = 10**12  # bytes: far above any archive
 MAX_WARNINGS = 50  # device warnings kept per job
+LATE_REPORT_EVENT = "late_report"  # a report of an earlier stage than the job's (_keep_late_report)
 # SWUpdate's suricatta (2022.12, suricatta/server_hawkbit.c server_install_update) answers a
 # deploymentBase whose `update` is `skip` (a closed install window) with `closed` + `success`
 # and only these details, having downloaded and installed nothing.
@@ -137,8 +138,28 @@ def _whole(value) -> bool:
     return type(value) is int and value >= 0
 
 
-def _target_state(job: UpdateJob, execution: str, finished: str) -> str | None:
-    """The state a deploymentBase report asks for (None: nothing to change)."""
+def _effective_state(job: UpdateJob) -> str:
+    """Where the device stands: a cancelling job's state before the cancel."""
+    return job.state_before_cancel if job.state == S.CANCELLING else job.state
+
+
+def _counts_archive_bytes(job: UpdateJob, progress: dict | None) -> bool:
+    """The report counts bytes of the job's archive (`of` is its size, and not 100, which is
+    a percentage): it describes the download, whatever its execution says."""
+    return bool(progress) and job.bytes_total not in (0, 100) and progress.get("of") == job.bytes_total
+
+
+def _target_state(job: UpdateJob, execution: str, finished: str, progress: dict | None = None) -> str | None:
+    """The stage a deploymentBase report describes, as a state (None: nothing to change).
+
+    `proceeding`/`resumed` mean "downloading" before the download is complete and
+    "installing" after it (the device reported `downloaded` or `scheduled`), except a report
+    counting the archive's bytes: that one still describes the download (below the total:
+    downloading; the total: downloaded), a late progress report delivered after
+    `downloaded` (a retried or delayed POST) and never the installation starting. `download`
+    always describes the download. Whether the stage is earlier than the job's is
+    `_apply_feedback`'s to decide.
+    """
     if execution == "closed":
         return S.FAILED if finished == "failure" else S.SUCCEEDED
     if execution == "downloaded":
@@ -146,13 +167,19 @@ def _target_state(job: UpdateJob, execution: str, finished: str) -> str | None:
     if execution == "scheduled":
         return S.READY
     if execution in ("proceeding", "resumed", "download"):
-        # The same word means "downloading" before the file is complete and "installing" after.
-        effective = job.state_before_cancel if job.state == S.CANCELLING else job.state
-        if effective in DOWNLOAD_INCOMPLETE:
+        if _effective_state(job) in DOWNLOAD_INCOMPLETE or execution == "download":
             return S.DOWNLOADING
-        if execution != "download":
-            return S.INSTALLING
+        if _counts_archive_bytes(job, progress):
+            return S.DOWNLOADING if progress["cnt"] < progress["of"] else S.DOWNLOADED
+        return S.INSTALLING
     return None
+
+
+def _is_late(job: UpdateJob, target: str | None) -> bool:
+    """The report describes an earlier stage than the device already reported (a duplicate,
+    the same stage, is not late)."""
+    return target is not None and target != S.FAILED and \
+        PROGRESS_ORDER.get(target, 99) < PROGRESS_ORDER.get(_effective_state(job), -1)
 
 
 def job_apply_feedback(*, job: UpdateJob, execution: str, finished: str, progress: dict | None,
@@ -189,7 +216,10 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
     if finished == "failure" and execution != "closed":
         _device_warning(job, info)
         return job
-    target = None if execution == "rejected" else _target_state(job, execution, finished)
+    target = None if execution == "rejected" else _target_state(job, execution, finished, progress)
+    if _is_late(job, target):
+        _keep_late_report(job, info)
+        return job
     if execution == "rejected" or target is None or (
             target != S.FAILED and PROGRESS_ORDER.get(target, 99) <= PROGRESS_ORDER.get(job.state, -1)):
         # Moves nothing (a refusal, a log line, a duplicate or late report: never backwards; a
@@ -278,6 +308,25 @@ def _keep_report(job: UpdateJob, info: dict) -> None:
         return
     _status_entry_quota(job)
     job_event_record(job=job, actor=ACTOR_DEVICE, kind="report", details=info)
+
+
+def _keep_late_report(job: UpdateJob, info: dict) -> None:
+    """A report of an earlier stage than the job's, delivered late (a GPRS link delivers a
+    retried or delayed POST after the ones sent later): it changes nothing, not the state nor
+    the progress, and is answered 200 like any report of an active action, so the device
+    does not send it again. It goes on the timeline as a late report (an identical repeat
+    once); past the status-entry quota only in the log, never a 429 for a report the job
+    does not need."""
+    log.info("Job %s: late %s report ignored, the job is %s (%s).", job.pk, info["execution"], job.state,
+             info.get("progress") or "no progress")
+    late = {**info, "late": True, "message": words.LATE_REPORT.format(execution=info["execution"])}
+    last = job.events.filter(kind=LATE_REPORT_EVENT).order_by("-at", "-id").values_list("details", flat=True).first()
+    if last is not None and {k: last.get(k) for k in ("execution", "finished", "progress", "details")} == \
+            {k: late.get(k) for k in ("execution", "finished", "progress", "details")}:
+        return
+    if job.events.count() >= settings.JOB_MAX_STATUS_ENTRIES:
+        return
+    job_event_record(job=job, actor=ACTOR_DEVICE, kind=LATE_REPORT_EVENT, details=late)
 
 
 def _status_entry_quota(job: UpdateJob) -> None:

@@ -39,6 +39,7 @@ KIND_WORDS = {
     "confirmed": gettext_lazy("Panel runs the new version"),
     "warning": gettext_lazy("Panel reported a problem"),
     "report": gettext_lazy("Panel reported"),
+    "late_report": gettext_lazy("Panel's late report, ignored"),
     "stalled_download": gettext_lazy("Download stalled"),
     "version_unconfirmed": gettext_lazy("New version not reported"),
     "download_budget": gettext_lazy("Downloads held back"),
@@ -96,7 +97,7 @@ def event_view(event: UpdateJobEvent) -> EventView:
         lines.append(stored_words(str(message)))
     if "rollout" in details:
         lines.append(_("Part of rollout #{id} (Update software at all sites)").format(id=details["rollout"]))
-    if execution and (to_state == S.FAILED or event.kind in ("warning", "report")):
+    if execution and (to_state == S.FAILED or event.kind in ("warning", "report", "late_report")):
         reported = [str(line) for line in details.get("details") or [] if line]
         lines.append(_("The panel says: {words}").format(words="; ".join(reported)) if reported
                      else _("The panel gave no reason."))
