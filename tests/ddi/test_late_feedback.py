@@ -5,10 +5,12 @@ nothing, is answered 200 and goes on the timeline as a late report; and what the
 takes as the installation starting (docs/ddi.md, Feedback)."""
 
 import pytest
+from django.utils import translation
 
 from firmware_updates import services
 from firmware_updates.models import JobState
 from firmware_updates.services.device_reports import LATE_REPORT_EVENT
+from firmware_updates.views.history import event_view
 
 pytestmark = pytest.mark.live
 S = JobState
@@ -52,6 +54,19 @@ def test_byte_progress_delivered_after_downloaded_is_a_late_report_not_the_insta
     assert fleet.job(job).state == S.READY
     client.feedback(job.pk, "proceeding", details=["installing firmware 5.40"])
     assert fleet.job(job).state == S.INSTALLING
+
+
+def test_the_timeline_says_the_report_came_late_in_the_operators_language(fleet):
+    job, client = downloaded(fleet)
+    client.feedback(job.pk, "proceeding", progress={"cnt": 4096, "of": fleet.release.size}, details=["4 KiB"])
+
+    event = fleet.job(job).events.get(kind=LATE_REPORT_EVENT)
+    with translation.override("ru"):
+        view = event_view(event)
+
+    assert view.sentence == "Запоздавшее сообщение прибора, не учтено"
+    assert any(line.startswith("Запоздавшее сообщение (proceeding): ") for line in view.lines)
+    assert '"execution": "proceeding"' in view.raw
 
 
 def test_late_byte_progress_after_ready_and_installing_moves_nothing(fleet):
