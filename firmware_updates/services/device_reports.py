@@ -1,8 +1,10 @@
 """What devices tell us over DDI, turned into job progress (DESIGN.md section 4).
 
 Feedback may arrive twice, late or out of order (GPRS links drop the answer, not the
-request): a report never moves a job backwards, and a report for a finished job is refused
-so the device forgets the action.
+request, and deliver a retried or delayed POST after later ones): a report never moves a job
+backwards, a report of an earlier stage than the job's is kept as a late report and moves
+nothing (`_is_late`), and a report for a finished job is refused so the device forgets the
+action. What starts the installation: `_target_state` (docs/ddi.md, Feedback).
 """
 
 import logging
@@ -222,7 +224,7 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
         return job
     if execution == "rejected" or target is None or (
             target != S.FAILED and PROGRESS_ORDER.get(target, 99) <= PROGRESS_ORDER.get(job.state, -1)):
-        # Moves nothing (a refusal, a log line, a duplicate or late report: never backwards; a
+        # Moves nothing (a refusal, a log line, a duplicate; a late report was kept above; a
         # cancelling job ranks below every state): at most a line on the timeline, and the
         # status-entry quota is asked before anything of the report is taken.
         if execution == "rejected":
