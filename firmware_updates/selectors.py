@@ -82,8 +82,8 @@ def group_counts(queryset: QuerySet, *keys) -> list[tuple]:
     Counted over a derived table, so that PostgreSQL plans the few groups there are: it
     estimates the groups of an expression from the columns the expression reads, and the
     eligibility verdict reads the site, the active job and the last contact, one value per
-    device: it planned one group per device (100,000) and sorted them on disk, ~100 ms of
-    the device type page's ~50 ms pass (bench `rollouts`, docs/benchmarks.md). A derived
+    device: it planned one group per device (100,000) and sorted them on disk, 110 ms for a
+    pass that takes ~50 ms hashed (bench `rollouts`, docs/benchmarks.md). A derived
     table's column has no statistics (200 groups assumed), so it hashes the real few in
     memory. OFFSET 0 keeps PostgreSQL from pulling the derived table up into the outer
     query; SQLite has no such estimate and no OFFSET without LIMIT."""
@@ -117,7 +117,9 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     device type page 45-250 ms, bench `rollouts`). `listed` (with a `device_type`; a
     `site_filter_q` condition) also counts the sites the device type page's list keeps: its
     paginator's count, which a COUNT of the list's own query took 60-110 ms to give with a
-    search (bench `find`).
+    search (bench `find`). The list takes the devices at a site of the receiver, these the
+    devices of the receiver at a site: the same, a panel's receiver being its site's
+    (`sites.services.site_update` keeps them equal).
     """
     transfer = transfer and device_type is not None
     listed = listed if device_type is not None and listed else None
