@@ -7,11 +7,10 @@ Also the CPU time of a process and its children, read from /proc (no psutil need
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from testing import servers
-from testing.servers import HOST, free_port
+from testing.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -37,9 +36,8 @@ def gunicorn(name: str, *, app: str, env: dict, workdir: Path, workers: int, thr
              port: int | None = None, probe: str = "/") -> Server:
     """gunicorn as production runs it: gthread workers, keep-alive, no access log."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}",
-           "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
-           "--keep-alive", "5", "--timeout", "120", "--backlog", "2048", "--log-level", "warning"]
+    cmd = servers.gunicorn_command(port, "--keep-alive", "5", "--timeout", "120", "--backlog", "2048",
+                                   "--log-level", "warning", app=app, workers=workers, threads=threads)
     return Server(name, cmd, port=port, env=env, cwd=ROOT, log=workdir / f"{name}.log", probe=probe)
 
 

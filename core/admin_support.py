@@ -6,7 +6,14 @@ additions and changes a second time, and a form shows a service's refusal on its
 """
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.apps import apps
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    FieldDoesNotExist,
+    PermissionDenied,
+    ValidationError,
+)
 
 
 class AuditedByServices:
@@ -45,3 +52,24 @@ class ServiceCheckedForm(forms.ModelForm):
             for field, messages in errors.items():
                 self.add_error(field if field in self.fields else None, messages)
         return values
+
+
+class ForwardRelationAutocomplete(AutocompleteJsonView):
+    """The admin's autocomplete (`/admin/autocomplete/`, securitycenter/urls.py), for the
+    fields a form can hold: a relation of the model itself.
+
+    Django's own checks the app, the model and the field, but takes a reverse relation
+    (`model_name=receiver&field_name=sites`, `site&field_name=device`) as if it were one and
+    fails on it (AttributeError, a 500). Such a request, which no admin page makes, is refused
+    as Django refuses the other odd ones: 403.
+    """
+
+    def process_request(self, request):
+        try:
+            model = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+            field = model._meta.get_field(request.GET["field_name"])
+        except (KeyError, LookupError, ValueError, FieldDoesNotExist) as exc:
+            raise PermissionDenied from exc
+        if not (field.is_relation and field.concrete):
+            raise PermissionDenied
+        return super().process_request(request)

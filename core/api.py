@@ -44,7 +44,10 @@ def exception_handler(exc, context):
     if isinstance(exc, Refused):
         return Response({"detail": exc.reason, "code": exc.code}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Rejected):
-        return Response({"detail": exc.reason, exc.field: [exc.reason]}, status=status.HTTP_400_BAD_REQUEST)
+        body = {"detail": exc.reason, exc.field: [exc.reason]}
+        if exc.code:
+            body["code"] = exc.code
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(errors)

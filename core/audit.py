@@ -6,6 +6,9 @@ nothing new has to be kept in step with the models.
 
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.utils import translation
+
+from .audit_words import CHANGED
 
 __all__ = ["ADDITION", "CHANGE", "changed_fields", "changes_message", "fields_update", "operator_action_record"]
 
@@ -36,7 +39,9 @@ def changed_fields(stored, changes: dict, allowed) -> dict:
 def changes_message(model, names) -> str:
     """"Changed name, poll sleep.": the fields `names` of `model` in the operators' words, in the model's order."""
     fields = [f for f in model._meta.concrete_fields if f.name in set(names)]
-    return f"Changed {', '.join(str(f.verbose_name) for f in fields)}."
+    # Stored in English whatever the operator reads (core.audit_words says it again).
+    with translation.override("en"):
+        return CHANGED.format(fields=", ".join(str(f.verbose_name) for f in fields))
 
 
 def fields_update(obj, *, actor, changes: dict, allowed, clean: bool = False) -> dict:

@@ -17,12 +17,14 @@ class Refused(Exception):
 
 
 class Rejected(Exception):
-    """Input refused as a whole; nothing was stored. `field` names what was wrong."""
+    """Input refused as a whole; nothing was stored. `field` names what was wrong; `code`, when
+    given, is a stable machine name of why (the reason's words follow the reader's language)."""
 
-    def __init__(self, reason: str, *, field: str):
+    def __init__(self, reason: str, *, field: str, code: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.field = field
+        self.code = code
 
 
 class QuotaExceeded(Exception):

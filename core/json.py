@@ -7,13 +7,18 @@ are decoded; the depth check does not recurse and costs nothing for a normal bod
 `json_too_deep`, also used for the JSON manifests of firmware archives by firmware_updates.swu,
 which runs without Django). Plain Python: the callers pass the limits (settings JSON_MAX_DEPTH,
 JSON_MAX_BYTES in core.parsers and the device protocol).
+
+JSON's escapes can also spell text that is no text: `\u0000` (PostgreSQL refuses NUL in text
+and in jsonb) and a lone surrogate such as `\ud800` (UTF-8 cannot encode it: SQLite's driver,
+psycopg and every answer that shows the value failed). Stored once, a device's report made
+its job unreadable. Both are refused here, for every string of the body, names included.
 """
 
 import json
 import re
 from itertools import accumulate
 
-__all__ = ["JSONBodyError", "JSONBodyTooLarge", "json_too_deep", "json_loads", "json_read"]
+__all__ = ["JSONBodyError", "JSONBodyTooLarge", "json_too_deep", "json_loads", "json_read", "text_refusal"]
 
 
 class JSONBodyError(ValueError):
@@ -59,6 +64,47 @@ def json_too_deep(text: str, *, limit: int) -> bool:
     return False
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# \u0000 or any surrogate's escape (a pair, an emoji, is walked too and passes).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def text_refusal(text: str) -> str | None:
+    """Why `text` cannot be stored or sent as UTF-8 (a NUL, a lone surrogate), or None."""
+    if "\x00" in text:
+        return "a NUL character (\\u0000), which cannot be stored"
+    if match := _SURROGATE.search(text):
+        return f"an unpaired surrogate (\\u{ord(match.group()):04x}), which is not a character"
+    return None
+
+
+def _unstorable(value) -> str | None:
+    """The first string of a decoded body that `text_refusal` refuses, as "where: why".
+
+    Iterative (the depth was checked, but a list of 100,000 strings is flat).
+    """
+    stack = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if why := text_refusal(item):
+                return f"the text at {_where(path)} holds {why}"
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if why := text_refusal(key):
+                    return f"a name in {'the body' if not path else 'the object at ' + _where(path)} holds {why}"
+                stack.append((f"{path}.{key}" if path else key, inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", inner) for index, inner in reversed(list(enumerate(item))))
+    return None
+
+
+def _where(path: str) -> str:
+    if not path:
+        return "the body"
+    return path if len(path) <= 80 else path[:77] + "..."
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON value")
 
@@ -71,21 +117,28 @@ def json_loads(body: bytes | str, *, max_depth: int, max_bytes: int):
     size = len(body) if isinstance(body, bytes) else len(body.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise JSONBodyTooLarge(f"The request body is larger than {max_bytes} bytes.")
-    if isinstance(body, bytes):
-        try:
+    try:
+        if isinstance(body, bytes):
             body = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise JSONBodyError("The body is not valid JSON: it is not UTF-8 text.") from None
+        else:  # text (a test, a caller): a lone surrogate in it is no UTF-8 either
+            body.encode("utf-8")
+    except UnicodeError:
+        raise JSONBodyError("The body is not valid JSON: it is not UTF-8 text.") from None
     if json_too_deep(body, limit=max_depth):
         raise JSONBodyError(f"The body's JSON is nested more than {max_depth} levels deep.")
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise JSONBodyError(
             f"The body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from None
     except ValueError as exc:  # NaN or Infinity (_reject_constant)
         raise JSONBodyError(f"The body is not valid JSON: {exc}.") from None
+    # Only an escape spells a NUL or a lone surrogate (the raw text was checked above), so
+    # nearly every body is not walked.
+    if _SUSPECT_ESCAPE.search(body) and (why := _unstorable(value)):
+        raise JSONBodyError(f"The body's JSON is refused: {why}.")
+    return value
 
 
 def json_read(stream, *, max_bytes: int) -> bytes:

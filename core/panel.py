@@ -7,13 +7,13 @@ partial plus the flash messages out of band, and ask the page to refresh (HX-Tri
 """
 
 from functools import wraps
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
@@ -88,13 +88,26 @@ def htmx_action_response(request, template: str, context: dict, *, done: bool):
     return response
 
 
+def local_url(request, target: str | None) -> str | None:
+    """`target` when a redirect may go there: a path of this site (`/receivers/`) or an absolute
+    URL of this host (in https when the request is); else None.
+
+    Never handed to `redirect()` as it came: that reads a text without "/" or "." as a URL
+    name, so `next=foo` raised NoReverseMatch (a 500), and `next=home` went wherever that
+    name points. A relative path without its leading "/" is refused with the rest.
+    """
+    if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                         require_https=request.is_secure()):
+        return None
+    if not target.startswith("/") and not urlsplit(target).scheme:
+        return None
+    return target
+
+
 def redirect_back(request, fallback: str):
     """After a form posted without JavaScript: back to `next` if it is ours, else `fallback`."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return redirect(target)
-    return redirect(fallback)
+    target = local_url(request, request.POST.get("next") or request.GET.get("next"))
+    return HttpResponseRedirect(target) if target else redirect(fallback)
 
 
 def paginate(request, queryset, *, per_page: int = PAGE_SIZE, count: int | None = None):

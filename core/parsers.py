@@ -1,4 +1,7 @@
-"""The management API's JSON parser (REST_FRAMEWORK DEFAULT_PARSER_CLASSES).
+"""The management API's parsers (REST_FRAMEWORK DEFAULT_PARSER_CLASSES): JSON through
+core/json.py, and DRF's form and multipart parsers refusing a field that holds a NUL
+character or a lone surrogate (core.json.text_refusal: PostgreSQL refuses NUL in text, so a
+field looked up by code, such as a rollout's device type, answered 500).
 
 Its own module: DRF reads its parser setting while defining APIView, which core/api.py
 imports, so the parser cannot live there.
@@ -8,7 +11,7 @@ from django.conf import settings
 from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
 
-from .json import JSONBodyError, JSONBodyTooLarge, json_loads, json_read
+from .json import JSONBodyError, JSONBodyTooLarge, json_loads, json_read, text_refusal
 
 
 class RequestTooLarge(APIException):
@@ -37,3 +40,25 @@ class JSONParser(parsers.JSONParser):
             raise RequestTooLarge(exc.reason) from None
         except JSONBodyError as exc:
             raise ParseError(exc.reason) from None
+
+
+def _fields_refusal(data) -> None:
+    """ParseError naming the first form field (name or value) that cannot be stored."""
+    for name, values in data.lists():
+        for text in (name, *(value for value in values if isinstance(value, str))):
+            if why := text_refusal(text):
+                raise ParseError(f"The form field {ascii(name)[:60]} holds {why}.")
+
+
+class FormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        _fields_refusal(data)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        _fields_refusal(result.data)
+        return result

@@ -12,11 +12,17 @@ the panel's and the admin's login pages paused (429) after too many failures.
   has SIGNIN_FAILURES_PER_ADDRESS failures in its window or the name
   SIGNIN_FAILURES_PER_NAME. The window ends by itself: never a lockout someone must lift.
   A successful sign-in forgets its name's failures (not its address's: a guesser with an
-  account of their own could otherwise reset their count). The API token endpoint keeps
-  its own limit (core.api_support.PasswordGuessThrottle); its failures count here too.
+  account of their own could otherwise reset their count). The API token endpoint
+  (core.api_support.TokenObtainView) asks the same `signin_refusal` (429 in JSON) and
+  forgets the same way; on top it keeps its rate (PasswordGuessThrottle, per address, 20 a
+  minute). Failures anywhere count for all three.
 - The counters live in Django's cache (Redis in production; per process with the embedded
   locmem cache). A cache that does not answer lifts the limits with a log line; it never
   turns a sign-in into an error page.
+- Housekeeping (beat, every HOUSEKEEPING_INTERVAL): `signin_failures_prune` deletes failures
+  older than SIGNIN_FAILURE_RETENTION_DAYS, so a guesser cannot grow the table without end;
+  `sessions_clear` deletes expired sessions (Django's `clearsessions`), which nothing else
+  removes from the database.
 """
 
 import hashlib
@@ -24,12 +30,15 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from rest_framework.throttling import BaseThrottle
 
@@ -153,6 +162,28 @@ def signin_guarded(view):
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+# --- housekeeping (beat) ----------------------------------------------------------------
+
+PRUNE_BATCH = 10_000
+
+
+def signin_failures_prune(*, now=None) -> int:
+    """Delete failed sign-ins older than SIGNIN_FAILURE_RETENTION_DAYS, a batch at a time (a
+    guessing spree may have left millions). Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SIGNIN_FAILURE_RETENTION_DAYS)
+    deleted = 0
+    while ids := list(SignInFailure.objects.filter(at__lt=cutoff).values_list("id", flat=True)[:PRUNE_BATCH]):
+        deleted += SignInFailure.objects.filter(id__in=ids).delete()[0]
+    if deleted:
+        log.info("%s failed sign-ins older than %s days deleted", deleted, settings.SIGNIN_FAILURE_RETENTION_DAYS)
+    return deleted
+
+
+def sessions_clear() -> None:
+    """Delete expired sessions, as `manage.py clearsessions` does, whatever SESSION_ENGINE."""
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
 
 
 # --- signal receivers (connected in core.apps) -------------------------------------------

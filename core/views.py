@@ -3,22 +3,22 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .forms import PreferencesForm
+from .panel import local_url
 from .preferences import LANGUAGE_CODES, preferences_of, preferences_save
 
 
 def _back(request, fallback: str = "/"):
-    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or fallback
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        target = fallback
-    return redirect(target)
+    """Back where the switcher was used: `next`, else the Referer, if it is ours
+    (core.panel.local_url), else `fallback`."""
+    target = local_url(request, request.POST.get("next")) or local_url(request, request.META.get("HTTP_REFERER"))
+    return HttpResponseRedirect(target or fallback)
 
 
 def _language_cookie(response, language: str):

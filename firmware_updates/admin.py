@@ -15,10 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from core.admin_support import AuditedByServices, form_changes
 
 from . import services
-from .errors import ReleaseNotAllowed, ReleaseRejected, UpdateNotAllowed
+from .errors import ReleaseNotAllowed, UpdateNotAllowed, count_words
 from .forms import ReleaseUploadForm
-from .models import Release, ReleaseDelta, Rollout, UpdateJob, UpdateJobEvent, Webhook
+from .models import JobState, Release, ReleaseDelta, Rollout, UpdateJob, UpdateJobEvent, Webhook
 from .stored_words import stored_words
+from .views.history import event_view
+from .views.presenters import skipped_words
 
 
 class ReleaseDeltaInline(admin.TabularInline):
@@ -57,20 +59,10 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = ReleaseUploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
-                                                  description=form.cleaned_data["description"],
-                                                  notes=form.cleaned_data["notes"], deltas=form.cleaned_data["deltas"])
-            except ReleaseRejected as exc:
-                if exc.field == "deltas":
-                    form.add_error("deltas", gettext("The delta was refused: {reason}").format(reason=exc.reason))
-                else:
-                    form.add_error("archive", gettext("The archive was refused: {reason}").format(reason=exc.reason))
-            else:
-                self.message_user(request, gettext("{release} uploaded. Use “Mark selected release current” to "
-                                                   "offer it to the panels.").format(release=release), messages.SUCCESS)
-                return redirect(reverse("admin:firmware_updates_release_change", args=[release.pk]))
+        if request.method == "POST" and form.is_valid() and (release := form.release_create(created_by=request.user)):
+            self.message_user(request, gettext("{release} uploaded. Use “Mark selected release current” to "
+                                               "offer it to the panels.").format(release=release), messages.SUCCESS)
+            return redirect(reverse("admin:firmware_updates_release_change", args=[release.pk]))
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Upload release"),
@@ -113,13 +105,35 @@ class ReleaseAdmin(AuditedByServices, admin.ModelAdmin):
                                   messages.SUCCESS)
 
 
+def _state_words(state: str) -> str:
+    try:
+        return JobState(state).label if state else "—"
+    except ValueError:
+        return state
+
+
 class UpdateJobEventInline(admin.TabularInline):
     model = UpdateJobEvent
     extra = 0
     can_delete = False
-    fields = ("at", "actor_label", "kind", "from_state", "to_state", "details")
+    # What happened in the operator's words, as the panel's history says it (views/history.py);
+    # the panel's own report stays one click away there, as it came.
+    fields = ("at", "actor_label", "from_state_words", "to_state_words", "what_happened")
     readonly_fields = fields
     ordering = ("at", "id")
+
+    @admin.display(description=_("from state"))
+    def from_state_words(self, obj):
+        return _state_words(obj.from_state)
+
+    @admin.display(description=_("to state"))
+    def to_state_words(self, obj):
+        return _state_words(obj.to_state)
+
+    @admin.display(description=_("What happened"))
+    def what_happened(self, obj):
+        view = event_view(obj)
+        return "; ".join([view.sentence, *view.lines])
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -140,10 +154,26 @@ class UpdateJobAdmin(admin.ModelAdmin):
     inlines = (UpdateJobEventInline,)
     # A job changes state only through the transition function (services); nothing is edited here.
     # Reasons and warnings are stored in English; shown in the operator's language (stored_words.py).
-    exclude = ("reason", "warnings")
+    exclude = ("reason", "warnings", "snapshot")
     readonly_fields = ("device", "release", "rollout", "state", "state_before_cancel", "bytes_downloaded",
-                       "bytes_total", "reason_words", "warnings_words", "snapshot", "confirmed_at", "wakeup_sent_at",
-                       "created_by", "created_at", "state_changed_at", "progress_at", "finished_at")
+                       "bytes_total", "reason_words", "warnings_words", "snapshot_words", "confirmed_at",
+                       "wakeup_sent_at", "created_by", "created_at", "state_changed_at", "progress_at", "finished_at")
+
+    @admin.display(description=_("snapshot"))
+    def snapshot_words(self, obj):
+        """The panel as it was before the install (checked again when it comes back), in words."""
+        snapshot = obj.snapshot or {}
+        if not snapshot:
+            return "—"
+        partitions = ", ".join(
+            gettext("{number}: {state}").format(number=p.get("number"),
+                                                 state=gettext("armed") if p.get("armed") else gettext("disarmed"))
+            for p in snapshot.get("partitions") or [] if isinstance(p, dict))
+        return "; ".join([
+            gettext("version {version}").format(version=snapshot.get("firmware_version") or "—"),
+            gettext("settings digest {digest}").format(digest=snapshot.get("settings_digest") or "—"),
+            gettext("partitions {partitions}").format(partitions=partitions or "—"),
+        ])
 
     @admin.display(description=_("reason"))
     def reason_words(self, obj):
@@ -203,14 +233,14 @@ class UpdateJobAdmin(admin.ModelAdmin):
 @admin.register(Rollout)
 class RolloutAdmin(admin.ModelAdmin):
     list_display = ("id", "receiver", "device_type", "release", "state", "current_wave", "queued",
-                    "skipped", "created_by", "created_at", "finished_at")
+                    "skipped_words", "created_by", "created_at", "finished_at")
     list_filter = ("state", "receiver", "device_type")
     search_fields = ("receiver__code", "device_type__name", "release__version")
     list_select_related = ("receiver", "device_type", "release", "created_by")
     # The pause reason is stored in English; shown in the operator's language (stored_words.py).
-    exclude = ("paused_reason",)
+    exclude = ("paused_reason", "skipped")
     readonly_fields = ("receiver", "device_type", "release", "state", "paused_reason_words", "current_wave", "total",
-                       "eligible", "processed", "queued", "joined_late", "skipped", "success_threshold_percent",
+                       "eligible", "processed", "queued", "joined_late", "skipped_words", "success_threshold_percent",
                        "error_threshold_percent", "error_threshold_count", "error_threshold_min",
                        "approve_each_wave", "install_window_start", "install_window_end", "retry_of", "cursor",
                        "created_by", "created_at", "started_at", "finished_at", "heartbeat_at")
@@ -218,6 +248,11 @@ class RolloutAdmin(admin.ModelAdmin):
     @admin.display(description=_("paused reason"))
     def paused_reason_words(self, obj):
         return stored_words(obj.paused_reason) or "—"
+
+    @admin.display(description=_("skipped"))
+    def skipped_words(self, obj):
+        """The skipped sites by reason, in the panel's words (the API keeps the codes)."""
+        return ", ".join(count_words(words, count) for words, count in skipped_words(obj.skipped)) or "—"
 
     def has_add_permission(self, request):
         return False  # "Update software at all sites" in the panel or POST rollouts/ starts one

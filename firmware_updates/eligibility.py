@@ -104,13 +104,10 @@ BADGE_RULES = (Refusal.ALREADY_CURRENT, Refusal.ALREADY_UPDATING)
 NOT_ELIGIBLE_REASONS = (Refusal.NO_CURRENT_RELEASE.value,
                         *(refusal.value for refusal in RULES if refusal not in BADGE_RULES))
 RED_REASONS = (*NOT_ELIGIBLE_REASONS, OFFLINE, LAST_FAILED, LAST_CANCELLED, NOT_QUEUED)
-# The legend's words: a heading for each reason of the breakdown.
+# The legend's words: a heading for each reason of the breakdown; a refusal's are its own short
+# words (errors.Refusal), as the update-all dialog and the rollout's skips say them.
 RED_REASON_WORDS = {
-    Refusal.NO_CURRENT_RELEASE.value: _("no current release"),
-    Refusal.REMOTE_UPDATE_FORBIDDEN.value: _("remote update not allowed at this site"),
-    Refusal.NO_IP_CHANNEL.value: _("no GPRS or Ethernet channel"),
-    Refusal.HARDWARE_NOT_SUPPORTED.value: _("hardware not supported"),
-    Refusal.WOULD_DOWNGRADE.value: _("would downgrade"),
+    **{code: _(Refusal(code).short) for code in NOT_ELIGIBLE_REASONS},  # msgids marked in errors.py
     OFFLINE: _("offline"),
     LAST_FAILED: _("last update failed"),
     LAST_CANCELLED: _("last update cancelled"),

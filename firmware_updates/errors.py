@@ -114,11 +114,19 @@ class UpdateNotAllowed(Refused):
         self.refusal = refusal
 
 
-class ReleaseRejected(Rejected):
-    """An uploaded archive was refused; nothing was stored."""
+def no_current_release(device_type) -> UpdateNotAllowed:
+    """"Nord GSM has no current release.": the one way it is said, whether queueing is refused
+    for it (services.current_release_required) or a page shows it (a site's row, the
+    update-all dialog)."""
+    return UpdateNotAllowed(Refusal.NO_CURRENT_RELEASE, device_type=device_type)
 
-    def __init__(self, reason: str, *, field: str = "archive"):
-        super().__init__(reason, field=field)
+
+class ReleaseRejected(Rejected):
+    """An uploaded archive was refused; nothing was stored. `code`: why, a stable name (the
+    archive library's ArchiveCode for what its checks refuse, else intake's own)."""
+
+    def __init__(self, reason: str, *, field: str = "archive", code: str | None = None):
+        super().__init__(reason, field=field, code=code)
 
 
 class ReleaseOverQuota(QuotaExceeded, ReleaseRejected):

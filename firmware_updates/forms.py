@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from sites.models import EXPECTED_OFFLINE_MAX, EXPECTED_OFFLINE_MIN, RemoteUpdate
 
-from .models import Rollout, UpdateJob
+from .errors import ReleaseRejected
+from .models import Release, Rollout, UpdateJob
+from .services.releases import release_create
 from .services.rollouts import WAVES_MAX, WAVES_NOT_CUMULATIVE, waves_cumulative
 
 
@@ -197,6 +199,23 @@ class ReleaseUploadForm(forms.Form):
 
     def clean_deltas(self):
         return [upload for upload in self.files.getlist("deltas") if upload]
+
+    def release_create(self, *, created_by) -> Release | None:
+        """The valid form's release, through services.release_create: the panel's and the
+        admin's one upload. None when the service refused the archive or a delta (it stored
+        nothing): the reason is then on that field."""
+        data = self.cleaned_data
+        try:
+            return release_create(archive=data["archive"], created_by=created_by, description=data["description"],
+                                  notes=data["notes"], deltas=data["deltas"])
+        except ReleaseRejected as exc:
+            # The reason names what was wrong (hash, signature, device type, version, a
+            # delta's base...).
+            if exc.field == "deltas":
+                self.add_error("deltas", gettext("The delta was refused: {reason}").format(reason=exc.reason))
+            else:
+                self.add_error("archive", gettext("The archive was refused: {reason}").format(reason=exc.reason))
+            return None
 
 
 class DeltaUploadForm(forms.Form):

@@ -52,9 +52,6 @@ class Release(models.Model):
         self.version_key = version_key(self.version)
         super().save(*args, **kwargs)
 
-    def supports(self, hardware_revision: str) -> bool:
-        return hardware_revision in (self.hardware_revisions or [])
-
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
@@ -72,9 +69,9 @@ class ReleaseDelta(models.Model):
     archive = models.FileField(_("archive"), upload_to="releases/")
     filename = models.CharField(_("file name"), max_length=200)
     size = models.PositiveBigIntegerField(_("size"))
-    sha256 = models.CharField("sha256", max_length=64)
-    sha1 = models.CharField("sha1", max_length=40)
-    md5 = models.CharField("md5", max_length=32)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    sha1 = models.CharField(_("SHA-1"), max_length=40)
+    md5 = models.CharField(_("MD5"), max_length=32)
     signer = models.CharField(_("signer"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
@@ -115,12 +112,20 @@ PROGRESS_ORDER = {state: rank for rank, state in enumerate(FORWARD_ORDER)}
 # Until the device has the whole file: the operator may still cancel (seed: "Update Process
 # Stopping"), and the device's byte count is the job's progress.
 DOWNLOAD_INCOMPLETE = frozenset(FORWARD_ORDER[:PROGRESS_ORDER[S.DOWNLOADED]])
+# The device has the whole file (it said so, or went on past it).
+DOWNLOAD_COMPLETE = frozenset(FORWARD_ORDER[PROGRESS_ORDER[S.DOWNLOADED]:])
+# No byte asked for yet: the first (a range request, a progress report) starts the download.
+DOWNLOAD_NOT_STARTED = frozenset(FORWARD_ORDER[:PROGRESS_ORDER[S.DOWNLOADING]])
+# The device holds the command and is fetching the file, not all of it yet.
+FETCHING = DOWNLOAD_INCOMPLETE - {S.QUEUED}
 # A cancel the device must acknowledge: it already has the command (cancelAction, DDI).
-CANCEL_NEEDS_DEVICE = DOWNLOAD_INCOMPLETE - {S.QUEUED}
+CANCEL_NEEDS_DEVICE = FETCHING
 # Held before the forward order: queued at a site whose consent asks for approval (issue 14),
 # it goes on to `queued` once an operator allowed to approve does, or is cancelled. The
 # device knows nothing of it yet.
 HELD_STATES = frozenset({S.AWAITING_APPROVAL})
+# Where a new job starts (services.jobs.update_job_create, the rollout's batched insert).
+START_STATES = HELD_STATES | {S.QUEUED}
 
 
 def _transitions() -> dict[str, frozenset[str]]:
@@ -158,7 +163,10 @@ DELIVERABLE_STATES = ACTIVE_STATES - {S.CANCELLING} - HELD_STATES
 # The device holds the command: the panel shows bytes of the total.
 TRANSFER_STATES = ACTIVE_STATES - {S.QUEUED} - HELD_STATES
 # The device may still be fetching bytes: its reported progress is the job's.
-DOWNLOAD_UNDER_WAY = CANCEL_NEEDS_DEVICE | {S.CANCELLING}
+DOWNLOAD_UNDER_WAY = FETCHING | {S.CANCELLING}
+# The device was sent the job and it neither failed nor was cancelled: the version the device
+# reports may confirm it (services.device_reports.job_confirm_if_version_matches).
+CONFIRMABLE_STATES = TRANSFER_STATES | {S.SUCCEEDED}
 
 
 def is_terminal(state: str) -> bool:
@@ -461,7 +469,11 @@ class UpdateJobEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label}: {self.from_state}->{self.to_state}"
+        # The admin's inline shows it above each row, in the reader's language (the states'
+        # labels); the row itself says when.
+        states = [str(JobState(state).label) if state in JobState.values else state or "—"
+                  for state in (self.from_state, self.to_state)]
+        return f"{self.actor_label}: {states[0]} → {states[1]}"
 
 
 class Heartbeat(models.Model):

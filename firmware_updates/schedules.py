@@ -5,6 +5,8 @@ from django.conf import settings
 RECONCILE_TASK = "firmware_updates.tasks.reconcile"
 ACTIVE_JOB_REPAIR_TASK = "firmware_updates.tasks.active_job_repair"
 EVENTS_PRUNE_TASK = "firmware_updates.tasks.events_prune"
+SIGNIN_FAILURES_PRUNE_TASK = "firmware_updates.tasks.signin_failures_prune"
+SESSIONS_CLEAR_TASK = "firmware_updates.tasks.sessions_clear"
 
 
 def install(**_kwargs) -> None:
@@ -14,6 +16,9 @@ def install(**_kwargs) -> None:
         ("Reconcile firmware update jobs", RECONCILE_TASK, settings.RECONCILE_INTERVAL),
         ("Repair Device.active_job from the jobs", ACTIVE_JOB_REPAIR_TASK, settings.ACTIVE_JOB_REPAIR_INTERVAL),
         ("Delete events older than EVENT_RETENTION_DAYS", EVENTS_PRUNE_TASK, settings.EVENT_PRUNE_INTERVAL),
+        ("Delete failed sign-ins older than SIGNIN_FAILURE_RETENTION_DAYS", SIGNIN_FAILURES_PRUNE_TASK,
+         settings.HOUSEKEEPING_INTERVAL),
+        ("Delete expired sessions", SESSIONS_CLEAR_TASK, settings.HOUSEKEEPING_INTERVAL),
     ]:
         every, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.update_or_create(name=name, defaults={"task": task, "interval": every, "enabled": True})

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import events
+from core import events, signin
 from core.http import PostFailed
 from receivers.models import Receiver
 
@@ -44,6 +44,16 @@ def webhook_deliver(webhook_id: int) -> int:
 @shared_task(acks_late=True)
 def events_prune() -> int:
     return events.events_prune()
+
+
+@shared_task(acks_late=True)
+def signin_failures_prune() -> int:
+    return signin.signin_failures_prune()
+
+
+@shared_task(acks_late=True)
+def sessions_clear() -> None:
+    signin.sessions_clear()
 
 
 @shared_task(acks_late=True)

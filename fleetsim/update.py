@@ -187,7 +187,10 @@ async def handle_cancel(panel: Panel, href: str) -> None:
 # Check ------------------------------------------------------------------------------------
 async def _check(panel: Panel, rec: ActionRecord) -> None:
     if panel.progress_task and not panel.progress_task.done():
-        panel.progress_task.cancel()  # never let a stale `proceeding` overtake `downloaded`
+        # Never let a stale `proceeding` overtake `downloaded`: one already sent would still
+        # reach the server, and after `downloaded` it reads as the installation starting (the
+        # job skipped `ready`). It is answered, or given up (it is not retried), first.
+        await asyncio.wait([panel.progress_task])
     panel.phase = Phase.DOWNLOADED
     size = rec.artifact.size
     await panel.feedback(rec.feedback_url, feedback_body(

@@ -42,7 +42,8 @@ class ReceiverAdmin(AuditedByServices, admin.ModelAdmin):
                                                receiver=receiver, token=token), messages.WARNING)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_site_count=Count("sites"))
+        # The aggregate's GROUP BY drops the model's ordering: the autocomplete pages by it.
+        return super().get_queryset(request).annotate(_site_count=Count("sites")).order_by("code")
 
     @admin.display(description=_("Sites"), ordering="_site_count")
     def site_count(self, obj):

@@ -5,7 +5,7 @@ app's: firmware_updates/apis/receivers.py extends this view set with them."""
 
 from datetime import time
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -27,7 +27,7 @@ def receiver_field(**kwargs) -> serializers.SlugRelatedField:
     """A receiver named by its code in a request body; an unknown code is a 400 on the field."""
     return serializers.SlugRelatedField(
         slug_field="code", queryset=Receiver.objects.all(), help_text="Receiver code.",
-        error_messages={"does_not_exist": "No receiver has the code {value}."}, **kwargs,
+        error_messages={"does_not_exist": gettext_lazy("No receiver has the code {value}.")}, **kwargs,
     )
 
 

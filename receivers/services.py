@@ -4,6 +4,7 @@ from datetime import time
 
 from django.db import transaction
 
+from core import audit_words
 from core.audit import ADDITION, fields_update, operator_action_record
 from core.tokens import token_digest, token_generate
 
@@ -30,7 +31,7 @@ def receiver_create(
     receiver.gateway_token_hash = token_digest(token)
     receiver.full_clean()
     receiver.save()
-    operator_action_record(actor=actor, obj=receiver, message="Created.", flag=ADDITION)
+    operator_action_record(actor=actor, obj=receiver, message=audit_words.CREATED, flag=ADDITION)
     return receiver, token
 
 
@@ -52,5 +53,5 @@ def receiver_gateway_token_rotate(*, receiver: Receiver, actor=None) -> str:
     token = token_generate()
     Receiver.objects.filter(pk=receiver.pk).update(gateway_token_hash=token_digest(token))
     receiver.gateway_token_hash = token_digest(token)
-    operator_action_record(actor=actor, obj=receiver, message="Gateway token rotated.")
+    operator_action_record(actor=actor, obj=receiver, message=audit_words.GATEWAY_TOKEN_ROTATED)
     return token

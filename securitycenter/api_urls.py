@@ -1,9 +1,8 @@
 """Management API routes (DESIGN.md section 5), under /api/v1/."""
 
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
-from core.api_support import TokenObtainView
+from core.api_support import Router, TokenObtainView
 from firmware_updates.apis import (
     EventViewSet,
     ReceiverViewSet,
@@ -14,8 +13,8 @@ from firmware_updates.apis import (
 )
 from sites.apis import DeviceTypeViewSet, DeviceViewSet
 
-# DefaultRouter: /api/v1/ lists the resources in the browsable API; no ".json" suffix routes.
-router = DefaultRouter()
+# /api/v1/ lists the collections (ApiRoot); no ".json" suffix routes.
+router = Router()
 router.include_format_suffixes = False
 router.register("receivers", ReceiverViewSet, basename="receiver")
 router.register("device-types", DeviceTypeViewSet, basename="device-type")

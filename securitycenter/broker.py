@@ -16,7 +16,12 @@ safe either way: a Redis that comes back with its data redelivers it after the v
 timeout, and one that comes back empty lost it with everything else, which beat's
 reconciliation re-sends (every task may run twice). tests/worker/test_outages.py holds it.
 
-Settings select it for redis:// and rediss:// brokers (CELERY_BROKER_TRANSPORT).
+Settings select it for redis:// and rediss:// brokers (CELERY_BROKER_TRANSPORT), with
+`REDIS_TRANSPORT_OPTIONS`: a Redis that does not answer costs a call at most 2 s to connect
+and 2 s to read. Down, it refuses the connection at once; frozen (stopped, swapping, a paused
+VM), it accepts and never replies, which without the read timeout held a request that sends a
+task (queueing a site, "update all") and /healthz for good (tests/worker/test_frozen_redis.py).
+A worker's blocking read (BRPOP) waits 1 s, within it.
 
 `FilesystemTransport`, the embedded default's on-disk broker, writes each message under a
 name the consumers do not look at and renames it into the queue once it is whole. kombu's
@@ -35,6 +40,8 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+REDIS_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
 
 
 class Channel(kombu_redis.Channel):

@@ -69,6 +69,9 @@ MIDDLEWARE = [
     # A database out of reach answers 503 with Retry-After (core/outages.py; device requests
     # get the same from their own short way, above).
     "core.outages.DatabaseOutageMiddleware",
+    # An address holding a NUL character (%00) is a 400 before any view (core/http_errors.py;
+    # the device protocol's views check theirs).
+    "core.http_errors.NulInAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -208,7 +211,8 @@ CACHES = {
 }
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # Django's Redis cache, answering as an empty cache while Redis is out of reach instead of
-    # failing the request (core/cache.py); a Redis that does not answer costs at most a second.
+    # failing the request (core/cache.py); a Redis that does not answer (down, or frozen: it
+    # accepts and never replies) costs at most a second to connect and a second to read.
     CACHES["default"]["BACKEND"] = "core.cache.RedisCache"
     for _option in ("socket_connect_timeout", "socket_timeout"):
         CACHES["default"].setdefault("OPTIONS", {}).setdefault(_option, 1)
@@ -249,12 +253,17 @@ JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 # addresses (throttles, the sign-in audit) are read that many entries from its end; with 0 the
 # header is ignored, as anyone can send it. DRF's NUM_PROXIES below is this same setting.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# Sign-in pages (panel and admin, core/signin.py): after this many failures within
-# SIGNIN_COOL_OFF seconds from one address, or for one user name, they answer 429 until the
-# window ends. The API token endpoint has its own limit (20 a minute per address).
+# Sign-ins (the panel's and the admin's login pages, the API token endpoint; core/signin.py):
+# after this many failures within SIGNIN_COOL_OFF seconds from one address, or for one user
+# name, they answer 429 until the window ends. The API token endpoint is also held to 20
+# tries a minute per address.
 SIGNIN_FAILURES_PER_ADDRESS = env.int("SIGNIN_FAILURES_PER_ADDRESS", default=10)
 SIGNIN_FAILURES_PER_NAME = env.int("SIGNIN_FAILURES_PER_NAME", default=5)
 SIGNIN_COOL_OFF = env.int("SIGNIN_COOL_OFF", default=900)
+# Failed sign-ins (the admin's "Failed sign-ins") are kept this many days; beat deletes older
+# ones, and expired sessions, every HOUSEKEEPING_INTERVAL seconds.
+SIGNIN_FAILURE_RETENTION_DAYS = env.int("SIGNIN_FAILURE_RETENTION_DAYS", default=90)
+HOUSEKEEPING_INTERVAL = env.int("HOUSEKEEPING_INTERVAL", default=3600)
 
 # --- Device protocol (hawkBit DDI) ---------------------------------------------------------
 DDI_POLL_SLEEP = env("DDI_POLL_SLEEP", default="00:05:00")  # idle default for new receivers
@@ -347,8 +356,11 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # kombu's Redis transport with the fix that keeps a worker alive across an outage
     # (securitycenter/broker.py).
     CELERY_BROKER_TRANSPORT = "securitycenter.broker:Transport"
-    # An unreachable Redis (no answer at all) costs a request at most these seconds per try.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+    # A Redis that does not answer, down or frozen, costs a request at most 2 s to connect
+    # and 2 s to read per try (securitycenter/broker.py).
+    from securitycenter.broker import REDIS_TRANSPORT_OPTIONS
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_TRANSPORT_OPTIONS)
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -363,8 +375,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "core.parsers.FormParser",
+        "core.parsers.MultiPartParser",
     ],
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": [

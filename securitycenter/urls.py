@@ -5,12 +5,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from core.admin_support import ForwardRelationAutocomplete
 from core.signin import signin_guarded
 
 urlpatterns = [
     # The admin's own login page, ahead of the admin's URLs: paused after too many failures
     # as the panel's is (core/signin.py).
     path("admin/login/", signin_guarded(admin.site.login)),
+    # The admin's autocomplete, refusing what Django's own fails on (core/admin_support.py).
+    path("admin/autocomplete/", admin.site.admin_view(ForwardRelationAutocomplete.as_view(admin_site=admin.site))),
     path("admin/", admin.site.urls),
     path("api/v1/", include("securitycenter.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

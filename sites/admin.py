@@ -1,14 +1,87 @@
 """Django admin for device types, sites and their panels. Writes go through sites.services, as
 in the API: the same rules (shown on the form's fields) and the same audit record."""
 
+import re
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_support import AuditedByServices, ServiceCheckedForm, form_changes
 
 from . import services
-from .models import Device, DeviceType, Site
+from .models import Channel, Device, DeviceType, Site
+
+_NUMBERS = re.compile(r"\s*\d{1,3}\s*(?:,\s*\d{1,3}\s*)*")
+
+
+class ChannelsField(forms.MultipleChoiceField):
+    """A panel's channels as boxes to tick, in the reader's language (the API takes the codes)."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Channel.choices, required=False, **kwargs)
+
+
+class PartitionsWidget(forms.MultiWidget):
+    def __init__(self):
+        super().__init__([
+            forms.TextInput(attrs={"aria-label": _("Armed partitions"), "placeholder": _("armed: 1, 3"),
+                                   "inputmode": "numeric"}),
+            forms.TextInput(attrs={"aria-label": _("Disarmed partitions"), "placeholder": _("disarmed: 2"),
+                                   "inputmode": "numeric"}),
+        ])
+
+    def decompress(self, value):
+        partitions = [p for p in value or [] if isinstance(p, dict)]
+        return [", ".join(str(p.get("number")) for p in partitions if state is bool(p.get("armed")))
+                for state in (True, False)]
+
+
+class PartitionsField(forms.MultiValueField):
+    """A panel's partitions as two lists of numbers, the armed and the disarmed ones, instead
+    of the API's JSON ([{"number": 1, "armed": true}]): no English word to type or read."""
+
+    widget = PartitionsWidget
+
+    def __init__(self, **kwargs):
+        super().__init__(fields=[forms.CharField(required=False), forms.CharField(required=False)],
+                         require_all_fields=False, required=False, **kwargs)
+        self.help_text = _("Partition numbers separated by commas: first those armed, then those disarmed.")
+
+    def prepare_value(self, value):
+        # The stored list of dicts (a list, so MultiWidget would take it as already split).
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+            return self.widget.decompress(value)
+        return value
+
+    def has_changed(self, initial, data):
+        try:
+            given = self.compress(data if isinstance(data, list) else self.widget.decompress(data))
+        except ValidationError:
+            return True
+        stored = sorted(({"number": p.get("number"), "armed": bool(p.get("armed"))} for p in initial or []
+                         if isinstance(p, dict)), key=lambda p: p["number"])
+        return given != stored
+
+    def compress(self, data_list):
+        armed, disarmed = ((data_list or []) + ["", ""])[:2]
+        partitions = {}
+        for text, state in ((armed, True), (disarmed, False)):
+            if not (text or "").strip():
+                continue
+            if not _NUMBERS.fullmatch(text):
+                raise ValidationError(gettext("Give partition numbers separated by commas, e.g. 1, 3."))
+            for number in (int(part) for part in text.split(",")):
+                if partitions.get(number, state) != state:
+                    raise ValidationError(gettext("Partition {number} cannot be both armed and disarmed.").format(
+                        number=number))
+                partitions[number] = state
+        return [{"number": number, "armed": state} for number, state in sorted(partitions.items())]
+
 
 
 @admin.register(DeviceType)
@@ -32,6 +105,9 @@ class DeviceTypeAdmin(AuditedByServices, admin.ModelAdmin):
 
 class DeviceForm(ServiceCheckedForm):
     """A panel's fields, checked by the rule of the API and the services (device_fields_validate)."""
+
+    channels = ChannelsField(label=_("channels"))
+    partitions = PartitionsField(label=_("partitions"))
 
     def service_check(self, **values):
         services.device_fields_validate(device=self.instance if self.instance.pk else None, **values)
@@ -71,8 +147,8 @@ class SiteAddForm(ServiceCheckedForm):
     device_type = Device._meta.get_field("device_type").formfield(required=True)
     hardware_revision = Device._meta.get_field("hardware_revision").formfield()
     firmware_version = Device._meta.get_field("firmware_version").formfield()
-    channels = Device._meta.get_field("channels").formfield()
-    partitions = Device._meta.get_field("partitions").formfield()
+    channels = ChannelsField(label=_("channels"))
+    partitions = PartitionsField(label=_("partitions"))
 
     def service_check(self, *, receiver=None, number=None, name=None, address=None, remote_update=None, **panel):
         if receiver is not None and number is not None:
@@ -99,7 +175,7 @@ class SiteAdmin(AuditedByServices, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": ("receiver", "number", "name", "address", "remote_update")}),
-                    ("Panel", {"fields": PANEL_FIELDS})]
+                    (_("Panel"), {"fields": PANEL_FIELDS})]
         return super().get_fieldsets(request, obj)
 
     def get_inlines(self, request, obj):
@@ -153,9 +229,9 @@ class DeviceAdmin(AuditedByServices, admin.ModelAdmin):
                        "attributes_at", "last_seen", "created_at")
     fieldsets = (
         (None, {"fields": ("serial", "site", "receiver", "device_type")}),
-        ("Panel", {"fields": ("hardware_revision", "firmware_version", "channels", "has_ip_channel", "partitions",
+        (_("Panel"), {"fields": ("hardware_revision", "firmware_version", "channels", "has_ip_channel", "partitions",
                               "settings_digest", "active_job")}),
-        ("Reported", {"fields": ("attributes", "attributes_at", "last_seen", "token_set", "created_at")}),
+        (_("Reported by the panel"), {"fields": ("attributes", "attributes_at", "last_seen", "token_set", "created_at")}),
     )
 
     def has_add_permission(self, request):

@@ -3,7 +3,7 @@
 The `sites/` endpoint shows badges and update jobs, so it is the update app's
 (firmware_updates/apis/sites.py); it reads and writes panels with the serializers here."""
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -40,7 +40,7 @@ def device_type_field(**kwargs) -> serializers.SlugRelatedField:
     """A device type named by its code in a request body, e.g. nord-gsm."""
     return serializers.SlugRelatedField(
         slug_field="code", queryset=DeviceType.objects.all(), help_text="Device type code, e.g. nord-gsm.",
-        error_messages={"does_not_exist": "No device type has the code {value}."}, **kwargs,
+        error_messages={"does_not_exist": gettext_lazy("No device type has the code {value}.")}, **kwargs,
     )
 
 
@@ -200,7 +200,20 @@ class SiteChangeSerializer(serializers.Serializer):
     receiver = receiver_field(required=False)  # the site moves there with its panel
     number = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                    help_text="Where the site is; the search (`?q=`) finds sites by it.")
     remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, required=False, help_text=REMOTE_UPDATE_HELP)
+
+    def validate(self, data):
+        # A field this PATCH does not take is refused by name rather than ignored: a misspelt
+        # or unsupported one (the address, before it was taken) answered 200 and changed nothing.
+        unknown = sorted(set(self.initial_data) - set(self.fields) - {"csrfmiddlewaretoken"}) if isinstance(
+            self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError(
+                _("Only %(fields)s may be changed, not %(unknown)s.")
+                % {"fields": ", ".join(self.fields), "unknown": ", ".join(unknown)})
+        return data
 
 
 class TargetTokenSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
-from core import events
+from core import audit_words, events
 from core.audit import (
     ADDITION,
     changed_fields,
@@ -22,12 +22,13 @@ from core.audit import (
 from core.errors import QuotaExceeded
 from core.events import EventType
 from core.tokens import token_digest, token_generate
+from core.versions import is_version
 from receivers.models import Receiver
 
 from .last_seen import last_seen_record
 from .models import Battery, Channel, Device, DeviceType, Power, RemoteUpdate, Site
 from .serials import serial_problem
-from .versions import VERSION_RE, version_validate
+from .versions import version_validate
 
 PARTITION_RE = re.compile(r"^\s*(\d{1,3})\s*:\s*(armed|disarmed)\s*$")
 MAX_PARTITIONS = 64
@@ -82,16 +83,16 @@ def site_create(
         if adopted is None:
             Device.objects.create(site=site, receiver=receiver, device_type=device_type,
                                   token_hash=token_digest(token), **panel)
-            message = f"Created with panel {serial}."
+            message = audit_words.CREATED_WITH_PANEL.format(serial=serial)
         else:
             for field, value in panel.items():
                 if value or field not in ("hardware_revision", "firmware_version", "channels", "partitions"):
                     setattr(adopted, field, value)
             adopted.site, adopted.device_type, adopted.token_hash = site, device_type, token_digest(token)
             adopted.save()
-            message = f"Created with panel {serial}, registered through the receiver's gateway."
+            message = audit_words.CREATED_WITH_GATEWAY_PANEL.format(serial=serial)
         if remote_update != RemoteUpdate.ALLOWED:
-            message += f" Remote update: {remote_update}."
+            message += audit_words.REMOTE_UPDATE_GIVEN.format(remote_update=remote_update)
         operator_action_record(actor=actor, obj=site, message=message, flag=ADDITION)
     return site, token
 
@@ -165,21 +166,22 @@ def site_update(*, site: Site, actor=None, **changes) -> Site:
             receiver=changes["receiver"]
         ):
             raise ValidationError({"receiver": _move_refusal(site_number=current.number)})
-        words.append(f"moved from {current.receiver} to {changes['receiver']}"
-                     + (f" with panel {device.serial}" if device else ""))
+        moved = {"from_receiver": current.receiver, "to_receiver": changes["receiver"]}
+        words.append(audit_words.MOVED_WITH_PANEL.format(**moved, serial=device.serial) if device
+                     else audit_words.MOVED.format(**moved))
     if "number" in changes:
-        words.append(f"number {current.number} changed to {changes['number']}")
+        words.append(audit_words.NUMBER_CHANGED.format(from_number=current.number, to_number=changes["number"]))
     if "name" in changes:
-        words.append("name changed")
+        words.append(audit_words.NAME_CHANGED)
     if "remote_update" in changes:
-        words.append(f"remote update changed from {current.remote_update} to {changes['remote_update']}")
+        words.append(audit_words.REMOTE_UPDATE_CHANGED.format(from_value=current.remote_update,
+                                                              to_value=changes["remote_update"]))
         _remote_update_event(stored=current, changes=changes, actor=actor)
     if "address" in changes:
-        words.append("address changed")
+        words.append(audit_words.ADDRESS_CHANGED)
     if changes:
         Site.objects.filter(pk=site.pk).update(**changes)
-        message = "; ".join(words)
-        operator_action_record(actor=actor, obj=site, message=f"{message[0].upper()}{message[1:]}.")
+        operator_action_record(actor=actor, obj=site, message=audit_words.site_change_message(words))
     for name, value in changes.items():
         setattr(site, name, value)
     return site
@@ -258,7 +260,7 @@ def device_token_rotate(*, device: Device, actor=None) -> str:
     token = token_generate()
     Device.objects.filter(pk=device.pk).update(token_hash=token_digest(token))
     device.token_hash = token_digest(token)
-    operator_action_record(actor=actor, obj=device, message="Target token rotated.")
+    operator_action_record(actor=actor, obj=device, message=audit_words.TARGET_TOKEN_ROTATED)
     return token
 
 
@@ -271,7 +273,7 @@ def device_type_create(*, code: str, name: str, expected_offline_seconds: int | 
         device_type.expected_offline_seconds = expected_offline_seconds
     device_type.full_clean()
     device_type.save()
-    operator_action_record(actor=actor, obj=device_type, message="Created.", flag=ADDITION)
+    operator_action_record(actor=actor, obj=device_type, message=audit_words.CREATED, flag=ADDITION)
     return device_type
 
 
@@ -403,7 +405,7 @@ def attributes_parse(data: dict) -> dict:
     """
     fields = {}
     if (version := data.get("sw_version")) is not None:
-        if not isinstance(version, str) or not VERSION_RE.match(version):
+        if not is_version(version):
             raise ValidationError({"sw_version": f"{version!r} is not a firmware version such as 5.40."})
         fields["firmware_version"] = version
     if (revision := data.get("hw_revision")) is not None:

@@ -4,16 +4,15 @@ Versions are stored twice: as the device or vendor wrote them, and as a sort key
 every segment is zero-padded, so the database can compare them with plain `<` / `>`.
 """
 
-import re
-
 from django.core.exceptions import ValidationError
 
-VERSION_RE = re.compile(r"^\d{1,6}(\.\d{1,6}){0,4}$")
+from core.versions import is_version
+
 SEGMENT_WIDTH = 6
 
 
 def version_validate(value: str) -> None:
-    if not isinstance(value, str) or not VERSION_RE.match(value):
+    if not is_version(value):
         raise ValidationError(
             f"{value!r} is not a firmware version: use numbers separated by dots, e.g. 5.40.",
             code="invalid_version",
@@ -27,6 +26,6 @@ def version_tuple(value: str) -> tuple[int, ...]:
 
 def version_key(value: str) -> str:
     """Sort key: "5.40" -> "000005.000040". Unknown or malformed versions sort first."""
-    if not value or not VERSION_RE.match(value):
+    if not is_version(value):
         return ""
     return ".".join(part.zfill(SEGMENT_WIDTH) for part in value.split("."))

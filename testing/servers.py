@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -102,6 +103,14 @@ class Server:
         if not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def gunicorn_command(port: int, *extra: str, app: str = "securitycenter.wsgi", workers: int = 2,
+                     threads: int = 4) -> list[str]:
+    """gunicorn serving `app` on `port` of the loopback as production runs it (gthread workers);
+    `extra`: more of its options (timeouts, logs)."""
+    return [sys.executable, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}", "--worker-class", "gthread",
+            "--workers", str(workers), "--threads", str(threads), *extra]
 
 
 @contextmanager

@@ -7,14 +7,12 @@ tab's, and it says goodbye when stopped; `--fresh` starts afresh with a new pass
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from testing import servers
 from tests.panel.html import find_all, text_of
 from tests.panel.live import PanelBrowser
 
@@ -23,62 +21,46 @@ pytestmark = pytest.mark.celery_worker  # starts a real worker (and gunicorn): n
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+READY = "Stop with Ctrl-C"
 
 
-class Demo:
-    """`manage.py rundemo --no-panels` in its own process group and VAR_DIR."""
+class Demo(servers.Server):
+    """`manage.py rundemo --no-panels` in its own process group and VAR_DIR (testing.servers),
+    ready once its terminal says how to stop it."""
 
     def __init__(self, var_dir: Path, *args: str):
-        self.port = free_port()
+        port = servers.free_port()
         env = {k: v for k, v in os.environ.items()
                if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY")}
-        env.update(VAR_DIR=str(var_dir), DEMO_PORT=str(self.port), DEMO_WAKEUP_PORT=str(free_port()),
+        env.update(VAR_DIR=str(var_dir), DEMO_PORT=str(port), DEMO_WAKEUP_PORT=str(servers.free_port()),
                    PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        self.output_file = var_dir / "terminal.txt"
-        var_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "rundemo", "--no-panels", *args], cwd=ROOT, env=env,
-            stdout=open(self.output_file, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
-            start_new_session=True)
+        super().__init__("rundemo", [sys.executable, "manage.py", "rundemo", "--no-panels", *args], env=env,
+                         cwd=ROOT, log=var_dir / "terminal.txt", port=port, ready=lambda: READY in self.output)
+        self.log_path.unlink(missing_ok=True)  # this run's terminal only (a Server appends)
+        self.start(timeout=120)
 
     @property
     def output(self) -> str:
-        return self.output_file.read_text()
-
-    def wait_for(self, text: str, timeout: float = 120) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output:
-                return self.output
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.5)
-        raise AssertionError(f"the demo never printed {text!r}:\n{self.output}")
+        return self.log_path.read_text() if self.log_path.exists() else ""
 
     def stop(self) -> str:
-        """As a terminal's Ctrl-C does when run in the background: SIGTERM to the command."""
+        """As a terminal's Ctrl-C does when run in the background: SIGTERM to the command alone
+        (it stops its web server and worker itself); then whatever is left of its group goes."""
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=60)
         finally:
-            self.kill()
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         return self.output
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_the_demo_says_where_the_password_is_its_counts_are_the_panels_and_goodbye(tmp_path):
     demo = Demo(tmp_path / "var")
     try:
-        out = demo.wait_for("Stop with Ctrl-C")
+        out = demo.output
         password_file = tmp_path / "var" / "demo" / "password"
         assert f"The password is kept in {password_file}" in out
         password = password_file.read_text().strip()
@@ -109,7 +91,7 @@ def test_the_demo_says_where_the_password_is_its_counts_are_the_panels_and_goodb
 
     again = Demo(tmp_path / "var", "--fresh")
     try:
-        out = again.wait_for("Stop with Ctrl-C")
+        out = again.output
         assert "Starting afresh" in out
         assert (tmp_path / "var" / "demo" / "password").read_text().strip() != password
     finally:

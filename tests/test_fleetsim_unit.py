@@ -77,6 +77,7 @@ class FakeDdi:
         self.weak_etag = False  # a weak ETag must never be used in If-Range
         self.failures = Counter()  # {"poll"|"artifact": n}: answer the next n with HTTP 503
         self.stall_deployment = 0.0  # seconds to sit on the first deploymentBase request
+        self.stall_progress = 0.0  # seconds a download's `proceeding` takes before it is taken
         self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
@@ -253,6 +254,8 @@ class FakeDdi:
                     return self.send_json(410, {})
                 execution = body["status"]["execution"]
                 kind = "cancel-feedback" if rest.startswith("/cancelAction/") else "feedback"
+                if execution == "proceeding" and ddi.stall_progress:
+                    time.sleep(ddi.stall_progress)  # a busy server: the report is taken late
                 with ddi.lock:
                     ddi.log.append((serial, kind, body))
                     if ddi.gone_on == execution:
@@ -309,6 +312,20 @@ def test_update_reports_every_step_in_order_and_runs_the_new_firmware(ddi, archi
     assert panel.firmware_version == "5.40" and panel.phase == "idle"
     assert ddi.entries("P1", "config")[-1]["sw_version"] == "5.40"
     assert ddi.entries("P1", "poll")[0] == "TargetToken tok-P1"
+
+
+def test_a_progress_report_in_flight_is_taken_before_downloaded(ddi, archive):
+    """A server taking the download's last `proceeding` after `downloaded` would read it as the
+    installation starting: the panel waits for its answer before saying `downloaded`."""
+    ddi.stall_progress = 0.3
+    ddi.assign("P1", archive)
+    with running(ddi, spec(link={"preset": "unlimited", "bandwidth": 500_000})) as fleet:
+        fleet.wait_until(succeeded(fleet), timeout=20)
+    steps = ddi.executions("P1")
+    downloaded = steps.index(("downloaded", "none"))
+    assert ("proceeding", "none") in steps[:downloaded]  # the download reported progress
+    progress_after = [b["status"]["result"].get("progress") for b in ddi.entries("P1", "feedback")[downloaded + 1:]]
+    assert not [p for p in progress_after if p and p["cnt"] < p["of"]], "a download's report came after downloaded"
 
 
 @pytest.mark.parametrize("weak_etag", [False, True])

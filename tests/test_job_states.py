@@ -9,7 +9,15 @@ from django.utils import timezone
 from firmware_updates import services
 from firmware_updates.models import (
     ACTIVE_STATES,
+    CANCEL_AT_ONCE,
+    CANCEL_NEEDS_DEVICE,
+    CONFIRMABLE_STATES,
+    DOWNLOAD_COMPLETE,
+    DOWNLOAD_INCOMPLETE,
+    DOWNLOAD_NOT_STARTED,
+    FETCHING,
     FORWARD_ORDER,
+    START_STATES,
     TRANSITIONS,
     JobState,
     UpdateJob,
@@ -55,6 +63,17 @@ def test_cancel_is_possible_until_the_panel_has_the_whole_file():
     # The poll offers the action in every active state but cancelling, which offers the cancel,
     # and awaiting approval, which offers nothing yet.
     assert {s for s in JobState.values if is_deliverable(s)} == ACTIVE_STATES - {S.CANCELLING, S.AWAITING_APPROVAL}
+
+
+def test_the_named_sets_the_services_and_views_ask_are_cut_from_the_forward_order():
+    """What services, payloads and views ask by name instead of spelling states out."""
+    assert DOWNLOAD_NOT_STARTED == {S.QUEUED, S.DELIVERED}
+    assert FETCHING == CANCEL_NEEDS_DEVICE == {S.DELIVERED, S.DOWNLOADING}
+    assert DOWNLOAD_INCOMPLETE | DOWNLOAD_COMPLETE == set(FORWARD_ORDER)
+    assert not DOWNLOAD_INCOMPLETE & DOWNLOAD_COMPLETE
+    assert DOWNLOAD_COMPLETE == {S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED}
+    assert START_STATES == CANCEL_AT_ONCE == {S.QUEUED, S.AWAITING_APPROVAL}
+    assert CONFIRMABLE_STATES == set(JobState.values) - {S.FAILED, S.CANCELLED} - START_STATES
 
 
 @pytest.mark.django_db

@@ -15,23 +15,19 @@ from firmware_updates.models import JobState, Rollout, RolloutWave, UpdateJob
 from firmware_updates.services.rollouts import plan_waves
 from tests.factories import (
     DeviceFactory,
-    DeviceTypeFactory,
-    ReceiverFactory,
-    ReleaseFactory,
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 S = JobState
 R = Rollout.State
 
 
 @pytest.fixture
-def fleet(eager_celery):
-    receiver = ReceiverFactory(code="north")
-    nord = DeviceTypeFactory()
-    release = ReleaseFactory(device_type=nord, version="5.40")
-    return receiver, nord, release
+def fleet_sites():
+    """tests/conftest.py's `fleet` (receiver north, Nord GSM 5.40 current) with no panel: each
+    test places its own (`sites`)."""
+    return []
 
 
 def sites(receiver, nord, count, start=1):
@@ -40,7 +36,7 @@ def sites(receiver, nord, count, start=1):
 
 
 def start(fleet, capture, **options):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     with capture(execute=True):
         rollout, created = services.rollout_start(receiver=receiver, device_type=nord,
                                                   actor=UserFactory(username="maria"), **options)
@@ -79,7 +75,7 @@ def test_waves_are_planned_from_the_eligible_sites(eligible, options, plan):
 
 
 def test_the_canary_is_spread_over_the_receiver_not_the_first_site_numbers(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 400)
     rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[10])
     numbers = sorted(job.device.site.number for job in wave_jobs(rollout, 1))
@@ -90,7 +86,7 @@ def test_the_canary_is_spread_over_the_receiver_not_the_first_site_numbers(fleet
 
 def test_the_next_wave_starts_by_itself_once_the_canary_succeeded_and_the_rollout_completes(
         fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 30)
     rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[2, 10])
     assert (rollout.state, rollout.current_wave, rollout.queued) == (R.RUNNING, 1, 2)
@@ -113,7 +109,7 @@ def test_the_next_wave_starts_by_itself_once_the_canary_succeeded_and_the_rollou
 
 def test_a_failing_wave_pauses_the_rollout_with_its_reason_and_nothing_more_is_queued(
         fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 60)
     rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[2, 20])
     report(django_capture_on_commit_callbacks, wave_jobs(rollout, 1), S.SUCCEEDED)
@@ -140,7 +136,7 @@ def test_a_failing_wave_pauses_the_rollout_with_its_reason_and_nothing_more_is_q
 
 
 def test_a_canary_that_fails_alone_pauses_the_rollout(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 10)
     rollout = start(fleet, django_capture_on_commit_callbacks)  # default: a canary of 1 site
     (canary,) = wave_jobs(rollout, 1)
@@ -152,7 +148,7 @@ def test_a_canary_that_fails_alone_pauses_the_rollout(fleet, django_capture_on_c
 
 
 def test_timeouts_count_as_failures(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 20)
     rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[5], error_threshold_min=1)
     jobs = wave_jobs(rollout, 1)
@@ -167,7 +163,7 @@ def test_timeouts_count_as_failures(fleet, django_capture_on_commit_callbacks):
 
 
 def test_approval_after_each_wave(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 10)
     rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[2], approve_each_wave=True)
     report(django_capture_on_commit_callbacks, wave_jobs(rollout, 1), S.SUCCEEDED)
@@ -181,7 +177,7 @@ def test_approval_after_each_wave(fleet, django_capture_on_commit_callbacks):
 
 
 def test_pause_holds_the_next_wave_and_advance_starts_it_now(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 10)
     rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[2, 5])
     rollout = services.rollout_pause(rollout=rollout, actor=UserFactory(username="olga"))
@@ -198,7 +194,7 @@ def test_pause_holds_the_next_wave_and_advance_starts_it_now(fleet, django_captu
 
 
 def test_stop_cancels_what_is_still_cancellable_and_the_rest_finishes(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 10)
     rollout = start(fleet, django_capture_on_commit_callbacks, waves=[100])
     jobs = wave_jobs(rollout, 1)
@@ -219,7 +215,7 @@ def test_stop_cancels_what_is_still_cancellable_and_the_rest_finishes(fleet, dja
 
 
 def test_retry_failed_sites_is_a_new_rollout_of_only_them(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 6)
     rollout = start(fleet, django_capture_on_commit_callbacks, waves=[100], error_threshold_percent=None)
     jobs = wave_jobs(rollout, 1)
@@ -239,7 +235,7 @@ def test_retry_failed_sites_is_a_new_rollout_of_only_them(fleet, django_capture_
 
 
 def test_a_rollout_with_nothing_to_queue_is_refused(fleet):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     DeviceFactory(site__receiver=receiver, device_type=nord, firmware_version="5.40")
     DeviceFactory(site__receiver=receiver, device_type=nord, channels=["sms"])
     with pytest.raises(UpdateNotAllowed) as refused:
@@ -251,7 +247,7 @@ def test_a_rollout_with_nothing_to_queue_is_refused(fleet):
 
 
 def test_a_site_that_becomes_eligible_joins_the_running_wave(fleet, django_capture_on_commit_callbacks):
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 4)
     late = DeviceFactory(site__receiver=receiver, site__number=99, device_type=nord, channels=["sms"])
     rollout = start(fleet, django_capture_on_commit_callbacks, waves=[100])
@@ -270,7 +266,7 @@ def test_a_site_the_rollout_queued_is_never_queued_again_by_it_whatever_became_o
     """Late joiners are sites that became eligible after the fan-out passed them, not sites
     whose job failed or an operator cancelled: those wait for retry-failed (the operator's
     decision), the cancel stands, and each site counts once in its wave."""
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 6)
     rollout = start(fleet, django_capture_on_commit_callbacks, waves=[100])
     jobs = wave_jobs(rollout, 1)
@@ -288,7 +284,7 @@ def test_a_success_confirmed_by_a_later_version_report_decides_the_wave_at_once(
     """suricatta's order: closed + success first, the new version in configData after. The
     wave counts confirmed jobs only, so the confirmation itself starts the next wave; beat's
     next pass is not needed."""
-    receiver, nord, _ = fleet
+    receiver, nord = fleet.receiver, fleet.device_type
     sites(receiver, nord, 10)
     rollout = start(fleet, django_capture_on_commit_callbacks, wave_counts=[2])
     for job in wave_jobs(rollout, 1):

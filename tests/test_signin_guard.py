@@ -3,11 +3,17 @@ panel's and the admin's login pages pause after too many failures per address or
 and resume by themselves; every failure is audited; a cache outage lifts the limits with a
 log line rather than breaking sign-in (core/signin.py)."""
 
+import http.client
+import json
 import time
 import uuid
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from core.models import SignInFailure
 from tests.factories import UserFactory
@@ -53,13 +59,19 @@ def token_answers(count: int, headers) -> list[int]:
             for n in range(count)]
 
 
-def test_a_forged_forwarded_for_does_not_dodge_the_token_throttle():
+@pytest.fixture
+def rate_alone(settings):
+    """The token endpoint's rate without the sign-in pause, which a name's 5 failures start."""
+    settings.SIGNIN_FAILURES_PER_ADDRESS = settings.SIGNIN_FAILURES_PER_NAME = 1000
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_token_throttle(rate_alone):
     UserFactory(username="anna")
     answers = token_answers(25, lambda n: {"X-Forwarded-For": f"198.51.100.{n}"})
     assert answers == [400] * 20 + [429] * 5
 
 
-def test_behind_one_proxy_only_the_last_forwarded_entry_counts(behind_one_proxy):
+def test_behind_one_proxy_only_the_last_forwarded_entry_counts(behind_one_proxy, rate_alone):
     UserFactory(username="anna")
     # The client writes anything in front; the proxy appends the address it saw.
     answers = token_answers(22, lambda n: {"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.7"})
@@ -161,3 +173,126 @@ def test_a_cache_outage_lifts_the_limits_with_a_log_line_and_never_an_error(vera
     assert "sign-in failure not counted: the cache does not answer (ConnectionError" in caplog.text
     assert "sign-in limits not checked: the cache does not answer" in caplog.text
     assert "token endpoint throttle not applied: the cache does not answer" in caplog.text
+
+
+# --- the API token endpoint over HTTP: the same pause as the login pages -----------------
+
+def token_over_http(base_url: str, username: str, password: str, headers=None):
+    """(status, Retry-After, body) of `POST /api/v1/auth/token/` sent over real HTTP."""
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", "/api/v1/auth/token/", body=json.dumps({"username": username, "password": password}),
+                     headers={"Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.getheader("Retry-After"), json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_an_operators_own_token_does_not_dodge_the_token_throttle(live_server, rate_alone):
+    """DRF's AnonRateThrottle let any request with a valid token through: an operator with an
+    account of their own guessed a colleague's password at full speed."""
+    UserFactory(username="anna")
+    own_token = Token.objects.create(user=UserFactory(username="mallory")).key
+
+    answers = [token_over_http(live_server.url, "anna", f"guess{n}",
+                               {"Authorization": f"Token {own_token}", "X-Forwarded-For": f"198.51.100.{n}"})[0]
+               for n in range(25)]
+
+    assert answers == [400] * 20 + [429] * 5
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_a_name_paused_on_the_login_page_is_paused_at_the_token_endpoint(vera, live_server):
+    for n in range(5):
+        assert sign_in("/login/", "vera", "nope", REMOTE_ADDR=f"192.0.2.{n}").status_code == 200
+
+    status, retry_after, body = token_over_http(live_server.url, "vera", PASSWORD)
+
+    assert status == 429
+    assert 800 < int(retry_after) <= 900
+    assert body == {"detail": "Too many failed sign-ins for this user name. Try again in 15 minutes."}
+    assert not Token.objects.filter(user=vera).exists()
+    UserFactory(username="erik")
+    assert token_over_http(live_server.url, "erik", PASSWORD)[0] == 200
+    # In the operator's language, as the login page.
+    assert token_over_http(live_server.url, "vera", PASSWORD, {"Accept-Language": "ru"})[2]["detail"].startswith(
+        "Слишком много")
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_failures_at_the_token_endpoint_pause_the_address_everywhere_and_are_audited(vera, live_server,
+                                                                                    behind_one_proxy):
+    for n in range(10):  # ten names, one address (the proxy's last entry), forged entries before it
+        status, _, _ = token_over_http(live_server.url, f"guess{n}", "nope",
+                                       {"X-Forwarded-For": f"10.9.9.{n}, 203.0.113.7"})
+        assert status == 400
+
+    paused = token_over_http(live_server.url, "vera", PASSWORD, {"X-Forwarded-For": "203.0.113.7"})
+    assert paused[0] == 429
+    assert paused[2]["detail"] == "Too many failed sign-ins from your address. Try again in 15 minutes."
+    assert refused(sign_in("/login/", "vera", PASSWORD, REMOTE_ADDR="127.0.0.1",
+                           headers={"X-Forwarded-For": "203.0.113.7"}))
+    # Another client behind the same proxy is not concerned.
+    assert token_over_http(live_server.url, "vera", PASSWORD, {"X-Forwarded-For": "203.0.113.8"})[0] == 200
+    rows = set(SignInFailure.objects.values_list("username", "address", "entry"))
+    assert rows == {(f"guess{n}", "203.0.113.7", "api") for n in range(10)}
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_a_token_granted_forgets_the_names_failures(vera, live_server):
+    for _ in range(4):
+        assert token_over_http(live_server.url, "vera", "nope")[0] == 400
+    assert token_over_http(live_server.url, "vera", PASSWORD)[0] == 200  # forgets the four
+    for _ in range(4):
+        assert token_over_http(live_server.url, "vera", "nope")[0] == 400
+
+    assert token_over_http(live_server.url, "vera", PASSWORD)[0] == 200
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_the_token_endpoints_pause_ends_by_itself(vera, live_server, settings):
+    settings.SIGNIN_COOL_OFF = 1
+    for _ in range(5):
+        token_over_http(live_server.url, "vera", "nope")
+    assert token_over_http(live_server.url, "vera", PASSWORD)[0] == 429
+
+    time.sleep(1.2)
+
+    assert token_over_http(live_server.url, "vera", PASSWORD)[0] == 200
+
+
+# --- housekeeping -------------------------------------------------------------------------
+
+
+def test_failed_sign_ins_are_kept_their_retention_and_deleted_after_in_batches(settings, monkeypatch):
+    from core import signin
+
+    settings.SIGNIN_FAILURE_RETENTION_DAYS = 30
+    monkeypatch.setattr(signin, "PRUNE_BATCH", 2)
+    now = timezone.now()
+    SignInFailure.objects.bulk_create([SignInFailure(username=f"g{n}", entry="api", at=now - timedelta(days=31))
+                                       for n in range(5)])
+    kept = SignInFailure.objects.create(username="vera", entry="panel", at=now - timedelta(days=29))
+
+    assert signin.signin_failures_prune(now=now) == 5
+    assert list(SignInFailure.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_beat_runs_the_housekeeping_every_interval(settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from firmware_updates import schedules
+
+    settings.HOUSEKEEPING_INTERVAL = 1800
+    schedules.install()
+    for task in (schedules.SIGNIN_FAILURES_PRUNE_TASK, schedules.SESSIONS_CLEAR_TASK):
+        row = PeriodicTask.objects.get(task=task)
+        assert (row.enabled, row.interval.every, row.interval.period) == (True, 1800, "seconds")

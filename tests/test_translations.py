@@ -104,3 +104,37 @@ def test_a_panels_own_failure_text_is_shown_as_it_came():
         assert stored_words("flash write error") == "flash write error"
         assert stored_words("Paused by maria.") == "Приостановлено (maria)."
         assert stored_words("Cancelled by system.") == "Отменено (система)."
+
+
+def test_every_refusal_of_the_archive_library_is_a_template_the_catalogue_can_hold():
+    """The archive library (no Django) refuses with English templates that extractmessages takes
+    into the catalogue by the names of the calls (ARCHIVE_KEYWORDS): an f-string or a variable
+    there would reach a Russian operator in English."""
+    import ast
+
+    from core.management.commands.extractmessages import ARCHIVE_KEYWORDS
+
+    catalogue = {entry.msgid for entry in polib.pofile(str(CATALOGUE)) if entry.msgstr}
+    calls = []
+    for path in sorted((ROOT / "firmware_updates" / "swu").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = getattr(node, "func", None)
+            name = getattr(name, "id", None) or getattr(name, "attr", None)
+            args = getattr(node, "args", None)
+            forwarded = isinstance(args, list) and args and isinstance(args[0], ast.Name) and args[0].id == "template"
+            if isinstance(node, ast.Call) and name in ARCHIVE_KEYWORDS and node.args and not forwarded:
+                calls.append((f"{path.name}:{node.lineno}", node.args[0]))
+    assert len(calls) > 100
+    assert [where for where, first in calls if not (isinstance(first, ast.Constant) and isinstance(first.value, str))
+            ] == [], "say it as a literal template with keyword values (firmware_updates/swu/errors.py)"
+    assert [where for where, first in calls if first.value not in catalogue] == []
+
+
+def test_an_archive_refusal_within_a_refusal_is_said_in_russian_as_a_whole():
+    from firmware_updates.archive_words import archive_words
+    from firmware_updates.swu import ArchiveError, Words
+
+    refusal = ArchiveError("the archive is truncated in {what}", what=Words("the header of member {index}", index=3))
+    assert str(refusal) == "the archive is truncated in the header of member 3"
+    with translation.override("ru"):
+        assert archive_words(refusal) == "архив обрывается, не дочитано: заголовок элемента 3"

@@ -14,6 +14,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from ..audit_words import audit_words as _audit_words
+
 register = template.Library()
 
 
@@ -31,6 +33,12 @@ def moment(value, relative=False):
     exact = date_format(local, "DATETIME_FORMAT")
     text = naturaltime(value) if relative else exact
     return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(timespec="seconds"), exact, text)
+
+
+@register.filter
+def audit_words(text: str) -> str:
+    """An operator audit message (stored in English) in the active language (core/audit_words.py)."""
+    return _audit_words(text)
 
 
 @register.filter

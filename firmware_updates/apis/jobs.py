@@ -1,7 +1,7 @@
 """`update-jobs/`: queue one site (the canary), follow it, cancel it (DESIGN.md 5)."""
 
 from django.db.models import Prefetch
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -102,8 +102,8 @@ class JobCreateSerializer(serializers.Serializer):
     release = serializers.PrimaryKeyRelatedField(
         queryset=Release.objects.select_related("device_type"), required=False, allow_null=True,
         help_text="Release id; the current release of the panel's device type when left out.",
-        error_messages={"does_not_exist": "No release has the id {pk_value}.",
-                        "incorrect_type": "Give the release as its id, a number."},
+        error_messages={"does_not_exist": gettext_lazy("No release has the id {pk_value}."),
+                        "incorrect_type": gettext_lazy("Give the release as its id, a number.")},
     )
 
 

@@ -1,13 +1,14 @@
 """`releases/`: upload a firmware archive, read what it says, mark it current (DESIGN.md 5)."""
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer, QuotaSerializer
-from core.parsers import JSONParser
+from core.api_support import ErrorSerializer, QuotaSerializer, RejectionSerializer
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from core.permissions import (
     MARK_RELEASE_CURRENT,
     UPLOAD_RELEASE,
@@ -103,12 +104,12 @@ class MarkCurrentSerializer(serializers.Serializer):
         "400 names the reason when it is refused; 413 names the quota an archive would pass "
         "(FIRMWARE_MAX_ARCHIVE_SIZE for one archive, FIRMWARE_MAX_ARCHIVE_STORAGE for all of them).",
         request={"multipart/form-data": ReleaseUploadSerializer},
-        responses={201: ReleaseSerializer, 400: ErrorSerializer, 413: QuotaSerializer},
+        responses={201: ReleaseSerializer, 400: RejectionSerializer, 413: QuotaSerializer},
     ),
 )
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ReleaseSerializer
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
     permission_classes = [ActionPermission]
     action_permissions = {
         "list": (VIEW_RELEASE,),
@@ -138,7 +139,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         elif archived in ("false", "0"):
             qs = qs.filter(archived_at__isnull=True)
         elif archived:
-            raise ValidationError({"archived": "Use true or false."})
+            raise ValidationError({"archived": gettext("Use true or false.")})
         return qs.order_by("device_type__name", "-version_key")
 
     def create(self, request):
@@ -165,7 +166,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "and against its base: the base version must be a release here whose image the delta names, and the "
         "delta applied to it must give this release's image. 400 names the reason; nothing is stored.",
         request={"multipart/form-data": DeltaUploadSerializer},
-        responses={201: DeltaSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 413: QuotaSerializer},
+        responses={201: DeltaSerializer, 400: RejectionSerializer, 404: ErrorSerializer, 413: QuotaSerializer},
     )
     @action(detail=True, methods=["post"], url_path="deltas")
     def add_delta(self, request, pk=None):

@@ -103,7 +103,7 @@ def overlay_progress(sites) -> None:
     ),
     retrieve=extend_schema(summary="One site"),
     partial_update=extend_schema(
-        summary="Change a site: its consent to remote updates, name, number or receiver",
+        summary="Change a site: its consent to remote updates, name, address, number or receiver",
         request=SiteChangeSerializer,
         responses={200: SiteSerializer, 400: ErrorSerializer},
     ),

@@ -5,6 +5,7 @@ Every link is absolute and built from the request's Host, because panels reach t
 through NAT, proxies and receivers' gateways (DESIGN.md 4).
 """
 
+import json
 import zlib
 from datetime import timedelta
 
@@ -230,13 +231,30 @@ def config_data_parse(body: dict) -> tuple[dict, str]:
     return data, mode
 
 
-def feedback_parse(body: dict) -> tuple[str, str, dict | None, list[str]]:
+def feedback_parse(body: dict, *, action_id: int) -> tuple[str, str, dict | None, list[str]]:
     """DdiActionFeedback -> (execution, finished, progress, details); extra fields are ignored
-    (SWUpdate adds an integer "id" and a "time")."""
+    (SWUpdate adds an integer "id" and a "time").
+
+    The optional `id` names the action the report is about (SWUpdate sends it as an integer,
+    rauc-hawkbit and @awesomeorganization/hawkbit-ddi as text): absent, null or empty it is
+    the URL's; another action's id, or a value that is no id, is a 400 rather than a report
+    applied to the wrong action.
+    """
+    report_id = body.get("id")
+    if report_id not in (None, "") and not _same_id(report_id, action_id):
+        shown = json.dumps(report_id)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise bad_request(f"id: {shown} is not the id of action {action_id}, to whose address the report was sent.")
     try:
         return feedback_validate(body.get("status"))
     except ValidationError as exc:
         raise bad_request(validation_message(exc)) from None
+
+
+def _same_id(value, action_id: int) -> bool:
+    if isinstance(value, bool):
+        return False
+    return (isinstance(value, int) and value == action_id) or (isinstance(value, str) and value.strip() == str(action_id))
 
 
 def history_count(request) -> int | None:

@@ -22,7 +22,7 @@ from . import payloads
 from .artifacts import serve
 from .auth import authenticate
 from .lookup import JOB_FIELDS, delta_by_pk, release_by_pk
-from .responses import DdiError, empty_ok, error_response, json_response, not_found
+from .responses import DdiError, bad_request, empty_ok, error_response, json_response, not_found
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ def ddi_endpoint(*methods: str, register: bool = False, artifact: bool = False):
         @wraps(view)
         def endpoint(request, tenant: str, controller_id: str, **kwargs) -> HttpResponse:
             try:
+                if "\x00" in request.path_info:
+                    # PostgreSQL cannot compare a NUL with text: the lookups below would fail
+                    # (core.http_errors.NulInAddressMiddleware does this past the device path).
+                    raise bad_request("The address holds a NUL character, which no address may hold.")
                 if request.method not in methods:
                     raise DdiError(
                         405, f"{request.method} is not allowed here.", "ddi.method_not_allowed"
@@ -148,7 +152,8 @@ def deployment_base(request, caller, action_id: int):
 
 @ddi_endpoint("POST")
 def deployment_feedback(request, caller, action_id: int):
-    execution, finished, progress, details = payloads.feedback_parse(payloads.json_body(request))
+    execution, finished, progress, details = payloads.feedback_parse(payloads.json_body(request),
+                                                                     action_id=action_id)
     job = _device_job(caller.device, action_id)
     try:
         services.job_apply_feedback(
@@ -179,7 +184,8 @@ def cancel_action(request, caller, action_id: int):
 
 @ddi_endpoint("POST")
 def cancel_feedback(request, caller, action_id: int):
-    execution, finished, _progress, details = payloads.feedback_parse(payloads.json_body(request))
+    execution, finished, _progress, details = payloads.feedback_parse(payloads.json_body(request),
+                                                                      action_id=action_id)
     job = _device_job(caller.device, action_id)
     try:
         services.job_apply_cancel_feedback(

@@ -24,7 +24,10 @@ from .. import stored_words as words
 from ..deltas import delta_for
 from ..models import (
     ACTIVE_STATES,
+    CONFIRMABLE_STATES,
+    DOWNLOAD_COMPLETE,
     DOWNLOAD_INCOMPLETE,
+    DOWNLOAD_NOT_STARTED,
     DOWNLOAD_UNDER_WAY,
     HELD_STATES,
     PROGRESS_ORDER,
@@ -61,30 +64,52 @@ class ActionGone(Exception):
 
 
 def feedback_validate(status) -> tuple[str, str, dict | None, list[str]]:
-    """Check a DDI `status` object; returns (execution, finished, progress, details)."""
+    """Check a DDI `status` object; returns (execution, finished, progress, details).
+
+    Each field is checked for its JSON type before its value: a list or an object where a
+    word belongs is a 400 with the reason, never a lookup that fails (a list is unhashable).
+    `result`, `progress` and `details` may be absent or null; present, they are an object,
+    an object (of any shape: progress_read) and a list of strings.
+    """
     if not isinstance(status, dict):
         raise ValidationError({"status": "Missing 'status' object."})
     execution = status.get("execution")
-    if execution not in EXECUTIONS:
-        raise ValidationError({"status.execution": f"Unknown execution {execution!r}; expected one of {', '.join(sorted(EXECUTIONS))}."})
-    result = status.get("result") or {}
+    if not isinstance(execution, str) or execution not in EXECUTIONS:
+        raise ValidationError({"status.execution": f"Unknown execution {_shown(execution)}; "
+                                                   f"expected one of {', '.join(sorted(EXECUTIONS))}."})
+    result = status.get("result")
+    if result is None:
+        result = {}
     if not isinstance(result, dict):
         raise ValidationError({"status.result": "'result' must be an object."})
     finished = result.get("finished", "none")
-    if finished not in FINISHED:
-        raise ValidationError({"status.result.finished": f"Unknown result {finished!r}; expected success, failure or none."})
+    if not isinstance(finished, str) or finished not in FINISHED:
+        raise ValidationError({"status.result.finished": f"Unknown result {_shown(finished)}; "
+                                                         "expected success, failure or none."})
+    if result.get("progress") is not None and not isinstance(result["progress"], dict):
+        raise ValidationError({"status.result.progress": "'progress' must be an object, such as "
+                                                         '{"cnt": 2, "of": 5}.'})
     progress = progress_read(result.get("progress"))
-    details = status.get("details") or []
+    details = status.get("details")
+    if details is None:
+        details = []
     if not isinstance(details, list) or not all(isinstance(d, str) for d in details):
         raise ValidationError({"status.details": "'details' must be a list of strings."})
     details = [d[:MAX_DETAIL_LENGTH] for d in details[:MAX_DETAILS]]
     return execution, finished, progress, details
 
 
+def _shown(value) -> str:
+    """A device's value in a reason, cut short (it may be a whole JSON document)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def progress_read(value) -> dict | None:
-    """A feedback's `progress`, as hawkBit takes it: optional and of any shape, understood
-    where it means something, otherwise ignored (never a reason to refuse the report, whose
-    `execution` and `finished` are what matter).
+    """A feedback's `progress`, as hawkBit takes it: optional, an object of any shape (anything
+    but an object is refused by feedback_validate), understood where it means something,
+    otherwise ignored (never a reason to refuse the report, whose `execution` and `finished`
+    are what matter).
 
     - `{"cnt": N, "of": M}` (the spec; `of` in bytes or percent): `{"cnt", "of"}`. The spec
       requires only `cnt`; SWUpdate 2022.12 forwards its install log with {"cnt": 1, "of": 0}:
@@ -192,7 +217,7 @@ def _apply_feedback(job: UpdateJob, execution: str, finished: str, progress: dic
             fields["reason"] = words.DELTA_FAILED.format(reason=fields["reason"])
     if target in (S.READY, S.INSTALLING):
         fields["snapshot"] = device_snapshot(job.device)
-    if target in (S.DOWNLOADED, S.READY, S.INSTALLING, S.SUCCEEDED):
+    if target in DOWNLOAD_COMPLETE:
         fields["bytes_downloaded"] = job.bytes_total
     job, changed = job_transition(job_id=job.pk, to_state=target, actor=ACTOR_DEVICE, details=info,
                                   allowed_from={job.state}, **fields)
@@ -352,9 +377,9 @@ def job_download_progress(*, job: UpdateJob, offset: int) -> None:
     DOWNLOAD_PROGRESS_WRITE_INTERVAL per job (and always on completion), the latest value
     kept in the cache meanwhile (see `job_progress_overlay`).
     """
-    if job.state == S.QUEUED or job.state == S.DELIVERED:
+    if job.state in DOWNLOAD_NOT_STARTED:
         job, _ = job_transition(job_id=job.pk, to_state=S.DOWNLOADING, actor=ACTOR_DEVICE,
-                                allowed_from={S.QUEUED, S.DELIVERED}, bytes_downloaded=offset, progress_at=timezone.now())
+                                allowed_from=DOWNLOAD_NOT_STARTED, bytes_downloaded=offset, progress_at=timezone.now())
         return
     complete = offset >= job.bytes_total
     key, rate_key = _progress_key(job.pk), _rate_key(job.pk)
@@ -462,7 +487,7 @@ def job_confirm_if_version_matches(*, job: UpdateJob | None, device: Device) -> 
     if job is None:
         job = (UpdateJob.objects.select_related("release")
                .filter(device=device, confirmed_at__isnull=True, release__version=device.firmware_version)
-               .exclude(state__in=[S.FAILED, S.CANCELLED, S.QUEUED, *HELD_STATES]).order_by("-created_at").first())
+               .filter(state__in=CONFIRMABLE_STATES).order_by("-created_at").first())
         if job is None:
             return
     if job.confirmed_at or device.firmware_version != job.release.version:

@@ -15,7 +15,7 @@ from sites.models import Device, RemoteUpdate, Site
 
 from .. import stored_words as words
 from ..eligibility import update_refusal
-from ..errors import Refusal, UpdateNotAllowed, site_name
+from ..errors import Refusal, UpdateNotAllowed, no_current_release, site_name
 from ..models import (
     CANCEL_AT_ONCE,
     TERMINAL_STATES,
@@ -174,7 +174,7 @@ def current_release_required(*, device_type) -> Release:
     """The current release of `device_type`, or the refusal that there is none."""
     release = current_release(device_type=device_type)
     if release is None:
-        raise UpdateNotAllowed(Refusal.NO_CURRENT_RELEASE, device_type=device_type)
+        raise no_current_release(device_type)
     return release
 
 

@@ -20,10 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext as _
 
+from core import audit_words
 from core.audit import ADDITION, fields_update, operator_action_record
 from sites.models import DeviceType
 
 from .. import swu
+from ..archive_words import archive_words
 from ..errors import Refusal, ReleaseNotAllowed, ReleaseOverQuota, ReleaseRejected
 from ..models import Release, ReleaseDelta
 from ..selectors import DowngradeImpact, release_downgrade_impact
@@ -55,8 +57,9 @@ def _inspect(archive, *, field: str = "archive") -> tuple[swu.ArchiveInfo, bytes
     except swu.ArchiveTooLarge:  # a stream of unknown size, cut off at the limit
         raise _archive_too_large() from None
     except swu.ArchiveError as exc:
-        raise ReleaseRejected(str(exc), field=field if getattr(exc, "field", "archive") == "archive"
-                              else exc.field) from None
+        # The library's English words, said again in the operator's language (archive_words).
+        raise ReleaseRejected(archive_words(exc), field=field if exc.field == "archive" else exc.field,
+                              code=exc.code) from None
     return info, image or b""
 
 
@@ -76,17 +79,18 @@ def release_create(*, archive, created_by=None, description: str = "", notes: st
     if info.delta is not None:
         raise ReleaseRejected(
             _("This is a delta from %(base)s to %(version)s: upload the full archive of %(version)s "
-              "first, then add the delta to it.") % {"base": info.delta.base_version, "version": info.version})
+              "first, then add the delta to it.") % {"base": info.delta.base_version, "version": info.version},
+            code="archive_is_delta")
     device_type = DeviceType.objects.filter(code=info.device_type).first()
     if device_type is None:
         raise ReleaseRejected(
             gettext("The archive is for device type {type}, which is not registered.").format(type=repr(info.device_type)),
-            field="device_type",
+            field="device_type", code="device_type_unknown",
         )
     if Release.objects.filter(device_type=device_type, version=info.version).exists():
         raise ReleaseRejected(
             gettext("{type} {version} already exists.").format(type=device_type.name, version=info.version),
-            field="version"
+            field="version", code="release_exists",
         )
     if not name.endswith(".swu"):
         name = f"{device_type.code}-{info.version}.swu"
@@ -116,15 +120,16 @@ def release_create(*, archive, created_by=None, description: str = "", notes: st
             _archive_storage_lock()
             _archive_storage_quota(sum(row_info.size for _, _, row_info in stored))
             release.save()
-            operator_action_record(actor=created_by, obj=release, message="Uploaded.", flag=ADDITION)
+            operator_action_record(actor=created_by, obj=release, message=audit_words.UPLOADED, flag=ADDITION)
             for row, _file, _info in stored[1:]:
                 row.release = release
                 row.save()
-                operator_action_record(actor=created_by, obj=release, message=f"Delta from {row.base_version} added.")
+                operator_action_record(actor=created_by, obj=release,
+                                       message=audit_words.DELTA_ADDED.format(version=row.base_version))
     except IntegrityError:
         _delete_files(stored)
         raise ReleaseRejected(gettext("{type} {version} already exists.").format(type=device_type.name, version=info.version),
-                              field="version") from None
+                              field="version", code="release_exists") from None
     except ReleaseOverQuota:
         _delete_files(stored)
         raise
@@ -146,7 +151,8 @@ def release_delta_create(*, release: Release, archive, created_by=None) -> Relea
             _archive_storage_lock()
             _archive_storage_quota(info.size)
             delta.save()
-            operator_action_record(actor=created_by, obj=release, message=f"Delta from {delta.base_version} added.")
+            operator_action_record(actor=created_by, obj=release,
+                                   message=audit_words.DELTA_ADDED.format(version=delta.base_version))
     except IntegrityError:
         delta.archive.delete(save=False)
         raise _duplicate_delta(release, delta.base_version) from None
@@ -166,31 +172,34 @@ def _delta_check(archive, *, release: Release, image: bytes) -> tuple[ReleaseDel
     target = f"{release.device_type.name} {release.version}"
     if delta is None:
         raise ReleaseRejected(_("%(name)s is a full archive, not a delta.") % {"name": name or _("The file")},
-                              field="deltas")
+                              field="deltas", code="delta_is_full_archive")
     if info.device_type != release.device_type.code or info.version != release.version:
         raise ReleaseRejected(
             _("The delta is for %(type)s %(version)s, not %(target)s.")
-            % {"type": info.device_type, "version": info.version, "target": target}, field="deltas")
+            % {"type": info.device_type, "version": info.version, "target": target}, field="deltas",
+            code="delta_for_another_release")
     missing = [rev for rev in release.hardware_revisions if rev not in info.hardware_revisions]
     if missing:
         raise ReleaseRejected(
             _("The delta does not support hardware revision %(revisions)s, which %(target)s supports: "
               "those panels would refuse it.") % {"revisions": ", ".join(missing), "target": target},
-            field="deltas")
+            field="deltas", code="delta_hardware_revision_not_supported")
     if release.signer and info.signer != release.signer:
         raise ReleaseRejected(_("The delta is signed by %(delta)s, the release by %(release)s.")
-                              % {"delta": info.signer or _("nobody"), "release": release.signer}, field="deltas")
+                              % {"delta": info.signer or _("nobody"), "release": release.signer}, field="deltas",
+                              code="delta_signer_differs")
     if not image:
         raise ReleaseRejected(_("%(target)s holds several images; deltas are made of one image.")
-                              % {"target": target}, field="deltas")
+                              % {"target": target}, field="deltas", code="delta_release_has_several_images")
     if hashlib.sha256(image).hexdigest() != delta.image_sha256:
         raise ReleaseRejected(_("The delta makes another image than the one of %(target)s.") % {"target": target},
-                              field="deltas")
+                              field="deltas", code="delta_makes_another_image")
     base = Release.objects.filter(device_type_id=release.device_type_id, version=delta.base_version).first()
     if base is None:
         raise ReleaseRejected(
             _("The delta patches %(base)s, which is not a release here: upload the archive of %(base)s first, "
-              "so that the delta can be checked against it.") % {"base": delta.base_version}, field="deltas")
+              "so that the delta can be checked against it.") % {"base": delta.base_version}, field="deltas",
+            code="delta_base_unknown")
     if release.pk and ReleaseDelta.objects.filter(release=release, base_version=delta.base_version).exists():
         raise _duplicate_delta(release, delta.base_version)
     try:
@@ -200,8 +209,9 @@ def _delta_check(archive, *, release: Release, image: bytes) -> tuple[ReleaseDel
             raise ReleaseRejected(
                 _("The delta was made from another %(base)s image than the release stored here "
                   "(its base sha256 is %(sha)s).") % {"base": delta.base_version, "sha": delta.base_sha256},
-                field="deltas") from None
-        raise ReleaseRejected(_("The delta is corrupt: %(reason)s") % {"reason": exc}, field="deltas") from None
+                field="deltas", code="delta_base_differs") from None
+        raise ReleaseRejected(_("The delta is corrupt: %(reason)s") % {"reason": archive_words(exc)}, field="deltas",
+                              code=exc.code) from None
     return ReleaseDelta(
         base_version=delta.base_version,
         base_sha256=delta.base_sha256,
@@ -224,14 +234,14 @@ def _stored_image(release: Release, *, field: str) -> bytes:
         return b""
     except OSError:
         raise ReleaseRejected(_("The archive of %(release)s is missing from storage.") % {"release": release},
-                              field=field) from None
+                              field=field, code="archive_missing_from_storage") from None
     return image or b""
 
 
 def _duplicate_delta(release: Release, base_version: str) -> ReleaseRejected:
     return ReleaseRejected(_("%(release)s already has a delta from %(base)s.")
                            % {"release": f"{release.device_type.name} {release.version}", "base": base_version},
-                           field="deltas")
+                           field="deltas", code="delta_exists")
 
 
 def _delete_files(stored) -> None:
@@ -324,9 +334,9 @@ def release_mark_current(*, release: Release, actor=None, downgrade_confirmed: b
     )
     Release.objects.filter(pk=release.pk).update(is_current=True)
     release.is_current = True
-    message = "Marked current."
+    message = audit_words.MARKED_CURRENT
     if impact is not None:
-        message = f"Marked current: a downgrade from {impact.current.version}, confirmed ({impact.sites} site(s) turn outdated)."
+        message = audit_words.MARKED_CURRENT_DOWNGRADE.format(version=impact.current.version, sites=impact.sites)
     operator_action_record(actor=actor, obj=release, message=message)
     return release
 
@@ -342,7 +352,7 @@ def release_archive(*, release: Release, actor=None) -> Release:
     if not release.is_archived:
         release.archived_at = timezone.now()
         Release.objects.filter(pk=release.pk).update(archived_at=release.archived_at)
-        operator_action_record(actor=actor, obj=release, message="Archived.")
+        operator_action_record(actor=actor, obj=release, message=audit_words.ARCHIVED)
     return release
 
 
@@ -350,6 +360,6 @@ def release_archive(*, release: Release, actor=None) -> Release:
 def release_restore(*, release: Release, actor=None) -> Release:
     """Offer an archived release again."""
     if Release.objects.filter(pk=release.pk, archived_at__isnull=False).update(archived_at=None):
-        operator_action_record(actor=actor, obj=release, message="Restored from the archive.")
+        operator_action_record(actor=actor, obj=release, message=audit_words.RESTORED)
     release.archived_at = None
     return release

@@ -27,6 +27,7 @@ from ..errors import Refusal, UpdateNotAllowed
 from ..models import (
     ACTIVE_STATES,
     CANCEL_AT_ONCE,
+    CANCEL_NEEDS_DEVICE,
     JOB_CONFIRMED,
     JOB_FAILED_OR_TIMED_OUT,
     JOB_SETTLED,
@@ -311,7 +312,7 @@ def rollout_stop(*, rollout: Rollout, actor) -> Rollout:
         cancelled = sum(jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLED, actor=actor,
                                              kind="transition", reason=reason, skip_locked=False)
                         for state in sorted(CANCEL_AT_ONCE))
-        for state in (S.DELIVERED, S.DOWNLOADING):
+        for state in sorted(CANCEL_NEEDS_DEVICE):
             cancelled += jobs_transition_bulk(jobs=jobs, from_state=state, to_state=S.CANCELLING, actor=actor,
                                               kind="transition", reason=reason, skip_locked=False,
                                               fields={"state_before_cancel": state})

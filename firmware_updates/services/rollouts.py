@@ -48,6 +48,7 @@ from ..errors import Refusal, UpdateNotAllowed, count_words
 from ..models import (
     ACTIVE_STATES,
     JOB_FAILED_OR_TIMED_OUT,
+    START_STATES,
     TERMINAL_STATES,
     JobState,
     Rollout,
@@ -280,7 +281,7 @@ def rollout_run_batch(*, rollout_id: int) -> bool:
                                    device_ids=(min(to_queue) - 1, max(to_queue)))
             if created is None:  # no INSERT ... RETURNING (SQLite < 3.35): read them back
                 created = list(UpdateJob.objects.filter(wave=wave, device_id__in=to_queue, created_at=now,
-                                                        state__in=[JobState.QUEUED, JobState.AWAITING_APPROVAL])
+                                                        state__in=START_STATES)
                                .values_list("pk", "device_id"))
         if created:
             # Ids grow, and the lock keeps other runs of this rollout out: this batch's jobs are

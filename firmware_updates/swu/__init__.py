@@ -17,13 +17,14 @@ from .archive import (
     read_archive_image,
     verify_image_for_device,
 )
-from .errors import ArchiveError, ArchiveTooLarge
+from .errors import ArchiveCode, ArchiveError, ArchiveTooLarge, Words
 from .manifest import DeltaSpec
 from .signing import make_signing_identity
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_SIZE",
     "DEFAULT_MAX_SIZE",
+    "ArchiveCode",
     "ArchiveError",
     "ArchiveInfo",
     "ArchiveTooLarge",
@@ -37,4 +38,5 @@ __all__ = [
     "rdiff",
     "read_archive_image",
     "verify_image_for_device",
+    "Words",
 ]

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 
 from . import compression, cpio, rdiff, signing
-from .errors import ArchiveError
+from .errors import ArchiveCode, ArchiveError
 from .manifest import (
     DESCRIPTION_NAME,
     IMAGE_DEVICE,
@@ -91,18 +91,19 @@ def apply_archive_delta(info: ArchiveInfo, patch: bytes, base: bytes) -> bytes:
     sha256 the delta names, patched, and the result checked against the image's sha256."""
     delta = info.delta
     if delta is None:
-        raise ArchiveError("the archive is not a delta")
+        raise ArchiveError("the archive is not a delta", code=ArchiveCode.DELTA_INVALID)
     if len(base) != delta.base_size or hashlib.sha256(base).hexdigest() != delta.base_sha256:
         raise ArchiveError(
-            f"the delta patches {delta.base_version} (sha256 {delta.base_sha256}), and this base "
-            "image is another", field="base")
+            "the delta patches {version} (sha256 {sha256}), and this base image is another",
+            version=delta.base_version, sha256=delta.base_sha256, field="base", code=ArchiveCode.DELTA_INVALID)
     try:
         image = rdiff.apply_delta(base, patch, max_size=delta.image_size)
     except rdiff.DeltaError as exc:
-        raise ArchiveError(f"the delta cannot be applied: {exc}") from None
+        raise ArchiveError("the delta cannot be applied: {reason}", reason=exc.words,
+                           code=ArchiveCode.DELTA_INVALID) from None
     if len(image) != delta.image_size or hashlib.sha256(image).hexdigest() != delta.image_sha256:
         raise ArchiveError("the patched image does not match the sha256 the delta names "
-                           "(the delta is corrupt)")
+                           "(the delta is corrupt)", code=ArchiveCode.DELTA_INVALID)
     return image
 
 
@@ -111,14 +112,16 @@ def _inspect(fileobj, *, max_size: int, trusted_certs_pem: bytes | None, max_ima
     reader = cpio.Reader(fileobj, max_size=max_size)
     first = cpio.read_member(reader, 1)
     if first.name == cpio.TRAILER:
-        raise ArchiveError("the archive is empty (it holds no sw-description)")
+        raise ArchiveError("the archive is empty (it holds no sw-description)", code=ArchiveCode.NOT_AN_ARCHIVE)
     if first.name != DESCRIPTION_NAME:
         raise ArchiveError(
-            f"the first file in the archive must be sw-description, not {first.name}"
+            "the first file in the archive must be sw-description, not {name}", name=first.name,
+            code=ArchiveCode.MANIFEST_INVALID,
         )
     if first.size > MAX_MANIFEST_SIZE:
         raise ArchiveError(
-            f"sw-description is {first.size} bytes; the limit is {MAX_MANIFEST_SIZE}"
+            "sw-description is {size} bytes; the limit is {limit}", size=first.size, limit=MAX_MANIFEST_SIZE,
+            code=ArchiveCode.MANIFEST_INVALID,
         )
     description = cpio.read_small(reader, first)
     manifest = parse_manifest(description)
@@ -128,14 +131,16 @@ def _inspect(fileobj, *, max_size: int, trusted_certs_pem: bytes | None, max_ima
     if member.name == SIGNATURE_NAME:
         if member.size > signing.MAX_SIGNATURE_SIZE:
             raise ArchiveError(
-                f"sw-description.sig is {member.size} bytes; that is not a signature"
+                "sw-description.sig is {size} bytes; that is not a signature", size=member.size,
+                code=ArchiveCode.SIGNATURE_INVALID,
             )
         signature = cpio.read_small(reader, member)
         signer = signing.verify(description, signature, trusted_certs_pem=trusted_certs_pem)
         member = cpio.read_member(reader, 3)
     elif trusted_certs_pem is not None:
         raise ArchiveError(
-            "the archive is not signed (no sw-description.sig), and a signature is required"
+            "the archive is not signed (no sw-description.sig), and a signature is required",
+            code=ArchiveCode.NOT_SIGNED,
         )
 
     images = _read_images(reader, manifest, member, max_image_size=max_image_size, keep=keep)
@@ -169,10 +174,12 @@ def _read_images(
     while member.name != cpio.TRAILER:
         name = member.name
         if name in (DESCRIPTION_NAME, SIGNATURE_NAME) or name in found:
-            raise ArchiveError(f"{name} appears twice in the archive (or out of place)")
+            raise ArchiveError("{name} appears twice in the archive (or out of place)", name=name,
+                               code=ArchiveCode.CONTENTS_MISMATCH)
         check_filename(name)
         if name not in expected:
-            raise ArchiveError(f"the archive holds {name}, which sw-description does not list")
+            raise ArchiveError("the archive holds {name}, which sw-description does not list", name=name,
+                               code=ArchiveCode.CONTENTS_MISMATCH)
         digest, written = hashlib.sha256(), hashlib.sha256()
         # Only an archive of one image is kept (read_archive_image): several could be large.
         kept = keep.setdefault(name, bytearray()) if keep is not None and len(expected) == 1 else None
@@ -192,7 +199,8 @@ def _read_images(
 
         cpio.read_data(reader, member, consume)
         if digest.hexdigest() != expected[name]:
-            raise ArchiveError(f"sha256 of {name} does not match sw-description")
+            raise ArchiveError("sha256 of {name} does not match sw-description", name=name,
+                               code=ArchiveCode.HASH_MISMATCH)
         if decompressor is not None:
             decompressor.finish()
         found[name] = ImageInfo(
@@ -203,7 +211,8 @@ def _read_images(
         member = cpio.read_member(reader, member.index + 1)
     missing = [name for name in expected if name not in found]
     if missing:
-        raise ArchiveError(f"sw-description lists {', '.join(missing)}, missing from the archive")
+        raise ArchiveError("sw-description lists {names}, missing from the archive", names=", ".join(missing),
+                           code=ArchiveCode.CONTENTS_MISMATCH)
     return tuple(found[name] for name in expected)
 
 
@@ -259,7 +268,8 @@ def build_delta_archive(
     if (key_pem is None) != (cert_pem is None):
         raise ValueError("key_pem and cert_pem are given together or not at all")
     if not base_image or not image:
-        raise ArchiveError("a delta needs a base image and a new image, neither empty")
+        raise ArchiveError("a delta needs a base image and a new image, neither empty",
+                           code=ArchiveCode.DELTA_INVALID)
     delta = DeltaSpec(
         base_version=base_version,
         base_sha256=hashlib.sha256(base_image).hexdigest(),
@@ -301,10 +311,12 @@ def verify_image_for_device(info: ArchiveInfo, *, device_type: str, hardware_rev
     """Refuse an archive a device would refuse: another board, or an unlisted revision."""
     if info.device_type != device_type:
         raise ArchiveError(
-            f"archive is for board {info.device_type}, this is {device_type}", field="device_type"
+            "archive is for board {board}, this is {device_type}", board=info.device_type,
+            device_type=device_type, field="device_type", code=ArchiveCode.WRONG_DEVICE_TYPE,
         )
     if hardware_revision not in info.hardware_revisions:
         raise ArchiveError(
-            f"hardware revision {hardware_revision} not in [{', '.join(info.hardware_revisions)}]",
-            field="hardware_revision",
+            "hardware revision {revision} not in [{revisions}]", revision=hardware_revision,
+            revisions=", ".join(info.hardware_revisions), field="hardware_revision",
+            code=ArchiveCode.HARDWARE_REVISION_NOT_SUPPORTED,
         )

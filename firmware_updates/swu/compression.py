@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import zstandard
 
-from .errors import ArchiveError
+from .errors import ArchiveCode, ArchiveError
 
 METHODS = ("zlib", "zstd")
 _OUT_CHUNK = 64 * 1024
@@ -42,15 +42,16 @@ class Decompressor:
             self._zstd = zstandard.ZstdDecompressor().decompressobj(write_size=_OUT_CHUNK)
             self._zstd_done = False
         else:
-            raise ArchiveError(f"{name}: compression {method!r} is not one SWUpdate reads (zlib or zstd)")
+            raise ArchiveError("{name}: compression {method!r} is not one SWUpdate reads (zlib or zstd)", name=name,
+                               method=method, code=ArchiveCode.MANIFEST_INVALID)
 
     def _out(self, data: bytes) -> None:
         if not data:
             return
         self.size += len(data)
         if self.size > self.max_size:
-            raise ArchiveError(
-                f"{self.name} decompresses to more than {self.max_size} bytes; refused")
+            raise ArchiveError("{name} decompresses to more than {limit} bytes; refused", name=self.name,
+                               limit=self.max_size, code=ArchiveCode.IMAGE_TOO_LARGE)
         self.consume(data)
 
     def feed(self, chunk: bytes) -> None:
@@ -60,12 +61,13 @@ class Decompressor:
             else:
                 self._feed_zstd(chunk)
         except (zlib.error, zstandard.ZstdError) as exc:
-            raise ArchiveError(f"{self.name} is not valid {self.method} data: {exc}") from None
+            raise ArchiveError("{name} is not valid {method} data: it does not unpack", name=self.name,
+                               method=self.method) from exc
 
     def _feed_zlib(self, chunk: bytes) -> None:
         if self._inflate.eof:
             if chunk:
-                raise ArchiveError(f"{self.name} has data after its {self.method} stream")
+                raise ArchiveError("{name} has data after its {method} stream", name=self.name, method=self.method)
             return
         data = chunk
         while data or self._inflate.unconsumed_tail:
@@ -73,13 +75,13 @@ class Decompressor:
             self._out(self._inflate.decompress(data, _OUT_CHUNK))
             if self._inflate.eof:
                 if self._inflate.unused_data:
-                    raise ArchiveError(f"{self.name} has data after its {self.method} stream")
+                    raise ArchiveError("{name} has data after its {method} stream", name=self.name, method=self.method)
                 return
             data = b""
 
     def _feed_zstd(self, chunk: bytes) -> None:
         if self._zstd_done and chunk:
-            raise ArchiveError(f"{self.name} has data after its {self.method} stream")
+            raise ArchiveError("{name} has data after its {method} stream", name=self.name, method=self.method)
         # One call returns all it can make of its input, and a few bytes of zstd can make
         # 128 KiB: fed in slices of _ZSTD_SLICE bytes, one call makes at most ~11 MiB.
         view = memoryview(chunk)
@@ -88,13 +90,13 @@ class Decompressor:
             if self._zstd.eof:
                 self._zstd_done = True
                 if start + _ZSTD_SLICE < len(view) or self._zstd.unused_data:
-                    raise ArchiveError(f"{self.name} has data after its {self.method} stream")
+                    raise ArchiveError("{name} has data after its {method} stream", name=self.name, method=self.method)
                 return
 
     def finish(self) -> None:
         ended = self._inflate.eof if self.method == "zlib" else self._zstd_done
         if not ended:
-            raise ArchiveError(f"{self.name}: its {self.method} stream is truncated")
+            raise ArchiveError("{name}: its {method} stream is truncated", name=self.name, method=self.method)
 
 
 def decompress(data: bytes, method: str, *, name: str, max_size: int) -> bytes:

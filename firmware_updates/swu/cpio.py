@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .errors import ArchiveError, ArchiveTooLarge
+from .errors import ArchiveCode, ArchiveError, ArchiveTooLarge, Words
 
 NEWC = b"070701"
 NEWC_CRC = b"070702"
@@ -20,15 +20,15 @@ CHUNK = 64 * 1024
 _FIELDS = ("ino", "mode", "uid", "gid", "nlink", "mtime", "filesize", "devmajor",
            "devminor", "rdevmajor", "rdevminor", "namesize", "check")  # fmt: skip
 _FOREIGN = {  # what operators upload by mistake, so the message can say what it is
-    b"PK\x03\x04": "a ZIP file",
-    b"\x89PNG": "a PNG image",
-    b"\x1f\x8b": "a gzip file",
-    b"%PDF": "a PDF document",
-    b"\x7fELF": "an executable (ELF)",
-    b"\xfd7zXZ": "an xz file",
-    b"BZh": "a bzip2 file",
-    b"070707": "a cpio archive in the old format (odc); SWUpdate needs newc (cpio -H newc)",
-    b"\xc7\x71": "a binary cpio archive; SWUpdate needs newc (cpio -H newc)",
+    b"PK\x03\x04": Words("a ZIP file"),
+    b"\x89PNG": Words("a PNG image"),
+    b"\x1f\x8b": Words("a gzip file"),
+    b"%PDF": Words("a PDF document"),
+    b"\x7fELF": Words("an executable (ELF)"),
+    b"\xfd7zXZ": Words("an xz file"),
+    b"BZh": Words("a bzip2 file"),
+    b"070707": Words("a cpio archive in the old format (odc); SWUpdate needs newc (cpio -H newc)"),
+    b"\xc7\x71": Words("a binary cpio archive; SWUpdate needs newc (cpio -H newc)"),
 }
 _HEX_FIELDS = re.compile(rb"[0-9A-Fa-f]{104}")
 _REGULAR = 0o100000
@@ -67,25 +67,27 @@ class Reader:
         return data
 
     def read_upto(self, size: int) -> bytes:
-        self.reserve(size, "its first bytes")
+        self.reserve(size, Words("its first bytes"))
         return self._raw(size)
 
-    def read(self, size: int, what: str) -> bytes:
-        """Exactly `size` bytes, or ArchiveError saying which part is cut short."""
+    def read(self, size: int, what: str | Words) -> bytes:
+        """Exactly `size` bytes, or ArchiveError saying which part is cut short (`what`: a
+        member's name, or Words naming a part of the archive)."""
         self.reserve(size, what)
         data = self._raw(size)
         if len(data) < size:
-            raise ArchiveError(f"the archive is truncated in {what}")
+            raise ArchiveError("the archive is truncated in {what}", what=what)
         return data
 
-    def reserve(self, size: int, what: str) -> None:
+    def reserve(self, size: int, what: str | Words) -> None:
         # Refuse before reading: an oversized upload costs no more than the limit.
         if self.offset + size > self.max_size:
             raise ArchiveTooLarge(
-                f"the archive is larger than the limit of {self.max_size} bytes (reached in {what})"
+                "the archive is larger than the limit of {limit} bytes (reached in {what})",
+                limit=self.max_size, what=what,
             )
 
-    def chunks(self, size: int, what: str):
+    def chunks(self, size: int, what: str | Words):
         """Yield `size` bytes in chunks, for members too large to hold in memory."""
         self.reserve(size, what)
         while size > 0:
@@ -93,9 +95,9 @@ class Reader:
             size -= len(data)
             yield data
 
-    def skip_padding(self, size: int, what: str) -> None:
-        if any(self.read(-size % 4, f"the padding after {what}")):
-            raise ArchiveError(f"the padding after {what} is not zero: the archive is corrupt")
+    def skip_padding(self, size: int, what: str | Words) -> None:
+        if any(self.read(-size % 4, Words("the padding after {what}", what=what))):
+            raise ArchiveError("the padding after {what} is not zero: the archive is corrupt", what=what)
 
     def finish(self) -> None:
         """Read to the end: cpio pads with zeros after the trailer, and nothing else may follow."""
@@ -104,7 +106,7 @@ class Reader:
             if not data:
                 return
             if self.offset > self.max_size:
-                raise ArchiveTooLarge(f"the archive is larger than the limit of {self.max_size} bytes")
+                raise ArchiveTooLarge("the archive is larger than the limit of {limit} bytes", limit=self.max_size)
             if any(data):
                 raise ArchiveError("unexpected data after the end of the archive (TRAILER!!!)")
 
@@ -114,29 +116,30 @@ class Reader:
 
 def read_member(reader: Reader, index: int) -> Member:
     """Read the header and name of member number `index` (1-based); leave its data unread."""
-    where = f"the header of member {index}"
+    where = Words("the header of member {index}", index=index)
     if index == 1:
         start = reader.read_upto(6)  # a short foreign file is "not an archive", not "truncated"
         if not start:
-            raise ArchiveError("the file is empty")
+            raise ArchiveError("the file is empty", code=ArchiveCode.NOT_AN_ARCHIVE)
         _check_magic(start)
         header = start + reader.read(HEADER_SIZE - 6, where)
     else:
         header = reader.read(HEADER_SIZE, where)
         if header[:6] not in (NEWC, NEWC_CRC):
-            raise ArchiveError(f"{where} is corrupt (no cpio magic): the archive is damaged")
+            raise ArchiveError("{where} is corrupt (no cpio magic): the archive is damaged", where=where)
     # Python's int() would also take " 1", "0x1" or "1_0": check the digits first.
     if not _HEX_FIELDS.fullmatch(header[6:]):
-        raise ArchiveError(f"{where} is corrupt (its fields are not hexadecimal)")
+        raise ArchiveError("{where} is corrupt (its fields are not hexadecimal)", where=where)
     fields = {name: int(header[6 + 8 * i : 14 + 8 * i], 16) for i, name in enumerate(_FIELDS)}
     namesize = fields["namesize"]
     if not 2 <= namesize <= MAX_NAME_SIZE:
-        raise ArchiveError(f"{where} gives a name size of {namesize} bytes")
-    name = _decode_name(reader.read(namesize, f"the name of member {index}"), index)
+        raise ArchiveError("{where} gives a name size of {size} bytes", where=where, size=namesize)
+    name = _decode_name(reader.read(namesize, Words("the name of member {index}", index=index)), index)
     if name != TRAILER:  # the trailer's padding is left to Reader.finish(): some writers omit it
-        reader.skip_padding(HEADER_SIZE + namesize, f"the name of member {index}")
+        reader.skip_padding(HEADER_SIZE + namesize, Words("the name of member {index}", index=index))
     if name != TRAILER and (fields["mode"] & _TYPE_MASK) not in (0, _REGULAR):
-        raise ArchiveError(f"member {name} is not a regular file (directory, link or device)")
+        raise ArchiveError("member {name} is not a regular file (directory, link or device)", name=name,
+                           code=ArchiveCode.CONTENTS_MISMATCH)
     crc = header[:6] == NEWC_CRC
     return Member(
         name=name, size=fields["filesize"], check=fields["check"] if crc else None, index=index
@@ -151,7 +154,7 @@ def read_data(reader: Reader, member: Member, consume) -> None:
             total += sum(chunk)
         consume(chunk)
     if member.check is not None and total & 0xFFFFFFFF != member.check:
-        raise ArchiveError(f"the cpio checksum of {member.name} does not match its data")
+        raise ArchiveError("the cpio checksum of {name} does not match its data", name=member.name)
     reader.skip_padding(member.size, member.name)
 
 
@@ -166,21 +169,23 @@ def _check_magic(start: bytes) -> None:
         return
     for magic, kind in _FOREIGN.items():
         if start.startswith(magic):
-            raise ArchiveError(f"this is {kind}, not an SWUpdate archive (.swu)")
+            raise ArchiveError("this is {kind}, not an SWUpdate archive (.swu)", kind=kind,
+                               code=ArchiveCode.NOT_AN_ARCHIVE)
     raise ArchiveError(
-        "this is not an SWUpdate archive (.swu): it does not start with a cpio header"
+        "this is not an SWUpdate archive (.swu): it does not start with a cpio header",
+        code=ArchiveCode.NOT_AN_ARCHIVE,
     )
 
 
 def _decode_name(raw: bytes, index: int) -> str:
     if raw[-1:] != b"\x00":
-        raise ArchiveError(f"the name of member {index} is not NUL-terminated")
+        raise ArchiveError("the name of member {index} is not NUL-terminated", index=index)
     if b"\x00" in raw[:-1]:
-        raise ArchiveError(f"the name of member {index} contains a NUL byte")
+        raise ArchiveError("the name of member {index} contains a NUL byte", index=index)
     try:
         return raw[:-1].decode("ascii")
     except UnicodeDecodeError:
-        raise ArchiveError(f"the name of member {index} is not plain ASCII") from None
+        raise ArchiveError("the name of member {index} is not plain ASCII", index=index) from None
 
 
 def write_member(out, name: str, data: bytes) -> int:

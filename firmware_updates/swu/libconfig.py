@@ -7,6 +7,8 @@ No `@include`, no eval; nesting depth is bounded so hostile input cannot exhaust
 
 import re
 
+from .errors import Words
+
 MAX_DEPTH = 32
 
 _SPACE = re.compile(r"(?:[ \t\r\n\f]+|#[^\n]*|//[^\n]*|/\*.*?\*/)+", re.S)
@@ -22,12 +24,13 @@ _ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t", "f": "\f"}
 
 
 class ParseError(ValueError):
-    """The text is not libconfig; `line` is 1-based."""
+    """The text is not libconfig; `line` is 1-based, `words` what is wrong there (errors.py)."""
 
-    def __init__(self, line: int, message: str):
-        super().__init__(f"line {line}: {message}")
+    def __init__(self, line: int, words: Words):
+        super().__init__(f"line {line}: {words}")
         self.line = line
-        self.message = message
+        self.words = words
+        self.message = str(words)
 
 
 def loads(text: str) -> dict:
@@ -45,8 +48,8 @@ class _Parser:
         self.text = text
         self.pos = 0
 
-    def fail(self, message: str):
-        raise ParseError(self.text.count("\n", 0, self.pos) + 1, message)
+    def fail(self, template: str, **params):
+        raise ParseError(self.text.count("\n", 0, self.pos) + 1, Words(template, **params))
 
     def peek(self) -> str:
         """Skip blanks and comments; return the next character ('' at the end)."""
@@ -67,18 +70,18 @@ class _Parser:
             if char == closing:
                 return result
             if char == "":
-                self.fail(f"unexpected end of text, expected '{closing}'")
+                self.fail("unexpected end of text, expected '{closing}'", closing=closing)
             if char == "@":
                 self.fail("directives such as @include are not allowed")
             match = _NAME.match(self.text, self.pos)
             if not match:
-                self.fail(f"expected a setting name, found {self.near()}")
+                self.fail("expected a setting name, found {near}", near=self.near())
             name = match.group()
             if name in result:
-                self.fail(f"setting '{name}' appears twice")
+                self.fail("setting '{name}' appears twice", name=name)
             self.pos = match.end()
             if self.peek() not in ("=", ":"):
-                self.fail(f"expected '=' or ':' after '{name}', found {self.near()}")
+                self.fail("expected '=' or ':' after '{name}', found {near}", name=name, near=self.near())
             self.pos += 1
             result[name] = self.value(depth)
             if self.peek() in (";", ","):
@@ -86,7 +89,7 @@ class _Parser:
 
     def value(self, depth: int):
         if depth >= MAX_DEPTH:
-            self.fail(f"nested more than {MAX_DEPTH} levels deep")
+            self.fail("nested more than {depth} levels deep", depth=MAX_DEPTH)
         char = self.peek()
         if char == "{":
             self.pos += 1
@@ -115,11 +118,11 @@ class _Parser:
                 self.pos += 1
                 return items
             if char != ",":
-                self.fail(f"expected ',' or '{closing}', found {self.near()}")
+                self.fail("expected ',' or '{closing}', found {near}", closing=closing, near=self.near())
             self.pos += 1
             if self.peek() == closing:
                 # libconfig 1.5 refuses trailing commas, and so does the device.
-                self.fail(f"trailing ',' before '{closing}'")
+                self.fail("trailing ',' before '{closing}'", closing=closing)
 
     def scalar(self):
         self.peek()
@@ -140,10 +143,10 @@ class _Parser:
             if match:
                 value = convert(match)
                 if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**64:
-                    self.fail(f"number {match.group()} is too large")
+                    self.fail("number {number} is too large", number=match.group())
                 self.pos = match.end()
                 return value
-        self.fail(f"expected a value, found {self.near()}")
+        self.fail("expected a value, found {near}", near=self.near())
 
     def string(self) -> str:
         match = _STRING.match(self.text, self.pos)
@@ -166,13 +169,13 @@ class _Parser:
                 out.append(chr(int(raw[i + 2 : i + 4], 16)))
                 i += 4
             else:
-                self.fail(f"unknown escape '\\{nxt}' in string")
+                self.fail("unknown escape '{escape}' in string", escape=f"\\{nxt}")
         self.pos = match.end()
         return "".join(out)
 
-    def near(self) -> str:
+    def near(self) -> str | Words:
         snippet = self.text[self.pos : self.pos + 12].split("\n")[0]
-        return repr(snippet) if snippet else "the end of the text"
+        return repr(snippet) if snippet else Words("the end of the text")
 
 
 def _setting(name: str, value, indent: int) -> str:

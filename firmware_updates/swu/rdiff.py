@@ -14,6 +14,8 @@ DeltaError with the reason.
 
 import struct
 
+from .errors import Words
+
 MAGIC = b"rs\x026"  # RS_DELTA_MAGIC 0x72730236, big-endian
 _OP_END = 0x00
 _OP_LITERAL_IMMEDIATE_MAX = 0x40  # 0x01..0x40: the length is the opcode itself
@@ -28,7 +30,12 @@ _GOOD_ENOUGH = 64  # a match this long on the diagonal is taken without a lookup
 
 
 class DeltaError(ValueError):
-    """The bytes are not a delta this base can be patched with."""
+    """The bytes are not a delta this base can be patched with; `words` the reason to say again
+    in an operator's language (errors.py)."""
+
+    def __init__(self, template: str, **params):
+        self.words = Words(template, **params)
+        super().__init__(str(self.words))
 
 
 def make_delta(base: bytes, new: bytes) -> bytes:
@@ -94,26 +101,27 @@ def apply_delta(base: bytes, delta: bytes, *, max_size: int) -> bytes:
             length, at = _read_int(delta, at, _INT_SIZES[op - _OP_LITERAL_N])
         else:
             if op > _OP_COPY + 15:
-                raise DeltaError(f"the delta holds an unknown command 0x{op:02x} at byte {at - 1}")
+                raise DeltaError("the delta holds an unknown command {command} at byte {at}", command=f"0x{op:02x}",
+                                 at=at - 1)
             start, at = _read_int(delta, at, _INT_SIZES[(op - _OP_COPY) // 4])
             length, at = _read_int(delta, at, _INT_SIZES[(op - _OP_COPY) % 4])
             if start + length > len(base):
                 raise DeltaError(
-                    f"the delta copies bytes {start}-{start + length} of a base of {len(base)} "
-                    "bytes: it was made from another base"
+                    "the delta copies bytes {start}-{end} of a base of {size} bytes: it was made from another base",
+                    start=start, end=start + length, size=len(base),
                 )
             if len(out) + length > max_size:
-                raise DeltaError(f"the patched image would exceed {max_size} bytes")
+                raise DeltaError("the patched image would exceed {limit} bytes", limit=max_size)
             out += base[start : start + length]
             continue
         if at + length > len(delta):
             raise DeltaError("the delta is truncated (a literal runs past its end)")
         if len(out) + length > max_size:
-            raise DeltaError(f"the patched image would exceed {max_size} bytes")
+            raise DeltaError("the patched image would exceed {limit} bytes", limit=max_size)
         out += view[at : at + length]
         at += length
     if at != len(delta):
-        raise DeltaError(f"the delta has {len(delta) - at} bytes after its END command")
+        raise DeltaError("the delta has {count} bytes after its END command", count=len(delta) - at)
     return bytes(out)
 
 
@@ -150,7 +158,7 @@ def _int_size(value: int) -> int:
     for size in _INT_SIZES:
         if value < 1 << (8 * size):
             return size
-    raise DeltaError(f"{value} does not fit a delta command")
+    raise DeltaError("{value} does not fit a delta command", value=value)
 
 
 def _literal(out: bytearray, data: bytes) -> None:

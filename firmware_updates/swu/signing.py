@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
-from .errors import ArchiveError
+from .errors import ArchiveCode, ArchiveError, Words
 
 MAX_SIGNATURE_SIZE = 64 * 1024
 # sha1 and md5 are refused: a collision would let a forged sw-description reuse a signature.
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-_BAD_SIG = "sw-description.sig is not a valid CMS signature"
 # Certificates from the signer to the root, both included. OpenSSL allows 100; vendors use 2-4,
 # and the bound keeps the work on a hostile signature small.
 MAX_CHAIN = 8
@@ -90,7 +89,7 @@ def verify(content: bytes, signature: bytes, *, trusted_certs_pem: bytes | None)
     """
     trusted = load_trusted(trusted_certs_pem) if trusted_certs_pem is not None else None
     if len(signature) > MAX_SIGNATURE_SIZE:
-        raise ArchiveError(f"sw-description.sig is larger than {MAX_SIGNATURE_SIZE} bytes")
+        raise ArchiveError("sw-description.sig is larger than {limit} bytes", limit=MAX_SIGNATURE_SIZE, code=ArchiveCode.SIGNATURE_INVALID)
     try:
         signed_data = _signed_data(signature)
         signer_info = _only_signer(signed_data)
@@ -103,7 +102,7 @@ def verify(content: bytes, signature: bytes, *, trusted_certs_pem: bytes | None)
         raise
     except (ValueError, TypeError, KeyError, OverflowError, UnsupportedAlgorithm):
         # asn1crypto parses lazily: a malformed field surfaces wherever it is first read.
-        raise ArchiveError(_BAD_SIG) from None
+        raise ArchiveError("sw-description.sig is not a valid CMS signature", code=ArchiveCode.SIGNATURE_INVALID) from None
     _check_purpose(cert)
     if trusted is not None:
         _check_trust(cert, included, trusted)
@@ -117,7 +116,8 @@ def load_trusted(pem: bytes) -> list[x509.Certificate]:
         certs = []
     if not certs:
         raise ArchiveError(
-            "the trusted signing certificates could not be read (no PEM certificate)"
+            "the trusted signing certificates could not be read (no PEM certificate)",
+            code=ArchiveCode.SIGNER_UNTRUSTED,
         )
     return certs
 
@@ -125,18 +125,18 @@ def load_trusted(pem: bytes) -> list[x509.Certificate]:
 def _signed_data(signature: bytes) -> cms.SignedData:
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
-        raise ArchiveError(f"{_BAD_SIG} (it holds no SignedData)")
+        raise ArchiveError("sw-description.sig is not a valid CMS signature (it holds no SignedData)", code=ArchiveCode.SIGNATURE_INVALID)
     signed_data = info["content"]
     signed_data.native  # noqa: B018 - parse every field now, inside verify()'s error handling
     if signed_data["encap_content_info"]["content"].native is not None:
-        raise ArchiveError("sw-description.sig must be a detached signature (it embeds content)")
+        raise ArchiveError("sw-description.sig must be a detached signature (it embeds content)", code=ArchiveCode.SIGNATURE_INVALID)
     return signed_data
 
 
 def _only_signer(signed_data: cms.SignedData) -> cms.SignerInfo:
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:
-        raise ArchiveError(f"sw-description.sig has {len(signer_infos)} signers; expected one")
+        raise ArchiveError("sw-description.sig has {count} signers; expected one", count=len(signer_infos), code=ArchiveCode.SIGNATURE_INVALID)
     return signer_infos[0]
 
 
@@ -160,7 +160,7 @@ def _signer_certificate(signed_data, signer_info, trusted) -> x509.Certificate:
             matches = candidate.key_identifier == sid.chosen.native
         if matches:
             return x509.load_der_x509_certificate(candidate.dump())
-    raise ArchiveError("sw-description.sig does not include the signing certificate")
+    raise ArchiveError("sw-description.sig does not include the signing certificate", code=ArchiveCode.SIGNATURE_INVALID)
 
 
 def _included_certificates(signed_data) -> list[x509.Certificate]:
@@ -174,7 +174,7 @@ def _included_certificates(signed_data) -> list[x509.Certificate]:
 def _hash_name(algorithm) -> str:
     name = algorithm["algorithm"].native
     if name not in _HASHES:
-        raise ArchiveError(f"sw-description.sig uses digest {name}, which is not accepted")
+        raise ArchiveError("sw-description.sig uses digest {digest}, which is not accepted", digest=name, code=ArchiveCode.SIGNATURE_INVALID)
     return name
 
 
@@ -187,12 +187,13 @@ def _signed_bytes(signer_info, content: bytes, hash_name: str) -> bytes:
     for attr in attrs:
         kind = attr["type"].native
         if kind in values or len(attr["values"]) != 1:
-            raise ArchiveError(f"{_BAD_SIG} (attribute {kind} is repeated)")
+            raise ArchiveError("sw-description.sig is not a valid CMS signature (attribute {kind} is repeated)",
+                                   kind=kind, code=ArchiveCode.SIGNATURE_INVALID)
         values[kind] = attr["values"][0].native
     if values.get("content_type") != "data":
-        raise ArchiveError(f"{_BAD_SIG} (its content type is not data)")
+        raise ArchiveError("sw-description.sig is not a valid CMS signature (its content type is not data)", code=ArchiveCode.SIGNATURE_INVALID)
     if values.get("message_digest") != hashlib.new(hash_name, content).digest():
-        raise ArchiveError("sw-description does not match its signature (content digest differs)")
+        raise ArchiveError("sw-description does not match its signature (content digest differs)", code=ArchiveCode.SIGNATURE_INVALID)
     # The signature covers the attributes encoded as a SET: swap the [0] IMPLICIT tag
     # (one byte, 0xA0) for SET's 0x31; dump() returns the bytes exactly as received.
     return b"\x31" + attrs.dump()[1:]
@@ -220,11 +221,11 @@ def _check_signature(
             key.verify(signature, signed_bytes, ec.ECDSA(hash_algorithm))
         else:
             raise ArchiveError(
-                f"sw-description.sig uses an unsupported signature algorithm ({kind})"
+                "sw-description.sig uses an unsupported signature algorithm ({algorithm})", algorithm=kind, code=ArchiveCode.SIGNATURE_INVALID,
             )
     except InvalidSignature:
         raise ArchiveError(
-            "the signature of sw-description is not valid (altered, or made with another key)"
+            "the signature of sw-description is not valid (altered, or made with another key)", code=ArchiveCode.SIGNATURE_INVALID,
         ) from None
 
 
@@ -235,12 +236,12 @@ def _check_purpose(cert: x509.Certificate) -> None:
     # Only emailProtection: OpenSSL does not take anyExtendedKeyUsage for it.
     if usages is not None and ExtendedKeyUsageOID.EMAIL_PROTECTION not in usages:
         raise ArchiveError(
-            f"the signing certificate ({subject}) is not for e-mail protection "
-            "(extendedKeyUsage), so SWUpdate would refuse it"
+            "the signing certificate ({subject}) is not for e-mail protection (extendedKeyUsage), so SWUpdate "
+            "would refuse it", subject=subject, code=ArchiveCode.CERTIFICATE_INVALID,
         )
     key_usage = _extension(cert, x509.KeyUsage)
     if key_usage is not None and not (key_usage.digital_signature or key_usage.content_commitment):
-        raise ArchiveError(f"the signing certificate ({subject}) may not sign (keyUsage)")
+        raise ArchiveError("the signing certificate ({subject}) may not sign (keyUsage)", subject=subject, code=ArchiveCode.CERTIFICATE_INVALID)
 
 
 def _check_trust(signer: x509.Certificate, included, trusted: list[x509.Certificate]) -> None:
@@ -253,10 +254,11 @@ def _check_trust(signer: x509.Certificate, included, trusted: list[x509.Certific
         critical = [e.oid for e in _extensions(cert) if e.critical]
         unknown = [oid.dotted_string for oid in critical if oid not in _UNDERSTOOD_CRITICAL]
         if unknown:
-            raise _untrusted(signer, f"{subject} has a critical extension this check does not "
-                                     f"know ({', '.join(unknown)})")  # fmt: skip
+            raise _untrusted(signer, Words("{subject} has a critical extension this check does not know "
+                                           "({extensions})", subject=subject, extensions=", ".join(unknown)))
         if _extension(cert, x509.NameConstraints) is not None:
-            raise _untrusted(signer, f"{subject} has name constraints, which are not supported")
+            raise _untrusted(signer, Words("{subject} has name constraints, which are not supported",
+                                           subject=subject))
         if depth > 0:
             _check_issuer(signer, cert, subject, is_root=depth == len(chain) - 1)
             _check_path_length(signer, cert, subject, below=chain[1:depth])
@@ -273,19 +275,21 @@ def _build_chain(signer, included, trusted) -> list[x509.Certificate]:
     while not (chain[-1] in trusted and _self_signed(chain[-1])):
         top = chain[-1]
         if _self_signed(top):
-            raise _untrusted(signer, f"its chain ends at {_name(top)}, which is not trusted"
+            raise _untrusted(signer, Words("its chain ends at {subject}, which is not trusted", subject=_name(top))
                              if top != signer else None)  # fmt: skip
         reached_trust = any(cert in trusted for cert in chain)
         issuer = _find_issuer(top, [trusted] if reached_trust else [trusted, included], chain)
         if issuer is None:
             if reached_trust:
-                where = "is not trusted (a trusted certificate needs its issuers, up to a root, too)"
+                why = Words("the issuer of {subject}, {issuer}, is not trusted (a trusted certificate needs its "
+                            "issuers, up to a root, too)", subject=_name(top), issuer=top.issuer.rfc4514_string())
             else:
-                where = "is neither trusted nor included in the signature"
-            raise _untrusted(signer, f"the issuer of {_name(top)}, {top.issuer.rfc4514_string()}, "
-                                     f"{where}")  # fmt: skip
+                why = Words("the issuer of {subject}, {issuer}, is neither trusted nor included in the signature",
+                            subject=_name(top), issuer=top.issuer.rfc4514_string())
+            raise _untrusted(signer, why)
         if len(chain) == MAX_CHAIN:
-            raise _untrusted(signer, f"its certificate chain is longer than {MAX_CHAIN} certificates")
+            raise _untrusted(signer, Words("its certificate chain is longer than {count} certificates",
+                                           count=MAX_CHAIN))
         chain.append(issuer)
     return chain
 
@@ -306,9 +310,9 @@ def _find_issuer(cert, pools, chain) -> x509.Certificate | None:
         if issuers:
             return min(issuers, key=lambda c: not _valid_now(c))
     if named:
-        raise _untrusted(chain[0], f"the signature on the certificate of {_name(cert)} does not "
-                                   f"verify with the key of {_name(named[0])} (altered, or "
-                                   "issued by another key of that name)")  # fmt: skip
+        raise _untrusted(chain[0], Words("the signature on the certificate of {subject} does not verify with "
+                                         "the key of {issuer} (altered, or issued by another key of that name)",
+                                         subject=_name(cert), issuer=_name(named[0])))
     return None
 
 
@@ -316,7 +320,8 @@ def _check_issuer(signer, cert, subject: str, *, is_root: bool) -> None:
     """What OpenSSL's check_chain asks of a certificate that issued another."""
     usage = _extension(cert, x509.KeyUsage)
     if usage is not None and not usage.key_cert_sign:
-        raise _untrusted(signer, f"{subject} may not issue certificates (keyUsage lacks keyCertSign)")
+        raise _untrusted(signer, Words("{subject} may not issue certificates (keyUsage lacks keyCertSign)",
+                                       subject=subject))
     constraints = _extension(cert, x509.BasicConstraints)
     if constraints is not None:
         is_ca = constraints.ca
@@ -326,12 +331,13 @@ def _check_issuer(signer, cert, subject: str, *, is_root: bool) -> None:
         is_ca = is_root and (cert.version == x509.Version.v1 or usage is not None)
     if not is_ca:
         missing = "CA:FALSE" if constraints is not None else "no basicConstraints"
-        raise _untrusted(signer, f"{subject} is not a certificate authority ({missing})")
+        raise _untrusted(signer, Words("{subject} is not a certificate authority ({missing})", subject=subject,
+                                       missing=missing))
     # SWUpdate's purpose applies to the issuers too: an extendedKeyUsage must allow it.
     usages = _extension(cert, x509.ExtendedKeyUsage)
     if usages is not None and ExtendedKeyUsageOID.EMAIL_PROTECTION not in usages:
-        raise _untrusted(signer, f"{subject} is limited to other uses than e-mail protection "
-                                 "(extendedKeyUsage), so SWUpdate would refuse it")  # fmt: skip
+        raise _untrusted(signer, Words("{subject} is limited to other uses than e-mail protection "
+                                       "(extendedKeyUsage), so SWUpdate would refuse it", subject=subject))
 
 
 def _check_path_length(signer, cert, subject: str, *, below: list[x509.Certificate]) -> None:
@@ -340,13 +346,16 @@ def _check_path_length(signer, cert, subject: str, *, below: list[x509.Certifica
     # Self-issued certificates (a CA's key rollover) do not count (RFC 5280 6.1.4, OpenSSL).
     count = sum(1 for c in below if c.subject != c.issuer)
     if limit is not None and count > limit:
-        raise _untrusted(signer, f"{subject} allows {limit} intermediate certificates below it "
-                                 f"(pathlen), the chain has {count}")  # fmt: skip
+        raise _untrusted(signer, Words("{subject} allows {limit} intermediate certificates below it (pathlen), "
+                                       "the chain has {count}", subject=subject, limit=limit, count=count))
 
 
-def _untrusted(signer: x509.Certificate, why: str | None) -> ArchiveError:
-    reason = f"the archive is signed by {_name(signer)}, which is not a trusted signer"
-    return ArchiveError(f"{reason}: {why}" if why else reason)
+def _untrusted(signer: x509.Certificate, why: Words | None) -> ArchiveError:
+    if why is None:
+        return ArchiveError("the archive is signed by {signer}, which is not a trusted signer", signer=_name(signer),
+                            code=ArchiveCode.SIGNER_UNTRUSTED)
+    return ArchiveError("the archive is signed by {signer}, which is not a trusted signer: {why}",
+                        signer=_name(signer), why=why, code=ArchiveCode.SIGNER_UNTRUSTED)
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
@@ -378,8 +387,8 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 def _check_validity(cert: x509.Certificate, subject: str) -> None:
     if not _valid_now(cert):
         raise ArchiveError(
-            f"the certificate of {subject} is valid only from {cert.not_valid_before_utc:%Y-%m-%d} "
-            f"to {cert.not_valid_after_utc:%Y-%m-%d}"
+            "the certificate of {subject} is valid only from {start} to {end}", subject=subject,
+            start=f"{cert.not_valid_before_utc:%Y-%m-%d}", end=f"{cert.not_valid_after_utc:%Y-%m-%d}", code=ArchiveCode.CERTIFICATE_INVALID,
         )
 
 
@@ -397,7 +406,7 @@ def _extensions(cert: x509.Certificate) -> x509.Extensions:
     except (x509.DuplicateExtension, ValueError):
         # OpenSSL refuses such certificates as well (invalid or duplicate extensions).
         raise ArchiveError(
-            f"the certificate of {_name(cert)} has malformed or repeated extensions"
+            "the certificate of {subject} has malformed or repeated extensions", subject=_name(cert), code=ArchiveCode.CERTIFICATE_INVALID,
         ) from None
 
 

@@ -13,7 +13,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ..models import JobState, UpdateJob, UpdateJobEvent
+from ..models import FETCHING, JobState, UpdateJob, UpdateJobEvent
 from ..stored_words import stored_words
 from .presenters import JobView, actor_words
 
@@ -107,7 +107,7 @@ def _transfer_ended(job: UpdateJob, events: list[EventView]) -> None:
     """How much the panel had downloaded when its download ended (downloaded, failed,
     cancelled): said on the event that ended it, from the job's own count. Progress reports
     are not kept on the timeline (the bar shows them), so this is where the figure stays."""
-    ended = [v for v in events if v.event.from_state in (S.DELIVERED, S.DOWNLOADING) and v.event.to_state]
+    ended = [v for v in events if v.event.from_state in FETCHING and v.event.to_state]
     if not ended or not job.bytes_total:
         return
     last = ended[-1]

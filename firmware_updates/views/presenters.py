@@ -33,7 +33,7 @@ from ..eligibility import (
     refusal_of,
     refusal_words,
 )
-from ..errors import Refusal, panel_name, site_name
+from ..errors import Refusal, no_current_release, panel_name, site_name
 from ..install_windows import window_of, window_open, window_words
 from ..models import (
     TRANSFER_STATES,
@@ -233,7 +233,7 @@ def site_row(*, device: Device, receiver, release: Release | None, job: UpdateJo
     if row.badge != Badge.RED:
         return row
     if release is None:
-        row.reason, row.reason_kind = gettext("No current release for this device type."), "no_release"
+        row.reason, row.reason_kind = no_current_release(device.device_type).reason, "no_release"
         return row
     reason, refusal_code = red_reason_of(device.verdict), refusal_of(device.verdict)
     if refusal_code != ELIGIBLE:
@@ -295,6 +295,11 @@ class StatsView:
         total = self.row.total
         return {"green": percent(self.row.current, total), "yellow": percent(self.row.updating, total),
                 "red": percent(self.row.not_planned, total)}
+
+    @property
+    def no_release(self) -> str:
+        """What the update-all dialog says when the type has no current release ("" if it has)."""
+        return "" if self.row.current_release else no_current_release(self.row.device_type).reason
 
     @property
     def eligible_red(self) -> int:

@@ -71,22 +71,10 @@ def release_list(request):
 @require(UPLOAD_RELEASE)
 def release_upload(request):
     form = ReleaseUploadForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            release = services.release_create(archive=form.cleaned_data["archive"], created_by=request.user,
-                                              description=form.cleaned_data["description"],
-                                              notes=form.cleaned_data["notes"], deltas=form.cleaned_data["deltas"])
-        except ReleaseRejected as exc:
-            # The reason names what was wrong (hash, signature, device type, version, a delta's
-            # base...); the service stored nothing.
-            if exc.field == "deltas":
-                form.add_error("deltas", _("The delta was refused: {reason}").format(reason=exc.reason))
-            else:
-                form.add_error("archive", _("The archive was refused: {reason}").format(reason=exc.reason))
-        else:
-            messages.success(request, _("{type} {version} uploaded. Mark it current to offer it to the panels.").format(
-                type=release.device_type, version=release.version))
-            return redirect(_type_url(release))
+    if form.is_valid() and (release := form.release_create(created_by=request.user)):
+        messages.success(request, _("{type} {version} uploaded. Mark it current to offer it to the panels.").format(
+            type=release.device_type, version=release.version))
+        return redirect(_type_url(release))
     return _release_page(request, form)
 
 

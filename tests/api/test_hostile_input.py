@@ -11,7 +11,6 @@ from rest_framework import parsers as drf_parsers
 
 from core.json import JSONBodyError, JSONBodyTooLarge, json_loads, json_too_deep
 from core.parsers import JSONParser
-from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, SiteFactory
 
 from .conftest import client_for
 
@@ -53,16 +52,29 @@ def test_json_loads_refuses_depth_size_constants_and_bad_text_with_reasons():
         json_loads(b'{"a": "\xff"}', **limits)
 
 
+@pytest.mark.parametrize(("body", "words"), [
+    (rb'{"a": "x\u0000y"}', "the text at a holds a NUL character"),
+    (rb'{"a": [{"b": ["ok", "\ud800"]}]}', "the text at a[0].b[1] holds an unpaired surrogate (\\ud800)"),
+    (rb'{"a": {"\u0000": 1}}', "a name in the object at a holds a NUL character"),
+    (rb'{"\uDFFF": 1}', "a name in the body holds an unpaired surrogate (\\udfff)"),
+    (rb'"\udc00\ud800"', "the text at the body holds an unpaired surrogate (\\udc00)"),
+    ('{"a": "\ud800"}', "not UTF-8 text"),  # text handed over with the surrogate itself
+])
+def test_json_loads_refuses_text_that_cannot_be_stored(body, words):
+    with pytest.raises(JSONBodyError) as refused:
+        json_loads(body, max_depth=32, max_bytes=1 << 20)
+    assert words in refused.value.reason
+
+
+def test_json_loads_takes_surrogate_pairs_and_escaped_backslashes():
+    limits = {"max_depth": 32, "max_bytes": 1 << 20}
+    assert json_loads(rb'["\ud83d\udd12", "\\u0000", "\\ud800"]', **limits) == ["\N{LOCK}", "\\u0000", "\\ud800"]
+
+
 # --- the management API -------------------------------------------------------------------
 
 
-@pytest.fixture
-def fleet():
-    receiver = ReceiverFactory(code="north")
-    device_type = DeviceTypeFactory()
-    site = SiteFactory(receiver=receiver, number=101)
-    DeviceFactory(site=site, receiver=receiver, device_type=device_type)
-    return site
+# `fleet`: tests/conftest.py's (receiver north, a Nord GSM panel at site 1204).
 
 
 # Every endpoint that creates from a body (the actions parse theirs through the same parser).

@@ -109,3 +109,22 @@ def test_a_viewer_token_reads_but_cannot_act(live_server):
     assert status == 403 and "managers" in body["detail"]
     api.token = "not-a-token"
     assert api.call("GET", "update-jobs/") == (401, {"detail": "Invalid token."})
+
+
+def test_the_api_root_links_every_collection_of_the_api(live_server):
+    """Each link answers the collection's JSON list: DRF's own root reversed the routes' names,
+    which the panel's pages share, and sent receivers and releases to the panel's HTML."""
+    operator(VIEWERS, username="vera")
+    api = Api(live_server.url)
+    assert api.call("GET", "")[0] == 401
+    login(api, "vera")
+
+    status, links = api.call("GET", "")
+
+    assert status == 200
+    assert set(links) == {"receivers", "device-types", "sites", "devices", "releases", "update-jobs", "rollouts",
+                          "events"}
+    for name, url in links.items():
+        assert url == f"{api.base_url}{name}/"
+        status, listed = api.call("GET", url.removeprefix(api.base_url))
+        assert status == 200 and "results" in listed, (name, status, listed)

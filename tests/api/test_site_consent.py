@@ -94,6 +94,32 @@ def test_patch_changes_a_name_and_a_number_too_and_an_empty_patch_changes_nothin
     assert (event.site_number, event.data["to"]) == (5204, "approval")  # the site as it is now
 
 
+def test_patch_changes_the_address_and_the_search_finds_the_site_by_it(fleet, as_manager, manager):
+    """Sites are found by their address (`?q=`), so the API that changes a site changes it too."""
+    url = f"/api/v1/sites/{site_id(fleet)}/"
+    response = as_manager.patch(url, {"address": "Fjordveien 12, Bergen"}, format="json")
+
+    assert response.status_code == 200 and response.json()["address"] == "Fjordveien 12, Bergen"
+    assert as_manager.get(url).json()["address"] == "Fjordveien 12, Bergen"
+    found = as_manager.get("/api/v1/sites/", {"receiver": "north", "q": "Fjordveien"}).json()["results"]
+    assert [site["number"] for site in found] == [1204]
+    entry = LogEntry.objects.get(object_id=str(site_id(fleet)))
+    assert (entry.user, entry.change_message) == (manager, "Address changed.")
+    too_long = as_manager.patch(url, {"address": "x" * 301}, format="json")
+    assert too_long.status_code == 400 and "address" in too_long.json()
+    assert Site.objects.get(pk=site_id(fleet)).address == "Fjordveien 12, Bergen"
+
+
+def test_patch_refuses_a_field_it_does_not_take_by_name_and_changes_nothing(fleet, as_manager):
+    url = f"/api/v1/sites/{site_id(fleet)}/"
+    response = as_manager.patch(url, {"name": "Mill Rd 4", "adress": "Mill Rd 4, Bergen"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == ("Only receiver, number, name, address, remote_update may be changed, "
+                                         "not adress.")
+    assert Site.objects.get(pk=site_id(fleet)).name != "Mill Rd 4"
+    assert not LogEntry.objects.exists()
+
+
 def test_a_site_created_asking_for_approval_says_so(fleet, as_manager):
     response = as_manager.post("/api/v1/sites/", {"receiver": "north", "number": 7, "remote_update": "approval",
                                                   "device": {"serial": "NG7", "device_type": fleet.device_type.code}},

@@ -18,7 +18,7 @@ from core.permissions import ENGINEERS, MANAGERS, VIEWERS
 
 from .conftest import operator
 from .showcase import seed_showcase
-from .ui import assert_accessible, sign_in, site_row
+from .ui import assert_accessible, assert_fits, sign_in, site_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -26,34 +26,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
 GSM = "/receivers/central/software-update/nord-gsm/"
-
-# Elements that run past the viewport's sides, unless a scrolling frame that fits holds them
-# (what a finger scrolls sideways is the frame, not the page).
-OFF_SCREEN = """() => {
-  const width = document.documentElement.clientWidth, out = [];
-  const framed = el => {
-    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-      if (/(auto|scroll|hidden|clip)/.test(getComputedStyle(p).overflowX)) {
-        const r = p.getBoundingClientRect();
-        if (r.left >= -0.5 && r.right <= width + 0.5) return true;
-      }
-    }
-    return false;
-  };
-  for (const el of document.querySelectorAll("body *")) {
-    const r = el.getBoundingClientRect();
-    if (!r.width || !r.height || getComputedStyle(el).visibility === "hidden") continue;
-    if ((r.right > width + 0.5 || r.left < -0.5) && !framed(el))
-      out.push(`${el.tagName.toLowerCase()}.${el.className} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
-  }
-  return {scrollWidth: document.documentElement.scrollWidth, width, out: out.slice(0, 10)};
-}"""
-
-
-def assert_fits(page, what: str) -> None:
-    found = page.evaluate(OFF_SCREEN)
-    assert found["scrollWidth"] <= found["width"] and not found["out"], f"{what} runs off the screen: {found}"
-
 
 def assert_reachable(page, locator, what: str) -> None:
     """Scrolled to (the page, or the frame holding it), inside the screen from side to side,

@@ -69,3 +69,31 @@ def assert_accessible(page, what: str) -> None:
                 f"{what}, {viewport['width']} px wide:\n{results.generate_report()}")
     finally:
         page.set_viewport_size(VIEWPORT)
+
+
+# Elements that run past the viewport's sides, unless a scrolling frame that fits holds them
+# (what a finger scrolls sideways is the frame, not the page).
+OFF_SCREEN = """() => {
+  const width = document.documentElement.clientWidth, out = [];
+  const framed = el => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (/(auto|scroll|hidden|clip)/.test(getComputedStyle(p).overflowX)) {
+        const r = p.getBoundingClientRect();
+        if (r.left >= -0.5 && r.right <= width + 0.5) return true;
+      }
+    }
+    return false;
+  };
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(el).visibility === "hidden") continue;
+    if ((r.right > width + 0.5 || r.left < -0.5) && !framed(el))
+      out.push(`${el.tagName.toLowerCase()}.${el.className} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, width, out: out.slice(0, 10)};
+}"""
+
+
+def assert_fits(page, what: str) -> None:
+    found = page.evaluate(OFF_SCREEN)
+    assert found["scrollWidth"] <= found["width"] and not found["out"], f"{what} runs off the screen: {found}"

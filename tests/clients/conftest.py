@@ -12,6 +12,9 @@ import pytest
 from tests.ddi.conftest import Fleet, build_fleet, signing_identity  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
+# The rauc-hawkbit library, installed there (without its D-Bus dependencies) by
+# scripts/install-test-clients.sh rather than into the venv, whose `pip check` it would fail.
+sys.path.append(str(ROOT / "var" / "clients" / "python"))
 
 
 @pytest.fixture

@@ -113,3 +113,25 @@ def test_cancel_action_of_a_job_not_being_cancelled_is_404_and_its_feedback_410(
     assert client.request("GET", f"/cancelAction/{job.pk}").status == 404
     assert client.cancel_feedback(job.pk, "closed", "success").status == 410
     assert fleet.job(job).state == S.DOWNLOADING
+
+
+@pytest.mark.parametrize(("status", "words"), [
+    ({"execution": [], "result": {"finished": "success"}}, "execution []"),
+    ({"execution": {"closed": 1}, "result": {"finished": "success"}}, "execution"),
+    ({"execution": "closed", "result": {"finished": ["success"]}}, "result ['success']"),
+    ({"execution": "closed", "result": "success"}, "'result' must be an object"),
+    ({"execution": "closed", "result": {"finished": "success"}, "details": {"why": "done"}}, "list of strings"),
+])
+def test_a_cancel_report_of_odd_types_is_400_and_the_job_still_stops(fleet, status, words):
+    job, client, _url = start_download(fleet)
+    services.update_job_cancel(job=job, actor=None)
+
+    reply = client.request("POST", f"/cancelAction/{job.pk}/feedback", body={"status": status},
+                           check_request=False)
+
+    assert reply.status == 400
+    assert reply.json()["errorCode"] == "ddi.invalid"
+    assert words in reply.json()["message"]
+    assert fleet.job(job).state == S.CANCELLING
+    assert client.cancel_feedback(job.pk, "closed", "success").status == 200
+    assert fleet.job(job).state == S.CANCELLED

@@ -10,6 +10,7 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import connections, transaction
 from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
+from django.utils.module_loading import import_string
 
 from core.tokens import token_digest
 from firmware_updates import services
@@ -75,6 +76,22 @@ def test_a_device_request_meets_no_session_csrf_login_or_messages(world, monkeyp
     Client().get("/api/v1/")  # the spies do see a browser's request
     assert set(ran) == {"SessionMiddleware", "CsrfViewMiddleware", "AuthenticationMiddleware",
                         "MessageMiddleware"}
+
+
+def test_a_device_request_passes_the_device_middleware_and_djangos_security_one_alone(world, monkeypatch):
+    """Every class of MIDDLEWARE spied on: a poll meets the device protocol's and, inside it,
+    SecurityMiddleware (redirect, HSTS); a browser's request meets them all."""
+    ran = []
+    classes = {name: import_string(name) for name in django_settings.MIDDLEWARE}
+    for name, cls in classes.items():
+        monkeypatch.setattr(cls, "__call__", recording(cls.__call__, name.rsplit(".", 1)[1], ran))
+
+    assert Client(HTTP_AUTHORIZATION=f"TargetToken {world.token}").get(POLL).status_code == 200
+    assert ran == ["DeviceProtocolMiddleware", "SecurityMiddleware"]
+
+    ran.clear()
+    Client().get("/api/v1/")
+    assert sorted(set(ran)) == sorted(name.rsplit(".", 1)[1] for name in classes)
 
 
 def test_with_ssl_redirect_a_plain_http_poll_is_sent_to_https(world, settings):

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from firmware_updates.models import Release, UpdateJob
 from firmware_updates.stored_words import stored_words
@@ -25,7 +26,11 @@ TECHNICAL = {"GPRS", "Ethernet", "SMS", "GSM", "IP", "API", "URL", "IANA", "UTC"
              "of", "details",
              "ID", "Crontab",  # Django's own primary key column; django-celery-beat's own Russian keeps the word
              "English",  # the switcher offers each language in its own name
-             "CSV"}  # the device type page's export: a file format's name
+             "CSV",  # the device type page's export: a file format's name
+             "ZIP"}  # what an operator uploads by mistake, named as the refusal names it
+# File names of the SWUpdate format an archive's refusal names (its manifest and signature), and
+# the alarm centre's event codes (job.failed, device.not_returned: what webhooks subscribe to).
+TECHNICAL_NAMES = re.compile(r"\bsw-description(?:\.sig)?\b|\b(?:job|device|site|wave|rollout)\.[a-z_]+\b")
 # Time zones' abbreviations (MSK, CET) follow every time, in any language, as "UTC" does.
 ZONE_ABBREVIATIONS = {name for zone in available_timezones()
                       if (name := datetime.now(ZoneInfo(zone)).tzname() or "").isalpha()}
@@ -82,7 +87,8 @@ def data_words() -> set[str]:
         *get_user_model().objects.values_list("username", flat=True),
         *(name[:1].upper() for name in get_user_model().objects.values_list("username", flat=True)),  # avatar
         *Release.objects.values_list("signer", flat=True), *Release.objects.values_list("description", flat=True),
-        *Release.objects.values_list("filename", flat=True),
+        *Release.objects.values_list("filename", flat=True), *Release.objects.values_list("archive", flat=True),
+        *Group.objects.values_list("name", flat=True),  # the groups' names are data (viewers, engineers...)
         # A panel's own failure text is its words; the server's stored sentences are not.
         *(r for r in UpdateJob.objects.values_list("reason", flat=True) if r and stored_words(r) == r),
     ]
@@ -92,4 +98,4 @@ def data_words() -> set[str]:
 def english_words(html, *, allowed: set[str] = frozenset()) -> list[str]:
     """The Latin-letter words of the page a Russian operator should not meet."""
     known = TECHNICAL | ZONE_ABBREVIATIONS | data_words() | set(allowed)
-    return [word for word in LATIN_WORD.findall(shown_text(html)) if word not in known]
+    return [word for word in LATIN_WORD.findall(TECHNICAL_NAMES.sub(" ", shown_text(html))) if word not in known]

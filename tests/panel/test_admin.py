@@ -213,20 +213,26 @@ def test_giving_a_panel_a_site_on_another_receiver_moves_the_panel(admin_client,
     assert (device.site, device.receiver) == (empty_site, south)
 
 
+# (field, what the form posts, the refusal on the field). Channels are boxes to tick and
+# partitions two lists of numbers (armed, disarmed): no JSON, no English word to type.
 REFUSED_PANEL_FIELDS = [
-    ("channels", '["gprs", "pigeon"]',
-     "Unknown channel pigeon; known: ethernet, gprs, gsm_voice, pstn, radio, sms."),
-    ("firmware_version", "5.4a", "'5.4a' is not a firmware version: use numbers separated by dots, e.g. 5.40."),
-    ("partitions", '[{"number": 1, "armed": "yes"}]',
-     'Give partitions as [{"number": 1, "armed": true}, ...], numbered 1 to 999.'),
+    ("channels", {"channels": ["gprs", "pigeon"]},
+     "Select a valid choice. pigeon is not one of the available choices."),
+    ("firmware_version", {"firmware_version": "5.4a"},
+     "'5.4a' is not a firmware version: use numbers separated by dots, e.g. 5.40."),
+    ("partitions", {"partitions_0": "1, yes", "partitions_1": ""},
+     "Give partition numbers separated by commas, e.g. 1, 3."),
+    ("partitions", {"partitions_0": "1, 2", "partitions_1": "2"},
+     "Partition 2 cannot be both armed and disarmed."),
+    ("partitions", {"partitions_0": ", ".join(str(n) for n in range(1, 66)), "partitions_1": ""},
+     "More than 64 partitions."),  # the services' own rule
 ]
 
 
 @pytest.mark.parametrize(("field", "value", "message"), REFUSED_PANEL_FIELDS)
 def test_device_admin_refuses_what_the_services_refuse_on_the_field(admin_client, example, field, value, message):
     device = example.device(1220)
-    response = change_form(admin_client, f"/admin/sites/device/{device.pk}/change/", "device_form",
-                           **{field: value})
+    response = change_form(admin_client, f"/admin/sites/device/{device.pk}/change/", "device_form", **value)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors[field] == [message]
     assert Device.objects.get(pk=device.pk).channels == ["gprs"]
@@ -237,7 +243,7 @@ def test_device_admin_refuses_what_the_services_refuse_on_the_field(admin_client
 def test_site_admin_refuses_what_the_services_refuse_on_its_panel(admin_client, example, field, value, message):
     device = example.device(1220)
     response = change_form(admin_client, f"/admin/sites/site/{device.site.pk}/change/", "site_form",
-                           **{f"device-0-{field}": value})
+                           **{f"device-0-{name}": posted for name, posted in value.items()})
     assert response.status_code == 200
     [formset] = response.context["inline_admin_formsets"]
     assert formset.formset.errors[0][field] == [message]
@@ -247,11 +253,14 @@ def test_site_admin_refuses_what_the_services_refuse_on_its_panel(admin_client, 
 def test_panel_edits_in_the_site_admin_go_through_the_service(admin_client, example):
     device = example.device(1220)
     response = change_form(admin_client, f"/admin/sites/site/{device.site.pk}/change/", "site_form",
-                           **{"device-0-channels": '["sms", "ethernet"]', "device-0-firmware_version": "5.40"})
+                           **{"device-0-channels": ["sms", "ethernet"], "device-0-firmware_version": "5.40",
+                              "device-0-partitions_0": "2", "device-0-partitions_1": "1, 3"})
     assert response.status_code == 302
     device.refresh_from_db()
     assert (device.channels, device.has_ip_channel, device.firmware_version) == (["ethernet", "sms"], True, "5.40")
-    assert history(device) == [(CHANGE, "Changed firmware version, channels.", "root")]
+    assert device.partitions == [{"number": 1, "armed": False}, {"number": 2, "armed": True},
+                                 {"number": 3, "armed": False}]
+    assert history(device) == [(CHANGE, "Changed firmware version, channels, partitions.", "root")]
     assert history(device.site) == []
 
 
@@ -260,7 +269,7 @@ def test_a_site_added_in_the_admin_gets_its_panel_and_a_target_token_shown_once(
     response = admin_client.post("/admin/sites/site/add/", {
         **form, "receiver": example.receiver.pk, "number": 1301, "name": "Bakery", "serial": "NG001301",
         "device_type": example.nord.pk, "hardware_revision": "2.1", "firmware_version": "5.30",
-        "channels": '["gprs"]', "partitions": '[{"number": 1, "armed": true}]'}, follow=True)
+        "channels": ["gprs"], "partitions_0": "1", "partitions_1": ""}, follow=True)
     site = Site.objects.get(receiver=example.receiver, number=1301)
     token = shown_token(response, "TargetToken")
     assert (site.device.serial, site.device.receiver, site.device.token_hash) == (
@@ -273,7 +282,7 @@ def test_a_site_added_in_the_admin_with_a_bad_channel_is_refused_on_the_field(ad
     form = form_values(admin_client.get("/admin/sites/site/add/").content, "site_form")
     response = admin_client.post("/admin/sites/site/add/", {
         **form, "receiver": example.receiver.pk, "number": 1301, "serial": "NG001301",
-        "device_type": example.nord.pk, "channels": '["pigeon"]', "partitions": "[]"})
+        "device_type": example.nord.pk, "channels": ["pigeon"], "partitions_0": "", "partitions_1": ""})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["channels"] == [REFUSED_PANEL_FIELDS[0][2]]
     assert not Site.objects.filter(number=1301).exists()

@@ -1,17 +1,22 @@
 """The panel in Russian for a Russian browser, in English for the rest, the operator's choice
 remembered; the API's `detail` in the request's language with its `code` unchanged."""
 
+import io
 from datetime import timedelta
 from zoneinfo import available_timezones
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
+from rest_framework.test import APIClient
 
 from core.models import OperatorPreferences
 from firmware_updates import services
-from firmware_updates.models import JobState, UpdateJob
+from firmware_updates.models import JobState, Release, UpdateJob
+from firmware_updates.swu import build_archive, make_signing_identity
 from receivers.models import Receiver
 from tests.panel.conftest import signed_in
 from tests.panel.html import find_all, text_of, texts_of
@@ -172,13 +177,195 @@ def test_the_admin_speaks_russian_with_the_panels_words(example, history):
     admin = get_user_model().objects.create_superuser("anna", password="x")
     russian = signed_in(admin, **RU)
     job = example.jobs[1217]
+    site, device = example.device(1217).site, example.device(1217)
+    release = example.release
     urls = ["/admin/", "/admin/receivers/receiver/", f"/admin/receivers/receiver/{example.receiver.pk}/change/",
             "/admin/sites/site/", "/admin/sites/devicetype/", "/admin/firmware_updates/release/",
             "/admin/firmware_updates/updatejob/", f"/admin/firmware_updates/updatejob/{job.pk}/change/",
-            "/admin/firmware_updates/rollout/", f"/admin/firmware_updates/rollout/{history.pk}/change/"]
+            "/admin/firmware_updates/rollout/", f"/admin/firmware_updates/rollout/{history.pk}/change/",
+            # A panel's channels are boxes to tick and its partitions numbers (not the API's JSON);
+            # fieldsets, a delta's hashes, a job's events and snapshot, a rollout's skipped sites,
+            # the alarm centre's events and the groups (data) in the reader's words.
+            f"/admin/sites/site/{site.pk}/change/", "/admin/sites/site/add/", f"/admin/sites/device/{device.pk}/change/",
+            f"/admin/firmware_updates/release/{release.pk}/change/", "/admin/firmware_updates/webhook/add/",
+            "/admin/core/event/", "/admin/auth/user/", "/admin/auth/group/"]
     # Django's admin writes these image alternatives untranslated (its search and yes/no icons).
     django_own = {"Search", "True", "False", "Unknown"}
     for url in urls:
         response = russian.get(url)
         assert response.status_code == 200, url
         assert english_words(response.content, allowed=django_own) == [], url
+
+
+def _archive(**kwargs) -> bytes:
+    out = io.BytesIO()
+    build_archive(out, device_type=kwargs.pop("device_type", "nord-gsm"), version="5.50", hardware_revisions=["2.1"],
+                  images=[("fw.bin", b"\x7fNORD firmware image\x00" * 256)], **kwargs)
+    return out.getvalue()
+
+
+def _tampered() -> bytes:
+    data = bytearray(_archive())
+    data[data.index(b"NORD firmware") + 2] ^= 0xFF  # one byte of the image, after the manifest
+    return bytes(data)
+
+
+# What an operator uploads by mistake, each refusal with its stable code, its English and Russian
+# words (after "The archive was refused: "), and the data its words name (file, board, signer).
+ARCHIVE_REFUSALS = {
+    "corrupted": (_tampered, "archive_hash_mismatch", "sha256 of fw.bin does not match sw-description",
+                  "SHA-256 файла fw.bin не совпадает с указанной в sw-description", {"fw", "bin"}),
+    "truncated": (lambda: _archive()[:3000], "archive_corrupt", "the archive is truncated in fw.bin",
+                  "архив обрывается, не дочитано: fw.bin", {"fw", "bin"}),
+    "a zip file": (lambda: b"PK\x03\x04 a zip file, not an SWUpdate archive" * 20, "archive_not_swu",
+                   "this is a ZIP file, not an SWUpdate archive (.swu)",
+                   "это ZIP-файл, а не архив SWUpdate (.swu)", set()),
+    "unsigned": (_archive, "archive_not_signed",
+                 "the archive is not signed (no sw-description.sig), and a signature is required",
+                 "архив не подписан (нет sw-description.sig), а подпись обязательна", set()),
+    "another signer": (lambda: _archive(key_pem=STRANGER[0], cert_pem=STRANGER[1]), "archive_signer_untrusted",
+                       "the archive is signed by CN=Somebody else, which is not a trusted signer",
+                       "архив подписан CN=Somebody else, а этому подписанту здесь не доверяют",
+                       {"CN", "Somebody", "else"}),
+    "another device type": (lambda: _archive(device_type="nord-lte"), "device_type_unknown",
+                            "The archive is for device type 'nord-lte', which is not registered.",
+                            "Архив предназначен для типа прибора 'nord-lte', который не зарегистрирован.",
+                            {"nord", "lte'"}),
+}
+STRANGER = make_signing_identity("Somebody else")
+
+
+@pytest.mark.parametrize("kind", ARCHIVE_REFUSALS)
+def test_a_refused_archive_is_explained_in_russian_in_the_panel_the_admin_and_the_api(
+        example, manager, settings, tmp_path, kind):
+    """The archive library speaks English and knows no Django: its refusal's code and words are
+    said again in the operator's language at the edge (firmware_updates/archive_words.py)."""
+    make, code, english, russian, data = ARCHIVE_REFUSALS[kind]
+    if kind in ("unsigned", "another signer"):  # signatures required: only the vendor's is trusted
+        trusted = tmp_path / "trusted.pem"
+        trusted.write_bytes(make_signing_identity("Nord firmware signing")[1])
+        settings.FIRMWARE_TRUSTED_CERTS = str(trusted)
+    upload = lambda: SimpleUploadedFile("nord-gsm-5.50.swu", make())  # noqa: E731
+    before = Release.objects.count()
+
+    panel = signed_in(manager, **RU).post("/releases/upload/", {"archive": upload()})
+    [error] = texts_of(panel.content, "upload-error")
+    assert error == f"Архив отклонён: {russian}"
+    assert english_words(panel.content, allowed=data) == []
+
+    admin = signed_in(get_user_model().objects.create_superuser("anna", password="x"), **RU)
+    page = admin.post("/admin/firmware_updates/release/add/", {"archive": upload()})
+    assert f"Архив отклонён: {russian}" in shown_text(page.content)
+    assert english_words(page.content, allowed=data | {"Search", "True", "False", "Unknown"}) == []
+
+    api = APIClient()
+    api.force_authenticate(manager)
+    answers = {language: api.post("/api/v1/releases/", {"archive": upload()}, format="multipart",
+                                  HTTP_ACCEPT_LANGUAGE=language) for language in ("en", "ru")}
+    assert {language: (a.status_code, a.json()["code"]) for language, a in answers.items()} == {
+        "en": (400, code), "ru": (400, code)}
+    assert answers["en"].json()["detail"] == english
+    assert answers["ru"].json()["detail"] == russian
+    assert Release.objects.count() == before
+
+
+def test_the_apis_field_errors_follow_the_request_language(example, manager):
+    """A receiver, device type or release the request names that does not exist, and a filter
+    given wrongly: `detail` in the request's language (the field's name is the API's own)."""
+    api = APIClient()
+    api.force_authenticate(manager)
+    asked = [
+        ("post", "/api/v1/update-jobs/", {"receiver": "nowhere", "site_number": 1215},
+         "receiver: No receiver has the code nowhere.", "receiver: Ретранслятора с кодом nowhere нет."),
+        ("post", "/api/v1/update-jobs/", {"receiver": example.receiver.code, "site_number": 1215, "release": 999999},
+         "release: No release has the id 999999.", "release: Прошивки с id 999999 нет."),
+        ("post", "/api/v1/sites/", {"receiver": example.receiver.code, "number": 9, "device": {
+            "serial": "NG9", "device_type": "nord-lte"}},
+         "device.device_type: No device type has the code nord-lte.",
+         "device.device_type: Типа прибора с кодом nord-lte нет."),
+        ("get", "/api/v1/releases/?archived=maybe", None, "archived: Use true or false.",
+         "archived: Укажите true или false."),
+    ]
+    for method, url, body, english, russian in asked:
+        for language, words in (("en", english), ("ru", russian)):
+            response = getattr(api, method)(url, body, format="json", HTTP_ACCEPT_LANGUAGE=language)
+            assert response.status_code == 400, url
+            assert response.json()["detail"] == words, url
+
+
+def test_the_admins_permissions_are_named_in_the_readers_language(example):
+    """Django stores a permission's name once, in English: the group's and the user's choices
+    are said from the codename and the model's translated name instead."""
+    from django.contrib.auth.models import Group
+
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    engineers = Group.objects.get(name="engineers")
+    for url in (f"/admin/auth/group/{engineers.pk}/change/", f"/admin/auth/user/{admin.pk}/change/"):
+        text = shown_text(signed_in(admin, **RU).get(url).content)
+        assert "Can " not in text, url
+        assert "| Изменение: объект" in text, url
+        assert "| Одобрение обновлений" in text, url
+    english = shown_text(signed_in(admin, HTTP_ACCEPT_LANGUAGE="en").get(
+        f"/admin/auth/group/{engineers.pk}/change/").content)
+    assert "| Can change site" in english and "| Can approve update jobs" in english
+
+
+def test_the_admins_history_says_the_audit_in_the_readers_language(example, manager):
+    """The operator audit is stored in English (the API and logs read it as written); each
+    object's History page in the admin says it in the reader's language (core/audit_words.py)."""
+    from sites.services import site_update
+
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    site = example.device(1217).site
+    site_update(site=site, actor=admin, name="Пекарня", address="ул. Мира, 4", number=4217,
+                remote_update="approval")
+    services.release_mark_current(release=example.release, actor=admin)
+    stored = LogEntry.objects.get(object_id=str(site.pk)).change_message
+    assert stored == ("Number 1217 changed to 4217; name changed; remote update changed from allowed to "
+                      "approval; address changed.")
+    russian = signed_in(admin, **RU)
+    history = russian.get(f"/admin/sites/site/{site.pk}/history/").content
+    assert "Номер 1217 изменён на 4217; название изменено; удалённое обновление: было «разрешено», стало " \
+           "«с одобрением»; адрес изменён." in shown_text(history)
+    assert english_words(history, allowed={"Search"}) == []
+    release = russian.get(f"/admin/firmware_updates/release/{example.release.pk}/history/").content
+    assert "Сделана текущей." in shown_text(release) and english_words(release, allowed={"Search"}) == []
+    english = signed_in(admin, HTTP_ACCEPT_LANGUAGE="en").get(f"/admin/sites/site/{site.pk}/history/").content
+    assert stored in shown_text(english)
+
+
+def test_every_audit_sentence_is_said_again_in_russian():
+    import re
+
+    from core import audit_words
+
+    templates = [*audit_words.SENTENCES, audit_words.CHANGED]
+    for template in templates:
+        names = re.findall(r"\{(\w+)\}", template)
+        stored = template.format(**{name: f"<{name}>" for name in names})
+        with translation.override("ru"):
+            said = audit_words.audit_words(stored)
+        assert said != stored, template
+    stored = audit_words.site_change_message([audit_words.MOVED.format(from_receiver="north", to_receiver="south"),
+                                              audit_words.NAME_CHANGED])
+    with translation.override("ru"):
+        assert audit_words.audit_words(stored) == "Перенесён с north на south; название изменено."
+        assert audit_words.audit_words("Changed name, poll sleep.") == "Изменено: название, интервал опроса."
+        assert audit_words.audit_words("Created with panel NG1. Remote update: forbidden.") == (
+            "Создан с прибором NG1. Удалённое обновление: запрещено.")
+        assert audit_words.audit_words("Something Django said.") == "Something Django said."
+
+
+def test_the_admins_actions_answer_in_the_readers_language(example):
+    admin = get_user_model().objects.create_superuser("anna", password="x")
+    russian = signed_in(admin, **RU)
+    jobs = [example.jobs[1211], example.jobs[1214]]
+    response = russian.post("/admin/firmware_updates/updatejob/", {
+        "action": "cancel_selected", "_selected_action": [j.pk for j in jobs]}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert len(said) == 2 and english_words(response.content, allowed={"Search", "True", "False", "Unknown"}) == []
+    older = example.release.device_type.releases.exclude(pk=example.release.pk).first()
+    response = russian.post("/admin/firmware_updates/release/", {
+        "action": "mark_current", "_selected_action": [older.pk]}, follow=True)
+    assert english_words(response.content, allowed={"Search", "True", "False", "Unknown"}) == []
+    assert "5.30" in " ".join(str(m) for m in response.context["messages"])

@@ -1,5 +1,7 @@
 """The tab "Site software update" and the device type page read the seed's figures."""
 
+import re
+
 import pytest
 from django.core.cache import cache
 
@@ -155,6 +157,36 @@ def test_red_rows_say_why(example, as_viewer):
     assert {n: r["attrs"]["data-reason"] for n, r in reasons.items()} == {
         1215: "no_ip_channel", 1216: "hardware_not_supported", 1217: "failed", 1218: "cancelled", 1219: "offline",
         1220: "not_queued"}
+
+
+def test_a_refusal_has_the_same_words_in_every_part_of_the_page(example, as_manager):
+    """One refusal, one wording (firmware_updates.errors.Refusal): the "of which" list, the legend, the
+    reason filter and the update-all dialog name a not-eligible site's reason alike (the
+    legend and the filter said "hardware not supported" beside the breakdown's "hardware
+    revision not supported")."""
+    html = as_manager.get(example.page).content
+    breakdown = {e["attrs"]["data-code"]: e["text"] for e in find_all(html, "not-eligible-reason")}
+    legend = {e["attrs"]["href"].split("reason=")[1]: e["text"] for e in find_all(html, "legend-link")}
+    options = dict(re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]*) \(\d+\)</option>',
+                              html.decode().split('data-testid="filter-reason"')[1].split("</select>")[0]))
+    dialog = text_of(html, "update-all-plan")
+    assert breakdown == {"no_ip_channel": "1 no GPRS or Ethernet channel",
+                         "hardware_not_supported": "1 hardware revision not supported"}
+    for code, words in breakdown.items():
+        assert legend[code] == words
+        assert options[code] == words[2].upper() + words[3:]  # the filter's capfirst
+        assert words in dialog
+
+
+def test_no_current_release_is_said_alike_by_the_rows_the_dialog_and_queueing(example, as_manager):
+    example.release.is_current = False
+    example.release.save()
+    said = "Nord GSM has no current release."
+    html = as_manager.get(example.page, {"badge": "red"}).content
+    assert set(texts_of(html, "red-reason")) == {said}
+    assert text_of(html, "update-all-no-release") == f"{said} Mark one current on the Releases page first."
+    refused = as_manager.post(example.page + "queue/", {"site_number": "1220"}, **HTMX)
+    assert texts_of(refused.content, "queue-site-error") == [said]
 
 
 def test_online_and_offline_are_shown(example, as_viewer):

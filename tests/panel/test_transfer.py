@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fleet(settings):
+def delta_fleet(settings):
+    """Not the shared `fleet`: panels on three versions, a delta from 5.30, one not eligible."""
     settings.FIRMWARE_GPRS_BYTES_PER_SECOND = 5000
     receiver = ReceiverFactory(code="north")
     nord = DeviceTypeFactory(code="nord-gsm", name="Nord GSM")
@@ -28,8 +29,8 @@ def fleet(settings):
     return receiver, nord, release, on_base
 
 
-def test_device_type_page_and_update_all_say_what_the_rollout_sends(fleet, as_manager):
-    receiver, nord, release, _ = fleet
+def test_device_type_page_and_update_all_say_what_the_rollout_sends(delta_fleet, as_manager):
+    receiver, nord, release, _ = delta_fleet
     page = as_manager.get(f"/receivers/north/software-update/{nord.code}/").content
     dialog = as_manager.get(f"/receivers/north/software-update/{nord.code}/update-all/").content
 
@@ -45,8 +46,8 @@ def test_device_type_page_and_update_all_say_what_the_rollout_sends(fleet, as_ma
         assert "1 panel gets the full archive of 293.0 KB: about 1 min on GPRS." in text
 
 
-def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(fleet, as_manager):
-    receiver, nord, release, on_base = fleet
+def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(delta_fleet, as_manager):
+    receiver, nord, release, on_base = delta_fleet
     job = services.update_job_create(receiver=receiver, site_number=on_base[0].site.number, actor=None)
     # As the device's closing failure leaves it (job_transition also clears the active job).
     services.job_transition(job_id=job.pk, to_state=JobState.FAILED, actor=services.ACTOR_DEVICE,
@@ -58,10 +59,10 @@ def test_a_panel_whose_delta_failed_is_counted_with_the_full_archive(fleet, as_m
     assert summary["attrs"]["data-bytes"] == str(2 * 30_000 + 2 * 300_000)
 
 
-def test_a_panel_without_a_site_is_sent_the_release_but_not_counted_as_a_site(fleet, as_manager):
+def test_a_panel_without_a_site_is_sent_the_release_but_not_counted_as_a_site(delta_fleet, as_manager):
     """A rollout queues a panel a gateway registered without a site (it has no site to forbid
     it): the transfer counts it, from the statistics' own pass, which count sites only."""
-    receiver, nord, release, _ = fleet
+    receiver, nord, release, _ = delta_fleet
     DeviceFactory(site=None, receiver=receiver, device_type=nord, firmware_version="5.30")
 
     [stats] = receiver_firmware_stats(receiver=receiver, device_type=nord, facets=True, transfer=True)
@@ -74,8 +75,8 @@ def test_a_panel_without_a_site_is_sent_the_release_but_not_counted_as_a_site(fl
     assert summary["attrs"]["data-bytes"] == str(4 * 30_000 + 300_000)
 
 
-def test_the_statistics_transfer_equals_the_transfer_asked_alone(fleet):
-    receiver, nord, release, on_base = fleet
+def test_the_statistics_transfer_equals_the_transfer_asked_alone(delta_fleet):
+    receiver, nord, release, on_base = delta_fleet
     job = services.update_job_create(receiver=receiver, site_number=on_base[1].site.number, actor=None)
     services.job_transition(job_id=job.pk, to_state=JobState.FAILED, actor=services.ACTOR_DEVICE,
                             delta=release.deltas.get())

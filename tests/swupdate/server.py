@@ -9,7 +9,6 @@ the count includes what sat in socket buffers when a link dropped; the test's Li
 what reached the panel.)
 """
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +37,8 @@ class Server(servers.Server):
         port = servers.free_port()
         super().__init__(
             "gunicorn",
-            [sys.executable, "-m", "gunicorn", "securitycenter.wsgi", "--bind", f"{servers.HOST}:{port}",
-             "--worker-class", "gthread", "--workers", "2", "--threads", "4", "--timeout", "60",
-             "--access-logfile", str(self.access_path), "--access-logformat", ACCESS_FORMAT],
+            servers.gunicorn_command(port, "--timeout", "60", "--access-logfile", str(self.access_path),
+                                     "--access-logformat", ACCESS_FORMAT),
             env=env, cwd=ROOT, log=workdir / "gunicorn.log", port=port,
             probe="/api/v1/",  # 401 or 403: a worker has loaded the application
         )  # fmt: skip

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from securitycenter.broker import REDIS_TRANSPORT_OPTIONS
 from securitycenter.celery import app
 from testing.servers import Server
 
@@ -72,11 +73,16 @@ def worker_running(settings, tmp_path, *, broker_url: str | None = None, env: di
     env = {**os.environ, "DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY,
            "RECONCILE_INTERVAL": str(beat_every), "ROLLOUT_BATCH_SIZE": "10", "ROLLOUT_STALE_AFTER": "3",
            "PYTHONUNBUFFERED": "1", "VAR_DIR": str(tmp_path / "var"), **(env or {})}
-    saved = (app.conf.get("broker_write_url"), dict(app.conf.broker_transport_options or {}))
+    saved = (app.conf.get("broker_write_url"), dict(app.conf.broker_transport_options or {}),
+             app.conf.get("broker_transport"))
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
-        # What this process sends to (an environment's CELERY_BROKER_URL outranks broker_url).
+        # What this process sends to (an environment's CELERY_BROKER_URL outranks broker_url),
+        # through the transport the settings choose for it (the embedded run's is the on-disk one).
         app.conf.broker_write_url = broker_url
+        if broker_url.startswith("redis"):
+            app.conf.broker_transport = "securitycenter.broker:Transport"
+            app.conf.broker_transport_options = dict(REDIS_TRANSPORT_OPTIONS)
     elif settings.CELERY_BROKER_URL.startswith("redis"):
         # A database of its own, flushed first; TEST_WORKER_REDIS_DB picks another where
         # several people share one Redis.
@@ -103,7 +109,7 @@ def worker_running(settings, tmp_path, *, broker_url: str | None = None, env: di
         yield worker
     finally:
         worker.stop()
-        app.conf.broker_write_url, app.conf.broker_transport_options = saved
+        app.conf.broker_write_url, app.conf.broker_transport_options, app.conf.broker_transport = saved
         reset_broker_connections()
 
 

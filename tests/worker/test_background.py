@@ -198,3 +198,36 @@ def test_beat_repairs_a_panel_whose_active_job_was_written_past_the_services(cel
              worker=celery_worker, what="beat's repair of Device.active_job")
     assert "Device.active_job was wrong on 1 device(s)" in celery_worker.log_path.read_text(errors="replace")
     assert_active_jobs_recorded()
+
+
+def test_beat_deletes_failed_sign_ins_past_their_retention_and_expired_sessions(settings, tmp_path):
+    """A guesser's failed sign-ins are kept SIGNIN_FAILURE_RETENTION_DAYS (90) days, sessions
+    until they expire: beat deletes the rest, every HOUSEKEEPING_INTERVAL; nothing else did."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    from core.models import SignInFailure
+
+    from .conftest import worker_running
+
+    now = timezone.now()
+    old = SignInFailure.objects.bulk_create(
+        [SignInFailure(username=f"guess{n}", address="198.51.100.7", entry="api", at=now - timedelta(days=91))
+         for n in range(3)])
+    kept = SignInFailure.objects.create(username="vera", address="192.0.2.1", entry="panel",
+                                        at=now - timedelta(days=89))
+    expired, live = SessionStore(), SessionStore()
+    for store, expiry in ((expired, -60), (live, 3600)):
+        store.set_expiry(expiry)
+        store["seen"] = True
+        store.create()
+    settings.HOUSEKEEPING_INTERVAL = 1
+
+    with worker_running(settings, tmp_path) as worker:
+        wait_for(lambda: not SignInFailure.objects.filter(pk__in=[f.pk for f in old]).exists(), timeout=30,
+                 worker=worker, what="the failed sign-ins past their retention deleted")
+        wait_for(lambda: not Session.objects.filter(session_key=expired.session_key).exists(), timeout=30,
+                 worker=worker, what="the expired session deleted")
+
+    assert list(SignInFailure.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert Session.objects.filter(session_key=live.session_key).exists()

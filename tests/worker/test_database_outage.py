@@ -15,7 +15,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from testing.servers import PrivatePostgres, Server, free_port, postgres_bindir
+from testing.servers import PrivatePostgres, Server, free_port, gunicorn_command, postgres_bindir
 
 from .conftest import ROOT, Worker, healthz, wait_for
 
@@ -107,9 +107,7 @@ def test_a_postgresql_restart_answers_503_and_every_panel_finishes(tmp_path):
                         str(PANELS), str(ARCHIVE)], cwd=ROOT, env=env, check=True)
         fleet = json.loads((tmp_path / "fleet.json").read_text())
         port = free_port()
-        web = Server("gunicorn", [sys.executable, "-m", "gunicorn", "securitycenter.wsgi", "--bind", f"127.0.0.1:{port}",
-                                  "--worker-class", "gthread", "--workers", "2", "--threads", "4"],
-                     env=env, cwd=ROOT, log=tmp_path / "gunicorn.log", port=port, probe="/api/v1/").start()
+        web = Server("gunicorn", gunicorn_command(port), env=env, cwd=ROOT, log=tmp_path / "gunicorn.log", port=port, probe="/api/v1/").start()
         worker = Worker(env, tmp_path / "worker.log").start()
         wait_for(lambda: healthz(web.url)[0] == 200, timeout=30, worker=worker, what="/healthz to pass")
 

@@ -6,12 +6,22 @@ tests/test_translations.py fails while any entry is untranslated, fuzzy or stale
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.core.management.commands import makemessages
 
 # Folders with no string an operator reads: tests, benches, the simulator (it is a device),
 # documentation, dependencies and what the project writes at run time.
 IGNORED = ["var", "tests", "bench", "fleetsim", "testing", "requirements", "docs", "deploy", "scripts",
            "static", "locale", "node_modules", "build", "*.egg-info"]
 LANGUAGES = ["ru"]
+# The archive library (firmware_updates/swu) knows no Django, so it marks no string with gettext:
+# its refusals' English templates are the first argument of these calls (swu/errors.py), said
+# again in the operator's language at the edge (firmware_updates/archive_words.py).
+ARCHIVE_KEYWORDS = ["ArchiveError", "ArchiveTooLarge", "Words", "DeltaError", "fail"]
+
+
+class MakeMessages(makemessages.Command):
+    xgettext_options = [*makemessages.Command.xgettext_options,
+                        *(f"--keyword={keyword}" for keyword in ARCHIVE_KEYWORDS)]
 
 
 class Command(BaseCommand):
@@ -19,5 +29,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         # no_obsolete: a string gone from the source leaves the catalogue (no "#~" entries).
-        call_command("makemessages", locale=LANGUAGES, ignore_patterns=IGNORED, add_location="file",
+        call_command(MakeMessages(), locale=LANGUAGES, ignore_patterns=IGNORED, add_location="file",
                      no_obsolete=True, verbosity=options["verbosity"])

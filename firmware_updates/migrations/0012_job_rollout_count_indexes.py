@@ -15,7 +15,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('firmware_updates', '0010_find'),
+        ('firmware_updates', '0011_delta_hash_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
