@@ -90,7 +90,8 @@ def time_zone_validator(value: str) -> None:
     """An IANA time zone name the system's tz database knows, e.g. "Europe/Moscow"."""
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    # OSError: a name longer than a file name may be (ZoneInfo looks for the file).
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ValidationError(_("%(value)r is not a time zone name (IANA, e.g. Europe/Moscow)."),
                               code="invalid_time_zone", params={"value": value}) from None
 

@@ -82,8 +82,8 @@ def group_counts(queryset: QuerySet, *keys) -> list[tuple]:
     Counted over a derived table, so that PostgreSQL plans the few groups there are: it
     estimates the groups of an expression from the columns the expression reads, and the
     eligibility verdict reads the site, the active job and the last contact, one value per
-    device: it planned one group per device (100,000) and sorted them on disk, ~100 ms of
-    the device type page's ~50 ms pass (bench `rollouts`, docs/benchmarks.md). A derived
+    device: it planned one group per device (100,000) and sorted them on disk, 110 ms for a
+    pass that takes ~50 ms hashed (bench `rollouts`, docs/benchmarks.md). A derived
     table's column has no statistics (200 groups assumed), so it hashes the real few in
     memory. OFFSET 0 keeps PostgreSQL from pulling the derived table up into the outer
     query; SQLite has no such estimate and no OFFSET without LIMIT."""
@@ -117,7 +117,9 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     device type page 45-250 ms, bench `rollouts`). `listed` (with a `device_type`; a
     `site_filter_q` condition) also counts the sites the device type page's list keeps: its
     paginator's count, which a COUNT of the list's own query took 60-110 ms to give with a
-    search (bench `find`).
+    search (bench `find`). The list takes the devices at a site of the receiver, these the
+    devices of the receiver at a site: the same, a panel's receiver being its site's
+    (`sites.services.site_update` keeps them equal).
     """
     transfer = transfer and device_type is not None
     listed = listed if device_type is not None and listed else None
@@ -261,30 +263,35 @@ class SiteFilters:
         return values
 
 
-def site_search_q(q: str, prefix: str = "") -> Q:
-    """Sites (at `prefix`, e.g. "site__" from a device) whose number starts with, or whose
-    name, address or panel serial contains, each word of `q` (any case).
+def site_search_q(q: str, prefix: str = "", receiver: Receiver | None = None) -> Q:
+    """Sites (at `prefix`, e.g. "site__" from a device; of `receiver` if given) whose number
+    starts with, or whose name, address or panel serial contains, each word of `q` (any case).
 
-    Each word is asked of the sites and of the devices in subqueries of their own, so that
-    on PostgreSQL their trigram indexes answer them (sites/migrations 0007: a rare word in
-    100,000 sites is a few index pages, not a pass over every name, address and serial);
-    the list itself only looks its rows up in the (hashed) answers. Words of one or two
-    characters (a house number) have no trigram: the list's rows are asked directly."""
+    A word of three characters or more is one subquery of the sites it finds (by name or
+    address, by number, and the sites of the panels whose serial has it), so that on
+    PostgreSQL the trigram indexes answer it (sites/migrations 0009: a rare word in 100,000
+    sites is a few index pages, not a pass over every name, address and serial) and the list
+    is joined to its answer: from the few thousand sites a common word names, not from a pass
+    over every device looking each up (subqueries OR-ed, which PostgreSQL can only hash and
+    probe row by row). Words of one or two characters (a house number) have no trigram: the
+    list's rows are asked directly, after its other conditions (a subquery would read every
+    name and address of the receiver to hash its answer)."""
     device = "" if prefix else "device__"  # the device's fields: its own, or its site's device's
-    site_pk, device_pk = f"{prefix}pk", f"{device}pk"
+    sites = Site.objects.order_by() if receiver is None else Site.objects.filter(receiver=receiver).order_by()
     condition = Q()
     for word in q.split()[:8]:
         if len(word) < 3:
-            # Too short for a trigram: asked of the list's own rows, after its other conditions
-            # (a subquery would read every name, address and serial to hash its answer).
             either = (Q(**{f"{prefix}name__icontains": word}) | Q(**{f"{prefix}address__icontains": word})
                       | Q(**{f"{device}serial__icontains": word}))
+            if word.isdigit():
+                either |= Q(**{f"{prefix}number__startswith": word})
         else:
-            named = Site.objects.filter(Q(name__icontains=word) | Q(address__icontains=word)).values("pk")
-            either = Q(**{f"{site_pk}__in": named}) | Q(**{f"{device_pk}__in": Device.objects.filter(
-                serial__icontains=word).values("pk")})
-        if word.isdigit():
-            either |= Q(**{f"{prefix}number__startswith": word})
+            # A site has at most one panel (Device.site is one-to-one): its serial names it.
+            serial = Device.objects.filter(serial__icontains=word, site__isnull=False).order_by().values("site_id")
+            numbered = [sites.filter(number__startswith=word).values("pk")] if word.isdigit() else []
+            found = sites.filter(Q(name__icontains=word) | Q(address__icontains=word)).values("pk").union(
+                serial, *numbered, all=True)
+            either = Q(**{f"{prefix}pk__in": found})
         condition &= either
     return condition
 
@@ -321,10 +328,10 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
                          last_job_reason=Subquery(last.values("reason")[:1]),
                          last_job_received=Subquery(last.values("bytes_downloaded")[:1]),
                          last_job_size=Subquery(last.values("bytes_total")[:1]))
-    return sorted_sites(qs.filter(site_filter_q(filters)), filters.sort)
+    return sorted_sites(qs.filter(site_filter_q(filters, receiver=receiver)), filters.sort)
 
 
-def site_filter_q(filters: SiteFilters) -> Q:
+def site_filter_q(filters: SiteFilters, *, receiver: Receiver | None = None) -> Q:
     """What `filters` keep of the device type page's list, as one condition over devices
     annotated with their `badge` and `verdict` (as `device_type_sites` annotates them): the
     list applies it, and the statistics' pass counts the sites it keeps
@@ -339,7 +346,7 @@ def site_filter_q(filters: SiteFilters) -> Q:
     if filters.hardware:
         condition &= Q(hardware_revision=filters.hardware)
     if filters.q:
-        condition &= site_search_q(filters.q, prefix="site__")
+        condition &= site_search_q(filters.q, prefix="site__", receiver=receiver)
     return condition
 
 
@@ -407,7 +414,7 @@ def site_list(*, receiver: Receiver | None = None, number: int | None = None,
     if badge or filters.badge:
         qs = qs.filter(badge=badge or filters.badge)
     if filters.q:
-        qs = qs.filter(site_search_q(filters.q))
+        qs = qs.filter(site_search_q(filters.q, receiver=receiver))
     if filters.version:
         qs = qs.filter(device__firmware_version=filters.version)
     if filters.hardware:

@@ -44,6 +44,18 @@ def device_type_field(**kwargs) -> serializers.SlugRelatedField:
     )
 
 
+
+def refuse_unknown_fields(serializer: serializers.Serializer) -> None:
+    """A PATCH naming a field it does not take is refused by name rather than ignored: a
+    misspelt or unsupported one (a site's address, before it was taken) answered 200 and
+    changed nothing."""
+    data = serializer.initial_data
+    unknown = sorted(set(data) - set(serializer.fields) - {"csrfmiddlewaretoken"}) if isinstance(data, dict) else []
+    if unknown:
+        raise serializers.ValidationError(
+            _("Only %(fields)s may be changed, not %(unknown)s.")
+            % {"fields": ", ".join(serializer.fields), "unknown": ", ".join(unknown)})
+
 class DeviceTypeSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64, validators=[code_validator],
                                  help_text="SWUpdate board name, e.g. nord-gsm.")
@@ -63,12 +75,7 @@ class DeviceTypeChangeSerializer(serializers.Serializer):
         help_text="Seconds a panel of this type stays off the line to install an update.")
 
     def validate(self, data):
-        unknown = sorted(set(self.initial_data) - set(self.fields) - {"csrfmiddlewaretoken"}) if isinstance(
-            self.initial_data, dict) else []
-        if unknown:
-            raise serializers.ValidationError(
-                _("Only name and expected_offline_seconds may be changed, not %(fields)s.")
-                % {"fields": ", ".join(unknown)})
+        refuse_unknown_fields(self)
         if not data:
             raise serializers.ValidationError(_("Give name or expected_offline_seconds to change."))
         return data
@@ -205,14 +212,7 @@ class SiteChangeSerializer(serializers.Serializer):
     remote_update = serializers.ChoiceField(choices=RemoteUpdate.choices, required=False, help_text=REMOTE_UPDATE_HELP)
 
     def validate(self, data):
-        # A field this PATCH does not take is refused by name rather than ignored: a misspelt
-        # or unsupported one (the address, before it was taken) answered 200 and changed nothing.
-        unknown = sorted(set(self.initial_data) - set(self.fields) - {"csrfmiddlewaretoken"}) if isinstance(
-            self.initial_data, dict) else []
-        if unknown:
-            raise serializers.ValidationError(
-                _("Only %(fields)s may be changed, not %(unknown)s.")
-                % {"fields": ", ".join(self.fields), "unknown": ", ".join(unknown)})
+        refuse_unknown_fields(self)
         return data
 
 

@@ -78,7 +78,7 @@ def device_type_url(receiver, device_type) -> str:
 def device_type_stats(receiver, device_type, filters: SiteFilters | None = None) -> StatsView:
     """The type's statistics with the filters' facets and what a rollout would send; with
     `filters` narrowing the list, also how many sites it keeps (`listed`)."""
-    listed = site_filter_q(filters) if filters and (filters.badge or filters.narrowed) else None
+    listed = site_filter_q(filters, receiver=receiver) if filters and (filters.badge or filters.narrowed) else None
     rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True, transfer=True,
                                    listed=listed)
     if rows:

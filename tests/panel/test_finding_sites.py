@@ -200,7 +200,7 @@ def test_the_statistics_count_exactly_the_sites_the_list_keeps(example, params):
     filters = SiteFilters.from_query(params)
 
     [stats] = receiver_firmware_stats(receiver=example.receiver, device_type=example.nord, facets=True,
-                                      transfer=True, listed=site_filter_q(filters))
+                                      transfer=True, listed=site_filter_q(filters, receiver=example.receiver))
 
     kept = device_type_sites(receiver=example.receiver, device_type=example.nord, filters=filters)
     # Without a filter there is nothing to count apart: the list is every site.
