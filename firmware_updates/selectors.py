@@ -2,7 +2,7 @@
 rollouts' waves and history for a page of rollouts (the API's list and the panel's)."""
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import connection
 from django.db.models import (
@@ -59,7 +59,7 @@ class FirmwareStatsRow:
     hardware: dict = field(default_factory=dict)
     # With `transfer`: what "Update software at all sites" would send now (`rollout_transfer`).
     transfer: TransferEstimate | None = None
-    # With `listed`: the sites the device type page's list keeps (`site_filter_q`).
+    # With `listed`: the sites the device type page's list keeps (its `SiteFilters`).
     listed: int | None = None
 
     @property
@@ -99,7 +99,7 @@ def group_counts(queryset: QuerySet, *keys) -> list[tuple]:
 
 def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,
                             facets: bool = False, transfer: bool = False,
-                            listed: Q | None = None) -> list[FirmwareStatsRow]:
+                            listed: "SiteFilters | None" = None) -> list[FirmwareStatsRow]:
     """One row per device type on the receiver; three queries whatever the fleet size (with
     `transfer`, one or two more).
 
@@ -114,15 +114,19 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     also counts the sites by firmware version and hardware revision (same pass, more groups).
     `transfer` (with a `device_type`) also says what a rollout would send now
     (`rollout_transfer`'s answer, from the same pass: a second pass over the devices cost the
-    device type page 45-250 ms, bench `rollouts`). `listed` (with a `device_type`; a
-    `site_filter_q` condition) also counts the sites the device type page's list keeps: its
+    device type page 45-250 ms, bench `rollouts`). `listed` (with a `device_type`; the
+    list's `SiteFilters`) also counts the sites the device type page's list keeps: its
     paginator's count, which a COUNT of the list's own query took 60-110 ms to give with a
-    search (bench `find`). The list takes the devices at a site of the receiver, these the
+    search (bench `find`). The list's condition (`site_filter_q`) is a group key of the pass,
+    but for its red reason, which is the verdict itself: compared with the verdict's group
+    key here rather than computing the verdict's CASE a second time for every device. The list takes the devices at a site of the receiver, these the
     devices of the receiver at a site: the same, a panel's receiver being its site's
     (`sites.services.site_update` keeps them equal).
     """
     transfer = transfer and device_type is not None
-    listed = listed if device_type is not None and listed else None
+    listed = listed.valid if device_type is not None and listed is not None else None
+    # The list's condition but its red reason (compared below with the verdict).
+    condition = site_filter_q(replace(listed, reason=""), receiver=receiver) if listed is not None else None
     releases = current_releases()
     # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
     # A rollout does queue it, so the transfer's pass takes it too, grouped apart.
@@ -134,14 +138,13 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
         # Only its release's conditions in the CASE, and no test of the type before each.
         releases = {pk: release for pk, release in releases.items() if pk == device_type.pk}
     verdict = verdict_expression(releases, offline_since=offline_since(receiver), one_type=device_type is not None)
-    if listed is not None:  # the list's condition reads these two as the list annotates them
+    if condition:  # the list's condition reads the badge as the list annotates it
         release = releases.get(device_type.pk)
-        devices = devices.alias(badge=badge_expression(current_version=release.version if release else None),
-                                verdict=verdict)
+        devices = devices.alias(badge=badge_expression(current_version=release.version if release else None))
     keys = [F("device_type_id"), verdict,
             *([F("firmware_version")] if facets or transfer else []), *([F("hardware_revision")] if facets else []),
             *([ExpressionWrapper(Q(site__isnull=False), output_field=BooleanField())] if transfer else []),
-            *([ExpressionWrapper(listed, output_field=BooleanField())] if listed is not None else [])]
+            *([ExpressionWrapper(condition, output_field=BooleanField())] if condition else [])]
     counts: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
     red: dict[int, Counter] = defaultdict(Counter)
@@ -158,7 +161,7 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
             to_queue[version] += n
         if transfer and not rest.pop(0):  # not at a site: in the transfer only
             continue
-        if listed is not None and rest.pop(0):
+        if listed is not None and (rest.pop(0) if condition else True) and verdict == (listed.reason or verdict):
             kept += n
         row = counts[type_id]
         row["total"] += n
@@ -335,7 +338,7 @@ def site_filter_q(filters: SiteFilters, *, receiver: Receiver | None = None) -> 
     """What `filters` keep of the device type page's list, as one condition over devices
     annotated with their `badge` and `verdict` (as `device_type_sites` annotates them): the
     list applies it, and the statistics' pass counts the sites it keeps
-    (`receiver_firmware_stats(listed=...)`), so the count beside the list is the list's own."""
+    (`receiver_firmware_stats(listed=filters)`), so the count beside the list is the list's own."""
     condition = Q()
     if filters.badge:
         condition &= Q(badge=filters.badge)

@@ -59,7 +59,6 @@ from ..selectors import (
     not_returned_panels,
     outcomes_and_waves,
     receiver_firmware_stats,
-    site_filter_q,
 )
 from .presenters import RolloutView, StatsView, TransferView, empty_stats, site_row
 
@@ -78,7 +77,7 @@ def device_type_url(receiver, device_type) -> str:
 def device_type_stats(receiver, device_type, filters: SiteFilters | None = None) -> StatsView:
     """The type's statistics with the filters' facets and what a rollout would send; with
     `filters` narrowing the list, also how many sites it keeps (`listed`)."""
-    listed = site_filter_q(filters, receiver=receiver) if filters and (filters.badge or filters.narrowed) else None
+    listed = filters if filters and (filters.badge or filters.narrowed) else None
     rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True, transfer=True,
                                    listed=listed)
     if rows:
