@@ -5,6 +5,7 @@ from typing import NamedTuple
 import pytest
 from django.conf import settings as django_settings
 from django.test.utils import override_settings
+from django.utils import translation
 from pytest_django.fixtures import validate_django_db
 
 from core.i18n import compile_all
@@ -69,6 +70,15 @@ def eager_celery(settings):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _language_of_this_test():
+    """A request in Russian leaves Russian active in its thread (LocaleMiddleware activates the
+    request's language and nothing puts it back): the next test starts in the default."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
