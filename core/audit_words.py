@@ -9,9 +9,10 @@ no template made (Django's own, older rows) is shown as Django says it.
 """
 
 import re
-from functools import cache
 
 from django.utils.translation import gettext, gettext_noop, pgettext
+
+from core.i18n import template_pattern
 
 CREATED = gettext_noop("Created.")
 UPLOADED = gettext_noop("Uploaded.")
@@ -53,13 +54,6 @@ def _remote_update(value: str) -> str:
     return words.get(value, value)
 
 
-@cache
-def _pattern(template: str) -> re.Pattern:
-    parts = re.split(r"\{(\w+)\}", template)
-    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
-    return re.compile(f"^{regex}$", re.DOTALL)
-
-
 def _said(template: str, match: re.Match) -> str:
     values = {name: _remote_update(value) if name in ("from_value", "to_value", "remote_update") else value
               for name, value in match.groupdict().items()}
@@ -69,13 +63,13 @@ def _said(template: str, match: re.Match) -> str:
 def _sentence(text: str) -> str | None:
     for template in SENTENCES:
         # With the consent first: the sentence alone would take it for part of its last value.
-        if given := _pattern(template + REMOTE_UPDATE_GIVEN).match(text):
+        if given := template_pattern(template + REMOTE_UPDATE_GIVEN).match(text):
             values = given.groupdict()
             return gettext(template).format(**{k: v for k, v in values.items() if k != "remote_update"}) + gettext(
                 REMOTE_UPDATE_GIVEN).format(remote_update=_remote_update(values["remote_update"]))
-        if match := _pattern(template).match(text):
+        if match := template_pattern(template).match(text):
             return _said(template, match)
-    if match := _pattern(CHANGED).match(text):
+    if match := template_pattern(CHANGED).match(text):
         fields = ", ".join(gettext(name) for name in match["fields"].split(", "))
         return gettext(CHANGED).format(fields=fields)
     return None
@@ -88,10 +82,10 @@ def _site_change(text: str) -> str | None:
     parts[0] = parts[0][:1].lower() + parts[0][1:]
     said = []
     for part in parts:
-        template = next((t for t in SITE_PARTS if _pattern(t).match(part)), None)
+        template = next((t for t in SITE_PARTS if template_pattern(t).match(part)), None)
         if template is None:
             return None
-        said.append(_said(template, _pattern(template).match(part)))
+        said.append(_said(template, template_pattern(template).match(part)))
     return site_change_message(said)
 
 

@@ -7,10 +7,22 @@ without gettext installs and runs the panel in every language. Extracting string
 (`makemessages`) does need GNU gettext: that is a developer's step (DEVELOPERS.md).
 """
 
+import re
+from functools import cache
 from pathlib import Path
 
 import polib
 from django.conf import settings
+
+
+@cache
+def template_pattern(template: str) -> re.Pattern:
+    """What a sentence stored in English from `template` looks like: each `{name}` a group of
+    that name (core.audit_words and firmware_updates.stored_words find the template a stored
+    text was made from, to say it again in the reader's language)."""
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
+    return re.compile(f"^{regex}$", re.DOTALL)
 
 
 def catalogues() -> list[Path]:

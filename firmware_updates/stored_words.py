@@ -10,9 +10,10 @@ values. A text no template matches (a panel's own failure details) is shown as i
 """
 
 import re
-from functools import cache
 
 from django.utils.translation import gettext, gettext_noop
+
+from core.i18n import template_pattern
 
 # Job reasons and timeline messages (services/device_reports.py, jobs.py, reconcile.py).
 # A failed delta (firmware_updates/deltas.py): the reason, and what happens next.
@@ -60,13 +61,6 @@ VALUE_WORDS = {
 _DURATION = re.compile(r"^(\d+) (min|s)$")
 
 
-@cache
-def _pattern(template: str) -> re.Pattern:
-    parts = re.split(r"\{(\w+)\}", template)
-    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
-    return re.compile(f"^{regex}$", re.DOTALL)
-
-
 def _value(name: str, value: str) -> str:
     if name == "reason":
         return stored_words(value)
@@ -84,7 +78,7 @@ def stored_words(text: str) -> str:
     if not text:
         return text
     for template in TEMPLATES:
-        if match := _pattern(template).match(text):
+        if match := template_pattern(template).match(text):
             values = {name: _value(name, value) for name, value in match.groupdict().items()}
             return gettext(template).format(**values)
     return text
