@@ -34,3 +34,13 @@ def insert_select(model, source, values: dict, *, on_conflict_ignore: bool = Fal
     with connection.cursor() as cursor:
         cursor.execute(wrap.format(insert=insert) if wrap else insert, params)
         return [tuple(row) for row in cursor.fetchall()] if returns else None
+
+
+def delete_in_batches(queryset, *, batch: int) -> int:
+    """Delete `queryset`'s rows a batch of ids at a time, in its order (short statements
+    rather than one DELETE of millions of rows holding its locks). Returns how many rows were
+    deleted, those its deletion cascades to included."""
+    deleted = 0
+    while ids := list(queryset.values_list("pk", flat=True)[:batch]):
+        deleted += queryset.model.objects.filter(pk__in=ids).delete()[0]
+    return deleted

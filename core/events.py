@@ -26,7 +26,7 @@ from django.db.models import Max, TextChoices, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .bulk import insert_select
+from .bulk import delete_in_batches, insert_select
 from .models import Event
 
 __all__ = ["BATCH", "EventType", "build", "events_prune", "events_sequence", "record", "record_bulk", "record_select",
@@ -169,10 +169,5 @@ def events_prune(*, now=None) -> int:
     newest = Event.objects.aggregate(newest=Max("position"))["newest"]
     if newest is None:
         return 0
-    deleted = 0
-    while True:
-        ids = list(Event.objects.filter(at__lt=cutoff, position__lt=newest).order_by("position")
-                   .values_list("id", flat=True)[:BATCH])
-        if not ids:
-            return deleted
-        deleted += Event.objects.filter(id__in=ids).delete()[0]
+    return delete_in_batches(Event.objects.filter(at__lt=cutoff, position__lt=newest).order_by("position"),
+                             batch=BATCH)

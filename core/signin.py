@@ -42,6 +42,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from rest_framework.throttling import BaseThrottle
 
+from .bulk import delete_in_batches
 from .models import SignInFailure
 
 log = logging.getLogger(__name__)
@@ -173,9 +174,7 @@ def signin_failures_prune(*, now=None) -> int:
     """Delete failed sign-ins older than SIGNIN_FAILURE_RETENTION_DAYS, a batch at a time (a
     guessing spree may have left millions). Returns how many were deleted."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.SIGNIN_FAILURE_RETENTION_DAYS)
-    deleted = 0
-    while ids := list(SignInFailure.objects.filter(at__lt=cutoff).values_list("id", flat=True)[:PRUNE_BATCH]):
-        deleted += SignInFailure.objects.filter(id__in=ids).delete()[0]
+    deleted = delete_in_batches(SignInFailure.objects.filter(at__lt=cutoff), batch=PRUNE_BATCH)
     if deleted:
         log.info("%s failed sign-ins older than %s days deleted", deleted, settings.SIGNIN_FAILURE_RETENTION_DAYS)
     return deleted
