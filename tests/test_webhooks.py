@@ -114,11 +114,15 @@ def test_a_failing_endpoint_gets_the_same_event_again_and_nothing_overtakes_it(
     the events after it wait behind it; on the third try everything goes, in order."""
     receiver, nord = rollout_fleet
     console.fail_first = 2
+    before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
         services.rollout_start(receiver=receiver, device_type=nord, actor=None, wave_counts=[1])
     hook = Webhook.objects.get()
     assert (hook.failures, hook.delivered_through, "answered 503" in hook.last_error) == (1, None, True)
-    assert 2.5 <= (hook.retry_at - timezone.now()).total_seconds() <= 5
+    # The back-off, jittered between 2.5 and 5 s, counts from the failure, which came after
+    # `before` and before now (measured from now alone, a 2.5 s draw read as 2.4996 s).
+    assert (hook.retry_at - before).total_seconds() >= 2.5
+    assert (hook.retry_at - timezone.now()).total_seconds() <= 5
 
     assert services.webhook_deliver(webhook_id=hook.pk) == 0  # not before its time
     services.webhook_deliver(webhook_id=hook.pk, now=hook.retry_at)
