@@ -40,7 +40,10 @@ def site_consent(value: str) -> Q:
     return Q(site__in=Site.objects.filter(remote_update=value).values("pk"))
 
 
-def _conditions(release: Release, active: Q) -> list[tuple[Refusal, Q]]:
+def _conditions(release: Release, active: Q, *, consent: bool = True) -> list[tuple[Refusal, Q]]:
+    """The rule's conditions for `release`, in order; without `consent`, as if every site
+    allowed remote updates (sites.tally counts devices so, and corrects it with the few
+    devices at sites that forbid them)."""
     # "\0": no device has that revision, so a release supporting none refuses every device
     # (an empty IN list would make Django drop the condition).
     supported = release.hardware_revisions or ["\0"]
@@ -52,7 +55,8 @@ def _conditions(release: Release, active: Q) -> list[tuple[Refusal, Q]]:
         Refusal.HARDWARE_NOT_SUPPORTED: ~Q(hardware_revision__in=supported),
         Refusal.WOULD_DOWNGRADE: Q(firmware_version_key__gt=release.version_key),
     }
-    return [(refusal, condition[refusal]) for refusal in RULES]
+    return [(refusal, condition[refusal]) for refusal in RULES
+            if consent or refusal != Refusal.REMOTE_UPDATE_FORBIDDEN]
 
 
 def refusal_expression(releases: dict[int, Release], *, active: Q | Exists | None = None,
@@ -136,20 +140,23 @@ def offline_q(offline_since, prefix: str = "") -> Q:
 RED_AFTER_RULES = (OFFLINE, LAST_FAILED, LAST_CANCELLED)  # the breakdown's reasons past the rule
 
 
-def verdict_expression(releases: dict[int, Release], *, offline_since, one_type: bool = False) -> Case:
+def verdict_expression(releases: dict[int, Release], *, offline_since, one_type: bool = False,
+                       consent: bool = True) -> Case:
     """Each device's verdict in one CASE: the rule's refusal code (`refusal_expression`,
     already_current and already_updating included), or, for a device that may be queued, its
     red reason (offline, failed, cancelled, not_queued). `refusal_of` and `red_reason_of` read
     the two answers out of it; a filter on one red reason is `verdict=<reason>`. `one_type`
-    as for `refusal_expression`.
+    as for `refusal_expression`. `offline_since` None: as if every device were online, and
+    without `consent` as if every site allowed remote updates: the verdict of a group of the
+    fleet's tally (sites.tally), which reads neither.
 
     One CASE rather than a red reason built on a refusal annotation: Django writes an
     annotation out again wherever another one refers to it, which put the rule's conditions
     four times into each row's work (bench `find`, docs/benchmarks.md)."""
-    extra = [(offline_q(offline_since), OFFLINE), (Q(last_outcome=JobState.FAILED), LAST_FAILED),
-             (Q(last_outcome=JobState.CANCELLED), LAST_CANCELLED)]
+    extra = [*([(offline_q(offline_since), OFFLINE)] if offline_since is not None else []),
+             (Q(last_outcome=JobState.FAILED), LAST_FAILED), (Q(last_outcome=JobState.CANCELLED), LAST_CANCELLED)]
     return _by_type(releases, lambda release: [
-        *((condition, refusal.value) for refusal, condition in _conditions(release, has_active_job())),
+        *((condition, refusal.value) for refusal, condition in _conditions(release, has_active_job(), consent=consent)),
         *extra, (None, NOT_QUEUED)], one_type=one_type)
 
 

@@ -7,6 +7,8 @@ ACTIVE_JOB_REPAIR_TASK = "firmware_updates.tasks.active_job_repair"
 EVENTS_PRUNE_TASK = "firmware_updates.tasks.events_prune"
 SIGNIN_FAILURES_PRUNE_TASK = "firmware_updates.tasks.signin_failures_prune"
 SESSIONS_CLEAR_TASK = "firmware_updates.tasks.sessions_clear"
+TALLY_FOLD_TASK = "firmware_updates.tasks.device_tally_fold"
+TALLY_CHECK_TASK = "firmware_updates.tasks.device_tally_check"
 
 
 def install(**_kwargs) -> None:
@@ -19,6 +21,9 @@ def install(**_kwargs) -> None:
         ("Delete failed sign-ins older than SIGNIN_FAILURE_RETENTION_DAYS", SIGNIN_FAILURES_PRUNE_TASK,
          settings.HOUSEKEEPING_INTERVAL),
         ("Delete expired sessions", SESSIONS_CLEAR_TASK, settings.HOUSEKEEPING_INTERVAL),
+        # The fleet's tally (sites/tally.py): its appended rows summed; its counts checked.
+        ("Fold the fleet's device tally", TALLY_FOLD_TASK, settings.RECONCILE_INTERVAL),
+        ("Check the fleet's device tally against the devices", TALLY_CHECK_TASK, settings.ACTIVE_JOB_REPAIR_INTERVAL),
     ]:
         every, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.update_or_create(name=name, defaults={"task": task, "interval": every, "enabled": True})

@@ -22,7 +22,7 @@ from django.db.models import (
 from django.utils.translation import gettext
 
 from receivers.models import Receiver
-from sites.models import Device, DeviceType, Site
+from sites.models import Device, DeviceTally, DeviceType, RemoteUpdate, Site
 from sites.services import offline_since
 
 from .badges import Badge, badge_expression
@@ -31,6 +31,7 @@ from .eligibility import (
     ELIGIBLE,
     OFFLINE,
     RED_REASONS,
+    offline_q,
     red_reason_of,
     refusal_expression,
     refusal_of,
@@ -75,9 +76,10 @@ def current_releases() -> dict[int, Release]:
     return {r.device_type_id: r for r in Release.objects.filter(is_current=True).select_related("device_type")}
 
 
-def group_counts(queryset: QuerySet, *keys) -> list[tuple]:
+def group_counts(queryset: QuerySet, *keys, weight: str | None = None) -> list[tuple]:
     """`queryset`'s rows counted by `keys` (expressions over its rows): a (key values...,
-    count) tuple per group, in no order. One query.
+    count) tuple per group, in no order; with `weight` (a column), its sum rather than the
+    rows. One query.
 
     Counted over a derived table, so that PostgreSQL plans the few groups there are: it
     estimates the groups of an expression from the columns the expression reads, and the
@@ -88,80 +90,119 @@ def group_counts(queryset: QuerySet, *keys) -> list[tuple]:
     memory. OFFSET 0 keeps PostgreSQL from pulling the derived table up into the outer
     query; SQLite has no such estimate and no OFFSET without LIMIT."""
     names = [f"g{i}" for i in range(len(keys))]
-    inner = queryset.order_by().annotate(**dict(zip(names, keys, strict=True))).values_list(*names)
+    inner = (queryset.order_by().annotate(**dict(zip(names, keys, strict=True)))
+             .values_list(*names, *([weight] if weight else [])))
     sql, params = inner.query.sql_with_params()
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    total = f"SUM({connection.ops.quote_name(weight)})" if weight else "COUNT(*)"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns}, COUNT(*) FROM ({sql}{fence}) grouped GROUP BY {columns}", params)
+        cursor.execute(f"SELECT {columns}, {total} FROM ({sql}{fence}) grouped GROUP BY {columns}", params)
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases: dict[int, Release],
+                 keys, condition: Q | None = None) -> list[tuple]:
+    """The receiver's devices with a type (of `device_type` if given) counted by
+    (type id, verdict, *keys, [condition]): what one pass over the devices would count, read
+    from the fleet's tally (sites/tally.py) in a few hundred rows rather than 100,000.
+
+    The tally knows neither the clock nor the sites' consent, so its groups get the verdict as
+    if every panel were online and every site allowed updates; the panels offline or at a site
+    that forbids updates (few, found by index) are read directly, with both verdicts, and moved
+    from the one to the other. `keys`: expressions over fields the tally and the device share
+    (firmware version, board revision, `site__isnull`...); `condition` the same, `badge`
+    allowed (the list's, counted as a last key). Two queries."""
+    one_type = device_type is not None
+    since = offline_since(receiver)
+    release = releases.get(device_type.pk) if one_type else None
+    tally = DeviceTally.objects.filter(receiver_id=receiver.pk, device_type_id__isnull=False)
+    devices = Device.objects.filter(receiver=receiver, device_type__isnull=False)
+    if one_type:
+        tally, devices = tally.filter(device_type_id=device_type.pk), devices.filter(device_type=device_type)
+    if condition:
+        badge = badge_expression(current_version=release.version if release else None)
+        tally, devices = tally.alias(badge=badge), devices.alias(badge=badge)
+        keys = [*keys, ExpressionWrapper(condition, output_field=BooleanField())]
+
+    def as_if_allowed_online():
+        return verdict_expression(releases, offline_since=None, consent=False, one_type=one_type)
+
+    counts: Counter = Counter()
+    for type_id, verdict, *rest in group_counts(tally, F("device_type_id"), as_if_allowed_online(), *keys,
+                                                weight="n"):
+        counts[(type_id, verdict, *rest[:-1])] += rest[-1]
+    # Each found by its own index (an OR of the two would read every device).
+    forbidding = Site.objects.filter(receiver=receiver, remote_update=RemoteUpdate.FORBIDDEN)
+    apart = (devices.filter(offline_q(since)).order_by().values("pk")
+             .union(devices.filter(site__in=forbidding).order_by().values("pk"), all=True))
+    real = verdict_expression(releases, offline_since=since, one_type=one_type)
+    for type_id, was, verdict, *rest in group_counts(devices.filter(pk__in=apart), F("device_type_id"),
+                                                     as_if_allowed_online(), real, *keys):
+        *key, n = rest
+        counts[(type_id, was, *key)] -= n
+        counts[(type_id, verdict, *key)] += n
+    return [(*key, n) for key, n in counts.items() if n]
 
 
 def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,
                             facets: bool = False, transfer: bool = False,
                             listed: "SiteFilters | None" = None) -> list[FirmwareStatsRow]:
-    """One row per device type on the receiver; three queries whatever the fleet size (with
-    `transfer`, one or two more).
+    """One row per device type on the receiver; four queries whatever the fleet size (with
+    `transfer`, one or two more; with a search, one more).
 
-    Devices are counted per (type, verdict) in one pass over the receiver's devices: the
-    verdict (firmware_updates/eligibility.py) is the rule's refusal code, which also says the
-    badge (already_current: green, already_updating: yellow, the rest red), or for a red
-    device a rollout would queue its reason (offline, failed, cancelled, not queued); so the
-    red splits under one reason each (`eligibility.RED_REASONS`) and the breakdown adds up. "Has an active
-    job" and "how did its last update end" are the device's own columns (`Device.active_job`,
-    `Device.last_outcome`), so no job is read: a join with the jobs made PostgreSQL hash every
-    active job of the database on each call (bench `stats`, docs/benchmarks.md). `facets`
-    also counts the sites by firmware version and hardware revision (same pass, more groups).
-    `transfer` (with a `device_type`) also says what a rollout would send now
-    (`rollout_transfer`'s answer, from the same pass: a second pass over the devices cost the
-    device type page 45-250 ms, bench `rollouts`). `listed` (with a `device_type`; the
-    list's `SiteFilters`) also counts the sites the device type page's list keeps: its
-    paginator's count, which a COUNT of the list's own query took 60-110 ms to give with a
-    search (bench `find`). The list's condition (`site_filter_q`) is a group key of the pass,
-    but for its red reason, which is the verdict itself: compared with the verdict's group
-    key here rather than computing the verdict's CASE a second time for every device. The list takes the devices at a site of the receiver, these the
-    devices of the receiver at a site: the same, a panel's receiver being its site's
-    (`sites.services.site_update` keeps them equal).
+    Devices are counted per (type, verdict) from the fleet's tally (`fleet_counts`: a few
+    hundred groups, not a pass over the devices, which cost the device type page 50-120 ms at
+    100,000 sites, bench `rollouts`): the verdict (firmware_updates/eligibility.py) is the
+    rule's refusal code, which also says the badge (already_current: green, already_updating:
+    yellow, the rest red), or for a red device a rollout would queue its reason (offline,
+    failed, cancelled, not queued); so the red splits under one reason each
+    (`eligibility.RED_REASONS`) and the breakdown adds up. `facets` also counts the sites by
+    firmware version and hardware revision. `transfer` (with a `device_type`) also says what a
+    rollout would send now (`rollout_transfer`'s answer, from the same counts). `listed` (with
+    a `device_type`; the list's `SiteFilters`) also counts the sites the device type page's
+    list keeps: its paginator's count. The list's condition (`site_filter_q`) is a group key,
+    but for its red reason, which is the verdict itself, and its search words, which the tally
+    does not know: a search is counted apart over the sites it finds (`_searched_count`). The
+    list takes the devices at a site of the receiver, these the devices of the receiver at a
+    site: the same, a panel's receiver being its site's (`sites.services.site_update` keeps
+    them equal).
     """
     transfer = transfer and device_type is not None
     listed = listed.valid if device_type is not None and listed is not None else None
-    # The list's condition but its red reason (compared below with the verdict).
-    condition = site_filter_q(replace(listed, reason=""), receiver=receiver) if listed is not None else None
+    # The list's condition but its red reason (compared below with the verdict) and its words
+    # (the tally knows no site's name: a search is counted on its own, over the sites it finds).
+    searched = listed is not None and bool(listed.q)
+    condition = (site_filter_q(replace(listed, reason="", q=""), receiver=receiver)
+                 if listed is not None and not searched else None)
     releases = current_releases()
-    # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
-    # A rollout does queue it, so the transfer's pass takes it too, grouped apart.
-    devices = Device.objects.filter(receiver=receiver, device_type__isnull=False)
-    if not transfer:
-        devices = devices.filter(site__isnull=False)
     if device_type is not None:
-        devices = devices.filter(device_type=device_type)
         # Only its release's conditions in the CASE, and no test of the type before each.
         releases = {pk: release for pk, release in releases.items() if pk == device_type.pk}
-    verdict = verdict_expression(releases, offline_since=offline_since(receiver), one_type=device_type is not None)
-    if condition:  # the list's condition reads the badge as the list annotates it
-        release = releases.get(device_type.pk)
-        devices = devices.alias(badge=badge_expression(current_version=release.version if release else None))
-    keys = [F("device_type_id"), verdict,
-            *([F("firmware_version")] if facets or transfer else []), *([F("hardware_revision")] if facets else []),
-            *([ExpressionWrapper(Q(site__isnull=False), output_field=BooleanField())] if transfer else []),
-            *([ExpressionWrapper(condition, output_field=BooleanField())] if condition else [])]
+    # Panels at sites: one a gateway registered before anyone gave it a site is not counted.
+    # A rollout does queue it, so the transfer counts it too, grouped apart.
+    keys = [*([F("firmware_version")] if facets or transfer else []), *([F("hardware_revision")] if facets else []),
+            ExpressionWrapper(Q(site__isnull=False), output_field=BooleanField())]
     counts: dict[int, Counter] = defaultdict(Counter)
     reasons: dict[int, Counter] = defaultdict(Counter)
     red: dict[int, Counter] = defaultdict(Counter)
     versions: dict[int, Counter] = defaultdict(Counter)
     hardware: dict[int, Counter] = defaultdict(Counter)
     to_queue: Counter = Counter()  # the devices a rollout would queue, by firmware version
-    kept = 0  # the sites the list keeps
-    for type_id, verdict, *rest in group_counts(devices, *keys):
+    kept = (_searched_count(receiver=receiver, device_type=device_type, filters=listed,
+                            release=releases.get(device_type.pk)) if searched else 0)
+    for type_id, verdict, *rest in fleet_counts(receiver=receiver, device_type=device_type, releases=releases,
+                                                keys=keys, condition=condition):
         n = rest.pop()
         version = rest.pop(0) if facets or transfer else None
         revision = rest.pop(0) if facets else None
         refusal = refusal_of(verdict)
         if transfer and refusal == ELIGIBLE:
             to_queue[version] += n
-        if transfer and not rest.pop(0):  # not at a site: in the transfer only
+        if not rest.pop(0):  # not at a site: in the transfer only
             continue
-        if listed is not None and (rest.pop(0) if condition else True) and verdict == (listed.reason or verdict):
+        if (listed is not None and not searched and (rest.pop(0) if condition else True)
+                and verdict == (listed.reason or verdict)):
             kept += n
         row = counts[type_id]
         row["total"] += n
@@ -196,6 +237,20 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
         for type_id, c in counts.items()
     ]
     return sorted(result, key=lambda row: row.device_type.name)
+
+
+def _searched_count(*, receiver: Receiver, device_type: DeviceType, filters: "SiteFilters",
+                    release: Release | None) -> int:
+    """How many sites the device type page's list keeps with a search: its own condition
+    counted over the sites the search finds (by index), not over the type's every device.
+    `release`: the type's current one."""
+    devices = Device.objects.filter(receiver=receiver, site__receiver=receiver, device_type=device_type)
+    if filters.badge:
+        devices = devices.alias(badge=badge_expression(current_version=release.version if release else None))
+    if filters.reason:
+        devices = devices.alias(verdict=verdict_expression({device_type.pk: release} if release else {},
+                                                           offline_since=offline_since(receiver), one_type=True))
+    return devices.filter(site_filter_q(filters, receiver=receiver)).count()
 
 
 # The device type page's sortable columns: the key in the URL (`?sort=`, "-" first for

@@ -5,6 +5,7 @@ from celery import shared_task
 from core import events, signin
 from core.http import PostFailed
 from receivers.models import Receiver
+from sites import tally
 
 from . import services
 
@@ -64,3 +65,13 @@ def reconcile() -> dict:
 @shared_task(acks_late=True)
 def active_job_repair() -> int:
     return services.device_active_job_repair()
+
+
+@shared_task(acks_late=True)
+def device_tally_fold() -> int:
+    return tally.fold()
+
+
+@shared_task(acks_late=True)
+def device_tally_check() -> int:
+    return tally.check()

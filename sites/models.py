@@ -182,6 +182,9 @@ class Device(models.Model):
             # panels are in it (a pass over the type's 100,000 devices took 14-26 ms).
             models.Index(fields=["receiver", "device_type", "not_returned_since"],
                          condition=models.Q(not_returned_since__isnull=False), name="device_not_returned_idx"),
+            # The statistics' offline panels (sites/tally.py: read apart from the tally), without
+            # a pass over the type's devices.
+            models.Index(fields=["receiver", "device_type", "last_seen"], name="device_seen_idx"),
         ]
 
     def __str__(self):
@@ -216,3 +219,30 @@ class Device(models.Model):
     @property
     def battery_low(self) -> bool:
         return (self.attributes or {}).get("battery") == Battery.LOW
+
+
+class DeviceTally(models.Model):
+    """How many devices share what the statistics read of them (sites/tally.py): kept by
+    database triggers on the devices' table, never written by the application but to check
+    and fold it. Plain columns, no foreign keys: a deleted receiver's rows go to zero and are
+    folded away. Named as the device's own fields where the eligibility rule reads them
+    (`site`, `active_job`: NULL or 1, so the rule's `__isnull` tests read the same), so the rule
+    applies to a group as to a device."""
+
+    receiver_id = models.BigIntegerField()
+    device_type_id = models.BigIntegerField(null=True)
+    site = models.SmallIntegerField(null=True)
+    firmware_version = models.CharField(max_length=40)
+    firmware_version_key = models.CharField(max_length=40)
+    hardware_revision = models.CharField(max_length=32)
+    has_ip_channel = models.BooleanField()
+    active_job = models.SmallIntegerField(null=True)
+    last_outcome = models.CharField(max_length=16)
+    n = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("device tally")
+        indexes = [models.Index(fields=["receiver_id", "device_type_id"], name="device_tally_idx")]
+
+    def __str__(self):
+        return f"{self.n} × {self.firmware_version or '-'} ({self.hardware_revision or '-'})"

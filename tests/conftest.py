@@ -114,3 +114,21 @@ def fleet(db, fleet_sites) -> FleetRows:
     devices = [DeviceFactory(site__receiver=receiver, site__number=number, device_type=nord,
                              serial=f"NG{number}") for number in fleet_sites]
     return FleetRows(receiver, nord, release, devices)
+
+
+@pytest.fixture(autouse=True)
+def _device_tally_agrees(request):
+    """Whatever a test wrote, the fleet's tally still counts its devices (sites/tally.py: kept
+    by the database's triggers, so a write no service made counts too): checked after every
+    test that used the database, before its data is rolled back or flushed."""
+    fixtures = set(request.fixturenames)
+    uses_db = request.node.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server", "django_db_reset_sequences"} & fixtures)
+    if uses_db:
+        request.getfixturevalue("_django_db_helper")  # set up first, so torn down after the check
+    yield
+    if uses_db:
+        from sites import tally
+
+        wrong = tally.differences()
+        assert not wrong, f"the device tally differs from the devices (devices, tally): {wrong}"
