@@ -8,14 +8,15 @@ over the devices that cost the device type page 50-120 ms at 100,000 sites on Po
 (bench `rollouts`, docs/benchmarks.md), on every refresh of every operator's page.
 
 What is counted: devices by receiver, device type, whether at a site, firmware version (and
-its sort key), board revision, IP channel, whether they have an active job, and how their
-last update ended: every column the rule reads of the device itself (`TALLY_KEYS`). Not the
+its sort key), board revision, IP channel, whether they have an active job, how their last
+update ended, and whether they were ever seen: every column the rule reads of the device
+itself (`TALLY_KEYS`). Not the
 rule's verdict: the rule stays written once (firmware_updates/eligibility.py) and is applied
 to the tally's groups as it is to devices, so a new current release or another board list
 changes no count here. Two things the rule reads are not columns of the device: whether it is
-offline (its last contact against the clock) and whether its site forbids remote updates; the
-statistics read the few devices concerned directly (offline or at a forbidding site) and
-correct the tally's answer with them.
+offline (its last contact against the clock: only "never seen" is counted here) and whether
+its site forbids remote updates; the statistics read the few devices concerned directly (seen,
+but not lately, or at a forbidding site) and correct the tally's answer with them.
 
 Who keeps it: triggers on the devices' table (created by `install`, after every `migrate`),
 so that every write counts, the services', a bulk UPDATE's and a raw COPY's alike.
@@ -31,6 +32,7 @@ or by SQLite rebuilding the table in a migration, cannot leave the statistics wr
 """
 
 import logging
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -52,15 +54,32 @@ TALLY_KEYS = {
     "has_ip_channel": "{row}.has_ip_channel",
     "active_job": "CASE WHEN {row}.active_job_id IS NULL THEN NULL ELSE 1 END",
     "last_outcome": "{row}.last_outcome",
+    # Never seen (NULL) or seen (NEVER_OFFLINE): a panel never heard from is offline whatever
+    # the clock says, so the statistics need not read it apart (`NEVER_OFFLINE`).
+    "last_seen": "CASE WHEN {row}.last_seen IS NULL THEN NULL ELSE {seen} END",
 }
 # The device columns those read: an UPDATE of none of them changes no count.
 DEVICE_COLUMNS = ("receiver_id", "device_type_id", "site_id", "firmware_version", "firmware_version_key",
-                  "hardware_revision", "has_ip_channel", "active_job_id", "last_outcome")
+                  "hardware_revision", "has_ip_channel", "active_job_id", "last_outcome", "last_seen")
+# The tally's `last_seen` of a panel seen at least once: as an `offline_since` it makes offline
+# exactly the panels never seen (no contact is older), the tally's verdict of its groups.
+NEVER_OFFLINE = datetime(1970, 1, 1, tzinfo=UTC)
 TRIGGER_NAMES = ("sites_device_tally_insert", "sites_device_tally_update", "sites_device_tally_delete")
 
 
+def _seen() -> str:
+    """NEVER_OFFLINE as an SQL literal of this database (SQLite keeps UTC times as text)."""
+    if connection.vendor == "postgresql":
+        return f"TIMESTAMPTZ '{NEVER_OFFLINE.isoformat()}'"
+    return f"'{NEVER_OFFLINE.strftime('%Y-%m-%d %H:%M:%S')}'"
+
+
+def _key(expression: str, row: str) -> str:
+    return expression.format(row=row, seen=_seen())
+
+
 def _keys(row: str) -> str:
-    return ", ".join(expression.format(row=row) for expression in TALLY_KEYS.values())
+    return ", ".join(_key(expression, row) for expression in TALLY_KEYS.values())
 
 
 COLUMNS = ", ".join(TALLY_KEYS)
@@ -96,14 +115,15 @@ $$"""
 
 def _sqlite_add(row: str, n: int) -> str:
     """Add `n` to the group of the device `row` (NEW or OLD): its row made first if missing."""
-    same = " AND ".join(f"{column} IS {expression.format(row=row)}" for column, expression in TALLY_KEYS.items())
+    same = " AND ".join(f"{column} IS {_key(expression, row)}" for column, expression in TALLY_KEYS.items())
     return (f"INSERT INTO {TALLY} ({COLUMNS}, n) SELECT {_keys(row)}, 0 "
             f"WHERE NOT EXISTS (SELECT 1 FROM {TALLY} WHERE {same}); "
             f"UPDATE {TALLY} SET n = n + ({n}) WHERE {same};")
 
 
 def _sqlite_sql() -> list[str]:
-    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in DEVICE_COLUMNS)
+    changed = " OR ".join(f"({_key(expression, 'OLD')}) IS NOT ({_key(expression, 'NEW')})"
+                          for expression in TALLY_KEYS.values())
     return [
         f"CREATE TRIGGER IF NOT EXISTS sites_device_tally_insert AFTER INSERT ON {DEVICES} "
         f"BEGIN {_sqlite_add('NEW', 1)} END",
@@ -132,11 +152,17 @@ def _counted() -> dict[tuple, int]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {_keys(DEVICES)}, COUNT(*) FROM {DEVICES} GROUP BY "
                        + ", ".join(str(i) for i in range(1, len(TALLY_KEYS) + 1)))
-        return {tuple(row[:-1]): row[-1] for row in cursor.fetchall()}
+        return {_normal(row[:-1]): row[-1] for row in cursor.fetchall()}
+
+
+def _normal(key) -> tuple:
+    """A group's key as the tally model reads it (SQLite's raw rows give its times as text)."""
+    seen = list(TALLY_KEYS).index("last_seen")
+    return (*key[:seen], None if key[seen] is None else NEVER_OFFLINE, *key[seen + 1:])
 
 
 def _tallied() -> dict[tuple, int]:
-    return {tuple(row[:-1]): row[-1]
+    return {_normal(row[:-1]): row[-1]
             for row in DeviceTally.objects.values_list(*TALLY_KEYS).annotate(total=Sum("n")).order_by()
             if row[-1]}
 

@@ -55,6 +55,7 @@ from ..forms import (
 from ..models import JobState, Rollout, UpdateJob
 from ..selectors import (
     SiteFilters,
+    device_type_site_ids,
     device_type_sites,
     not_returned_panels,
     outcomes_and_waves,
@@ -77,7 +78,7 @@ def device_type_url(receiver, device_type) -> str:
 def device_type_stats(receiver, device_type, filters: SiteFilters | None = None) -> StatsView:
     """The type's statistics with the filters' facets and what a rollout would send; with
     `filters` narrowing the list, also how many sites it keeps (`listed`)."""
-    listed = filters if filters and (filters.badge or filters.narrowed) else None
+    listed = filters if filters and not filters.q and (filters.badge or filters.narrowed) else None
     rows = receiver_firmware_stats(receiver=receiver, device_type=device_type, facets=True, transfer=True,
                                    listed=listed)
     if rows:
@@ -114,7 +115,7 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     stats = device_type_stats(receiver, device_type, filters)
     release = stats.current_release
     badge = filters.badge
-    sites = device_type_sites(receiver=receiver, device_type=device_type, filters=filters)
+    sites = device_type_site_ids(receiver=receiver, device_type=device_type, filters=filters, release=release)
     counts = {"": stats.total, Badge.RED: stats.not_planned, Badge.YELLOW: stats.updating, Badge.GREEN: stats.current}
     if filters.reason:
         counts = {"": stats.red_reasons.get(filters.reason, 0), Badge.RED: stats.red_reasons.get(filters.reason, 0),
@@ -123,8 +124,15 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     # Their counts by badge and reason are the chips' unless searching or filtering on
     # something else.
     counted = not (filters.q or filters.version or filters.hardware)
-    page = paginate(request, sites, count=stats.total if stats.listed is None else stats.listed)
-    devices = list(page.object_list)
+    if filters.q:
+        # A search: every site it finds, in order (a few thousand ids for a common word), so
+        # their number is the list's own, without a COUNT doing the search's work again.
+        sites, count = list(sites), None
+    else:
+        count = stats.total if stats.listed is None else stats.listed
+    page = paginate(request, sites, count=count)
+    devices = device_type_sites(receiver=receiver, device_type=device_type, ids=list(page.object_list),
+                                release=release)
     for device in devices:
         device.receiver = receiver  # the list's own (filtered on it): install window hints read it
     # Download progress is written to the row every few seconds; the cache has the freshest byte.

@@ -16,6 +16,7 @@ import pytest
 from core.permissions import VIEWERS
 from firmware_updates.selectors import (
     SiteFilters,
+    device_type_site_ids,
     device_type_sites,
     receiver_firmware_stats,
 )
@@ -192,16 +193,24 @@ def test_the_api_lists_sites_with_the_same_filters(example, browser, live_server
     {"q": "ng00121", "badge": "yellow"}, {"q": "fjord", "version": "5.30", "reason": "failed"}, {"q": "nowhere"},
 ])
 def test_the_statistics_count_exactly_the_sites_the_list_keeps(example, params):
-    """The page's paginator takes its count from the statistics' pass (`listed`), not from a
-    COUNT of the list: the two must agree for every search and filter."""
+    """The page's paginator takes its count from the statistics (`listed`, from the fleet's
+    tally), not from a COUNT of the list, or with a search from the ids the search found
+    (`device_type_site_ids`): either must agree with the list for every search and filter."""
     for number, (name, address) in NAMES.items():
         Site.objects.filter(receiver=example.receiver, number=number).update(name=name, address=address)
     filters = SiteFilters.from_query(params)
+    kept = device_type_sites(receiver=example.receiver, device_type=example.nord, filters=filters)
+    ids = list(device_type_site_ids(receiver=example.receiver, device_type=example.nord, filters=filters))
+    assert ids == [device.pk for device in kept]
+    if filters.q:
+        with pytest.raises(ValueError, match="counted by the list itself"):
+            receiver_firmware_stats(receiver=example.receiver, device_type=example.nord, listed=filters)
+        assert len(ids) == kept.count()
+        return
 
     [stats] = receiver_firmware_stats(receiver=example.receiver, device_type=example.nord, facets=True,
                                       transfer=True, listed=filters if params else None)
 
-    kept = device_type_sites(receiver=example.receiver, device_type=example.nord, filters=filters)
     # Without a filter there is nothing to count apart: the list is every site.
     assert (stats.total if not params else stats.listed) == kept.count() == len(list(kept))
     assert stats.total == 20
