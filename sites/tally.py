@@ -108,7 +108,7 @@ $$"""
     tables = {"INSERT": "NEW TABLE AS tally_new", "DELETE": "OLD TABLE AS tally_old",
               "UPDATE": "OLD TABLE AS tally_old NEW TABLE AS tally_new"}
     return [function, *(
-        f"CREATE OR REPLACE TRIGGER sites_device_tally_{event.lower()} AFTER {event} ON {DEVICES} "
+        f"CREATE TRIGGER sites_device_tally_{event.lower()} AFTER {event} ON {DEVICES} "
         f"REFERENCING {tables[event]} FOR EACH STATEMENT EXECUTE FUNCTION sites_device_tally()"
         for event in ("INSERT", "UPDATE", "DELETE"))]
 
@@ -125,20 +125,24 @@ def _sqlite_sql() -> list[str]:
     changed = " OR ".join(f"({_key(expression, 'OLD')}) IS NOT ({_key(expression, 'NEW')})"
                           for expression in TALLY_KEYS.values())
     return [
-        f"CREATE TRIGGER IF NOT EXISTS sites_device_tally_insert AFTER INSERT ON {DEVICES} "
+        f"CREATE TRIGGER sites_device_tally_insert AFTER INSERT ON {DEVICES} "
         f"BEGIN {_sqlite_add('NEW', 1)} END",
-        f"CREATE TRIGGER IF NOT EXISTS sites_device_tally_delete AFTER DELETE ON {DEVICES} "
+        f"CREATE TRIGGER sites_device_tally_delete AFTER DELETE ON {DEVICES} "
         f"BEGIN {_sqlite_add('OLD', -1)} END",
-        f"CREATE TRIGGER IF NOT EXISTS sites_device_tally_update AFTER UPDATE OF {', '.join(DEVICE_COLUMNS)} "
+        f"CREATE TRIGGER sites_device_tally_update AFTER UPDATE OF {', '.join(DEVICE_COLUMNS)} "
         f"ON {DEVICES} WHEN {changed} BEGIN {_sqlite_add('OLD', -1)} {_sqlite_add('NEW', 1)} END",
     ]
 
 
 def install(using=None) -> None:
-    """The triggers (again: idempotent), then `check`. After every migrate: SQLite drops a
-    table's triggers when a migration rebuilds it."""
+    """The triggers, made afresh (this version's, whatever an earlier one made), then
+    `check`. After every migrate: SQLite drops a table's triggers when a migration rebuilds
+    it. One transaction: no write goes uncounted between the drop and the create."""
+    postgresql = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
-        for sql in _postgresql_sql() if connection.vendor == "postgresql" else _sqlite_sql():
+        for name in TRIGGER_NAMES:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {DEVICES}" if postgresql else ""))
+        for sql in _postgresql_sql() if postgresql else _sqlite_sql():
             cursor.execute(sql)
     check()
 
