@@ -181,14 +181,17 @@ def _locked() -> None:
             cursor.execute(f"DELETE FROM {TALLY} WHERE id = 0")
 
 
+def _compared(counted: dict, tallied: dict) -> dict[tuple, tuple[int, int]]:
+    return {key: (counted.get(key, 0), tallied.get(key, 0)) for key in counted.keys() | tallied.keys()
+            if counted.get(key, 0) != tallied.get(key, 0)}
+
+
 def differences() -> dict[tuple, tuple[int, int]]:
     """The groups whose tally differs from the devices counted now: key -> (devices,
     tally). One pass over the devices, their writers held off meanwhile."""
     with transaction.atomic():
         _locked()
-        counted, tallied = _counted(), _tallied()
-    return {key: (counted.get(key, 0), tallied.get(key, 0)) for key in counted.keys() | tallied.keys()
-            if counted.get(key, 0) != tallied.get(key, 0)}
+        return _compared(_counted(), _tallied())
 
 
 def check() -> int:
@@ -197,7 +200,7 @@ def check() -> int:
     with transaction.atomic():
         _locked()
         counted, tallied = _counted(), _tallied()
-        wrong = [key for key in counted.keys() | tallied.keys() if counted.get(key, 0) != tallied.get(key, 0)]
+        wrong = _compared(counted, tallied)
         if wrong:
             if tallied:
                 log.error("the device tally differed from the devices in %d groups; rewritten", len(wrong))

@@ -14,6 +14,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
+from firmware_updates.badges import badge_expression
 from firmware_updates.eligibility import verdict_expression
 from firmware_updates.models import JobState
 from firmware_updates.selectors import (
@@ -84,8 +85,6 @@ def counted_directly(receiver, device_type=None, condition=None):
             F("firmware_version"), F("hardware_revision"),
             ExpressionWrapper(Q(site__isnull=False), output_field=BooleanField())]
     if condition is not None:
-        from firmware_updates.badges import badge_expression
-
         devices = devices.alias(badge=badge_expression(current_version=releases[device_type.pk].version))
         keys.append(ExpressionWrapper(condition, output_field=BooleanField()))
     return normal(group_counts(devices, *keys))
