@@ -10,7 +10,9 @@ class SitesConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import tally
+        from . import search, tally
 
-        # The tally's triggers (again) and its check, after every migrate (sites/tally.py).
+        # The tally's and the search text's triggers (again), with their checks, after every
+        # migrate (sites/tally.py, sites/search.py).
         post_migrate.connect(tally.install_on_migrate, sender=self)
+        post_migrate.connect(search.install_on_migrate, sender=self)

@@ -159,6 +159,9 @@ class Device(models.Model):
     # jobs. Written with `active_job` by the job services when a job finishes
     # (`device_active_job_clear`), never by `save()`.
     last_outcome = models.CharField(_("last outcome"), max_length=16, blank=True, editable=False)
+    # What the panel's search reads: serial, site name and address, a space apart. Kept by the
+    # database's triggers (sites/search.py), never by `save()`.
+    search_text = models.TextField(_("search text"), blank=True, default="", editable=False)
     # NULL (not "") for a panel without a token: unique among those that have one.
     token_hash = models.CharField(_("token hash"), max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -195,9 +198,9 @@ class Device(models.Model):
         if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
             # A whole-row save of an instance read earlier (admin, configData) must not put back
             # an active_job another transaction has changed since: that column is the job
-            # services' alone.
+            # services' alone (and the search text the database's).
             kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
-                                       if not f.primary_key and f.name not in ("active_job", "last_outcome")]
+                                       if not f.primary_key and f.name not in ("active_job", "last_outcome", "search_text")]
         super().save(*args, **kwargs)
 
     def refresh_derived(self) -> None:
