@@ -92,4 +92,5 @@ def test_device_type_page_filters_by_badge():
                 for b in (Badge.GREEN, Badge.YELLOW, Badge.RED)}
     assert by_badge == {"green": 10, "yellow": 4, "red": 6}
     failed = device_type_sites(receiver=receiver, device_type=nord, site_number="114").get()
-    assert failed.badge == Badge.RED and failed.last_job_state == JobState.FAILED
+    (row,) = device_type_sites(receiver=receiver, device_type=nord, ids=[failed.pk])
+    assert row.badge == Badge.RED and row.last_job_state == JobState.FAILED
