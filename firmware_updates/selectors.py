@@ -1,6 +1,7 @@
 """Reads: fleet statistics per receiver and device type, the device type page's list, and
 rollouts' waves and history for a page of rollouts (the API's list and the panel's)."""
 
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
@@ -9,6 +10,8 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DateTimeField,
+    Expression,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -93,6 +96,14 @@ def group_counts(queryset: QuerySet, *keys, weight: str | None = None, also: tup
     table's column has no statistics (200 groups assumed), so it hashes the real few in
     memory. OFFSET 0 keeps PostgreSQL from pulling the derived table up into the outer
     query; SQLite has no such estimate and no OFFSET without LIMIT."""
+    sql, params = group_counts_sql(queryset, *keys, weight=weight, also=also)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def group_counts_sql(queryset: QuerySet, *keys, weight: str | None = None, also: tuple = ()) -> tuple[str, tuple]:
+    """`group_counts`' statement and its parameters."""
     names = [f"g{i}" for i in range(len(keys))]
     parts = [part.order_by().annotate(**dict(zip(names, keys, strict=True))).values_list(*names, *([weight] if weight else []))
              .query.sql_with_params() for part in (queryset, *also)]
@@ -100,25 +111,47 @@ def group_counts(queryset: QuerySet, *keys, weight: str | None = None, also: tup
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     columns = ", ".join(connection.ops.quote_name(name) for name in names)
     total = f"SUM({connection.ops.quote_name(weight)})" if weight else "COUNT(*)"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns}, {total} FROM ({sql}{fence}) grouped GROUP BY {columns}", params)
-        return [tuple(row) for row in cursor.fetchall()]
+    return f"SELECT {columns}, {total} FROM ({sql}{fence}) grouped GROUP BY {columns}", params
 
 
-def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases: dict[int, Release],
-                 keys, condition: Q | None = None) -> list[tuple]:
-    """The receiver's devices with a type (of `device_type` if given) counted by
-    (type id, verdict, *keys, [condition]): what one pass over the devices would count, read
-    from the fleet's tally (sites/tally.py) in a few hundred rows rather than 100,000.
+class Bound(Expression):
+    """A value a statement compiled once is executed with, each time its own: in the SQL a
+    parameter whose value is a `Slot`, replaced at execution (`fleet_counts`)."""
 
-    The tally knows neither the clock nor the sites' consent, so its groups get the verdict as
-    if every panel ever seen were online and every site allowed updates; the panels seen but
-    not lately, or at a site that forbids updates (few, found by index), are read directly,
-    with both verdicts, and moved from the one to the other. `keys`: expressions over fields the tally and the device share
-    (firmware version, board revision, `site__isnull`...); `condition` the same, `badge`
-    allowed (the list's, counted as a last key). Two queries."""
+    def __init__(self, name: str, output_field):
+        super().__init__(output_field=output_field)
+        self.name = name
+
+    def as_sql(self, compiler, connection):
+        return "%s", [Slot(self.name)]
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+
+
+# fleet_counts' statements, compiled once per process for each receiver, type, current
+# releases and list filter (`_statement_key`), as the device protocol's reads are (ddi/lookup.py):
+# building and compiling them (the rule's CASE five times over) cost ~20 ms a page, their SQL 3.
+_STATEMENTS: dict[tuple, tuple[tuple[str, tuple], tuple[str, tuple]]] = {}
+_STATEMENTS_MAX = 512
+_STATEMENTS_LOCK = threading.Lock()
+
+
+def _statement_key(receiver, device_type, releases, keys, condition) -> tuple:
+    """Everything fleet_counts' SQL is made from but the clock: the receiver (its sites' consent
+    is a subquery on it), the type, what the rule reads of each current release, the keys
+    and the list's condition (both hashable expressions)."""
+    return (connection.alias, receiver.pk, device_type.pk if device_type is not None else None,
+            tuple(sorted((pk, r.pk, r.version, r.version_key, tuple(r.hardware_revisions or ()))
+                         for pk, r in releases.items())),
+            tuple(keys), condition)
+
+
+def _fleet_statements(*, receiver, device_type, releases, keys, condition) -> tuple[tuple, tuple]:
     one_type = device_type is not None
-    since = offline_since(receiver)
+    since = Bound("since", DateTimeField())
     release = releases.get(device_type.pk) if one_type else None
     tally = DeviceTally.objects.filter(receiver_id=receiver.pk, device_type_id__isnull=False)
     devices = Device.objects.filter(receiver=receiver, device_type__isnull=False)
@@ -132,20 +165,56 @@ def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases
     def as_if_allowed_online():  # but for the panels never seen, which the tally knows
         return verdict_expression(releases, offline_since=NEVER_OFFLINE, consent=False, one_type=one_type)
 
-    counts: Counter = Counter()
-    for type_id, verdict, *rest in group_counts(tally, F("device_type_id"), as_if_allowed_online(), *keys,
-                                                weight="n"):
-        counts[(type_id, verdict, *rest[:-1])] += rest[-1]
+    counted = group_counts_sql(tally, F("device_type_id"), as_if_allowed_online(), *keys, weight="n")
     # Each found by its own index (an OR of the two would read every device).
     forbidding = Site.objects.filter(receiver=receiver, remote_update=RemoteUpdate.FORBIDDEN)
     stale = Q(last_seen__lt=since)
     real = verdict_expression(releases, offline_since=since, one_type=one_type)
-    for type_id, was, verdict, *rest in group_counts(devices.filter(stale), F("device_type_id"),
-                                                     as_if_allowed_online(), real, *keys,
-                                                     also=(devices.filter(site__in=forbidding).exclude(stale),)):
-        *key, n = rest
-        counts[(type_id, was, *key)] -= n
-        counts[(type_id, verdict, *key)] += n
+    moved = group_counts_sql(devices.filter(stale), F("device_type_id"), as_if_allowed_online(), real, *keys,
+                             also=(devices.filter(site__in=forbidding).exclude(stale),))
+    return counted, moved
+
+
+def _execute(statement: tuple[str, tuple], **values) -> list[tuple]:
+    sql, params = statement
+    params = tuple(values[p.name] if isinstance(p, Slot) else p for p in params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases: dict[int, Release],
+                 keys, condition: Q | None = None) -> list[tuple]:
+    """The receiver's devices with a type (of `device_type` if given) counted by
+    (type id, verdict, *keys, [condition]): what one pass over the devices would count, read
+    from the fleet's tally (sites/tally.py) in a few hundred rows rather than 100,000.
+
+    The tally knows neither the clock nor the sites' consent, so its groups get the verdict as
+    if every panel ever seen were online and every site allowed updates; the panels seen but
+    not lately, or at a site that forbids updates (few, found by index), are read directly,
+    with both verdicts, and moved from the one to the other. `keys`: expressions over fields
+    the tally and the device share (firmware version, board revision, `site__isnull`...);
+    `condition` the same, `badge` allowed (the list's, counted as a last key). Two queries,
+    compiled once per process (`_STATEMENTS`), the receiver's `offline_since` bound at each
+    execution."""
+    key = _statement_key(receiver, device_type, releases, keys, condition)
+    statements = _STATEMENTS.get(key)
+    if statements is None:
+        statements = _fleet_statements(receiver=receiver, device_type=device_type, releases=releases, keys=keys,
+                                       condition=condition)
+        with _STATEMENTS_LOCK:  # web threads share the cache
+            if len(_STATEMENTS) >= _STATEMENTS_MAX:
+                _STATEMENTS.pop(next(iter(_STATEMENTS)))  # the oldest
+            _STATEMENTS[key] = statements
+    counted, moved = statements
+    since = connection.ops.adapt_datetimefield_value(offline_since(receiver))
+    counts: Counter = Counter()
+    for type_id, verdict, *rest in _execute(counted):
+        counts[(type_id, verdict, *rest[:-1])] += rest[-1]
+    for type_id, was, verdict, *rest in _execute(moved, since=since):
+        *key_values, n = rest
+        counts[(type_id, was, *key_values)] -= n
+        counts[(type_id, verdict, *key_values)] += n
     return [(*key, n) for key, n in counts.items() if n]
 
 

@@ -14,6 +14,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
+from firmware_updates import selectors
 from firmware_updates.badges import badge_expression
 from firmware_updates.eligibility import verdict_expression
 from firmware_updates.models import JobState
@@ -116,6 +117,25 @@ def test_statistics_from_the_tally_are_those_of_a_pass_over_every_device():
     assert from_tally(receiver, gsm) == counted_directly(receiver, gsm)
     offline = next(r for r in receiver_firmware_stats(receiver=receiver, device_type=gsm))
     assert offline.red_reasons.get("offline", 0) > 0
+
+
+def test_statistics_follow_the_clock_with_their_statements_compiled_once(monkeypatch):
+    """fleet_counts compiles its two statements once per receiver, type and releases
+    (selectors._STATEMENTS) and binds the receiver's offline_since at each execution: as the
+    clock moves, panels fall offline without a write anywhere, and the same statements count
+    them so."""
+    receiver = ReceiverFactory()
+    gsm, _ = mixed_fleet(receiver)
+    before = from_tally(receiver, gsm)
+    assert before == counted_directly(receiver, gsm)
+    compiled = len(selectors._STATEMENTS)
+    later = timezone.now() + timedelta(days=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    after = from_tally(receiver, gsm)
+    assert len(selectors._STATEMENTS) == compiled  # the same statements, executed again
+    assert after == counted_directly(receiver, gsm) != before
+    assert {verdict for _, verdict, *_ in after} & {"offline"}
+    assert not {verdict for _, verdict, *_ in after} & {"failed", "cancelled", "not_queued"}
 
 
 def test_every_way_of_writing_devices_is_counted():
