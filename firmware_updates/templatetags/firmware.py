@@ -3,8 +3,8 @@ small pieces every site's row and page show the same way: its badge, its channel
 connection.
 
 The pieces are tags, not included templates: the device type page shows them for each of its
-50 rows, and an `{% include %}` costs ten times a tag there (a new context and template per row,
-each word looked up again). One place each still: the device type list, the receiver's site
+50 rows, and an `{% include %}` costs several times a tag there (a new context and template per
+row, each word looked up again). One place each still: the device type list, the receiver's site
 table and the site page all use these tags.
 """
 
@@ -24,9 +24,6 @@ from core.templatetags.panel import moment
 from ..stored_words import stored_words as _stored_words
 
 register = template.Library()
-
-IP_CHANNELS = ("gprs", "ethernet")
-
 
 @register.filter
 def stored_words(text: str) -> str:
@@ -58,11 +55,11 @@ def _pieces(language: str) -> dict:
     server runs). `language` is the active one (the cache's key)."""
     return {
         "badge": {code: _html('<span class="badge badge-{}" data-testid="badge" data-badge="{}">{}</span>',
-                                    code, code, word)
+                              code, code, word)
                   for code, word in (("green", pgettext("badge", "Current")), ("yellow", pgettext("badge", "Updating")),
                                      ("red", pgettext("badge", "Not planned")))},
         "no_channel": _html('<span class="channels"><span class="muted">{}</span></span>',
-                                  pgettext("channels", "none")),
+                            pgettext("channels", "none")),
         "ip_title": gettext("IP channel: remote update possible"), "other_title": gettext("not an IP channel"),
         "online": _html('<span class="conn conn-online" data-testid="online">{}</span>', gettext("Online")),
         "offline": _html('<span class="conn conn-offline" data-testid="offline">{}</span>', gettext("Offline")),
@@ -105,13 +102,13 @@ def connection(online: bool, last_seen, not_returned_since=None) -> str:
         seen = mark_safe(_piece("seen") % {"seen": moment(last_seen, relative=True)})
     else:
         seen = _piece("never_seen")
-    html = _html('{}\n<div class="muted small nowrap">{}</div>', state, seen)
+    out = _html('{}\n<div class="muted small nowrap">{}</div>', state, seen)
     if not_returned_since:
         words = gettext("did not come back after the update (since %(time)s)") % {
             "time": time_format(timezone.localtime(not_returned_since), "H:i")}
-        html += _html('<p class="reason not-returned" role="status" data-testid="not-returned">'
-                            '<span class="tag tag-red">{}</span> {}</p>', gettext("Not back"), words)
-    return html
+        out += _html('<p class="reason not-returned" role="status" data-testid="not-returned">'
+                     '<span class="tag tag-red">{}</span> {}</p>', gettext("Not back"), words)
+    return out
 
 
 @register.simple_tag
@@ -121,12 +118,12 @@ def job_progress(job) -> str:
     update = job.job
     sent = job.sent
     head = _html('<span class="state state-{}" data-testid="job-state">{}</span>'
-                       '<span class="muted small">{}{}</span>',
-                       job.state, job.state_label, gettext("to %(version)s") % {"version": update.release.version},
-                       _html(' · <span data-testid="job-artifact" data-kind="{}">{}</span>', job.sent_kind, sent)
-                       if sent else "")
+                 '<span class="muted small">{}{}</span>',
+                 job.state, job.state_label, gettext("to %(version)s") % {"version": update.release.version},
+                 _html(' · <span data-testid="job-artifact" data-kind="{}">{}</span>', job.sent_kind, sent)
+                 if sent else "")
     parts = [_html('<div class="job" data-testid="job" data-job="{}" data-state="{}"><div class="job-head">{}</div>',
-                         update.pk, job.state, head)]
+                   update.pk, job.state, head)]
     if job.shows_bytes:
         percent, done, total = job.percent, update.bytes_downloaded, update.bytes_total
         parts.append(_html(
@@ -183,7 +180,7 @@ def site_rows(context, rows) -> str:
             _html(' data-reason="{}"', row.red_reason) if row.red_reason else "",
             labels["site"],
             _html('<a class="strong" href="{}" data-testid="site-link">{}</a>',
-                        reverse("site-detail", args=[receiver.code, number]), number)
+                  reverse("site-detail", args=[receiver.code, number]), number)
             if number else _html('<span class="muted">{}</span>', words["no_site"]),
             device.serial,
             labels["name"], (site.name if site else "") or "—",
@@ -208,7 +205,7 @@ def site_rows(context, rows) -> str:
                     gettext("Stop the update of site %(number)s?") % {"number": number}, words["cancel"]))
             elif job.can_show_cancel:
                 actions.append(_html('<span class="muted small" data-testid="cancel-impossible">{}</span>',
-                                           words["too_late"]))
+                                     words["too_late"]))
         out.append(_html('<td class="actions">{}</td></tr>', mark_safe("".join(actions))))
     return mark_safe("\n".join(out))
 
@@ -220,5 +217,5 @@ def _update_cell(row, words) -> str:
         tag = (_html('<span class="tag tag-red">{}</span> ', words["not_eligible"])
                if row.reason_kind == "not_eligible" else "")
         return _html('<div class="reason reason-{}" data-testid="red-reason">{}{}</div>',
-                           row.reason_kind, tag, row.reason)
+                     row.reason_kind, tag, row.reason)
     return mark_safe('<span class="muted">—</span>')
