@@ -221,8 +221,8 @@ def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases
 def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | None = None,
                             facets: bool = False, transfer: bool = False,
                             listed: "SiteFilters | None" = None) -> list[FirmwareStatsRow]:
-    """One row per device type on the receiver; four queries whatever the fleet size (with
-    `transfer`, one or two more).
+    """One row per device type on the receiver; four queries whatever the fleet size, three for
+    one type (with `transfer`, one or two more).
 
     Devices are counted per (type, verdict) from the fleet's tally (`fleet_counts`: a few
     hundred groups, not a pass over the devices, which cost the device type page 50-120 ms at
@@ -292,7 +292,9 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
     estimate = None
     if transfer:
         counts[device_type.pk]  # its row even without a site: the transfer is the page's
-    types = DeviceType.objects.in_bulk(list(counts))
+    # One type asked for: the caller's own (no query); else the types counted.
+    types = ({device_type.pk: device_type} if device_type is not None
+             else DeviceType.objects.in_bulk(list(counts)))
     if transfer and device_type.pk in releases:
         estimate = _transfer_of(receiver=receiver, release=releases[device_type.pk], to_queue=to_queue)
     result = [
