@@ -24,6 +24,7 @@ import logging
 from django.db import connection, transaction
 
 from .models import Device, Site
+from .triggers import remake
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +84,8 @@ def _sqlite_sql() -> list[str]:
 
 
 def install() -> None:
-    """The triggers, made afresh (this version's, whatever an earlier one made), then `repair`.
-    One transaction: no write is missed between the drop and the create."""
-    postgresql = connection.vendor == "postgresql"
-    with transaction.atomic(), connection.cursor() as cursor:
-        for table, name in TRIGGERS:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if postgresql else ""))
-        for sql in _postgresql_sql() if postgresql else _sqlite_sql():
-            cursor.execute(sql)
+    """The triggers, made afresh (sites/triggers.py), then `repair`."""
+    remake(TRIGGERS, _postgresql_sql() if connection.vendor == "postgresql" else _sqlite_sql())
     repair()
 
 

@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from .models import Device, DeviceTally
+from .triggers import remake
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +139,8 @@ def install(using=None) -> None:
     """The triggers, made afresh (this version's, whatever an earlier one made), then
     `check`. After every migrate: SQLite drops a table's triggers when a migration rebuilds
     it. One transaction: no write goes uncounted between the drop and the create."""
-    postgresql = connection.vendor == "postgresql"
-    with transaction.atomic(), connection.cursor() as cursor:
-        for name in TRIGGER_NAMES:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {DEVICES}" if postgresql else ""))
-        for sql in _postgresql_sql() if postgresql else _sqlite_sql():
-            cursor.execute(sql)
+    remake([(DEVICES, name) for name in TRIGGER_NAMES],
+           _postgresql_sql() if connection.vendor == "postgresql" else _sqlite_sql())
     check()
 
 
