@@ -96,10 +96,7 @@ def group_counts(queryset: QuerySet, *keys, weight: str | None = None, also: tup
     table's column has no statistics (200 groups assumed), so it hashes the real few in
     memory. OFFSET 0 keeps PostgreSQL from pulling the derived table up into the outer
     query; SQLite has no such estimate and no OFFSET without LIMIT."""
-    sql, params = group_counts_sql(queryset, *keys, weight=weight, also=also)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()]
+    return _execute(group_counts_sql(queryset, *keys, weight=weight, also=also))
 
 
 def group_counts_sql(queryset: QuerySet, *keys, weight: str | None = None, also: tuple = ()) -> tuple[str, tuple]:
@@ -176,6 +173,7 @@ def _fleet_statements(*, receiver, device_type, releases, keys, condition) -> tu
 
 
 def _execute(statement: tuple[str, tuple], **values) -> list[tuple]:
+    """A statement's rows, its `Slot`s given `values`."""
     sql, params = statement
     params = tuple(values[p.name] if isinstance(p, Slot) else p for p in params)
     with connection.cursor() as cursor:
