@@ -22,6 +22,7 @@ from django.utils.translation import get_language, gettext, pgettext
 from core.templatetags.panel import moment
 
 from ..stored_words import stored_words as _stored_words
+from ..views.presenters import BADGE_WORDS
 
 register = template.Library()
 
@@ -56,8 +57,7 @@ def _pieces(language: str) -> dict:
     return {
         "badge": {code: _html('<span class="badge badge-{}" data-testid="badge" data-badge="{}">{}</span>',
                               code, code, word)
-                  for code, word in (("green", pgettext("badge", "Current")), ("yellow", pgettext("badge", "Updating")),
-                                     ("red", pgettext("badge", "Not planned")))},
+                  for code, word in BADGE_WORDS.items()},
         "no_channel": _html('<span class="channels"><span class="muted">{}</span></span>',
                             pgettext("channels", "none")),
         "ip_title": gettext("IP channel: remote update possible"), "other_title": gettext("not an IP channel"),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext_l
 from django.utils.translation import gettext as _
 
 from core.panel import duration_words, percent
-from sites.models import Channel, Device
+from sites.models import IP_CHANNELS, Channel, Device
 from sites.services import device_is_online
 
 from ..badges import Badge
@@ -209,16 +209,12 @@ class SiteRow:
         return self.device.site.number if self.device.site_id else None
 
     @property
-    def badge_label(self) -> str:
-        return BADGE_WORDS[self.badge]
-
-    @property
     def channels(self) -> list[dict]:
         return channel_list(self.device)
 
 
 def channel_list(device: Device) -> list[dict]:
-    return [{"code": c, "label": CHANNEL_WORDS.get(c, c), "ip": c in ("gprs", "ethernet")}
+    return [{"code": c, "label": CHANNEL_WORDS.get(c, c), "ip": c in IP_CHANNELS}
             for c in device.channels or []]
 
 
