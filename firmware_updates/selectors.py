@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 from receivers.models import Receiver
 from sites.models import Device, DeviceTally, DeviceType, RemoteUpdate, Site
 from sites.services import offline_since
-from sites.tally import NEVER_OFFLINE
+from sites.tally import seen_day
 from sites.versions import version_key
 
 from .badges import Badge, badge_expression
@@ -148,7 +148,7 @@ def _statement_key(receiver, device_type, releases, keys, condition) -> tuple:
 
 def _fleet_statements(*, receiver, device_type, releases, keys, condition) -> tuple[tuple, tuple]:
     one_type = device_type is not None
-    since = Bound("since", DateTimeField())
+    since, day = Bound("since", DateTimeField()), Bound("day", DateTimeField())
     release = releases.get(device_type.pk) if one_type else None
     tally = DeviceTally.objects.filter(receiver_id=receiver.pk, device_type_id__isnull=False)
     devices = Device.objects.filter(receiver=receiver, device_type__isnull=False)
@@ -159,15 +159,15 @@ def _fleet_statements(*, receiver, device_type, releases, keys, condition) -> tu
         tally, devices = tally.alias(badge=badge), devices.alias(badge=badge)
         keys = [*keys, ExpressionWrapper(condition, output_field=BooleanField())]
 
-    def as_if_allowed_online():  # but for the panels never seen, which the tally knows
-        return verdict_expression(releases, offline_since=NEVER_OFFLINE, consent=False, one_type=one_type)
+    def as_tallied():  # offline: never seen or seen before the threshold's day; every site allows
+        return verdict_expression(releases, offline_since=day, consent=False, one_type=one_type)
 
-    counted = group_counts_sql(tally, F("device_type_id"), as_if_allowed_online(), *keys, weight="n")
+    counted = group_counts_sql(tally, F("device_type_id"), as_tallied(), *keys, weight="n")
     # Each found by its own index (an OR of the two would read every device).
     forbidding = Site.objects.filter(receiver=receiver, remote_update=RemoteUpdate.FORBIDDEN)
-    stale = Q(last_seen__lt=since)
+    stale = Q(last_seen__gte=day, last_seen__lt=since)
     real = verdict_expression(releases, offline_since=since, one_type=one_type)
-    moved = group_counts_sql(devices.filter(stale), F("device_type_id"), as_if_allowed_online(), real, *keys,
+    moved = group_counts_sql(devices.filter(stale), F("device_type_id"), as_tallied(), real, *keys,
                              also=(devices.filter(site__in=forbidding).exclude(stale),))
     return counted, moved
 
@@ -187,14 +187,15 @@ def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases
     (type id, verdict, *keys, [condition]): what one pass over the devices would count, read
     from the fleet's tally (sites/tally.py) in a few hundred rows rather than 100,000.
 
-    The tally knows neither the clock nor the sites' consent, so its groups get the verdict as
-    if every panel ever seen were online and every site allowed updates; the panels seen but
-    not lately, or at a site that forbids updates (few, found by index), are read directly,
-    with both verdicts, and moved from the one to the other. `keys`: expressions over fields
+    The tally knows neither the clock nor the sites' consent, only the day of each panel's
+    last contact, so its groups get the verdict as if the panels seen on the offline
+    threshold's day or later were online and every site allowed updates; the panels seen that
+    day but not since, or at a site that forbids updates (few, found by index), are read
+    directly, with both verdicts, and moved from the one to the other. `keys`: expressions over fields
     the tally and the device share (firmware version, board revision, `site__isnull`...);
     `condition` the same, `badge` allowed (the list's, counted as a last key). Two queries,
-    compiled once per process (`_STATEMENTS`), the receiver's `offline_since` bound at each
-    execution."""
+    compiled once per process (`_STATEMENTS`), the receiver's `offline_since` and its day
+    bound at each execution."""
     key = _statement_key(receiver, device_type, releases, keys, condition)
     statements = _STATEMENTS.get(key)
     if statements is None:
@@ -205,11 +206,13 @@ def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases
                 _STATEMENTS.pop(next(iter(_STATEMENTS)))  # the oldest
             _STATEMENTS[key] = statements
     counted, moved = statements
-    since = connection.ops.adapt_datetimefield_value(offline_since(receiver))
+    threshold = offline_since(receiver)
+    since = connection.ops.adapt_datetimefield_value(threshold)
+    day = connection.ops.adapt_datetimefield_value(seen_day(threshold))
     counts: Counter = Counter()
-    for type_id, verdict, *rest in _execute(counted):
+    for type_id, verdict, *rest in _execute(counted, day=day):
         counts[(type_id, verdict, *rest[:-1])] += rest[-1]
-    for type_id, was, verdict, *rest in _execute(moved, since=since):
+    for type_id, was, verdict, *rest in _execute(moved, since=since, day=day):
         *key_values, n = rest
         counts[(type_id, was, *key_values)] -= n
         counts[(type_id, verdict, *key_values)] += n

@@ -230,7 +230,7 @@ class DeviceTally(models.Model):
     and fold it. Plain columns, no foreign keys: a deleted receiver's rows go to zero and are
     folded away. Named as the device's own fields where the eligibility rule reads them
     (`site`, `active_job`: NULL or 1, so the rule's `__isnull` tests read the same; `last_seen`
-    NULL or a time before any contact), so the rule applies to a group as to a device."""
+    NULL or the day of the last contact), so the rule applies to a group as to a device."""
 
     receiver_id = models.BigIntegerField()
     device_type_id = models.BigIntegerField(null=True)
@@ -241,7 +241,7 @@ class DeviceTally(models.Model):
     has_ip_channel = models.BooleanField()
     active_job = models.SmallIntegerField(null=True)
     last_outcome = models.CharField(max_length=16)
-    last_seen = models.DateTimeField(null=True)  # NULL: never seen; else tally.NEVER_OFFLINE
+    last_seen = models.DateTimeField(null=True)  # NULL: never seen; else the day, tally.seen_day
     n = models.IntegerField()
 
     class Meta:

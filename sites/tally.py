@@ -14,9 +14,11 @@ itself (`TALLY_KEYS`). Not the
 rule's verdict: the rule stays written once (firmware_updates/eligibility.py) and is applied
 to the tally's groups as it is to devices, so a new current release or another board list
 changes no count here. Two things the rule reads are not columns of the device: whether it is
-offline (its last contact against the clock: only "never seen" is counted here) and whether
-its site forbids remote updates; the statistics read the few devices concerned directly (seen,
-but not lately, or at a forbidding site) and correct the tally's answer with them.
+offline (its last contact against the clock: the tally keeps the day of it, UTC, `seen_day`)
+and whether its site forbids remote updates. The statistics take a group whose day ended
+before the clock's threshold as offline, read directly the few devices it cannot tell (seen
+on the threshold's own day but not since, or at a forbidding site) and correct the tally's
+answer with them: the panels gone quiet today, not every panel quiet for a month.
 
 Who keeps it: triggers on the devices' table (created by `install`, after every `migrate`),
 so that every write counts, the services', a bulk UPDATE's and a raw COPY's alike.
@@ -55,28 +57,29 @@ TALLY_KEYS = {
     "has_ip_channel": "{row}.has_ip_channel",
     "active_job": "CASE WHEN {row}.active_job_id IS NULL THEN NULL ELSE 1 END",
     "last_outcome": "{row}.last_outcome",
-    # Never seen (NULL) or seen (NEVER_OFFLINE): a panel never heard from is offline whatever
-    # the clock says, so the statistics need not read it apart (`NEVER_OFFLINE`).
-    "last_seen": "CASE WHEN {row}.last_seen IS NULL THEN NULL ELSE {seen} END",
+    # The UTC day of the last contact (NULL: never seen, offline whatever the clock says). A
+    # day, not the time: a panel polling every minute changes its group once a day.
+    "last_seen": "{day}",
+}
+# The day of `{row}.last_seen` at midnight UTC, in each database's words (SQLite keeps UTC
+# times as text: "2026-12-06 00:00:00", as Django writes a time without microseconds).
+DAY_SQL = {
+    "postgresql": "date_trunc('day', {row}.last_seen AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+    "sqlite": "strftime('%Y-%m-%d 00:00:00', {row}.last_seen)",
 }
 # The device columns those read: an UPDATE of none of them changes no count.
 DEVICE_COLUMNS = ("receiver_id", "device_type_id", "site_id", "firmware_version", "firmware_version_key",
                   "hardware_revision", "has_ip_channel", "active_job_id", "last_outcome", "last_seen")
-# The tally's `last_seen` of a panel seen at least once: as an `offline_since` it makes offline
-# exactly the panels never seen (no contact is older), the tally's verdict of its groups.
-NEVER_OFFLINE = datetime(1970, 1, 1, tzinfo=UTC)
 TRIGGER_NAMES = ("sites_device_tally_insert", "sites_device_tally_update", "sites_device_tally_delete")
 
 
-def _seen() -> str:
-    """NEVER_OFFLINE as an SQL literal of this database (SQLite keeps UTC times as text)."""
-    if connection.vendor == "postgresql":
-        return f"TIMESTAMPTZ '{NEVER_OFFLINE.isoformat()}'"
-    return f"'{NEVER_OFFLINE.strftime('%Y-%m-%d %H:%M:%S')}'"
+def seen_day(moment: datetime) -> datetime:
+    """The tally's `last_seen` of a panel last seen at `moment`: that day's midnight, UTC."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _key(expression: str, row: str) -> str:
-    return expression.format(row=row, seen=_seen())
+    return expression.format(row=row, day=DAY_SQL[connection.vendor].format(row=row))
 
 
 def _keys(row: str) -> str:
@@ -157,9 +160,12 @@ def _counted() -> dict[tuple, int]:
 
 
 def _normal(key) -> tuple:
-    """A group's key as the tally model reads it (SQLite's raw rows give its times as text)."""
+    """A group's key as the tally model reads it (SQLite's raw rows give its days as text)."""
     seen = list(TALLY_KEYS).index("last_seen")
-    return (*key[:seen], None if key[seen] is None else NEVER_OFFLINE, *key[seen + 1:])
+    day = key[seen]
+    if isinstance(day, str):
+        day = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return (*key[:seen], day, *key[seen + 1:])
 
 
 def _tallied() -> dict[tuple, int]:

@@ -138,6 +138,30 @@ def test_statistics_follow_the_clock_with_their_statements_compiled_once(monkeyp
     assert not {verdict for _, verdict, *_ in after} & {"failed", "cancelled", "not_queued"}
 
 
+def test_a_panel_gone_quiet_is_offline_at_every_moment_across_midnight(monkeypatch):
+    """The tally keeps the UTC day of each panel's last contact (tally.seen_day): a panel quiet
+    since before the offline threshold's day is offline from the tally alone, one seen that
+    day is read directly. At every moment around a midnight, and the threshold crossing
+    it, the counts are those of a pass over the devices."""
+    receiver = ReceiverFactory()
+    gsm, _ = mixed_fleet(receiver, size=40)
+    midnight = tally.seen_day(timezone.now()) + timedelta(days=1)
+    lag = timezone.now() - offline_since(receiver)  # how long a panel stays online unheard
+    seen = [midnight + offset for offset in (
+        -timedelta(days=3), -timedelta(days=1, minutes=1), -lag - timedelta(seconds=1), -lag, -timedelta(hours=1),
+        -timedelta(seconds=1), timedelta(0), timedelta(seconds=1), lag, timedelta(hours=5))]
+    for i, moment in enumerate(seen):  # panels a rollout would queue but for being offline
+        DeviceFactory(site=SiteFactory(receiver=receiver, number=7000 + i), device_type=gsm, firmware_version="5.30",
+                      hardware_revision="2.1", channels=["gprs"], last_seen=moment)
+    assert tally.differences() == {}
+    for clock in (midnight - lag - timedelta(hours=2), midnight - timedelta(seconds=1), midnight + timedelta(seconds=1),
+                  midnight + lag - timedelta(seconds=1), midnight + lag, midnight + lag + timedelta(seconds=1),
+                  midnight + lag + timedelta(hours=6), midnight + timedelta(days=2)):
+        monkeypatch.setattr(timezone, "now", lambda clock=clock: clock)
+        assert from_tally(receiver, gsm) == counted_directly(receiver, gsm), clock
+        assert from_tally(receiver) == counted_directly(receiver), clock
+
+
 def test_every_way_of_writing_devices_is_counted():
     receiver = ReceiverFactory()
     gsm, lan = mixed_fleet(receiver, size=30)
