@@ -314,14 +314,18 @@ def receiver_firmware_stats(*, receiver: Receiver, device_type: DeviceType | Non
 
 # The device type page's sortable columns: the key in the URL (`?sort=`, "-" first for
 # descending) -> the ordering; the site number (then pk) breaks ties so pages never overlap.
+# Over devices, the site's number and name as the device's row has them (sites/search.py):
+# no site joined to sort thousands of found panels.
 SORTS = {
-    "site": ("site__number",),
-    "name": ("site__name", "site__number"),
-    "status": ("badge_rank", "site__number"),
-    "firmware": ("firmware_version_key", "site__number"),
-    "hardware": ("hardware_revision", "site__number"),
-    "seen": ("last_seen", "site__number"),
+    "site": ("site_number",),
+    "name": ("site_name", "site_number"),
+    "status": ("badge_rank", "site_number"),
+    "firmware": ("firmware_version_key", "site_number"),
+    "hardware": ("hardware_revision", "site_number"),
+    "seen": ("last_seen", "site_number"),
 }
+# The same sorts over sites (`sorted_sites(from_site=True)`): the site's own columns.
+_SITE_COLUMNS = {"site_number": "number", "site_name": "name"}
 DEFAULT_SORT = "site"
 
 
@@ -429,9 +433,9 @@ def device_search_q(q: str) -> Q:
         either = Q(search_text__icontains=word)
         if word.isdigit():
             if len(word) < 3:
-                either |= Q(site__number__startswith=word)
+                either |= Q(site_number__startswith=word)
             else:
-                numbered = Device.objects.filter(site__number__startswith=word).order_by().values("pk")
+                numbered = Device.objects.filter(site_number__startswith=word).order_by().values("pk")
                 either = Q(pk__in=Device.objects.filter(search_text__icontains=word).order_by().values("pk")
                            .union(numbered, all=True))
         condition &= either
@@ -452,7 +456,10 @@ def _listed_devices(receiver: Receiver, device_type: DeviceType, release, *, sho
     expressions = {"badge": badge_expression(current_version=release.version if release else None),
                    "verdict": verdict_expression({device_type.pk: release} if release else {},
                                                  offline_since=since, one_type=True)}
-    qs = Device.objects.filter(receiver=receiver, site__receiver=receiver, device_type=device_type)
+    # At a site (of the receiver: a panel's receiver is its site's, sites.services.site_update),
+    # said of the device's own row, whose indexes then give the list in site number or name
+    # order without a site joined.
+    qs = Device.objects.filter(receiver=receiver, device_type=device_type, site_number__isnull=False)
     return (qs.annotate(**expressions) if shown else qs.alias(**expressions)), since
 
 
@@ -478,8 +485,9 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
     whose install window the list shows) joined; narrowed and sorted by `filters` (site
     number order by default).
 
-    Filtered on the site's receiver so PostgreSQL walks the (receiver, number) index in order
-    and stops after a page (100k sites: ~100 ms -> under 1 ms). Panels a gateway registered
+    Sorted by the site number the device's row has (`Device.site_number`), so PostgreSQL walks
+    the devices' (receiver, type, site number) index in order and stops after a page (100k
+    sites: ~100 ms -> under 1 ms). Panels a gateway registered
     without a site are counted in the statistics but are not sites, so they are not listed.
     With `ids` (a page of `device_type_site_ids`): those devices' rows, in that order, a list,
     each with how its last update ended (`last_jobs_attach`). `release`: the type's current
@@ -487,12 +495,17 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
     """
     filters = (filters or SiteFilters(badge=badge or "", q=site_number or "")).valid
     qs, since = _listed_devices(receiver, device_type, release, shown=True)
-    qs = qs.select_related("site", "device_type", "active_job__release", "active_job__rollout")
     if ids is not None:
         # In the ids' order, put back below: no ORDER BY (the panels' own ordering, by serial,
-        # had Django compare every annotation with it: 40 % of compiling this query).
-        rows = qs.filter(pk__in=ids).order_by().in_bulk()
-        return last_jobs_attach([rows[pk] for pk in ids if pk in rows])
+        # had Django compare every annotation with it: 40 % of compiling this query). The
+        # receiver and the type are the list's own (it is filtered on them), not read again.
+        rows = (qs.select_related("site", "active_job__release", "active_job__rollout").filter(pk__in=ids)
+                .order_by().in_bulk())
+        devices = [rows[pk] for pk in ids if pk in rows]
+        for device in devices:
+            device.receiver, device.device_type = receiver, device_type
+        return last_jobs_attach(devices)
+    qs = qs.select_related("site", "device_type", "active_job__release", "active_job__rollout")
     return sorted_sites(qs.filter(site_filter_q(filters, offline_since=since)), filters.sort)
 
 
@@ -572,7 +585,7 @@ def sorted_sites(qs: QuerySet, sort: str, *, from_site: bool = False) -> QuerySe
     ordering = []
     for rank, name in enumerate(SORTS.get(key, SORTS[DEFAULT_SORT])):
         if from_site and name != "badge_rank":
-            name = name.removeprefix("site__") if name.startswith("site__") else f"device__{name}"
+            name = _SITE_COLUMNS.get(name) or f"device__{name}"
         down = descending and rank == 0  # ties stay in site number order
         if name.endswith("last_seen"):  # the one nullable column (the others keep their index's order)
             ordering.append(F(name).desc(nulls_last=True) if down else F(name).asc(nulls_first=True))
@@ -698,7 +711,7 @@ def not_returned_panels(*, receiver: Receiver, device_type: DeviceType, limit: i
     return [{"serial": serial, "site_number": number, "since": since}
             for serial, number, since in Device.objects.filter(
                 receiver=receiver, device_type=device_type, not_returned_since__isnull=False)
-            .order_by("not_returned_since", "pk").values_list("serial", "site__number", "not_returned_since")
+            .order_by("not_returned_since", "pk").values_list("serial", "site_number", "not_returned_since")
             [:limit + 1]]
 
 

@@ -106,6 +106,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's form templates, but the plain <input> widgets said in Python (core/form_renderer.py).
+FORM_RENDERER = "core.form_renderer.PanelFormRenderer"
+
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(

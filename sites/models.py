@@ -107,6 +107,11 @@ class Site(models.Model):
         return gettext("Site {number}").format(number=self.number)
 
 
+# Device columns `save()` never writes back: the job services' (active job, last outcome) and
+# the database's own (sites/search.py: the site's words on the panel's row).
+DATABASE_KEPT = ("active_job", "last_outcome", "search_text", "site_number", "site_name")
+
+
 class Device(models.Model):
     """The panel installed at a site. Its serial is the DDI controllerId."""
 
@@ -162,6 +167,11 @@ class Device(models.Model):
     # What the panel's search reads: serial, site name and address, a space apart. Kept by the
     # database's triggers (sites/search.py), never by `save()`.
     search_text = models.TextField(_("search text"), blank=True, default="", editable=False)
+    # The site's number and name, what the device type page's list sorts by, on the panel's own
+    # row so that a sort over thousands of found panels joins no site (sites/search.py: the
+    # same triggers, never `save()`). NULL and "" without a site.
+    site_number = models.PositiveIntegerField(_("site number"), null=True, blank=True, editable=False)
+    site_name = models.CharField(_("site name"), max_length=200, blank=True, default="", editable=False)
     # NULL (not "") for a panel without a token: unique among those that have one.
     token_hash = models.CharField(_("token hash"), max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -188,6 +198,9 @@ class Device(models.Model):
             # The statistics' offline panels (sites/tally.py: read apart from the tally), without
             # a pass over the type's devices.
             models.Index(fields=["receiver", "device_type", "last_seen"], name="device_seen_idx"),
+            # The device type page's list in site number order (its default) and by site name.
+            models.Index(fields=["receiver", "device_type", "site_number"], name="device_site_number_idx"),
+            models.Index(fields=["receiver", "device_type", "site_name", "site_number"], name="device_site_name_idx"),
         ]
 
     def __str__(self):
@@ -198,9 +211,9 @@ class Device(models.Model):
         if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
             # A whole-row save of an instance read earlier (admin, configData) must not put back
             # an active_job another transaction has changed since: that column is the job
-            # services' alone (and the search text the database's).
+            # services' alone (and the site's words the database's).
             kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
-                                       if not f.primary_key and f.name not in ("active_job", "last_outcome", "search_text")]
+                                       if not f.primary_key and f.name not in DATABASE_KEPT]
         super().save(*args, **kwargs)
 
     def refresh_derived(self) -> None:

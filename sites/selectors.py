@@ -14,7 +14,7 @@ def devices_with_bad_serial() -> Iterator[tuple[dict, str]]:
     or written past the services (raw SQL, an old backup)."""
     rows = (
         Device.objects.order_by("receiver__code", "serial")
-        .values("serial", receiver_code=F("receiver__code"), site_number=F("site__number"))
+        .values("serial", "site_number", receiver_code=F("receiver__code"))
         .iterator(chunk_size=2000)
     )
     for row in rows:

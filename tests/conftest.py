@@ -136,4 +136,4 @@ def _device_tally_agrees(request):
         from sites import search
 
         stale = search.stale()
-        assert not stale, f"the search text of these panels differs from their serial and site: {stale}"
+        assert not stale, f"the search text or site of these panels differs from their serial and site: {stale}"

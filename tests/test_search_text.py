@@ -1,6 +1,8 @@
-"""The words the panel's search reads on each device's row (sites/search.py): kept by the
-database's triggers, so every way of writing a serial, a site's name or address, or which site a
-panel is at, is found by the next search; a text gone wrong is found and written again."""
+"""What the panel's list reads of a site on each device's row (sites/search.py): the words its
+search finds and the site number and name its sorts read, kept by the database's triggers, so
+every way of writing a serial, a site's number, name or address, or which site a panel is at,
+is found by the next search and sorted by the next sort; a copy gone wrong is found and
+written again."""
 
 import logging
 
@@ -23,9 +25,9 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def found(receiver, device_type, q: str) -> list[int]:
-    """The site numbers the device type page's list shows for the search `q`."""
-    ids = list(device_type_site_ids(receiver=receiver, device_type=device_type, filters=SiteFilters(q=q)))
+def found(receiver, device_type, q: str, sort: str = "site") -> list[int]:
+    """The site numbers the device type page's list shows for the search `q`, in its order."""
+    ids = list(device_type_site_ids(receiver=receiver, device_type=device_type, filters=SiteFilters(q=q, sort=sort)))
     numbers = dict(Device.objects.filter(pk__in=ids).values_list("pk", "site__number"))
     return [numbers[pk] for pk in ids]
 
@@ -71,12 +73,28 @@ def test_every_way_of_writing_is_found_by_the_next_search(fleet):
     Device.objects.bulk_create([Device(serial="NG000015", receiver=receiver, device_type=gsm, site=fresh)])
     assert found(receiver, gsm, "kiosk") == [15]
     assert search.stale() == []
+    # The sorts read the same copies: by name (Fjord, Harbour, Pine, Site 12), by number.
+    assert found(receiver, gsm, "", sort="name") == [11, 14, 15, 12]
+    assert found(receiver, gsm, "", sort="-site") == [15, 14, 12, 11]
+
+
+def test_the_sorts_follow_a_site_renamed_or_renumbered(fleet):
+    receiver, gsm, sites, devices = fleet
+    assert found(receiver, gsm, "", sort="name") == [11, 12, 13]
+    Site.objects.filter(pk=sites[13].pk).update(name="Alder Farm")
+    assert found(receiver, gsm, "", sort="name") == [13, 11, 12]
+    Site.objects.filter(pk=sites[11].pk).update(number=99)  # renumbered
+    assert found(receiver, gsm, "") == [12, 13, 99]
+    assert found(receiver, gsm, "9") == [99]  # a number's start, from the row's copy
+    assert search.stale() == []
 
 
 def test_a_deleted_site_leaves_its_panel_found_by_serial_only(fleet):
     receiver, gsm, sites, devices = fleet
     sites[12].delete()
-    assert Device.objects.get(pk=devices[12].pk).search_text == "NG000012"
+    device = Device.objects.get(pk=devices[12].pk)
+    assert (device.search_text, device.site_number, device.site_name) == ("NG000012", None, "")
+    assert found(receiver, gsm, "") == [11, 13]
 
 
 def test_a_save_of_an_older_copy_does_not_put_back_old_words(fleet):
@@ -96,14 +114,17 @@ def test_a_text_gone_wrong_is_found_and_written_again(fleet, caplog):
         for table, name in search.TRIGGERS:
             cursor.execute(f"DROP TRIGGER {name}" + (f" ON {table}" if connection.vendor == "postgresql" else ""))
     Site.objects.filter(pk=sites[11].pk).update(name="Fjord Bakery")
-    assert search.stale() == ["NG000011"]
+    Site.objects.filter(pk=sites[12].pk).update(number=10)
+    assert search.stale() == ["NG000011", "NG000012"]
     assert found(receiver, gsm, "fjord") == []
+    assert found(receiver, gsm, "") == [11, 10, 13]  # number 10 now, still in 12's place
     # After every migrate: the triggers made again, and every text that differs written.
     sites_app = apps.get_app_config("sites")
     with caplog.at_level(logging.ERROR, logger="sites.search"):
         post_migrate.send(sender=sites_app, app_config=sites_app, verbosity=0, interactive=False, using="default",
                           plan=[], apps=apps)
-    assert "the search text of 1 panels differed" in caplog.text
+    assert "the search text or site of 2 panels differed" in caplog.text
     assert found(receiver, gsm, "fjord") == [11]
+    assert found(receiver, gsm, "") == [10, 11, 13]
     Site.objects.filter(pk=sites[12].pk).update(name="Fjord Pharmacy")
-    assert found(receiver, gsm, "fjord") == [11, 12]
+    assert found(receiver, gsm, "fjord") == [10, 11]

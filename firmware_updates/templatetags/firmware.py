@@ -72,19 +72,21 @@ def _piece(name: str):
 
 
 @register.simple_tag
-def badge(code: str) -> str:
-    """The status badge: its colour and its word, never the colour alone (WCAG 1.4.1)."""
-    badges = _piece("badge")
+def badge(code: str, pieces=None) -> str:
+    """The status badge: its colour and its word, never the colour alone (WCAG 1.4.1).
+    `pieces`: `_pieces` of the active language, when the caller has them already."""
+    badges = (pieces or _pieces(get_language()))["badge"]
     return badges.get(code) or badges["red"]
 
 
 @register.simple_tag
-def channels(items) -> str:
+def channels(items, pieces=None) -> str:
     """A panel's reporting channels as tags, the IP ones (a remote update's way) marked;
     `items` as presenters.channel_list gives them."""
+    pieces = pieces or _pieces(get_language())
     if not items:
-        return _piece("no_channel")
-    ip_title, other_title = _piece("ip_title"), _piece("other_title")
+        return pieces["no_channel"]
+    ip_title, other_title = pieces["ip_title"], pieces["other_title"]
     tags = _html_join("", '<span class="{}" title="{}">{}</span>', (
         ("tag tag-ip", ip_title, item["label"]) if item["ip"] else ("tag", other_title, item["label"])
         for item in items))
@@ -92,16 +94,17 @@ def channels(items) -> str:
 
 
 @register.simple_tag
-def connection(online: bool, last_seen, not_returned_since=None) -> str:
+def connection(online: bool, last_seen, not_returned_since=None, pieces=None) -> str:
     """Online or offline in words, when the panel was last seen ("seen 3 minutes ago"), and, for
     a panel away to install whose expected offline window passed without a word, that it did not
     come back (docs/security-center.md)."""
-    state = _piece("online" if online else "offline")
+    pieces = pieces or _pieces(get_language())
+    state = pieces["online" if online else "offline"]
     if last_seen:
         # A translation is trusted markup, as {% blocktranslate %} treats it; the time is escaped.
-        seen = mark_safe(_piece("seen") % {"seen": moment(last_seen, relative=True)})
+        seen = mark_safe(pieces["seen"] % {"seen": moment(last_seen, relative=True)})
     else:
-        seen = _piece("never_seen")
+        seen = pieces["never_seen"]
     out = _html('{}\n<div class="muted small nowrap">{}</div>', state, seen)
     if not_returned_since:
         words = gettext("did not come back after the update (since %(time)s)") % {
@@ -143,6 +146,9 @@ def job_progress(job) -> str:
     return mark_safe("".join(parts))
 
 
+_NUMBER = 987654321  # a site number no site has: where each row's goes in the site page's address
+
+
 @register.simple_tag(takes_context=True)
 def site_rows(context, rows) -> str:
     """The device type page's list rows (presenters.SiteRow), each a `<tr>` its cells labelled
@@ -162,6 +168,9 @@ def site_rows(context, rows) -> str:
              "cancel": gettext("Cancel update..."),
              "too_late": gettext("Downloaded: cannot be cancelled (only possible until the device has the whole file).")}
     approve_form = context.template.engine.get_template("firmware_updates/partials/approve_form.html") if can_approve else None
+    pieces = _pieces(get_language())
+    # The site page's address made once, each row's number put in its place.
+    before, _, after = reverse("site-detail", args=[receiver.code, _NUMBER]).rpartition(str(_NUMBER))
     out = []
     for row in rows:
         device, number, job = row.device, row.site_number, row.job
@@ -179,18 +188,17 @@ def site_rows(context, rows) -> str:
             "" if number is None else number, row.badge,
             _html(' data-reason="{}"', row.red_reason) if row.red_reason else "",
             labels["site"],
-            _html('<a class="strong" href="{}" data-testid="site-link">{}</a>',
-                  reverse("site-detail", args=[receiver.code, number]), number)
+            _html('<a class="strong" href="{}{}{}" data-testid="site-link">{}</a>', before, number, after, number)
             if number else _html('<span class="muted">{}</span>', words["no_site"]),
             device.serial,
             labels["name"], (site.name if site else "") or "—",
             _html('<div class="muted small" data-testid="site-address">{}</div>', site.address)
             if site and site.address else "",
-            labels["status"], badge(row.badge),
+            labels["status"], badge(row.badge, pieces),
             labels["firmware"], device.firmware_version or words["unknown"],
             labels["hardware"], device.hardware_revision or "—",
-            labels["channels"], channels(row.channels),
-            labels["connection"], connection(row.online, device.last_seen, device.not_returned_since),
+            labels["channels"], channels(row.channels, pieces),
+            labels["connection"], connection(row.online, device.last_seen, device.not_returned_since, pieces),
             labels["update"], _update_cell(row, words)))
         actions = []
         if job and job.awaiting_approval and approve_form is not None:

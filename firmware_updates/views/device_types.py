@@ -133,8 +133,6 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     page = paginate(request, sites, count=count)
     devices = device_type_sites(receiver=receiver, device_type=device_type, ids=list(page.object_list),
                                 release=release)
-    for device in devices:
-        device.receiver = receiver  # the list's own (filtered on it): install window hints read it
     # Download progress is written to the row every few seconds; the cache has the freshest byte.
     services.job_progress_overlay([d.active_job for d in devices])
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]

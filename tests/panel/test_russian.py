@@ -3,17 +3,20 @@ remembered; the API's `detail` in the request's language with its `code` unchang
 
 import io
 from datetime import timedelta
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from rest_framework.test import APIClient
 
 from core.models import OperatorPreferences
+from core.templatetags.panel import moment_text
 from firmware_updates import services
 from firmware_updates.models import JobState, Release, UpdateJob
 from firmware_updates.swu import build_archive, make_signing_identity
@@ -156,6 +159,22 @@ def test_recency_reads_as_how_long_ago(example, viewer):
     english = signed_in(viewer, HTTP_ACCEPT_LANGUAGE="en")
     seen = shown_text(english.get(f"/receivers/{example.receiver.code}/sites/1213/").content).split("Power")[0]
     assert "seen" in seen and seen.endswith("3 minutes ago ")
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_every_time_says_what_djangos_own_formats_say(language):
+    """The panel says its times itself (core/templatetags/panel.py: the device type page says
+    50 a page); the words are Django's naturaltime and DATETIME_FORMAT's, in each language,
+    in a zone with letters and in one without, at every unit's edges, and again once cached."""
+    ago = [0, 1, 59, 60, 61, 119, 3599, 3600, 3601, 7199, 86399, 86400, 90000, 86400 * 40, 86400 * 400, -30, -7200]
+    with translation.override(language):
+        for zone in ("Europe/Moscow", "Asia/Yekaterinburg", "UTC", "America/New_York", "Asia/Kolkata"):
+            with timezone.override(ZoneInfo(zone)):
+                for _ in range(2):
+                    for seconds in ago:
+                        moment = timezone.now() - timedelta(seconds=seconds)
+                        assert moment_text(moment, relative=True) == naturaltime(moment), (zone, seconds)
+                        assert moment_text(moment) == date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def test_the_history_speaks_the_operators_words_in_both_languages(example, history, manager):
