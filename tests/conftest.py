@@ -8,8 +8,8 @@ from django.test.utils import override_settings
 from django.utils import translation
 from pytest_django.fixtures import validate_django_db
 
+from core.db import PREPARED
 from core.i18n import compile_all
-from firmware_updates.ddi.lookup import PREPARED
 from sites.last_seen import last_seen_discard
 from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory
 

@@ -16,7 +16,8 @@ statement cost the database more than running it (bench `ddi_poll`: database CPU
 documented psycopg options `server_side_binding` (its cursors bind parameters on the server,
 which psycopg can prepare; Django's default client-side binding never is) and
 `prepare_threshold` 0 (psycopg prepares a statement on its first execution on a connection).
-Only these reads use that alias; the rest of the product keeps `default`. Why an alias:
+Only these reads and the device type page's rows use that alias (core/db.py); the rest of
+the product keeps `default`. Why an alias:
 binding is chosen per connection (Django's `cursor_factory`), not per statement, and making
 it the default's would change every query of the product. The price: a web thread may hold
 two connections to PostgreSQL (README.md).
@@ -26,7 +27,8 @@ request, in autocommit, before that request writes anything (`auth.authenticate`
 `views._downloadable_release` after at most `device_touch`, which commits), so nothing is
 missed. A lookup called while `default` is inside a transaction (`atomic`, a test's `db`
 fixture) reads through `default` instead, and so sees that transaction's writes; so does
-every lookup when the alias is absent (SQLite, `DATABASE_PREPARED_STATEMENTS=0`). Instances
+every lookup when the alias is absent (SQLite, `DATABASE_PREPARED_STATEMENTS=0`):
+`core.db.read_connection`. Instances
 are built as `default`'s, as the ORM would have read them: their saves and related reads go
 through `default`, as before.
 
@@ -37,16 +39,13 @@ through `default`, as before.
 
 import weakref
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 
+from core.db import read_connection
 from receivers.models import Receiver
 from sites.models import Device
 
 from ..models import Release, ReleaseDelta, UpdateJob
-
-# The database alias with server-side binding and prepared statements (settings.py).
-PREPARED = "prepared"
 
 # What a poll (views.poll, payloads.controller_base) and an artifact download (views.artifact,
 # services.job_download_progress) read of the newest job; the rest of the row is deferred, as
@@ -125,17 +124,6 @@ class _Statement:
         return model.from_db(DEFAULT_DB_ALIAS, names, row[start:end])
 
 
-def _connection():
-    """The prepared alias's connection, unless `default` is inside a transaction (whose
-    uncommitted writes only `default` sees) or there is no such alias."""
-    default = connections[DEFAULT_DB_ALIAS]
-    if PREPARED not in settings.DATABASES or (
-        default.connection is not None and not default.get_autocommit()
-    ):
-        return default
-    return connections[PREPARED]
-
-
 # Per connection (each thread has its own, and converters are bound to it), per statement.
 _statements: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -149,7 +137,7 @@ def _statement(conn, name: str) -> _Statement:
 
 def device_by_token_digest(digest: str) -> tuple[Device, UpdateJob | None] | None:
     """(device with its receiver, its newest job or None) for a TargetToken digest, or None."""
-    conn = _connection()
+    conn = read_connection()
     statement = _statement(conn, "device")
     row = statement.row(conn, [digest])
     if row is None:
@@ -163,14 +151,14 @@ def device_by_token_digest(digest: str) -> tuple[Device, UpdateJob | None] | Non
 
 
 def release_by_pk(pk: int) -> Release | None:
-    conn = _connection()
+    conn = read_connection()
     statement = _statement(conn, "release")
     row = statement.row(conn, [pk])
     return None if row is None else statement.instance(row, 0)
 
 
 def delta_by_pk(pk: int) -> ReleaseDelta | None:
-    conn = _connection()
+    conn = read_connection()
     statement = _statement(conn, "delta")
     row = statement.row(conn, [pk])
     return None if row is None else statement.instance(row, 0)

@@ -12,9 +12,10 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
 from django.utils.module_loading import import_string
 
+from core.db import PREPARED
 from core.tokens import token_digest
 from firmware_updates import services
-from firmware_updates.ddi.lookup import PREPARED, device_by_token_digest
+from firmware_updates.ddi.lookup import device_by_token_digest
 
 from .conftest import SERIAL, TENANT, build_fleet
 

@@ -10,10 +10,13 @@ never connected, not queued).
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from core.permissions import VIEWERS
+from firmware_updates.models import Release
 from firmware_updates.selectors import (
     SiteFilters,
     device_type_site_ids,
@@ -21,8 +24,9 @@ from firmware_updates.selectors import (
     receiver_firmware_stats,
 )
 from sites.models import Site
+from tests.factories import ReleaseFactory
 
-from .conftest import operator
+from .conftest import operator, signed_in
 from .html import find_all, text_of, texts_of
 from .live import PanelBrowser
 
@@ -123,6 +127,37 @@ def test_columns_sort_both_ways_and_say_which(example, browser):
 
     never_seen_first = listed(browser.html(example.page, {"sort": "seen"}))
     assert never_seen_first[0] == 1219
+
+
+def test_the_rows_follow_the_clock_and_a_new_release(example, monkeypatch):
+    """The rows' statement is compiled once per receiver, type and release for a web thread
+    and executed with the clock (selectors._RowsStatement; on PostgreSQL prepared on the
+    server, as this test's committed rows let it be): a panel unheard for longer than its
+    receiver allows is offline on the next refresh, without a write anywhere; a new current
+    release turns the green rows red. One thread (a test client), so one statement's cache."""
+    client = signed_in(operator(VIEWERS, username="vera"))
+
+    def badges(html) -> dict[int, tuple[str, str]]:
+        return {int(row["attrs"]["data-site"]): (row["attrs"]["data-badge"], row["attrs"].get("data-reason", ""))
+                for row in find_all(html, "site-row")}
+
+    def page() -> str:
+        response = client.get(example.page)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    before = badges(page())
+    assert before[1201] == ("green", "") and before[1220] == ("red", "not_queued")
+    later = timezone.now() + timedelta(days=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    after = badges(page())
+    assert after[1220] == ("red", "offline") and after[1201] == ("green", "")
+    Release.objects.filter(device_type=example.nord).update(is_current=False)
+    ReleaseFactory(device_type=example.nord, version="5.50", hardware_revisions=["2.1", "2.2"])
+    newer = badges(page())
+    assert newer[1201] == ("red", "offline") and newer[1211][0] == "yellow"
+    monkeypatch.undo()
+    assert badges(page())[1201] == ("red", "not_queued")
 
 
 def test_the_red_breakdown_adds_up_and_its_legend_lists_each_reason(example, browser):

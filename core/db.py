@@ -1,0 +1,28 @@
+"""Which connection a hot read goes through.
+
+`prepared` (securitycenter/settings.py, PostgreSQL only) is a copy of `default` whose cursors
+bind parameters on the server and prepare each statement on a connection's first use, so a
+statement composed once per process is also planned once per connection. The reads that use
+it: the device protocol's (firmware_updates/ddi/lookup.py) and the device type page's rows
+(firmware_updates.selectors.device_type_sites). Everything else reads through `default`.
+
+It is another connection, so it sees only what is committed: `read_connection` gives
+`default` while `default` is inside a transaction (its uncommitted writes are only there; a
+test's `db` fixture), and when the alias is absent (SQLite, DATABASE_PREPARED_STATEMENTS=0).
+"""
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+PREPARED = "prepared"
+
+
+def read_connection():
+    """The prepared alias's connection, unless `default` is inside a transaction or there is
+    no such alias."""
+    default = connections[DEFAULT_DB_ALIAS]
+    if PREPARED not in settings.DATABASES or (
+        default.connection is not None and not default.get_autocommit()
+    ):
+        return default
+    return connections[PREPARED]
