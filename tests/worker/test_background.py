@@ -79,7 +79,8 @@ def test_rollout_fans_out_in_the_worker(celery_worker):
     receiver, nord = ReceiverFactory(), DeviceTypeFactory()
     ReleaseFactory(device_type=nord, version="5.40")
     make_fleet(receiver, nord, 95)
-    DeviceFactory(site__receiver=receiver, device_type=nord, channels=["sms"])
+    # Its number outside make_fleet's (the factory's sequence reaches 10,000 in a long session).
+    DeviceFactory(site__receiver=receiver, site__number=9_999, device_type=nord, channels=["sms"])
     rollout, created = services.rollout_start(receiver=receiver, device_type=nord, actor=UserFactory(),
                                               waves=[100])
     assert created
