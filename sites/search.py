@@ -72,6 +72,15 @@ def _unlike_its_site(row: str) -> str:
     return " OR ".join(f"NOT ({row}.{column} {same} ({sql(row)}))" for column, sql in COPIES.items())
 
 
+# A site's trigger: what its panel's copies become (the site's row is NEW), and when.
+FROM_SITE = "search_text = serial || ' ' || NEW.name || ' ' || NEW.address, site_number = NEW.number, site_name = NEW.name"
+SITE_COLUMNS = ("number", "name", "address")
+
+
+def _site_changed(differs: str) -> str:
+    return " OR ".join(f"OLD.{column} {differs} NEW.{column}" for column in SITE_COLUMNS)
+
+
 def _postgresql_sql() -> list[str]:
     made = "\n  ".join(f"NEW.{column} := {sql('NEW')};" for column, sql in COPIES.items())
     return [
@@ -83,8 +92,7 @@ END
 $$""",
         f"""CREATE OR REPLACE FUNCTION sites_site_search_text() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE {DEVICES} d SET search_text = d.serial || ' ' || NEW.name || ' ' || NEW.address,
-    site_number = NEW.number, site_name = NEW.name WHERE d.site_id = NEW.id;
+  UPDATE {DEVICES} SET {FROM_SITE} WHERE site_id = NEW.id;
   RETURN NULL;
 END
 $$""",
@@ -93,9 +101,8 @@ $$""",
         f"CREATE TRIGGER sites_device_search_text BEFORE UPDATE OF {', '.join(COLUMNS)} ON {DEVICES} "
         f"FOR EACH ROW WHEN ({_differs('OLD', 'NEW')}) "
         f"EXECUTE FUNCTION sites_device_search_text()",
-        f"CREATE TRIGGER sites_site_search_text AFTER UPDATE OF number, name, address ON {SITES} "
-        f"FOR EACH ROW WHEN (OLD.number IS DISTINCT FROM NEW.number OR OLD.name IS DISTINCT FROM NEW.name "
-        f"OR OLD.address IS DISTINCT FROM NEW.address) EXECUTE FUNCTION sites_site_search_text()",
+        f"CREATE TRIGGER sites_site_search_text AFTER UPDATE OF {', '.join(SITE_COLUMNS)} ON {SITES} "
+        f"FOR EACH ROW WHEN ({_site_changed('IS DISTINCT FROM')}) EXECUTE FUNCTION sites_site_search_text()",
     ]
 
 
@@ -109,10 +116,8 @@ def _sqlite_sql() -> list[str]:
         f"CREATE TRIGGER sites_device_search_text_insert AFTER INSERT ON {DEVICES} BEGIN {mine} END",
         f"CREATE TRIGGER sites_device_search_text AFTER UPDATE OF {', '.join(COLUMNS)} ON {DEVICES} "
         f"WHEN {_unlike_its_site('NEW')} BEGIN {mine} END",
-        f"CREATE TRIGGER sites_site_search_text AFTER UPDATE OF number, name, address ON {SITES} "
-        f"WHEN OLD.number IS NOT NEW.number OR OLD.name IS NOT NEW.name OR OLD.address IS NOT NEW.address "
-        f"BEGIN UPDATE {DEVICES} SET search_text = serial || ' ' || NEW.name || ' ' || NEW.address, "
-        f"site_number = NEW.number, site_name = NEW.name WHERE site_id = NEW.id; END",
+        f"CREATE TRIGGER sites_site_search_text AFTER UPDATE OF {', '.join(SITE_COLUMNS)} ON {SITES} "
+        f"WHEN {_site_changed('IS NOT')} BEGIN UPDATE {DEVICES} SET {FROM_SITE} WHERE site_id = NEW.id; END",
     ]
 
 

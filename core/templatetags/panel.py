@@ -9,7 +9,7 @@ sentence: `{% moment at relative=True as seen %}{% blocktranslate %}seen {{ seen
 
 import functools
 import html
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter, naturaltime
@@ -63,10 +63,10 @@ def _relative(value: datetime) -> str:
     """naturaltime(value): "3 minutes ago"; its words for the last day cached (`_recent`)."""
     if not isinstance(value, datetime) or timezone.is_naive(value):
         return naturaltime(value)
-    now = datetime.now(UTC)  # naturaltime's own clock
-    if value >= now or (now - value).days:
+    ago = datetime.now(UTC) - value  # naturaltime's own clock
+    if ago <= timedelta(0) or ago.days:
         return naturaltime(value)
-    seconds = (now - value).seconds
+    seconds = ago.seconds
     if seconds == 0:
         return _recent(get_language(), "now", 0)
     if seconds < 60:
