@@ -11,9 +11,11 @@ class FirmwareUpdatesConfig(AppConfig):
 
         from core import events
 
-        from . import schedules
+        from . import schedules, tally
         from .services.notifications import events_committed
 
         post_migrate.connect(schedules.install_on_migrate, sender=self)
+        # The rollouts' job tally's triggers (again), with its check (firmware_updates/tally.py).
+        post_migrate.connect(tally.install_on_migrate, sender=self)
         # Events committed (core.events): the webhooks' outbox delivers them.
         events.subscribe(events_committed)

@@ -418,17 +418,11 @@ class UpdateJob(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "state_changed_at"], name="update_job_state_idx"),
-            # A rollout's jobs counted by wave and state (the API's list of rollouts, each
-            # rollout's progress), with what the counting rule reads: from this index alone
-            # (index-only scan), not from the 100,000 rows of a large rollout. Also the
-            # rollout foreign key's index (the field has none of its own).
+            # A rollout's jobs (the rollout foreign key's index: the field has none of its own),
+            # with what the counting rule reads: a retry's failed sites from this index alone.
+            # (The rollouts' pages count their jobs from the job tally, firmware_updates/tally.py.)
             models.Index(fields=["rollout", "wave", "state", "confirmed_at", "timed_out"],
                          name="update_job_rollout_idx"),
-            # A rollout's settled jobs (JOB_SETTLED), which the panel's rollout card counts on
-            # each refresh: its finished jobs by state and its waves' succeeded and failed.
-            # Partial: a rollout's insert of 100,000 queued jobs adds nothing to it.
-            models.Index(fields=["rollout", "wave", "state", "confirmed_at", "timed_out"], condition=JOB_SETTLED,
-                         name="update_job_rollout_settled_idx"),
             # A wave's outcome, counted each time one of its jobs ends (the automatic halt).
             models.Index(fields=["wave", "state"], condition=Q(wave__isnull=False), name="update_job_wave_idx"),
         ]
@@ -446,6 +440,29 @@ class UpdateJob(models.Model):
         if not self.bytes_total:
             return 0
         return min(100, int(self.bytes_downloaded * 100 / self.bytes_total))
+
+
+class JobTally(models.Model):
+    """How many jobs of each rollout and wave share what the rollout's counts read of them
+    (firmware_updates/tally.py): kept by database triggers on the jobs' table, never written
+    by the application but to check and fold it. Plain columns, no foreign keys. Named as the
+    job's own fields, so that JOB_CONFIRMED, JOB_FAILED_OR_TIMED_OUT and JOB_SETTLED apply to
+    a group as to a job: `confirmed_at` NULL or the day of the confirmation, `timed_out` the
+    job's own reason."""
+
+    rollout_id = models.BigIntegerField(null=True)
+    wave_id = models.BigIntegerField(null=True)
+    state = models.CharField(max_length=24)
+    confirmed_at = models.DateTimeField(null=True)
+    timed_out = models.CharField(max_length=32)
+    n = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("job tally")
+        indexes = [models.Index(fields=["rollout_id"], name="job_tally_rollout_idx")]
+
+    def __str__(self):
+        return f"{self.n} × {self.state}"
 
 
 class UpdateJobEvent(models.Model):

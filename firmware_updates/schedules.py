@@ -9,6 +9,8 @@ SIGNIN_FAILURES_PRUNE_TASK = "firmware_updates.tasks.signin_failures_prune"
 SESSIONS_CLEAR_TASK = "firmware_updates.tasks.sessions_clear"
 TALLY_FOLD_TASK = "firmware_updates.tasks.device_tally_fold"
 TALLY_CHECK_TASK = "firmware_updates.tasks.device_tally_check"
+JOB_TALLY_FOLD_TASK = "firmware_updates.tasks.job_tally_fold"
+JOB_TALLY_CHECK_TASK = "firmware_updates.tasks.job_tally_check"
 
 
 def install(**_kwargs) -> None:
@@ -24,6 +26,9 @@ def install(**_kwargs) -> None:
         # The fleet's tally (sites/tally.py): its appended rows summed; its counts checked.
         ("Fold the fleet's device tally", TALLY_FOLD_TASK, settings.RECONCILE_INTERVAL),
         ("Check the fleet's device tally against the devices", TALLY_CHECK_TASK, settings.ACTIVE_JOB_REPAIR_INTERVAL),
+        # The rollouts' job tally (firmware_updates/tally.py), the same.
+        ("Fold the rollouts' job tally", JOB_TALLY_FOLD_TASK, settings.RECONCILE_INTERVAL),
+        ("Check the rollouts' job tally against the jobs", JOB_TALLY_CHECK_TASK, settings.ACTIVE_JOB_REPAIR_INTERVAL),
     ]:
         every, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.update_or_create(name=name, defaults={"task": task, "interval": every, "enabled": True})

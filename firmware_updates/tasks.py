@@ -8,6 +8,7 @@ from receivers.models import Receiver
 from sites import tally
 
 from . import services
+from .tally import JOB_TALLY
 
 
 @shared_task(acks_late=True)
@@ -75,3 +76,13 @@ def device_tally_fold() -> int:
 @shared_task(acks_late=True)
 def device_tally_check() -> int:
     return tally.check()
+
+
+@shared_task(acks_late=True)
+def job_tally_fold() -> int:
+    return JOB_TALLY.fold()
+
+
+@shared_task(acks_late=True)
+def job_tally_check() -> int:
+    return JOB_TALLY.check()

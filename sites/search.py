@@ -27,8 +27,9 @@ import logging
 
 from django.db import connection, transaction
 
+from core.triggers import remake
+
 from .models import Device, Site
-from .triggers import remake
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def _sqlite_sql() -> list[str]:
 
 
 def install() -> None:
-    """The triggers, made afresh (sites/triggers.py), then `repair`."""
+    """The triggers, made afresh (core/triggers.py), then `repair`."""
     remake(TRIGGERS, _postgresql_sql() if connection.vendor == "postgresql" else _sqlite_sql())
     repair()
 

@@ -119,8 +119,8 @@ def fleet(db, fleet_sites) -> FleetRows:
 @pytest.fixture(autouse=True)
 def _device_tally_agrees(request):
     """Whatever a test wrote, the fleet's tally still counts its devices (sites/tally.py: kept
-    by the database's triggers, so a write no service made counts too), and every panel's
-    search text is its serial's and site's (sites/search.py, triggers too): checked after every
+    by the database's triggers, so a write no service made counts too), the rollouts' job
+    tally its jobs (firmware_updates/tally.py), and every panel's search text is its serial's and site's (sites/search.py, triggers too): checked after every
     test that used the database, before its data is rolled back or flushed."""
     fixtures = set(request.fixturenames)
     uses_db = request.node.get_closest_marker("django_db") is not None or bool(
@@ -133,6 +133,10 @@ def _device_tally_agrees(request):
 
         wrong = tally.differences()
         assert not wrong, f"the device tally differs from the devices (devices, tally): {wrong}"
+        from firmware_updates.tally import JOB_TALLY
+
+        wrong = JOB_TALLY.differences()
+        assert not wrong, f"the job tally differs from the jobs (jobs, tally): {wrong}"
         from sites import search
 
         stale = search.stale()

@@ -193,9 +193,9 @@ def test_a_tally_gone_wrong_is_found_and_rewritten(caplog):
                                firmware_version_key="000005.000030", hardware_revision="2.1", has_ip_channel=True,
                                active_job=None, last_outcome="", n=7)
     assert receiver_firmware_stats(receiver=receiver, device_type=gsm)[0].total == right[0].total + 7
-    with caplog.at_level(logging.ERROR, logger="sites.tally"):
+    with caplog.at_level(logging.ERROR, logger="core.tally"):
         assert tally.check() == 1
-    assert "differed from the devices in 1 groups" in caplog.text
+    assert "the device tally differed from the panels in 1 groups" in caplog.text
     assert receiver_firmware_stats(receiver=receiver, device_type=gsm) == right
     assert tally.check() == 0
 
@@ -231,7 +231,7 @@ def test_folding_keeps_every_count():
     assert from_tally(receiver) == counted_directly(receiver)
     assert tally.differences() == {}
     if connection.vendor == "postgresql":
-        assert removed > 0 and DeviceTally.objects.count() == len(tally._counted())
+        assert removed > 0 and DeviceTally.objects.count() == len(tally.DEVICE_TALLY.rows_counted())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.outages import enqueue_after_commit
@@ -34,6 +34,7 @@ from ..models import (
     JOB_TIMED_OUT,
     TERMINAL_STATES,
     JobState,
+    JobTally,
     Rollout,
     RolloutWave,
     UpdateJob,
@@ -356,38 +357,36 @@ def _refusal(rollout: Rollout, refusal: Refusal) -> UpdateNotAllowed:
 
 
 def rollouts_job_counts(*, rollout_ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
-    """For a page of rollouts, from one pass over their jobs: the jobs by state of each
-    rollout, and (succeeded, failed) of each wave, counted as `wave_counts` does. (Two
-    queries, one per figure, read a 100,000-site rollout's jobs twice: ~45 ms each on
-    PostgreSQL, bench `rollouts`.) The pass reads the index update_job_rollout_idx alone,
-    which holds every column the counts ask (index-only scan), not the jobs' rows."""
-    return _job_counts(UpdateJob.objects.filter(rollout_id__in=rollout_ids))
+    """For a page of rollouts, from one read of the rollouts' job tally (firmware_updates/
+    tally.py: a few rows per rollout, however many jobs it has): the jobs by state of each
+    rollout, and (succeeded, failed) of each wave, counted as `wave_counts` does."""
+    return _job_counts(JobTally.objects.filter(rollout_id__in=rollout_ids))
 
 
 def rollouts_settled_counts(*, rollout_ids: list[int]) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
-    """As `rollouts_job_counts`, from the rollouts' settled jobs alone (JOB_SETTLED: every job
+    """As `rollouts_job_counts`, of the rollouts' settled jobs alone (JOB_SETTLED: every job
     a wave counts as succeeded or failed is one): the finished jobs by state of each rollout
-    (as `rollout_outcomes` counts them), and (succeeded, failed) of each wave. What the
-    panel's rollout card shows on each refresh, from the partial index
-    update_job_rollout_settled_idx: a running rollout's queued and downloading jobs are not
-    read (100,000 of them once its last wave is queued)."""
-    by_state, waves = _job_counts(UpdateJob.objects.filter(rollout_id__in=rollout_ids).filter(JOB_SETTLED))
+    (as `rollout_outcomes` counts them), and (succeeded, failed) of each wave: what the
+    panel's rollout card shows."""
+    by_state, waves = _job_counts(JobTally.objects.filter(rollout_id__in=rollout_ids).filter(JOB_SETTLED))
     finished = {rollout_id: {state: n for state, n in counts.items() if state in TERMINAL_STATES}
                 for rollout_id, counts in by_state.items()}
     return finished, waves
 
 
-def _job_counts(jobs) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
-    # COUNT(*) and counts of `state`, never of `id`: every column asked is in the index.
-    rows = (jobs.order_by().values_list("rollout_id", "wave_id", "state")
-            .annotate(n=Count("*"), succeeded=Count("state", filter=JOB_CONFIRMED),
-                      failed=Count("state", filter=JOB_FAILED_OR_TIMED_OUT)))
+def _job_counts(groups) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
+    # The tally's groups, summed (PostgreSQL's triggers append rows that beat folds later).
+    rows = (groups.order_by().values_list("rollout_id", "wave_id", "state")
+            .annotate(total=Sum("n"), succeeded=Sum("n", filter=JOB_CONFIRMED),
+                      failed=Sum("n", filter=JOB_FAILED_OR_TIMED_OUT)))
     by_state: dict[int, dict[str, int]] = {}
     waves: dict[int, tuple[int, int]] = {}
     for rollout_id, wave_id, state, n, succeeded, failed in rows:
+        if not n:
+            continue
         counts = by_state.setdefault(rollout_id, {})
         counts[state] = counts.get(state, 0) + n
         if wave_id is not None:
             before = waves.get(wave_id, (0, 0))
-            waves[wave_id] = (before[0] + succeeded, before[1] + failed)
+            waves[wave_id] = (before[0] + (succeeded or 0), before[1] + (failed or 0))
     return by_state, waves

@@ -1,4 +1,4 @@
-"""The triggers the sites app keeps in the database (the fleet's tally, sites/tally.py; the
+"""The triggers the project keeps in the database (the tallies, core/tally.py; the
 search text, sites/search.py), made afresh after every migrate: SQLite drops a table's
 triggers when a migration rebuilds the table, and a newer version's replace an older's."""
 
