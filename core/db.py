@@ -26,3 +26,16 @@ def read_connection():
     ):
         return default
     return connections[PREPARED]
+
+
+def _upper(text):
+    return None if text is None else str(text).upper()
+
+
+def sqlite_functions(sender, connection, **kwargs) -> None:
+    """SQLite's UPPER folds ASCII letters alone: "Фьорд" stays "Фьорд". Replaced, on every
+    connection Django opens, by Python's, which folds every letter as PostgreSQL's does, so
+    the panel's search text (sites/search.py: kept upper-cased, compared with the word
+    upper-cased by the same function) finds a Russian name in any case there too."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("upper", 1, _upper, deterministic=True)

@@ -435,13 +435,13 @@ def device_search_q(q: str) -> Q:
     (one or two: no trigram)."""
     condition = Q()
     for word in q.split()[:SEARCH_WORDS]:
-        either = Q(search_text__icontains=word)
+        either = Q(search_text__search_contains=word)
         if word.isdigit():
             if len(word) < 3:
                 either |= Q(site_number__startswith=word)
             else:
                 numbered = Device.objects.filter(site_number__startswith=word).order_by().values("pk")
-                either = Q(pk__in=Device.objects.filter(search_text__icontains=word).order_by().values("pk")
+                either = Q(pk__in=Device.objects.filter(search_text__search_contains=word).order_by().values("pk")
                            .union(numbered, all=True))
         condition &= either
     return condition

@@ -16,3 +16,6 @@ class SitesConfig(AppConfig):
         # migrate (sites/tally.py, sites/search.py).
         post_migrate.connect(tally.install_on_migrate, sender=self)
         post_migrate.connect(search.install_on_migrate, sender=self)
+        from .models import Device
+
+        Device._meta.get_field("search_text").register_lookup(search.SearchContains)

@@ -33,6 +33,7 @@ from .live import PanelBrowser
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 NAMES = {1203: ("Fjord Bakery", "Harbour St 4"), 1212: ("Fjord Pharmacy", "Mill Rd 12"),
+         1205: ("Пекарня «Фьорд»", "ул. Мира, 5"), 1206: ("100%_Store", "Quay 1"),
          1217: ("Old Market Hall", "Fjord Way 9"), 1220: ("=cmd|' /C calc'!A0", "Birch Ave 1")}
 
 
@@ -57,6 +58,11 @@ def listed(html: str) -> list[int]:
     ("NG001216", [1216]),  # the panel's serial
     ("ng00121", list(range(1210, 1220))),  # part of it
     ("fjord mill", [1212]),  # every word must be found
+    ("фьорд", [1205]),  # a Russian name, in any case, on either database
+    ("ПЕКАРНЯ", [1205]),
+    ("мира,", [1205]),
+    ("100%_", [1206]),  # LIKE's wildcards are the letters they are
+    ("0%S", []),
     ("Nowhere", []),
 ])
 def test_search_finds_sites_by_number_name_address_and_serial(example, browser, q, expected):
