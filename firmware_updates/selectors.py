@@ -2,6 +2,7 @@
 rollouts' waves and history for a page of rollouts (the API's list and the panel's)."""
 
 import json
+import re
 import threading
 import weakref
 from collections import Counter, defaultdict
@@ -25,6 +26,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import StrIndex, Upper
+from django.db.models.lookups import GreaterThan
 from django.db.models.query import get_related_populators
 from django.utils.translation import gettext
 
@@ -435,7 +438,7 @@ def device_search_q(q: str) -> Q:
     (one or two: no trigram)."""
     condition = Q()
     for word in q.split()[:SEARCH_WORDS]:
-        either = Q(search_text__search_contains=word)
+        either = _text_has(word)
         if word.isdigit():
             if len(word) < 3:
                 either |= Q(site_number__startswith=word)
@@ -445,6 +448,22 @@ def device_search_q(q: str) -> Q:
                            .union(numbered, all=True))
         condition &= either
     return condition
+
+
+_PARTS = re.compile(r"\w+")
+
+
+def _text_has(word: str) -> Q:
+    """The device's search text contains `word` (`SearchContains`). A word of several parts (a
+    serial "NG-0012-16", "Mira,") is looked up in the trigram index by its longest part alone
+    and the whole word checked on the rows found (STRPOS: no wildcard): the trigrams across
+    its punctuation (" 00", "12 ") are in nearly every serial of a fleet, and each costs the
+    index a pass over all their entries (a whole serial at bench `find`, 100,000 sites: 38 ->
+    11 ms). Finds the same rows."""
+    part = max(_PARTS.findall(word), key=len, default="")
+    if part == word or len(part) < 3:
+        return Q(search_text__search_contains=word)
+    return Q(search_text__search_contains=part) & Q(GreaterThan(StrIndex("search_text", Upper(Value(word))), 0))
 
 
 _ASK = object()  # release not given: the type's current one is read
@@ -597,20 +616,34 @@ def last_jobs_attach(devices: list[Device]) -> list[Device]:
     `last_job_received`, `last_job_size` (None without a job). Read only for the devices
     whose last update failed or was cancelled (`last_outcome`): one query, none if no device
     needs it. Rather than four subqueries a row in the rows' own query (a fifth of
-    compiling it, and each row's jobs read four times)."""
+    compiling it, and each row's jobs read four times); a statement written once (`_LAST_JOBS`,
+    the ids bound as the rows' are), not composed by the ORM on each page (~3 ms)."""
     for device in devices:
         device.last_job_state = device.last_job_reason = device.last_job_received = device.last_job_size = None
     ended = {d.pk: d for d in devices if d.last_outcome in (JobState.FAILED, JobState.CANCELLED)}
     if not ended:
         return devices
-    newest = UpdateJob.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-pk").values("pk")[:1]
-    last = Device.objects.filter(pk__in=list(ended)).annotate(last=Subquery(newest)).values("last")
-    for device_id, state, reason, received, size in UpdateJob.objects.filter(pk__in=last).values_list(
-            "device_id", "state", "reason", "bytes_downloaded", "bytes_total"):
-        device = ended[device_id]
-        device.last_job_state, device.last_job_reason = state, reason
-        device.last_job_received, device.last_job_size = received, size
+    conn = read_connection()
+    ids = list(ended) if conn.vendor == "postgresql" else json.dumps(list(ended))
+    with conn.cursor() as cursor:
+        cursor.execute(_LAST_JOBS[conn.vendor], [ids])
+        for device_id, state, reason, received, size in cursor.fetchall():
+            device = ended[device_id]
+            device.last_job_state, device.last_job_reason = state, reason
+            device.last_job_received, device.last_job_size = received, size
     return devices
+
+
+def _last_jobs_sql(ids: str) -> str:
+    """The newest job of each device of `ids` (SQL of a set of ids, `d.id`)."""
+    jobs = UpdateJob._meta.db_table
+    return (f"SELECT j.device_id, j.state, j.reason, j.bytes_downloaded, j.bytes_total FROM {jobs} j "
+            f"WHERE j.id IN (SELECT (SELECT n.id FROM {jobs} n WHERE n.device_id = d.id "
+            f"ORDER BY n.created_at DESC, n.id DESC LIMIT 1) FROM {ids})")
+
+
+_LAST_JOBS = {"postgresql": _last_jobs_sql("unnest(%s::bigint[]) AS d (id)"),
+              "sqlite": _last_jobs_sql("(SELECT value AS id FROM json_each(%s)) d")}
 
 
 def site_filter_q(filters: SiteFilters, *, offline_since=None) -> Q:

@@ -62,6 +62,10 @@ def listed(html: str) -> list[int]:
     ("ПЕКАРНЯ", [1205]),
     ("мира,", [1205]),
     ("100%_", [1206]),  # LIKE's wildcards are the letters they are
+    ("ng001216.", []),  # a word of several parts: the whole word, not its longest part
+    ("-ng001216", []),
+    ("ng00121-", []),
+    ("00%_s", [1206]),
     ("0%S", []),
     ("Nowhere", []),
 ])
