@@ -90,10 +90,10 @@ def _latest_rollout(receiver, device_type) -> RolloutView | None:
     """The rollout the card shows: the newest, open or not, with its finished jobs and its
     waves' outcomes (three queries)."""
     rollout = (Rollout.objects.filter(receiver=receiver, device_type=device_type)
-               .select_related("release", "created_by", "receiver", "device_type").order_by("-created_at", "-pk")
-               .first())
+               .select_related("release", "created_by").order_by("-created_at", "-pk").first())
     if rollout is None:
         return None
+    rollout.receiver, rollout.device_type = receiver, device_type  # the page's own, not joined again
     finished, waves = outcomes_and_waves([rollout])
     return RolloutView(rollout, finished.get(rollout.pk, {}), waves=waves[rollout.pk])
 
