@@ -142,12 +142,12 @@ def _rollout_rows_delete(receiver: Receiver) -> None:
 
 def rollouts_clear(receiver: Receiver) -> None:
     """Delete the receiver's rollouts, their jobs, events, waves and the queued wake-up and
-    task messages: the next run starts as the first. On PostgreSQL the tables the rollout
-    wrote are vacuumed, as autovacuum would between two rollouts."""
+    task messages: the next run starts as the first. The tables the rollout wrote are
+    vacuumed (PostgreSQL) and the tallies folded, as autovacuum and beat would between two
+    rollouts."""
     import shutil
     from pathlib import Path
 
-    from django.db import connection
 
     jobs = f"SELECT id FROM {UpdateJob._meta.db_table} WHERE rollout_id IN " \
            f"(SELECT id FROM {Rollout._meta.db_table} WHERE receiver_id = %s)"
@@ -156,11 +156,8 @@ def rollouts_clear(receiver: Receiver) -> None:
         fill.delete_where(UpdateJobEvent, f"job_id IN ({jobs})", [receiver.pk])
         fill.delete_where(UpdateJob, f"id IN ({jobs})", [receiver.pk])
         _rollout_rows_delete(receiver)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # dead rows of the last run out of the way
-            cursor.execute(f"VACUUM ANALYZE {UpdateJob._meta.db_table}, {UpdateJobEvent._meta.db_table}, "
-                           f"{Device._meta.db_table}, {Rollout._meta.db_table}, {RolloutWave._meta.db_table}, "
-                           f"{RolloutEvent._meta.db_table}")
+    # Dead rows of the last run out of the way, its tallies folded.
+    fill.analyze(UpdateJob, UpdateJobEvent, Device, Rollout, RolloutWave, RolloutEvent)
     folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("data_folder_in")
     if folder and Path(folder).is_dir():
         shutil.rmtree(folder)

@@ -46,7 +46,9 @@ def _strftime_pattern(django_format: str) -> str | None:
 
 def _exact(local: datetime) -> str:
     """`local` in the language's DATETIME_FORMAT: date_format's words, without its per-call
-    machinery where the format allows (the device type page says 50 times a page)."""
+    machinery where the format allows (the device type page says 50 times a page). The zone
+    is named even in the hour a clock says twice, where Django's `T` says nothing: "01:30 EDT"
+    and "01:30 EST" are an hour apart."""
     pattern = _strftime_pattern(get_format("DATETIME_FORMAT"))
     return local.strftime(pattern) if pattern is not None else date_format(local, "DATETIME_FORMAT")
 
