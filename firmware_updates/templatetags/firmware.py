@@ -177,8 +177,13 @@ def site_rows(context, rows) -> str:
                         reverse("site-detail", args=[receiver.code, _NUMBER]).rpartition(str(_NUMBER)))
     back, cancel_url = _html("{}", back), _html("{}", context.get("cancel_url", ""))
     out = []
+    # A fleet's panels report a handful of channel sets: each said once for the list.
+    channel_cells: dict[tuple, str] = {}
     for row in rows:
         device, number, job = row.device, row.site_number, row.job
+        channel_key = tuple(device.channels or ())
+        if (channel_cell := channel_cells.get(channel_key)) is None:
+            channel_cell = channel_cells[channel_key] = channels(row.channels, pieces)
         site = device.site
         out.append(_html(
             '<tr data-testid="site-row" data-site="{}" data-badge="{}"{}>'
@@ -202,7 +207,7 @@ def site_rows(context, rows) -> str:
             labels["status"], badge(row.badge, pieces),
             labels["firmware"], device.firmware_version or words["unknown"],
             labels["hardware"], device.hardware_revision or "—",
-            labels["channels"], channels(row.channels, pieces),
+            labels["channels"], channel_cell,
             labels["connection"], connection(row.online, device.last_seen, device.not_returned_since, pieces),
             labels["update"], _update_cell(row, words)))
         actions = []
