@@ -1,4 +1,5 @@
 import copy
+import itertools
 import os
 from typing import NamedTuple
 
@@ -38,12 +39,16 @@ def pytest_collection_modifyitems(items):
         ), append=False)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _cache_of_this_run():
-    """Cache keys of this run only: with a Redis cache that outlives the run, a recreated test
-    database reuses job ids, and an earlier run's `job-progress:<id>` would show through."""
+_TESTS = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_this_test():
+    """Cache keys of this test only: with a Redis cache that outlives the test, a database
+    flushed with its sequences reset (or recreated by a later run) reuses job ids, and an
+    earlier test's `job-progress:<id>` would show through (a page saying 73 % for 40 %)."""
     caches = copy.deepcopy(django_settings.CACHES)
-    caches["default"]["KEY_PREFIX"] = f"test-run-{os.getpid()}"
+    caches["default"]["KEY_PREFIX"] = f"test-run-{os.getpid()}-{next(_TESTS)}"
     with override_settings(CACHES=caches):
         yield
 
