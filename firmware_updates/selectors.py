@@ -458,8 +458,8 @@ def _text_has(word: str) -> Q:
     serial "NG-0012-16", "Mira,") is looked up in the trigram index by its longest part alone
     and the whole word checked on the rows found (STRPOS: no wildcard): the trigrams across
     its punctuation (" 00", "12 ") are in nearly every serial of a fleet, and each costs the
-    index a pass over all their entries (a whole serial at bench `find`, 100,000 sites: 38 ->
-    11 ms). Finds the same rows."""
+    index a pass over all their entries (a whole serial at bench `find`, 100,000 sites: the
+    ids 42 -> 12 ms). Finds the same rows."""
     part = max(_PARTS.findall(word), key=len, default="")
     if part == word or len(part) < 3:
         return Q(search_text__search_contains=word)
@@ -543,7 +543,7 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
 def _job_releases_attach(jobs: list[UpdateJob], release: Release | None) -> None:
     """The jobs' release and rollout, each read once for the page, not joined to each row: a
     page of a running rollout is 50 jobs of one release and one rollout, and a release's row
-    is ~2 KB of JSON made into 50 copies (bench `rollouts`: the rows 23 -> 10 ms). The
+    is ~2 KB of JSON made into 50 copies (bench `rollouts`: the rows 23 -> 12 ms). The
     type's current release is the page's own; any other release, and the rollouts, one query
     each (none without jobs)."""
     releases = {release.pk: release} if release is not None else {}
@@ -561,12 +561,11 @@ class _RowsStatement:
     """The device type page's rows for a page of ids (`device_type_sites(ids=...)`): the list's
     devices with `badge`, `verdict`, their site and their active job, as the ORM's
     select_related reads them (the jobs' release and rollout: `_job_releases_attach`). One
-    statement compiled once per process
-    and web thread (the compiler is its connection's) for each receiver, type and current
-    release, as fleet_counts' are, the ids and the clock bound at each execution, and on
-    PostgreSQL prepared once per connection (core/db.py). Building and compiling it (two CASE
-    annotations over three tables) and planning it cost ~10 ms of the page, Django's row
-    iterator ~4 more (bench `find`, 100,000 sites); the rows are made the way that iterator
+    statement compiled once per process and web thread (the compiler is its connection's) for
+    each receiver, type and current release, as fleet_counts' are, the ids and the clock bound
+    at each execution, and on PostgreSQL prepared once per connection (core/db.py). Building
+    and compiling it (two CASE annotations over three tables) and planning it cost ~10 ms of
+    the page, Django's row iterator ~4 more (bench `find`, 100,000 sites); the rows are made the way that iterator
     makes them (`Model.from_db`, Django's related populators)."""
 
     sql: str
