@@ -25,8 +25,6 @@ rows folded by beat on PostgreSQL, row-level additions on SQLite; checked agains
 by beat and after every migrate).
 """
 
-from datetime import datetime
-
 from core.tally import Day, Tally, day_of
 
 from .models import Device, DeviceTally
@@ -52,31 +50,12 @@ DEVICE_TALLY = Tally(
              "hardware_revision", "has_ip_channel", "active_job_id", "last_outcome", "last_seen"),
 )
 TRIGGER_NAMES = DEVICE_TALLY.trigger_names
-
-
-def seen_day(moment: datetime) -> datetime:
-    """The tally's `last_seen` of a panel last seen at `moment`: that day's midnight, UTC."""
-    return day_of(moment)
-
-
-def install(using=None) -> None:
-    DEVICE_TALLY.install()
+# The tally's `last_seen` of a panel last seen at a moment: that day's midnight, UTC.
+seen_day = day_of
+# The devices counted again against the tally (groups that differ: key -> (devices, tally));
+# the tally rewritten if they differ; PostgreSQL's appended rows summed (core/tally.py).
+differences, check, fold = DEVICE_TALLY.differences, DEVICE_TALLY.check, DEVICE_TALLY.fold
 
 
 def install_on_migrate(sender, using=None, **kwargs) -> None:
-    install()
-
-
-def differences() -> dict[tuple, tuple[int, int]]:
-    """The groups whose tally differs from the devices counted now: key -> (devices, tally)."""
-    return DEVICE_TALLY.differences()
-
-
-def check() -> int:
-    """Count the devices again; rewrite the tally if it differs. Returns the groups wrong."""
-    return DEVICE_TALLY.check()
-
-
-def fold() -> int:
-    """Sum PostgreSQL's appended rows back into one per group. Returns the rows removed."""
-    return DEVICE_TALLY.fold()
+    DEVICE_TALLY.install()

@@ -3,7 +3,7 @@ longer only "seen or never": the statistics then read directly only the panels g
 the offline threshold's day, not every panel quiet for a month.
 
 Its rows are counted differently, so they go, with the triggers that wrote them the old way;
-`sites.tally.install` makes both again after this migrate (an empty tally is rewritten from
+`sites.tally.install_on_migrate` makes both again after this migrate (an empty tally is rewritten from
 the devices without a word: a new install's). Backwards the same: the older code's install
 counts afresh.
 """
