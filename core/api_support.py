@@ -17,6 +17,18 @@ from rest_framework.throttling import SimpleRateThrottle
 from .signin import cache_outage_log, client_address, signin_refusal, signin_success_forget
 
 
+class DateTimeField(serializers.DateTimeField):
+    """DRF's, answering the same text: the zone it answers in (the request's, activated by
+    core/preferences.py) looked up once, when the serializer binds the field, not again for
+    every value (DRF asks asgiref's Local each time: a fifth of the rollouts list's
+    serializing, 700 times a page)."""
+
+    def bind(self, field_name, parent):
+        super().bind(field_name, parent)
+        if not hasattr(self, "timezone"):
+            self.timezone = self.default_timezone()
+
+
 class ErrorSerializer(serializers.Serializer):
     """Every error answer: the reason in plain words (a 400 adds one entry per bad field)."""
 

@@ -11,15 +11,15 @@ class CoreConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
-        from .db import sqlite_functions
+        from .db import on_connection_created
         from .groups import operator_groups_on_migrate
         from .preferences import on_user_logged_in as preferences_on_user_logged_in
         from .signin import on_user_logged_in, on_user_login_failed
 
         # The operator groups (core/permissions.py) exist after every migrate.
         post_migrate.connect(operator_groups_on_migrate, dispatch_uid="core.operator_groups")
-        # SQLite's UPPER for every letter, not ASCII alone (core/db.py).
-        connection_created.connect(sqlite_functions, dispatch_uid="core.sqlite_functions")
+        # SQLite's UPPER for every letter, not ASCII alone; PostgreSQL's times read in C (core/db.py).
+        connection_created.connect(on_connection_created, dispatch_uid="core.connection_created")
         # Failed sign-ins are audited and counted; a success ends its name's count (core/signin.py).
         user_login_failed.connect(on_user_login_failed, dispatch_uid="core.signin_failed")
         user_logged_in.connect(on_user_logged_in, dispatch_uid="core.signin_succeeded")

@@ -11,6 +11,8 @@ It is another connection, so it sees only what is committed: `read_connection` g
 test's `db` fixture), and when the alias is absent (SQLite, DATABASE_PREPARED_STATEMENTS=0).
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -32,10 +34,42 @@ def _upper(text):
     return None if text is None else str(text).upper()
 
 
-def sqlite_functions(sender, connection, **kwargs) -> None:
-    """SQLite's UPPER folds ASCII letters alone: "Фьорд" stays "Фьорд". Replaced, on every
-    connection Django opens, by Python's, which folds every letter as PostgreSQL's does, so
-    the panel's search text (sites/search.py: kept upper-cased, compared with the word
-    upper-cased by the same function) finds a Russian name in any case there too."""
+def on_connection_created(sender, connection, **kwargs) -> None:
+    """Every connection Django opens: SQLite's UPPER for every letter; PostgreSQL's times
+    read by a loader in C."""
     if connection.vendor == "sqlite":
-        connection.connection.create_function("upper", 1, _upper, deterministic=True)
+        sqlite_functions(connection)
+    elif connection.vendor == "postgresql":
+        postgresql_time_loader(connection)
+
+
+def sqlite_functions(connection) -> None:
+    """SQLite's UPPER folds ASCII letters alone: "Фьорд" stays "Фьорд". Replaced by Python's,
+    which folds every letter as PostgreSQL's does, so the panel's search text
+    (sites/search.py: kept upper-cased, compared with the word upper-cased by the same
+    function) finds a Russian name in any case there too."""
+    connection.connection.create_function("upper", 1, _upper, deterministic=True)
+
+
+def postgresql_time_loader(connection) -> None:
+    """Django reads every `timestamptz` through a loader of its own written in Python
+    (psycopg's regular expression, then `replace(tzinfo=...)`): 11 µs a value, 3 to 5 ms of
+    the device type page's 270 times and of the rollouts API's 700. `datetime.fromisoformat`
+    (C) reads PostgreSQL's ISO text in 2.6 µs, to the same value in the same zone: Django
+    keeps the session's TimeZone equal to `connection.timezone`, so moving the parsed time
+    into that zone is what Django's `replace` does. What it cannot read (infinity, years
+    past 9999) goes to Django's loader, which refuses it as before."""
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    zone = connection.timezone
+
+    class TimestamptzLoader(BaseTzLoader):
+        timezone = zone  # Django's cursor() compares it with the connection's
+
+        def load(self, data):
+            try:
+                return datetime.fromisoformat(bytes(data).decode()).astimezone(zone)
+            except ValueError:
+                return super().load(data)
+
+    connection.connection.adapters.register_loader("timestamptz", TimestamptzLoader)

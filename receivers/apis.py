@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer
+from core.api_support import DateTimeField, ErrorSerializer
 from core.permissions import (
     ADD_RECEIVER,
     CHANGE_RECEIVER,
@@ -84,7 +84,7 @@ class ReceiverSerializer(serializers.Serializer):
     poll_sleep = serializers.DurationField()
     time_zone = serializers.CharField()
     install_window = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
+    created_at = DateTimeField()
 
     @extend_schema_field(InstallWindowSerializer(allow_null=True))
     def get_install_window(self, receiver):

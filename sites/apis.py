@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer, query_object
+from core.api_support import DateTimeField, ErrorSerializer, query_object
 from core.permissions import (
     ADD_DEVICE_TYPE,
     CHANGE_DEVICE_TYPE,
@@ -129,7 +129,7 @@ class DeviceSerializer(serializers.Serializer):
     firmware_version = serializers.CharField()
     channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices))
     partitions = PartitionSerializer(many=True)
-    last_seen = serializers.DateTimeField(allow_null=True)
+    last_seen = DateTimeField(allow_null=True)
     online = serializers.SerializerMethodField()
 
     def get_online(self, device) -> bool:
@@ -142,7 +142,7 @@ class DeviceListSerializer(DeviceSerializer):
     receiver = serializers.CharField(source="receiver.code")
     site = serializers.IntegerField(source="site.number", allow_null=True, default=None,
                                     help_text="The site's number; null: not attached to a site yet.")
-    attributes_at = serializers.DateTimeField(allow_null=True, help_text="When the panel last reported its attributes.")
+    attributes_at = DateTimeField(allow_null=True, help_text="When the panel last reported its attributes.")
 
 
 DEVICE_FILTERS = [OpenApiParameter("receiver", str, description="Receiver code."),

@@ -18,7 +18,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core import events
-from core.api_support import ErrorSerializer, query_object
+from core.api_support import DateTimeField, ErrorSerializer, query_object
 from core.events import EventType
 from core.models import Event
 from core.permissions import VIEW_EVENT, ActionPermission
@@ -41,7 +41,7 @@ class FeedEventSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="position",
                                   help_text="Strictly increasing, never reused: ask for the events after it.")
     type = serializers.ChoiceField(choices=EventType.choices)
-    at = serializers.DateTimeField(help_text="When it happened.")
+    at = DateTimeField(help_text="When it happened.")
     receiver = BlankAsNullField(help_text="Receiver code.")
     site_number = serializers.IntegerField(allow_null=True)
     serial = BlankAsNullField(help_text="The panel's serial (DDI controllerId).")

@@ -12,7 +12,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer, RefusalSerializer
+from core.api_support import DateTimeField, ErrorSerializer, RefusalSerializer
 from core.permissions import (
     APPROVE_UPDATE,
     CANCEL_UPDATE,
@@ -47,7 +47,7 @@ class ActiveJobSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = DateTimeField()
     from_state = serializers.CharField()
     to_state = serializers.CharField()
     actor = serializers.CharField(source="actor_label", help_text='"device", "system" or a username.')
@@ -86,9 +86,9 @@ class JobSerializer(serializers.Serializer):
     reason = serializers.CharField()
     warnings = serializers.ListField(child=serializers.CharField())
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
-    state_changed_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
+    created_at = DateTimeField()
+    state_changed_at = DateTimeField()
+    finished_at = DateTimeField(allow_null=True)
     history = EventSerializer(many=True, source="events.all")
 
     @extend_schema_field(ArtifactSerializer(allow_null=True))

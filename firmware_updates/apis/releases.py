@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer, QuotaSerializer, RejectionSerializer
+from core.api_support import DateTimeField, ErrorSerializer, QuotaSerializer, RejectionSerializer
 from core.parsers import FormParser, JSONParser, MultiPartParser
 from core.permissions import (
     MARK_RELEASE_CURRENT,
@@ -34,7 +34,7 @@ class DeltaSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     hashes = HashesSerializer(source="*")
     signer = serializers.CharField()
-    created_at = serializers.DateTimeField()
+    created_at = DateTimeField()
 
 
 class ReleaseSerializer(serializers.Serializer):
@@ -54,9 +54,9 @@ class ReleaseSerializer(serializers.Serializer):
     notes = serializers.CharField(help_text="The operators' notes on the release.")
     archived = serializers.BooleanField(source="is_archived",
                                         help_text="Archived: no longer offered, kept for the history of its jobs.")
-    archived_at = serializers.DateTimeField(allow_null=True)
+    archived_at = DateTimeField(allow_null=True)
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
+    created_at = DateTimeField()
 
 
 class ReleaseUploadSerializer(serializers.Serializer):

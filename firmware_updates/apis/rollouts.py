@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer, RefusalSerializer
+from core.api_support import DateTimeField, ErrorSerializer, RefusalSerializer
 from core.permissions import START_ROLLOUT, VIEW_ROLLOUT, ActionPermission
 from receivers.apis import (
     InstallWindowSerializer,
@@ -54,12 +54,12 @@ class WaveSerializer(serializers.Serializer):
     succeeded = serializers.IntegerField(help_text="Updated, the new version confirmed by the panel.")
     failed = serializers.IntegerField(help_text="Failed or timed out.")
     state = serializers.ChoiceField(choices=RolloutWave.State.choices)
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+    started_at = DateTimeField(allow_null=True)
+    finished_at = DateTimeField(allow_null=True)
 
 
 class RolloutEventSerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = DateTimeField()
     kind = serializers.CharField(help_text="started, wave_started, advanced, paused, halted, awaiting_approval, "
                                            "resumed, stopped, completed.")
     actor = serializers.CharField(source="actor_label", help_text='An operator\'s name, or "system".')
@@ -93,9 +93,9 @@ class RolloutSerializer(serializers.Serializer):
     retry_of = serializers.IntegerField(source="retry_of_id", allow_null=True)
     progress = serializers.SerializerMethodField(help_text="The rollout's jobs by state.")
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+    created_at = DateTimeField()
+    started_at = DateTimeField(allow_null=True)
+    finished_at = DateTimeField(allow_null=True)
     duration_seconds = serializers.SerializerMethodField()
     history = serializers.SerializerMethodField()
 

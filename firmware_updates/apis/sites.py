@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from core.api_support import ErrorSerializer, query_object
+from core.api_support import DateTimeField, ErrorSerializer, query_object
 from core.permissions import (
     ADD_DEVICE,
     ADD_SITE,
@@ -59,7 +59,7 @@ class SiteSerializer(serializers.Serializer):
     )
     device = DeviceSerializer(allow_null=True)
     active_job = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
+    created_at = DateTimeField()
 
     @extend_schema_field(ActiveJobSerializer(allow_null=True))
     def get_active_job(self, site):

@@ -131,12 +131,12 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     else:
         count = stats.total if stats.listed is None else stats.listed
     page = paginate(request, sites, count=count)
+    rollout = _latest_rollout(receiver, device_type)
     devices = device_type_sites(receiver=receiver, device_type=device_type, ids=list(page.object_list),
-                                release=release)
+                                release=release, rollouts=[rollout.rollout] if rollout else ())
     # Download progress is written to the row every few seconds; the cache has the freshest byte.
     services.job_progress_overlay([d.active_job for d in devices])
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]
-    rollout = _latest_rollout(receiver, device_type)
     not_returned = not_returned_panels(receiver=receiver, device_type=device_type)
     # Of the yellow: held at sites that ask for approval (one count, by the jobs' state index).
     awaiting_approval = (UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL, device__receiver=receiver,
