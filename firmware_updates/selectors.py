@@ -10,11 +10,11 @@ from dataclasses import dataclass, field, replace
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     Count,
     DateTimeField,
-    Expression,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -32,6 +32,7 @@ from django.db.models.query import get_related_populators
 from django.utils.translation import gettext
 
 from core.db import read_connection
+from core.statements import Bound, Slot, Statement, bind
 from receivers.models import Receiver
 from sites.models import Device, DeviceTally, DeviceType, RemoteUpdate, Site
 from sites.services import offline_since
@@ -85,8 +86,11 @@ class FirmwareStatsRow:
         return self.updating + self.not_planned
 
 
+_CURRENT_RELEASES = Statement(lambda: Release.objects.filter(is_current=True).select_related("device_type"))
+
+
 def current_releases() -> dict[int, Release]:
-    return {r.device_type_id: r for r in Release.objects.filter(is_current=True).select_related("device_type")}
+    return {r.device_type_id: r for r in _CURRENT_RELEASES.objects()}
 
 
 def group_counts(queryset: QuerySet, *keys, weight: str | None = None, also: tuple = ()) -> list[tuple]:
@@ -117,23 +121,6 @@ def group_counts_sql(queryset: QuerySet, *keys, weight: str | None = None, also:
     columns = ", ".join(connection.ops.quote_name(name) for name in names)
     total = f"SUM({connection.ops.quote_name(weight)})" if weight else "COUNT(*)"
     return f"SELECT {columns}, {total} FROM ({sql}{fence}) grouped GROUP BY {columns}", params
-
-
-class Bound(Expression):
-    """A value a statement compiled once is executed with, each time its own: in the SQL a
-    parameter whose value is a `Slot`, replaced at execution (`fleet_counts`)."""
-
-    def __init__(self, name: str, output_field):
-        super().__init__(output_field=output_field)
-        self.name = name
-
-    def as_sql(self, compiler, connection):
-        return "%s", [Slot(self.name)]
-
-
-@dataclass(frozen=True)
-class Slot:
-    name: str
 
 
 # fleet_counts' statements, compiled once per process for each receiver, type, current
@@ -183,7 +170,7 @@ def _fleet_statements(*, receiver, device_type, releases, keys, condition) -> tu
 def _execute(statement: tuple[str, tuple], **values) -> list[tuple]:
     """A statement's rows, its `Slot`s given `values`."""
     sql, params = statement
-    params = tuple(values[p.name] if isinstance(p, Slot) else p for p in params)
+    params = bind(params, values)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()]
@@ -584,7 +571,7 @@ class _RowsStatement:
         conn = read_connection()
         values = {"ids": ids if conn.vendor == "postgresql" else json.dumps(ids),
                   "since": conn.ops.adapt_datetimefield_value(since)}
-        params = [values[p.name] if isinstance(p, Slot) else p for p in self.params]
+        params = bind(self.params, values)
         with conn.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
@@ -838,16 +825,47 @@ def history_of(rollouts) -> dict[int, list[RolloutEvent]]:
     return events
 
 
-def not_returned_panels(*, receiver: Receiver, device_type: DeviceType, limit: int = 20) -> list[dict]:
+NOT_RETURNED_SHOWN = 20
+_NOT_RETURNED = Statement(lambda: Device.objects.filter(
+    receiver_id=Bound("receiver", BigIntegerField()), device_type_id=Bound("device_type", BigIntegerField()),
+    not_returned_since__isnull=False).order_by("not_returned_since", "pk")
+    .values_list("serial", "site_number", "not_returned_since")[:NOT_RETURNED_SHOWN + 1])
+
+
+def not_returned_panels(*, receiver: Receiver, device_type: DeviceType) -> list[dict]:
     """The panels of the type on the receiver that did not come back after their install
     (alarm_events: reconciliation flags them), longest away first: `serial`, `site_number`,
-    `since`. One query (the fleet index, then the few flagged rows); at most `limit` + 1 rows,
-    so the page can say there are more."""
+    `since`. One query (the fleet index, then the few flagged rows); at most
+    NOT_RETURNED_SHOWN + 1 rows, so the page can say there are more."""
     return [{"serial": serial, "site_number": number, "since": since}
-            for serial, number, since in Device.objects.filter(
-                receiver=receiver, device_type=device_type, not_returned_since__isnull=False)
-            .order_by("not_returned_since", "pk").values_list("serial", "site_number", "not_returned_since")
-            [:limit + 1]]
+            for serial, number, since in _NOT_RETURNED.rows(receiver=receiver.pk, device_type=device_type.pk)]
+
+
+_AWAITING_APPROVAL = Statement(lambda: UpdateJob.objects.filter(
+    state=JobState.AWAITING_APPROVAL, device__receiver_id=Bound("receiver", BigIntegerField()),
+    device__device_type_id=Bound("device_type", BigIntegerField()))
+    .order_by().values("state").annotate(n=Count("pk")).values_list("n"))
+
+
+def awaiting_approval_count(*, receiver: Receiver, device_type: DeviceType) -> int:
+    """How many of the type's panels on the receiver are held at sites that ask for approval
+    (one count, by the jobs' state index)."""
+    return sum(n for (n,) in _AWAITING_APPROVAL.rows(receiver=receiver.pk, device_type=device_type.pk))
+
+
+_LATEST_ROLLOUT = Statement(lambda: Rollout.objects.filter(
+    receiver_id=Bound("receiver", BigIntegerField()), device_type_id=Bound("device_type", BigIntegerField()))
+    .select_related("release", "created_by").order_by("-created_at", "-pk")[:1])
+
+
+def latest_rollout(*, receiver: Receiver, device_type: DeviceType) -> Rollout | None:
+    """The newest rollout of the type on the receiver, open or not, with its release and
+    author: what the device type page's rollout card shows. One query."""
+    found = _LATEST_ROLLOUT.objects(receiver=receiver.pk, device_type=device_type.pk)
+    if not found:
+        return None
+    found[0].receiver, found[0].device_type = receiver, device_type  # the caller's own, not read again
+    return found[0]
 
 
 def rollout_transfer(*, receiver: Receiver, device_type: DeviceType, release: Release | None) -> TransferEstimate | None:
@@ -864,13 +882,17 @@ def rollout_transfer(*, receiver: Receiver, device_type: DeviceType, release: Re
     return _transfer_of(receiver=receiver, release=release, to_queue=to_queue)
 
 
+_RELEASE_DELTAS = Statement(lambda: ReleaseDelta.objects.filter(release_id=Bound("release", BigIntegerField()))
+                            .values_list("base_version", "size"))
+
+
 def _transfer_of(*, receiver: Receiver, release: Release, to_queue: Counter) -> TransferEstimate:
     """The transfer to the panels of `to_queue` (firmware version -> panels a rollout of
     `release` would queue): a version with a delta of the release gets it, except on the
     panels that had a delta of it fail (`deltas.delta_for`). One query for the release's
     deltas; one more, over the few panels with a failed delta job, only if some panel to
     queue runs a delta's base version."""
-    deltas = dict(ReleaseDelta.objects.filter(release=release).values_list("base_version", "size"))
+    deltas = dict(_RELEASE_DELTAS.rows(release=release.pk))
     bases = sorted(version for version in to_queue if version in deltas)
     failed: Counter = Counter()
     if bases:

@@ -52,11 +52,14 @@ from ..forms import (
     QueueSiteForm,
     RolloutOptionsForm,
 )
-from ..models import JobState, Rollout, UpdateJob
+from ..models import JobState, UpdateJob
 from ..selectors import (
+    NOT_RETURNED_SHOWN,
     SiteFilters,
+    awaiting_approval_count,
     device_type_site_ids,
     device_type_sites,
+    latest_rollout,
     not_returned_panels,
     outcomes_and_waves,
     receiver_firmware_stats,
@@ -89,11 +92,9 @@ def device_type_stats(receiver, device_type, filters: SiteFilters | None = None)
 def _latest_rollout(receiver, device_type) -> RolloutView | None:
     """The rollout the card shows: the newest, open or not, with its finished jobs and its
     waves' outcomes (three queries)."""
-    rollout = (Rollout.objects.filter(receiver=receiver, device_type=device_type)
-               .select_related("release", "created_by").order_by("-created_at", "-pk").first())
+    rollout = latest_rollout(receiver=receiver, device_type=device_type)
     if rollout is None:
         return None
-    rollout.receiver, rollout.device_type = receiver, device_type  # the page's own, not joined again
     finished, waves = outcomes_and_waves([rollout])
     return RolloutView(rollout, finished.get(rollout.pk, {}), waves=waves[rollout.pk])
 
@@ -138,10 +139,8 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
     services.job_progress_overlay([d.active_job for d in devices])
     rows = [site_row(device=d, receiver=receiver, release=release, job=d.active_job) for d in devices]
     not_returned = not_returned_panels(receiver=receiver, device_type=device_type)
-    # Of the yellow: held at sites that ask for approval (one count, by the jobs' state index).
-    awaiting_approval = (UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL, device__receiver=receiver,
-                                                  device__device_type=device_type).count()
-                         if stats.updating else 0)
+    # Of the yellow: held at sites that ask for approval.
+    awaiting_approval = awaiting_approval_count(receiver=receiver, device_type=device_type) if stats.updating else 0
     transfer = stats.transfer
     live = stats.updating > 0 or bool(rollout and rollout.open)
     path = device_type_url(receiver, device_type)
@@ -174,8 +173,8 @@ def device_type_context(request, receiver: Receiver, device_type: DeviceType) ->
         "live": live,
         "list_trigger": poll_trigger(live, "panel-refresh from:body"),
         "rollout": rollout,
-        "not_returned": not_returned[:20],
-        "not_returned_more": len(not_returned) > 20,
+        "not_returned": not_returned[:NOT_RETURNED_SHOWN],
+        "not_returned_more": len(not_returned) > NOT_RETURNED_SHOWN,
         "expected_offline_url": reverse("device-type-expected-offline", kwargs={
             "code": receiver.code, "device_type_code": device_type.code}),
         "queue_url": reverse("site-queue", kwargs={"code": receiver.code, "device_type_code": device_type.code}),

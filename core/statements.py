@@ -1,0 +1,102 @@
+"""Queries the ORM composes once per process and connection, then runs with each call's values.
+
+Django composes and compiles a queryset again on every evaluation: for the small reads of a
+hot page that is most of their cost (the device type page's rollout card: 1.8 ms of a 3.2 ms
+read, the SQL 0.8). A `Statement` keeps what the compiler made: the SQL, its parameters with
+the values of each call left as `Slot`s (written in the queryset as `Bound` expressions),
+and the compiler, whose converters and related populators make the rows exactly as the
+queryset's own iteration does (`Model.from_db`, `select_related`'s objects, values).
+
+Kept per connection (a thread's own `DatabaseWrapper`): the compiler holds its connection.
+"""
+
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Expression, QuerySet
+from django.db.models.query import get_related_populators
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A parameter of a compiled statement whose value each execution gives."""
+
+    name: str
+
+
+class Bound(Expression):
+    """A value a statement compiled once is executed with, each time its own: in the SQL a
+    parameter whose value is a `Slot`, replaced at execution."""
+
+    def __init__(self, name: str, output_field):
+        super().__init__(output_field=output_field)
+        self.name = name
+
+    def as_sql(self, compiler, connection):
+        return "%s", [Slot(self.name)]
+
+
+def bind(params, values: dict) -> list:
+    """`params` with each `Slot` given its value from `values`."""
+    return [values[p.name] if isinstance(p, Slot) else p for p in params]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple
+    compiler: object
+
+
+class Statement:
+    """`build()` (a queryset using `Bound` for what changes from call to call), compiled on a
+    connection's first use. `objects(**values)`: model instances, as iterating the queryset
+    makes them (with its `select_related` objects and annotations); `rows(**values)`: the
+    tuples of a `values_list` queryset."""
+
+    def __init__(self, build: Callable[[], QuerySet]):
+        self._build = build
+        self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _on(self, conn) -> _Compiled:
+        compiled = self._compiled.get(conn)
+        if compiled is None:
+            compiler = self._build().query.chain().get_compiler(connection=conn)
+            sql, params = compiler.as_sql()
+            compiled = _Compiled(sql=sql, params=tuple(params), compiler=compiler)
+            with self._lock:
+                self._compiled[conn] = compiled
+        return compiled
+
+    def _fetch(self, using: str, values: dict) -> tuple[_Compiled, list]:
+        conn = connections[using]
+        compiled = self._on(conn)
+        with conn.cursor() as cursor:
+            cursor.execute(compiled.sql, bind(compiled.params, values))
+            return compiled, cursor.fetchall()
+
+    def rows(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> list[tuple]:
+        compiled, fetched = self._fetch(using, values)
+        return [tuple(row) for row in compiled.compiler.results_iter(results=[fetched], tuple_expected=True)]
+
+    def objects(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> list:
+        compiled, fetched = self._fetch(using, values)
+        compiler = compiled.compiler
+        select, info = compiler.select, compiler.klass_info
+        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+        names = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(info, select, using)
+        model, annotations = info["model"], compiler.annotation_col_map
+        out = []
+        for row in compiler.results_iter(results=[fetched]):
+            obj = model.from_db(using, names, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in annotations.items():
+                setattr(obj, name, row[position])
+            out.append(obj)
+        return out
