@@ -55,7 +55,8 @@ class Statement:
     """`build()` (a queryset using `Bound` for what changes from call to call), compiled on a
     connection's first use. `objects(**values)`: model instances, as iterating the queryset
     makes them (with its `select_related` objects and annotations); `rows(**values)`: the
-    tuples of a `values_list` queryset."""
+    tuples of a `values_list` queryset. `through`: the alias whose connection reads them
+    (core.db.read_connection's); the objects are `default`'s whichever it is."""
 
     def __init__(self, build: Callable[[], QuerySet]):
         self._build = build
@@ -72,19 +73,20 @@ class Statement:
                 self._compiled[conn] = compiled
         return compiled
 
-    def _fetch(self, using: str, values: dict) -> tuple[_Compiled, list]:
-        conn = connections[using]
+    def _fetch(self, through: str, values: dict) -> tuple[_Compiled, list]:
+        conn = connections[through]
         compiled = self._on(conn)
         with conn.cursor() as cursor:
             cursor.execute(compiled.sql, bind(compiled.params, values))
             return compiled, cursor.fetchall()
 
-    def rows(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> list[tuple]:
-        compiled, fetched = self._fetch(using, values)
+    def rows(self, *, through: str = DEFAULT_DB_ALIAS, **values) -> list[tuple]:
+        compiled, fetched = self._fetch(through, values)
         return [tuple(row) for row in compiled.compiler.results_iter(results=[fetched], tuple_expected=True)]
 
-    def objects(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> list:
-        compiled, fetched = self._fetch(using, values)
+    def objects(self, *, through: str = DEFAULT_DB_ALIAS, **values) -> list:
+        compiled, fetched = self._fetch(through, values)
+        using = DEFAULT_DB_ALIAS  # the objects' database, whichever connection read them
         compiler = compiled.compiler
         select, info = compiler.select, compiler.klass_info
         start, end = info["select_fields"][0], info["select_fields"][-1] + 1

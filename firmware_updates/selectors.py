@@ -4,11 +4,10 @@ rollouts' waves and history for a page of rollouts (the API's list and the panel
 import json
 import re
 import threading
-import weakref
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -28,7 +27,6 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
-from django.db.models.query import get_related_populators
 from django.utils.translation import gettext
 
 from core.db import read_connection
@@ -516,8 +514,7 @@ def device_type_sites(*, receiver: Receiver, device_type: DeviceType, badge: str
     filters = (filters or SiteFilters(badge=badge or "", q=site_number or "")).valid
     if ids is not None:
         release = _current(device_type, release)
-        rows = {device.pk: device for device in _rows_statement(receiver, device_type, release).devices(
-            [int(pk) for pk in ids], since=offline_since(receiver))}
+        rows = {device.pk: device for device in _rows_of(receiver, device_type, release, [int(pk) for pk in ids])}
         devices = [rows[pk] for pk in ids if pk in rows]
         for device in devices:  # the list's own (it is filtered on them), not read again
             device.receiver, device.device_type = receiver, device_type
@@ -546,75 +543,41 @@ def _job_releases_attach(jobs: list[UpdateJob], release: Release | None, known=(
         job.rollout = rollouts.get(job.rollout_id)
 
 
-@dataclass(frozen=True)
-class _RowsStatement:
-    """The device type page's rows for a page of ids (`device_type_sites(ids=...)`): the list's
-    devices with `badge`, `verdict`, their site and their active job, as the ORM's
-    select_related reads them (the jobs' release and rollout: `_job_releases_attach`). One
-    statement compiled once per process and web thread (the compiler is its connection's) for
-    each receiver, type and current release, as fleet_counts' are, the ids and the clock bound
-    at each execution, and on PostgreSQL prepared once per connection (core/db.py). Building
-    and compiling it (two CASE annotations over three tables) and planning it cost ~10 ms of
-    the page, Django's row iterator ~4 more (bench `find`, 100,000 sites); the rows are made the way that iterator
-    makes them (`Model.from_db`, Django's related populators)."""
-
-    sql: str
-    params: tuple
-    compiler: object
-    fields: list  # the device's columns in the row
-    start: int
-    end: int
-    populators: list  # site, job: Django's own, filling `device.site`, `device.active_job`
-    annotations: dict  # badge, verdict -> their place in the row
-
-    def devices(self, ids: list[int], *, since) -> list[Device]:
-        conn = read_connection()
-        values = {"ids": ids if conn.vendor == "postgresql" else json.dumps(ids),
-                  "since": conn.ops.adapt_datetimefield_value(since)}
-        params = bind(self.params, values)
-        with conn.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        devices = []
-        for row in self.compiler.results_iter(results=[rows]):
-            device = Device.from_db(DEFAULT_DB_ALIAS, self.fields, row[self.start:self.end])
-            for populator in self.populators:
-                populator.populate(row, device)
-            for name, position in self.annotations.items():
-                setattr(device, name, row[position])
-            devices.append(device)
-        return devices
-
-
-# Per web thread's connection (its compiler's), per `_statement_key`; a few dozen at most.
-_ROWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# The device type page's rows for a page of ids (`device_type_sites(ids=...)`), one statement
+# per receiver, type and current release (`_statement_key`, as fleet_counts' are): the list's
+# devices with `badge`, `verdict`, their site and their active job, as the ORM's
+# select_related reads them (the jobs' release and rollout: `_job_releases_attach`), the ids
+# and the clock bound at each execution, and on PostgreSQL prepared once per connection
+# (core/db.py). Building and compiling it (two CASE annotations over three tables) and planning
+# it cost ~10 ms of the page, Django's row iterator ~4 more (bench `find`, 100,000 sites).
+_ROWS: dict[tuple, Statement] = {}
 _ROWS_MAX = 64
 
 
-def _rows_statement(receiver: Receiver, device_type: DeviceType, release: Release | None) -> _RowsStatement:
-    default = connections[DEFAULT_DB_ALIAS]
-    mine = _ROWS.setdefault(default, {})
+def _rows_statement(receiver: Receiver, device_type: DeviceType, release: Release | None) -> Statement:
     key = _statement_key(receiver, device_type, {device_type.pk: release} if release else {}, (), None)
-    if (statement := mine.get(key)) is not None:
+    if (statement := _ROWS.get(key)) is not None:
         return statement
-    qs, _ = _listed_devices(receiver, device_type, release, shown=True, since=Bound("since", DateTimeField()))
-    pk = f"{default.ops.quote_name(Device._meta.db_table)}.{default.ops.quote_name(Device._meta.pk.column)}"
-    within = f"{pk} = ANY(%s)" if default.vendor == "postgresql" else f"{pk} IN (SELECT value FROM json_each(%s))"
-    qs = (qs.select_related("site", "active_job")
-          .filter(RawSQL(within, [Slot("ids")], output_field=BooleanField())).order_by())
-    compiler = qs.query.get_compiler(DEFAULT_DB_ALIAS)
-    sql, params = compiler.as_sql()
-    select, info = compiler.select, compiler.klass_info
-    start, end = info["select_fields"][0], info["select_fields"][-1] + 1
-    statement = _RowsStatement(
-        sql=sql, params=tuple(params), compiler=compiler,
-        fields=[column[0].target.attname for column in select[start:end]], start=start, end=end,
-        populators=get_related_populators(info, select, DEFAULT_DB_ALIAS),
-        annotations=dict(compiler.annotation_col_map))
-    if len(mine) >= _ROWS_MAX:
-        mine.pop(next(iter(mine)))
-    mine[key] = statement
+
+    def build():
+        qs, _ = _listed_devices(receiver, device_type, release, shown=True, since=Bound("since", DateTimeField()))
+        pk = f"{connection.ops.quote_name(Device._meta.db_table)}.{connection.ops.quote_name(Device._meta.pk.column)}"
+        within = f"{pk} = ANY(%s)" if connection.vendor == "postgresql" else f"{pk} IN (SELECT value FROM json_each(%s))"
+        return (qs.select_related("site", "active_job")
+                .filter(RawSQL(within, [Slot("ids")], output_field=BooleanField())).order_by())
+
+    with _STATEMENTS_LOCK:
+        if len(_ROWS) >= _ROWS_MAX:
+            _ROWS.pop(next(iter(_ROWS)))
+        statement = _ROWS.setdefault(key, Statement(build))
     return statement
+
+
+def _rows_of(receiver: Receiver, device_type: DeviceType, release: Release | None, ids: list[int]) -> list[Device]:
+    conn = read_connection()
+    return _rows_statement(receiver, device_type, release).objects(
+        through=conn.alias, ids=ids if conn.vendor == "postgresql" else json.dumps(ids),
+        since=conn.ops.adapt_datetimefield_value(offline_since(receiver)))
 
 
 def last_jobs_attach(devices: list[Device]) -> list[Device]:
