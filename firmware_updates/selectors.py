@@ -51,7 +51,11 @@ from .eligibility import (
 )
 from .errors import Refusal
 from .models import JobState, Release, ReleaseDelta, Rollout, RolloutEvent, RolloutWave, UpdateJob
-from .services.rollout_control import rollouts_job_counts, rollouts_settled_counts
+from .services.rollout_control import (
+    rollout_settled_counts,
+    rollouts_job_counts,
+    rollouts_settled_counts,
+)
 
 
 @dataclass(frozen=True)
@@ -765,6 +769,20 @@ def outcomes_and_waves(rollouts) -> tuple[dict[int, dict[str, int]], dict[int, l
     (`rollouts_settled_counts`): a running rollout's queued jobs are not read. Two queries."""
     finished, outcomes = rollouts_settled_counts(rollout_ids=[r.pk for r in rollouts])
     return finished, _waves_counted(rollouts, outcomes)
+
+
+_WAVES_OF_ONE = Statement(lambda: RolloutWave.objects.filter(rollout_id=Bound("rollout", BigIntegerField()))
+                          .order_by("number"))
+
+
+def rollout_outcomes_and_waves(rollout: Rollout) -> tuple[dict[str, int], list[RolloutWave]]:
+    """`outcomes_and_waves` of one rollout (the device type page's card): its finished jobs by
+    state and its waves, by two statements composed once (core/statements.py)."""
+    finished, outcomes = rollout_settled_counts(rollout_id=rollout.pk)
+    waves = _WAVES_OF_ONE.objects(rollout=rollout.pk)
+    for wave in waves:
+        wave.succeeded, wave.failed = outcomes.get(wave.pk, (0, 0))
+    return finished.get(rollout.pk, {}), waves
 
 
 def _waves_counted(rollouts, outcomes: dict[int, tuple[int, int]]) -> dict[int, list[RolloutWave]]:

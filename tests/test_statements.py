@@ -9,7 +9,7 @@ from django.utils import timezone
 from core.statements import Bound, Statement
 from firmware_updates.models import JobState, Release, UpdateJob
 from firmware_updates.selectors import awaiting_approval_count, latest_rollout, not_returned_panels
-from firmware_updates.services import rollout_start
+from firmware_updates.services import rollout_run, rollout_start
 from sites.models import Device
 from tests.factories import DeviceFactory, DeviceTypeFactory, ReceiverFactory, ReleaseFactory
 
@@ -72,3 +72,23 @@ def test_the_device_type_pages_reads_through_statements():
     held = UpdateJob.objects.filter(state=JobState.AWAITING_APPROVAL).count()
     assert awaiting_approval_count(receiver=receiver, device_type=nord) == held
     assert awaiting_approval_count(receiver=ReceiverFactory(code="south"), device_type=nord) == 0
+
+
+def test_the_rollout_cards_counts_are_the_pages_of_rollouts_counts():
+    from firmware_updates.selectors import outcomes_and_waves, rollout_outcomes_and_waves
+
+    receiver, nord = ReceiverFactory(code="north"), DeviceTypeFactory(code="nord")
+    ReleaseFactory(device_type=nord, version="5.40", is_current=True)
+    for number in range(1, 7):
+        DeviceFactory(site__receiver=receiver, site__number=number, device_type=nord, firmware_version="5.30")
+    rollout, _ = rollout_start(receiver=receiver, device_type=nord, actor=None, wave_counts=[2, 6])
+    rollout_run(rollout_id=rollout.pk)  # the canary wave: two jobs
+    jobs = list(UpdateJob.objects.filter(rollout=rollout).order_by("pk"))
+    UpdateJob.objects.filter(pk=jobs[0].pk).update(state=JobState.FAILED)
+    UpdateJob.objects.filter(pk=jobs[1].pk).update(state=JobState.SUCCEEDED, confirmed_at=timezone.now())
+    finished, waves = rollout_outcomes_and_waves(rollout)
+    by_page, waves_by_page = outcomes_and_waves([rollout])
+    assert finished == by_page[rollout.pk] == {JobState.FAILED: 1, JobState.SUCCEEDED: 1}
+    assert [(w.number, w.succeeded, w.failed) for w in waves] == [
+        (w.number, w.succeeded, w.failed) for w in waves_by_page[rollout.pk]]
+    assert (waves[0].succeeded, waves[0].failed) == (1, 1)

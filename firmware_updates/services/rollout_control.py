@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import BigIntegerField, Count, Q, Sum
 from django.utils import timezone
 
 from core.outages import enqueue_after_commit
+from core.statements import Bound, Statement
 
 from .. import stored_words as words
 from ..errors import Refusal, UpdateNotAllowed
@@ -368,17 +369,38 @@ def rollouts_settled_counts(*, rollout_ids: list[int]) -> tuple[dict[int, dict[s
     a wave counts as succeeded or failed is one): the finished jobs by state of each rollout
     (as `rollout_outcomes` counts them), and (succeeded, failed) of each wave: what the
     panel's rollout card shows."""
-    by_state, waves = _job_counts(JobTally.objects.filter(rollout_id__in=rollout_ids).filter(JOB_SETTLED))
+    return _settled_split(_job_counts(JobTally.objects.filter(rollout_id__in=rollout_ids).filter(JOB_SETTLED)))
+
+
+def _settled_split(counts):
+    by_state, waves = counts
     finished = {rollout_id: {state: n for state, n in counts.items() if state in TERMINAL_STATES}
                 for rollout_id, counts in by_state.items()}
     return finished, waves
 
 
-def _job_counts(groups) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
+def rollout_settled_counts(*, rollout_id: int) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
+    """`rollouts_settled_counts` of one rollout (the device type page's card): a statement
+    composed once (core/statements.py)."""
+    return _settled_split(_job_counts_of(_SETTLED_OF_ONE.rows(rollout=rollout_id)))
+
+
+def _job_counts_query(groups):
     # The tally's groups, summed (PostgreSQL's triggers append rows that beat folds later).
-    rows = (groups.order_by().values_list("rollout_id", "wave_id", "state")
+    return (groups.order_by().values_list("rollout_id", "wave_id", "state")
             .annotate(total=Sum("n"), succeeded=Sum("n", filter=JOB_CONFIRMED),
                       failed=Sum("n", filter=JOB_FAILED_OR_TIMED_OUT)))
+
+
+_SETTLED_OF_ONE = Statement(lambda: _job_counts_query(
+    JobTally.objects.filter(rollout_id=Bound("rollout", BigIntegerField())).filter(JOB_SETTLED)))
+
+
+def _job_counts(groups) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
+    return _job_counts_of(_job_counts_query(groups))
+
+
+def _job_counts_of(rows) -> tuple[dict[int, dict[str, int]], dict[int, tuple[int, int]]]:
     by_state: dict[int, dict[str, int]] = {}
     waves: dict[int, tuple[int, int]] = {}
     for rollout_id, wave_id, state, n, succeeded, failed in rows:

@@ -61,8 +61,8 @@ from ..selectors import (
     device_type_sites,
     latest_rollout,
     not_returned_panels,
-    outcomes_and_waves,
     receiver_firmware_stats,
+    rollout_outcomes_and_waves,
 )
 from .presenters import RolloutView, StatsView, TransferView, empty_stats, site_row
 
@@ -95,8 +95,8 @@ def _latest_rollout(receiver, device_type) -> RolloutView | None:
     rollout = latest_rollout(receiver=receiver, device_type=device_type)
     if rollout is None:
         return None
-    finished, waves = outcomes_and_waves([rollout])
-    return RolloutView(rollout, finished.get(rollout.pk, {}), waves=waves[rollout.pk])
+    finished, waves = rollout_outcomes_and_waves(rollout)
+    return RolloutView(rollout, finished, waves=waves)
 
 
 def _capabilities(user) -> dict:
