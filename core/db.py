@@ -62,6 +62,8 @@ def postgresql_time_loader(connection) -> None:
     from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 
     zone = connection.timezone
+    if zone is None:  # USE_TZ off: Django's loader makes naive times; left to it
+        return
 
     class TimestamptzLoader(BaseTzLoader):
         timezone = zone  # Django's cursor() compares it with the connection's
