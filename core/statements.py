@@ -14,6 +14,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Expression, QuerySet
@@ -49,6 +50,16 @@ class _Compiled:
     sql: str
     params: tuple
     compiler: object
+
+    @cached_property
+    def makers(self) -> tuple:
+        """What `objects` makes each row's objects with, worked out once: the model's slice of
+        the row, its column names, the related populators, the annotations' places."""
+        select, info = self.compiler.select, self.compiler.klass_info
+        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+        names = [column[0].target.attname for column in select[start:end]]
+        return (info["model"], start, end, names, get_related_populators(info, select, DEFAULT_DB_ALIAS),
+                dict(self.compiler.annotation_col_map))
 
 
 class Statement:
@@ -86,16 +97,11 @@ class Statement:
 
     def objects(self, *, through: str = DEFAULT_DB_ALIAS, **values) -> list:
         compiled, fetched = self._fetch(through, values)
-        using = DEFAULT_DB_ALIAS  # the objects' database, whichever connection read them
-        compiler = compiled.compiler
-        select, info = compiler.select, compiler.klass_info
-        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
-        names = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(info, select, using)
-        model, annotations = info["model"], compiler.annotation_col_map
+        # The objects are `default`'s, whichever connection read them.
+        model, start, end, names, populators, annotations = compiled.makers
         out = []
-        for row in compiler.results_iter(results=[fetched]):
-            obj = model.from_db(using, names, row[start:end])
+        for row in compiled.compiler.results_iter(results=[fetched]):
+            obj = model.from_db(DEFAULT_DB_ALIAS, names, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)
             for name, position in annotations.items():
