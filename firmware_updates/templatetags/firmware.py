@@ -146,6 +146,26 @@ def job_progress(job) -> str:
     return mark_safe("".join(parts))
 
 
+_OPTIONS_TEMPLATE = "firmware_updates/partials/rollout_options.html"
+_options_html: dict[str, SafeString] = {}
+
+
+@register.simple_tag(takes_context=True)
+def rollout_options(context, form) -> str:
+    """The options of "Update software at all sites" (forms.RolloutOptionsForm). As the device
+    type page offers them (the form not posted, its defaults), they are the same on every
+    page in a language: rendered once per language, not 2 ms of widget templates a page.
+    A posted form (its values, its errors) is rendered each time."""
+    engine = context.template.engine
+    if form.is_bound or form.initial:
+        return engine.get_template(_OPTIONS_TEMPLATE).render(template.Context({"form": form}, autoescape=True))
+    language = get_language()
+    if (out := _options_html.get(language)) is None:
+        out = _options_html[language] = mark_safe(
+            engine.get_template(_OPTIONS_TEMPLATE).render(template.Context({"form": form}, autoescape=True)))
+    return out
+
+
 _NUMBER = 987654321  # a site number no site has: where each row's goes in the site page's address
 
 
