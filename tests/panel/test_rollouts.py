@@ -95,6 +95,26 @@ def test_the_dialogs_figures_refresh_with_the_page_but_not_its_options(example, 
     assert "update-all-form" not in partial  # what the operator typed stays
 
 
+def test_the_options_follow_each_pages_language_and_a_refused_post_stays_its_own(example, as_manager):
+    """The options offered are rendered once per language (templatetags `rollout_options`): each
+    page still has its own language's, and a refused post's values and errors only its answer."""
+    russian = {"HTTP_ACCEPT_LANGUAGE": "ru-RU,ru;q=0.9"}
+    for headers, words in (({}, "Ask for approval after each wave"),
+                           (russian, "Спрашивать подтверждение после каждой волны"),
+                           ({}, "Ask for approval after each wave"),
+                           (russian, "Спрашивать подтверждение после каждой волны")):
+        [options] = find_all(as_manager.get(example.page, **headers).content, "update-all-options")
+        assert words in options["text"]
+    refused = as_manager.post(example.page + "update-all/", {"waves": "10, 5", "error_threshold_min": "7"}, **HTMX)
+    [options] = find_all(refused.content, "update-all-options")
+    assert "open" in options["attrs"] and texts_of(refused.content, "option-error")
+    html = as_manager.get(example.page).content
+    [options] = find_all(html, "update-all-options")
+    assert "open" not in options["attrs"] and not texts_of(html, "option-error")
+    assert find_all(html, "option-waves")[0]["attrs"].get("value") is None
+    assert find_all(html, "option-error-min")[0]["attrs"]["value"] == "5"
+
+
 def test_update_all_with_options(example, as_manager, eager_celery, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = as_manager.post(example.page + "update-all/", {
