@@ -37,7 +37,7 @@ def site_consent(value: str) -> Q:
     """The device's site has this `remote_update` (sites.models.RemoteUpdate). A subquery the database
     runs once (PostgreSQL: a hashed subplan, SQLite: an ephemeral table), not a join per
     device: few sites say anything but `allowed`. A panel on no site says nothing."""
-    return Q(site__in=Site.objects.filter(remote_update=value).values("pk"))
+    return Q(site__in=Site.objects.consenting(value).values("pk"))
 
 
 def _conditions(release: Release, active: Q, *, consent: bool = True) -> list[tuple[Refusal, Q]]:

@@ -16,6 +16,7 @@ from django.db.models import (
     DateTimeField,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -26,7 +27,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import StrIndex, Upper
-from django.db.models.lookups import GreaterThan
+from django.db.models.lookups import Exact, GreaterThan
 from django.utils.translation import gettext
 
 from core.db import read_connection
@@ -160,13 +161,32 @@ def _fleet_statements(*, receiver, device_type, releases, keys, condition) -> tu
         return verdict_expression(releases, offline_since=day, consent=False, one_type=one_type)
 
     counted = group_counts_sql(tally, F("device_type_id"), as_tallied(), *keys, weight="n")
-    # Each found by its own index (an OR of the two would read every device).
-    forbidding = Site.objects.filter(receiver=receiver, remote_update=RemoteUpdate.FORBIDDEN)
+    # Each found by its own index (an OR of the two would read every device). The panels at
+    # forbidding sites by their site (`site_id` is unique): on SQLite, without statistics, the
+    # receiver and type conditions would otherwise lead it to walk every panel of the type
+    # (`_Unindexed`; 100,000 sites and none forbidding: 90 ms -> under 1).
+    forbidding = Site.objects.consenting(RemoteUpdate.FORBIDDEN).filter(Exact(_Unindexed(F("receiver_id")), receiver.pk))
+    at_forbidding = Device.objects.filter(Exact(_Unindexed(F("receiver_id")), receiver.pk),
+                                          site__in=forbidding, device_type__isnull=False)
+    if one_type:
+        at_forbidding = at_forbidding.filter(Exact(_Unindexed(F("device_type_id")), device_type.pk))
+    if condition:
+        at_forbidding = at_forbidding.alias(badge=badge)
     stale = Q(last_seen__gte=day, last_seen__lt=since)
     real = verdict_expression(releases, offline_since=since, one_type=one_type)
     moved = group_counts_sql(devices.filter(stale), F("device_type_id"), as_tallied(), real, *keys,
-                             also=(devices.filter(site__in=forbidding).exclude(stale),))
+                             also=(at_forbidding.exclude(stale),))
     return counted, moved
+
+
+class _Unindexed(Func):
+    """A column as its value, which SQLite's planner does not look up by an index (a unary
+    `+`, as SQLite's documentation advises); the column itself on other databases."""
+
+    template = "%(expressions)s"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="+%(expressions)s", **extra_context)
 
 
 def _execute(statement: tuple[str, tuple], **values) -> list[tuple]:

