@@ -156,13 +156,14 @@ def rollout_options(context, form) -> str:
     type page offers them (the form not posted, its defaults), they are the same on every
     page in a language: rendered once per language, not 2 ms of widget templates a page.
     A posted form (its values, its errors) is rendered each time."""
-    engine = context.template.engine
+    def render() -> SafeString:  # a template's render is safe text
+        return context.template.engine.get_template(_OPTIONS_TEMPLATE).render(template.Context({"form": form}))
+
     if form.is_bound or form.initial:
-        return engine.get_template(_OPTIONS_TEMPLATE).render(template.Context({"form": form}, autoescape=True))
+        return render()
     language = get_language()
     if (out := _options_html.get(language)) is None:
-        out = _options_html[language] = mark_safe(
-            engine.get_template(_OPTIONS_TEMPLATE).render(template.Context({"form": form}, autoescape=True)))
+        out = _options_html[language] = render()
     return out
 
 
