@@ -5,6 +5,7 @@ import hashlib
 import factory
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.db import transaction
 
 from core.tokens import token_digest
 from firmware_updates.models import ACTIVE_STATES, Release, UpdateJob
@@ -101,13 +102,18 @@ class UpdateJobFactory(factory.django.DjangoModelFactory):
     release = factory.SubFactory(ReleaseFactory)
     bytes_total = factory.LazyAttribute(lambda o: o.release.size)
 
-    @factory.post_generation
-    def point_device_at_it(self, create, extracted, **kwargs):
-        if create and self.state in ACTIVE_STATES:
-            Device.objects.filter(pk=self.device_id).update(active_job=self)
-            self.device.active_job_id = self.pk
-        elif create:  # finished: how it ended, unless a job created after it is there
-            newest = UpdateJob.objects.filter(device=self.device_id).order_by("-created_at", "-pk").first()
-            if newest == self:
-                Device.objects.filter(pk=self.device_id).update(last_outcome=self.state)
-                self.device.last_outcome = self.state
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # The job and its device's pointer land in one transaction, as the services write them:
+        # a worker's beat repairing Device.active_job must never see one without the other.
+        with transaction.atomic():
+            job = super()._create(model_class, *args, **kwargs)
+            if job.state in ACTIVE_STATES:
+                Device.objects.filter(pk=job.device_id).update(active_job=job)
+                job.device.active_job_id = job.pk
+            else:  # finished: how it ended, unless a job created after it is there
+                newest = UpdateJob.objects.filter(device=job.device_id).order_by("-created_at", "-pk").first()
+                if newest == job:
+                    Device.objects.filter(pk=job.device_id).update(last_outcome=job.state)
+                    job.device.last_outcome = job.state
+        return job
