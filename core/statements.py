@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Expression, QuerySet
 from django.db.models.query import get_related_populators
@@ -78,7 +79,10 @@ class Statement:
         compiled = self._compiled.get(conn)
         if compiled is None:
             compiler = self._build().query.chain().get_compiler(connection=conn)
-            sql, params = compiler.as_sql()
+            try:
+                sql, params = compiler.as_sql()
+            except EmptyResultSet:  # a condition nothing meets (the ORM's own answer: no row)
+                sql, params = None, ()
             compiled = _Compiled(sql=sql, params=tuple(params), compiler=compiler)
             with self._lock:
                 self._compiled[conn] = compiled
@@ -87,6 +91,8 @@ class Statement:
     def _fetch(self, through: str, values: dict) -> tuple[_Compiled, list]:
         conn = connections[through]
         compiled = self._on(conn)
+        if compiled.sql is None:
+            return compiled, []
         with conn.cursor() as cursor:
             cursor.execute(compiled.sql, bind(compiled.params, values))
             return compiled, cursor.fetchall()

@@ -100,6 +100,23 @@ def test_filters_by_badge_reason_version_and_hardware(example, browser, params, 
             assert f'value="{value}" selected' in html
 
 
+def test_the_same_filter_asked_again_reads_the_clock_again(example, browser):
+    """The list's statement is compiled once for its filters (selectors.SiteIds) and the
+    offline threshold bound at each read: a panel falling silent joins the offline filter on
+    the next refresh, not when the server restarts."""
+    from receivers.models import Receiver
+
+    Receiver.objects.filter(pk=example.receiver.pk).update(poll_sleep=timedelta(hours=1))
+    example.receiver.devices.filter(site__number=1220).update(last_seen=timezone.now() - timedelta(minutes=10))
+    offline = {"reason": "offline"}
+    assert listed(browser.html(example.page, offline)) == [1219]
+    # 1219 connects; the receiver's panels poll every minute now: 1220, silent for ten
+    # minutes, is offline (3 polls and 30 s of grace). One site still: the same page of ids.
+    example.receiver.devices.filter(site__number=1219).update(last_seen=timezone.now())
+    Receiver.objects.filter(pk=example.receiver.pk).update(poll_sleep=timedelta(minutes=1))
+    assert listed(browser.html(example.page, offline)) == [1220]
+
+
 def test_the_filters_offer_what_the_sites_report_with_counts(example, browser):
     html = browser.html(example.page)
     versions = texts_of(html, "filter-version")[0]
