@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.core.management import call_command
 
+    from core.startup import settle
+
+    settle()  # as the server's process does (securitycenter/wsgi.py): pages timed here run as there
+
     from .registry import bench_module
 
     ctx = Context(
