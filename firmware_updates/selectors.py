@@ -134,6 +134,18 @@ _STATEMENTS_MAX = 512
 _STATEMENTS_LOCK = threading.Lock()
 
 
+def _kept(cache: dict, limit: int, key, make):
+    """`cache[key]`, made by `make()` the first time and kept (past `limit` entries the oldest
+    is dropped); the web threads share the caches."""
+    if (value := cache.get(key)) is None:
+        value = make()
+        with _STATEMENTS_LOCK:
+            if len(cache) >= limit:
+                cache.pop(next(iter(cache)))  # the oldest
+            value = cache.setdefault(key, value)
+    return value
+
+
 def _statement_key(receiver, device_type, releases, keys, condition) -> tuple:
     """Everything fleet_counts' SQL is made from but the clock: the receiver (its sites' consent
     is a subquery on it), the type, what the rule reads of each current release, the keys
@@ -218,16 +230,10 @@ def fleet_counts(*, receiver: Receiver, device_type: DeviceType | None, releases
     `condition` the same, `badge` allowed (the list's, counted as a last key). Two queries,
     compiled once per process (`_STATEMENTS`), the receiver's `offline_since` and its day
     bound at each execution."""
-    key = _statement_key(receiver, device_type, releases, keys, condition)
-    statements = _STATEMENTS.get(key)
-    if statements is None:
-        statements = _fleet_statements(receiver=receiver, device_type=device_type, releases=releases, keys=keys,
-                                       condition=condition)
-        with _STATEMENTS_LOCK:  # web threads share the cache
-            if len(_STATEMENTS) >= _STATEMENTS_MAX:
-                _STATEMENTS.pop(next(iter(_STATEMENTS)))  # the oldest
-            _STATEMENTS[key] = statements
-    counted, moved = statements
+    counted, moved = _kept(
+        _STATEMENTS, _STATEMENTS_MAX, _statement_key(receiver, device_type, releases, keys, condition),
+        lambda: _fleet_statements(receiver=receiver, device_type=device_type, releases=releases, keys=keys,
+                                  condition=condition))
     threshold = offline_since(receiver)
     since = connection.ops.adapt_datetimefield_value(threshold)
     day = connection.ops.adapt_datetimefield_value(seen_day(threshold))
@@ -569,14 +575,8 @@ class SiteIds:
         key = (*_statement_key(self.receiver, self.device_type,
                                {self.device_type.pk: self.release} if self.release else {}, (), None),
                self.filters, start, stop)
-        if (statement := _IDS.get(key)) is None:
-            def build():
-                return self.queryset(since=Bound("since", DateTimeField()))[start:stop]
-
-            with _STATEMENTS_LOCK:
-                if len(_IDS) >= _IDS_MAX:
-                    _IDS.pop(next(iter(_IDS)))  # the oldest
-                statement = _IDS.setdefault(key, Statement(build))
+        statement = _kept(_IDS, _IDS_MAX, key, lambda: Statement(
+            lambda: self.queryset(since=Bound("since", DateTimeField()))[start:stop]))
         since = connection.ops.adapt_datetimefield_value(offline_since(self.receiver))
         return [row[0] for row in statement.rows(since=since)]
 
@@ -648,10 +648,6 @@ _ROWS_UNREAD = ("search_text", "attributes_at", "settings_digest", "token_hash")
 
 
 def _rows_statement(receiver: Receiver, device_type: DeviceType, release: Release | None) -> Statement:
-    key = _statement_key(receiver, device_type, {device_type.pk: release} if release else {}, (), None)
-    if (statement := _ROWS.get(key)) is not None:
-        return statement
-
     def build():
         qs, _ = _listed_devices(receiver, device_type, release, shown=True, since=Bound("since", DateTimeField()))
         pk = f"{connection.ops.quote_name(Device._meta.db_table)}.{connection.ops.quote_name(Device._meta.pk.column)}"
@@ -659,11 +655,8 @@ def _rows_statement(receiver: Receiver, device_type: DeviceType, release: Releas
         return (qs.select_related("site", "active_job").defer(*_ROWS_UNREAD)
                 .filter(RawSQL(within, [Slot("ids")], output_field=BooleanField())).order_by())
 
-    with _STATEMENTS_LOCK:
-        if len(_ROWS) >= _ROWS_MAX:
-            _ROWS.pop(next(iter(_ROWS)))
-        statement = _ROWS.setdefault(key, Statement(build))
-    return statement
+    key = _statement_key(receiver, device_type, {device_type.pk: release} if release else {}, (), None)
+    return _kept(_ROWS, _ROWS_MAX, key, lambda: Statement(build))
 
 
 def _rows_of(receiver: Receiver, device_type: DeviceType, release: Release | None, ids: list[int]) -> list[Device]:
