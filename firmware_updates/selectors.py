@@ -156,6 +156,11 @@ def _statement_key(receiver, device_type, releases, keys, condition) -> tuple:
             tuple(keys), condition)
 
 
+def _list_key(receiver, device_type, release) -> tuple:
+    """`_statement_key` of the device type page's list: one type and its current release."""
+    return _statement_key(receiver, device_type, {device_type.pk: release} if release else {}, (), None)
+
+
 def _fleet_statements(*, receiver, device_type, releases, keys, condition) -> tuple[tuple, tuple]:
     one_type = device_type is not None
     since, day = Bound("since", DateTimeField()), Bound("day", DateTimeField())
@@ -572,9 +577,7 @@ class SiteIds:
         if not isinstance(window, slice) or window.step is not None:
             raise TypeError("SiteIds are read by slices (start:stop)")
         start, stop = window.start or 0, window.stop
-        key = (*_statement_key(self.receiver, self.device_type,
-                               {self.device_type.pk: self.release} if self.release else {}, (), None),
-               self.filters, start, stop)
+        key = (*_list_key(self.receiver, self.device_type, self.release), self.filters, start, stop)
         statement = _kept(_IDS, _IDS_MAX, key, lambda: Statement(
             lambda: self.queryset(since=Bound("since", DateTimeField()))[start:stop]))
         since = connection.ops.adapt_datetimefield_value(offline_since(self.receiver))
@@ -655,8 +658,7 @@ def _rows_statement(receiver: Receiver, device_type: DeviceType, release: Releas
         return (qs.select_related("site", "active_job").defer(*_ROWS_UNREAD)
                 .filter(RawSQL(within, [Slot("ids")], output_field=BooleanField())).order_by())
 
-    key = _statement_key(receiver, device_type, {device_type.pk: release} if release else {}, (), None)
-    return _kept(_ROWS, _ROWS_MAX, key, lambda: Statement(build))
+    return _kept(_ROWS, _ROWS_MAX, _list_key(receiver, device_type, release), lambda: Statement(build))
 
 
 def _rows_of(receiver: Receiver, device_type: DeviceType, release: Release | None, ids: list[int]) -> list[Device]:

@@ -74,13 +74,17 @@ class RemoteUpdate(models.TextChoices):
     FORBIDDEN = "forbidden", _("Forbidden")
 
 
+# What a site says when it says anything but "allowed": `site_consent_idx` holds those sites.
+CONSENT_ASKED = (RemoteUpdate.APPROVAL, RemoteUpdate.FORBIDDEN)
+
+
 class _SaysConsent(models.Func):
     """`site_consent_idx`'s own condition, its values written in the SQL: SQLite uses a
     partial index only for a query that has the index's condition word for word (with bound
     parameters it reads all 100,000 sites, 20 ms, then 0.3 ms); PostgreSQL proves it either
     way. (Site.objects.consenting)"""
 
-    template = "%(expressions)s IN ('approval', 'forbidden')"
+    template = "%(expressions)s IN (" + ", ".join(f"'{value}'" for value in CONSENT_ASKED) + ")"
     output_field = models.BooleanField()
 
 
@@ -88,7 +92,7 @@ class SiteQuerySet(models.QuerySet):
     def consenting(self, value: str) -> "SiteQuerySet":
         """The sites whose `remote_update` is `value`, approval or forbidden (the few that say
         anything but allowed), found by `site_consent_idx` on every database."""
-        assert value in (RemoteUpdate.APPROVAL, RemoteUpdate.FORBIDDEN), value
+        assert value in CONSENT_ASKED, value
         return self.filter(_SaysConsent(models.F("remote_update")), remote_update=value)
 
 
@@ -118,7 +122,7 @@ class Site(models.Model):
             # approval (firmware_updates.eligibility.site_consent), every time for the whole
             # fleet: few sites say anything but `allowed`, so only those are in it.
             models.Index(fields=["remote_update"], name="site_consent_idx",
-                         condition=models.Q(remote_update__in=["approval", "forbidden"])),
+                         condition=models.Q(remote_update__in=list(CONSENT_ASKED))),
         ]
 
     def __str__(self):
