@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Field, lookups
 
 PREPARED = "prepared"
 
@@ -49,6 +50,29 @@ def sqlite_functions(connection) -> None:
     (sites/search.py: kept upper-cased, compared with the word upper-cased by the same
     function) finds a Russian name in any case there too."""
     connection.connection.create_function("upper", 1, _upper, deterministic=True)
+
+
+class _FoldedOnSQLite:
+    """A case-insensitive lookup (`iexact`, `icontains`, `istartswith`, `iendswith`) that, on
+    SQLite, compares `UPPER(column) LIKE UPPER(pattern)` with Python's UPPER
+    (`sqlite_functions`), as Django's PostgreSQL backend compares (`UPPER(column::text)`).
+    SQLite's own LIKE folds ASCII letters alone, so "фьорд" did not find "Пекарня «Фьорд»"
+    in the receiver's sites, the API's `sites/?q=` or the admin's search on the embedded
+    default. Other databases compile the lookup as Django does."""
+
+    def as_sqlite(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        if self.rhs_is_direct_value():  # an expression's pattern is upper-cased by Django already
+            rhs = f"UPPER({rhs})"
+        return f"UPPER({lhs}) {self.get_rhs_op(connection, rhs)}", [*lhs_params, *rhs_params]
+
+
+def fold_case_insensitive_lookups() -> None:
+    """Every field's case-insensitive lookups folded on SQLite (`_FoldedOnSQLite`); once, at
+    start (core/apps.py)."""
+    for lookup in (lookups.IExact, lookups.IContains, lookups.IStartsWith, lookups.IEndsWith):
+        Field.register_lookup(type(lookup.__name__, (_FoldedOnSQLite, lookup), {}))
 
 
 def postgresql_time_loader(connection) -> None:

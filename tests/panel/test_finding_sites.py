@@ -11,6 +11,7 @@ never connected, not queued).
 import csv
 import io
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.utils import timezone
@@ -247,6 +248,23 @@ def test_the_api_lists_sites_with_the_same_filters(example, browser, live_server
     assert status == 400 and "Give the receiver too" in body["reason"] and body["detail"]
     status, body = api.call("GET", "sites/?receiver=north&sort=sideways")
     assert status == 400 and "Unknown sort" in body["sort"]
+
+
+@pytest.mark.parametrize("q", ["фьорд", "ФЬОРД", "пекарня", "мира,"])
+def test_a_russian_word_finds_its_site_in_any_case_in_the_site_table_the_api_and_the_admin(
+        example, browser, live_server, admin_client, q):
+    """The receiver's site table, the API's `sites/?q=` and the admin's search compare as the
+    device type page does: every letter in any case, on SQLite too (core/db.py)."""
+    from tests.api.test_live_http import Api, login
+
+    assert listed(browser.html(f"/receivers/{example.receiver.code}/sites/", {"q": q})) == [1205]
+    api = Api(live_server.url)
+    login(api, "vera")
+    status, body = api.call("GET", f"sites/?receiver=north&q={quote(q)}")
+    assert status == 200
+    assert [site["number"] for site in body["results"]] == [1205]
+    changelist = admin_client.get("/admin/sites/site/", {"q": q}).content.decode()
+    assert "Пекарня «Фьорд»" in changelist and "1 result" in changelist
 
 
 @pytest.mark.parametrize("params", [
