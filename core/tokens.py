@@ -7,6 +7,8 @@ needed) and lets the device API find the device by an indexed column.
 import hashlib
 import secrets
 
+from .audit import operator_action_record
+
 
 def token_generate() -> str:
     # Never a leading "-": devices take the token on a command line (swupdate's suricatta
@@ -19,3 +21,14 @@ def token_generate() -> str:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_rotate(obj, *, field: str, message, actor=None) -> str:
+    """A new token for `obj` (a panel's TargetToken, a receiver's gateway token): its digest
+    written to `field`, so the old token stops working at once, and the change audited with
+    `message`. Returns the token, shown only this once. Call inside the caller's transaction."""
+    token = token_generate()
+    setattr(obj, field, token_digest(token))
+    type(obj).objects.filter(pk=obj.pk).update(**{field: getattr(obj, field)})
+    operator_action_record(actor=actor, obj=obj, message=message)
+    return token

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from core import audit_words
 from core.audit import ADDITION, fields_update, operator_action_record
-from core.tokens import token_digest, token_generate
+from core.tokens import token_digest, token_generate, token_rotate
 
 from .models import Receiver
 
@@ -50,8 +50,4 @@ def receiver_update(*, receiver: Receiver, actor=None, **changes) -> Receiver:
 @transaction.atomic
 def receiver_gateway_token_rotate(*, receiver: Receiver, actor=None) -> str:
     """Replace the gateway token; the old one stops working at once."""
-    token = token_generate()
-    Receiver.objects.filter(pk=receiver.pk).update(gateway_token_hash=token_digest(token))
-    receiver.gateway_token_hash = token_digest(token)
-    operator_action_record(actor=actor, obj=receiver, message=audit_words.GATEWAY_TOKEN_ROTATED)
-    return token
+    return token_rotate(receiver, field="gateway_token_hash", message=audit_words.GATEWAY_TOKEN_ROTATED, actor=actor)

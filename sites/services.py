@@ -21,7 +21,7 @@ from core.audit import (
 )
 from core.errors import QuotaExceeded
 from core.events import EventType
-from core.tokens import token_digest, token_generate
+from core.tokens import token_digest, token_generate, token_rotate
 from core.versions import is_version
 from receivers.models import Receiver
 
@@ -257,11 +257,7 @@ def device_update(*, device: Device, actor=None, **changes) -> Device:
 @transaction.atomic
 def device_token_rotate(*, device: Device, actor=None) -> str:
     """Issue a new TargetToken for the panel; the old one stops working at once."""
-    token = token_generate()
-    Device.objects.filter(pk=device.pk).update(token_hash=token_digest(token))
-    device.token_hash = token_digest(token)
-    operator_action_record(actor=actor, obj=device, message=audit_words.TARGET_TOKEN_ROTATED)
-    return token
+    return token_rotate(device, field="token_hash", message=audit_words.TARGET_TOKEN_ROTATED, actor=actor)
 
 
 @transaction.atomic
