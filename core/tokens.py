@@ -28,7 +28,8 @@ def token_rotate(obj, *, field: str, message, actor=None) -> str:
     written to `field`, so the old token stops working at once, and the change audited with
     `message`. Returns the token, shown only this once. Call inside the caller's transaction."""
     token = token_generate()
-    setattr(obj, field, token_digest(token))
-    type(obj).objects.filter(pk=obj.pk).update(**{field: getattr(obj, field)})
+    digest = token_digest(token)
+    type(obj).objects.filter(pk=obj.pk).update(**{field: digest})
+    setattr(obj, field, digest)
     operator_action_record(actor=actor, obj=obj, message=message)
     return token
